@@ -1,0 +1,106 @@
+/*
+ * ferry/config.h - ferryd's configuration: one table of options drives the defaults, the
+ * config file, the command-line flags and `--help`.
+ *
+ * Config file syntax: one "name = value" per line, names as the long flags without "--"
+ * (e.g. "download-root = /srv/in"), '#' starts a comment, list options repeat the line.
+ * Command-line flags override the file; `--config FILE` is read before the other flags.
+ * Every peer-controlled quantity has a limit here (STYLE: limits are configuration).
+ */
+#ifndef FERRY_CONFIG_H
+#define FERRY_CONFIG_H
+
+#include <stdio.h>
+#include "ferry/common.h"
+
+struct ferry_strv {
+    char **v;
+    size_t n;
+};
+
+/* A URL group or URL declared in the config file ("url-group = PREFIX",
+ * "url = PREFIX/SUFFIX SOURCE [RULE]"). */
+struct ferry_config_url {
+    char *url;    /* full URL: group prefix + "/" + suffix */
+    char *source; /* source file path */
+    char *rule;   /* access rule (SDDL or ferry syntax), NULL = anonymous */
+};
+
+struct ferry_config {
+    /* general */
+    char *state_dir;            /* --state-dir (required) */
+    char *config_file;          /* --config */
+    char *log_level;            /* --log-level: error|warn|info|debug (default info) */
+    unsigned workers;           /* --workers: data-plane threads (default: online CPUs) */
+
+    /* control plane */
+    char *wsman_listen;         /* --wsman-listen ADDR:PORT (default 127.0.0.1:5985) */
+    char *wsman_tls_listen;     /* --wsman-tls-listen ADDR:PORT (default off) */
+    char *tls_cert;             /* --tls-cert: default certificate (PEM) for https */
+    char *tls_key;              /* --tls-key */
+    char *tls_client_ca;        /* --tls-client-ca: CA file for client certificates */
+    char *cert_store_dir;       /* --cert-store-dir: SetSslCertificate / client cert stores
+                                   (default STATE/certs; store name = subdirectory) */
+    bool allow_basic_over_http; /* --allow-basic-over-http: Basic from non-loopback on http */
+    bool anonymous_identify;    /* --anonymous-identify (default true) */
+    size_t wsman_max_envelope;  /* --wsman-max-envelope: hard cap, bytes (default 512000) */
+    unsigned wsman_enum_ttl;    /* --wsman-enum-ttl: enumeration context expiry, s (240) */
+    unsigned wsman_max_enums;   /* --wsman-max-enums: live enumeration contexts (1024) */
+    unsigned auth_fail_limit;   /* --auth-fail-limit: failed logins per address per minute (10) */
+
+    /* HTTP core limits (both listeners) */
+    size_t http_max_header_bytes;  /* --http-max-header-bytes (16384) */
+    unsigned http_max_headers;     /* --http-max-headers (64) */
+    size_t http_max_body_bytes;    /* --http-max-body-bytes for non-WS-Man requests (0: none) */
+    unsigned http_header_timeout;  /* --http-header-timeout: s to receive a whole head (10) */
+    unsigned http_idle_timeout;    /* --http-idle-timeout: keep-alive idle s (60) */
+    unsigned http_max_connections; /* --http-max-connections per ferryd (20000) */
+
+    /* server role */
+    struct ferry_strv publish_roots;   /* --publish-root DIR (repeatable) */
+    struct ferry_config_url *urls;     /* "url-group" / "url" lines of the config file */
+    size_t nurls;
+    char *send_backend;                /* --send-backend sendfile|splice (default sendfile) */
+    uint64_t manifest_chunk_size;      /* --manifest-chunk-size (4 MiB) */
+    bool manifest_sha256;              /* --manifest-sha256: add SHA-256 pieces to Metalink */
+    unsigned server_max_groups;        /* --max-url-groups (64) */
+    unsigned server_max_urls;          /* --max-urls (4096) */
+
+    /* client role */
+    struct ferry_strv download_roots;  /* --download-root DIR (repeatable) */
+    unsigned max_jobs;                 /* --max-jobs per machine (300) */
+    unsigned max_files_per_job;        /* --max-files-per-job (1000) */
+    unsigned max_ranges_per_file;      /* --max-ranges-per-file (500) */
+    unsigned connections_per_file;     /* --connections-per-file (4) */
+    uint64_t fetch_chunk_size;         /* --fetch-chunk-size when no manifest (4 MiB) */
+    uint64_t bandwidth_limit;          /* --bandwidth-limit bytes/s for all jobs (0: none) */
+    unsigned progress_interval_ms;     /* --progress-interval: commit period, ms (1000) */
+    unsigned max_active_jobs;          /* --max-active-jobs transferring at once (4) */
+    unsigned retry_delay_min;          /* --min-retry-delay floor, s (5) */
+    unsigned connect_timeout;          /* --connect-timeout, s (30) */
+    unsigned stall_timeout;            /* --stall-timeout: no bytes for s -> transient (60) */
+
+    /* metrics */
+    bool metrics;                      /* --metrics: GET /metrics on the WS-Man listener */
+};
+
+/* A config with every default set; NULL on OOM. */
+FERRY_API struct ferry_config *ferry_config_new(void);
+FERRY_API struct ferry_config *ferry_config_free(struct ferry_config *cfg);
+
+/* Set one option by name ("download-root", "workers", ...). Lists append. On failure
+ * returns -EINVAL (unknown name or bad value) with a message in err. */
+FERRY_API int ferry_config_set(struct ferry_config *cfg, const char *name, const char *value,
+                               char *err, size_t errlen);
+/* Read a config file. -errno on I/O errors, -EINVAL on a bad line ("FILE:LINE: ..." in err). */
+FERRY_API int ferry_config_load_file(struct ferry_config *cfg, const char *path, char *err,
+                                     size_t errlen);
+/* Parse ferryd's argv (after loading --config if present). Returns 0, 1 when --help or
+ * --version was printed (caller exits 0), -EINVAL with err set otherwise. Also checks
+ * required options (state-dir). */
+FERRY_API int ferry_config_parse_args(struct ferry_config *cfg, int argc, char **argv,
+                                      char *err, size_t errlen);
+/* Print the option table (every option, its argument, default and meaning). */
+FERRY_API void ferry_config_print_help(FILE *f, const char *prog);
+
+#endif

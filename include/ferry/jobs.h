@@ -1,0 +1,195 @@
+/*
+ * ferry/jobs.h - the client role (DESIGN §3): BITS download jobs as the control plane sees
+ * them. Every call is thread-safe, persists before it returns, and wakes the scheduler.
+ * Failures return -errno and describe themselves in *st (kind + BITS code + text).
+ */
+#ifndef FERRY_JOBS_H
+#define FERRY_JOBS_H
+
+#include "ferry/common.h"
+
+struct ferry_jobs;
+
+enum ferry_job_state {
+    FERRY_JOB_QUEUED = 0,
+    FERRY_JOB_CONNECTING = 1,
+    FERRY_JOB_TRANSFERRING = 2,
+    FERRY_JOB_SUSPENDED = 3,
+    FERRY_JOB_ERROR = 4,
+    FERRY_JOB_TRANSIENT_ERROR = 5,
+    FERRY_JOB_TRANSFERRED = 6,
+    FERRY_JOB_ACKNOWLEDGED = 7,
+    FERRY_JOB_CANCELLED = 8,
+};
+
+enum ferry_job_priority {
+    FERRY_PRIORITY_FOREGROUND = 0,
+    FERRY_PRIORITY_HIGH = 1,
+    FERRY_PRIORITY_NORMAL = 2,
+    FERRY_PRIORITY_LOW = 3,
+};
+
+/* SetJobState's JobState argument. */
+enum ferry_job_action {
+    FERRY_JOB_ACTION_CANCEL = 0,
+    FERRY_JOB_ACTION_COMPLETE = 1,
+    FERRY_JOB_ACTION_RESUME = 2,
+    FERRY_JOB_ACTION_SUSPEND = 3,
+};
+
+/* BG_ERROR_CONTEXT */
+enum ferry_error_context {
+    FERRY_ERRCTX_NONE = 0,
+    FERRY_ERRCTX_UNKNOWN = 1,
+    FERRY_ERRCTX_GENERAL_QUEUE_MANAGER = 2,
+    FERRY_ERRCTX_QUEUE_MANAGER_NOTIFICATION = 3,
+    FERRY_ERRCTX_LOCAL_FILE = 4,
+    FERRY_ERRCTX_REMOTE_FILE = 5,
+    FERRY_ERRCTX_GENERAL_TRANSPORT = 6,
+    FERRY_ERRCTX_REMOTE_APPLICATION = 7,
+};
+
+#define FERRY_SIZE_UNKNOWN UINT64_MAX
+
+struct ferry_job_create {
+    const char *display_name;  /* required, <= 256 chars */
+    const char *remote_url;    /* first file (required) */
+    const char *local_file;    /* absolute, inside a download root (required) */
+    const char *description;   /* may be NULL */
+    unsigned type;             /* 0 download (only) */
+    unsigned service_account;  /* 0..2, recorded only */
+    bool suspend;              /* leave SUSPENDED instead of starting */
+    const char *owner;         /* authenticated user who created it */
+};
+
+struct ferry_file_info {
+    char *remote_url;
+    char *local_file;
+    uint64_t bytes_total;       /* FERRY_SIZE_UNKNOWN until known */
+    uint64_t bytes_transferred;
+    bool completed;
+};
+
+struct ferry_job_info {
+    char job_id[FERRY_GUID_STRLEN];
+    char *display_name;
+    char *description;
+    char *owner;
+    unsigned type;
+    enum ferry_job_priority priority;
+    enum ferry_job_state state;
+    uint32_t minimum_retry_delay;  /* s */
+    uint32_t no_progress_timeout;  /* s */
+    uint64_t creation_time;        /* FILETIME */
+    uint64_t modification_time;    /* FILETIME */
+    uint64_t completion_time;      /* FILETIME, 0 until TRANSFERRED */
+    uint64_t bytes_total;          /* FERRY_SIZE_UNKNOWN until every size is known */
+    uint64_t bytes_transferred;
+    uint32_t files_total;
+    uint32_t files_transferred;
+    uint32_t transient_error_count;
+    /* ferry's own */
+    uint64_t throughput;           /* bytes/s, last few seconds */
+    uint64_t throughput_avg;       /* bytes/s, over time spent transferring */
+    uint64_t bytes_refetched;      /* bytes fetched again (bad chunks, restarts) */
+    uint32_t retries;
+    uint32_t connections;          /* connections in use now */
+    uint32_t connections_per_file; /* configured ranges in parallel */
+    uint64_t bandwidth_limit;      /* bytes/s, 0 = none */
+    bool has_credentials;          /* never the credentials themselves */
+    struct ferry_file_info *files;
+    size_t nfiles;
+};
+
+struct ferry_job_error {
+    enum ferry_error_context context;
+    uint32_t code;          /* BITS-style HRESULT */
+    char *context_text;
+    char *text;
+    char *file;             /* RemoteUrl of the failing file, may be NULL */
+};
+
+/* Writable properties (Put). Only the fields whose bit is in `mask` apply. */
+enum {
+    FERRY_JOBPROP_DISPLAY_NAME = 1u << 0,
+    FERRY_JOBPROP_DESCRIPTION = 1u << 1,
+    FERRY_JOBPROP_PRIORITY = 1u << 2,
+    FERRY_JOBPROP_MIN_RETRY_DELAY = 1u << 3,
+    FERRY_JOBPROP_NO_PROGRESS_TIMEOUT = 1u << 4,
+    FERRY_JOBPROP_CONNECTIONS = 1u << 5,      /* ferry: ranges in parallel per file (1..16) */
+    FERRY_JOBPROP_BANDWIDTH_LIMIT = 1u << 6,  /* ferry: bytes/s, 0 = none */
+};
+struct ferry_job_props {
+    unsigned mask;
+    const char *display_name;
+    const char *description;
+    unsigned priority;
+    uint32_t minimum_retry_delay;
+    uint32_t no_progress_timeout;
+    uint32_t connections;
+    uint64_t bandwidth_limit;
+};
+
+FERRY_API int ferry_jobs_create(struct ferry_jobs *jobs, const struct ferry_job_create *req,
+                                char ret_job_id[FERRY_GUID_STRLEN], struct ferry_status *st);
+FERRY_API int ferry_jobs_add_file(struct ferry_jobs *jobs, const char *job_id,
+                                  const char *remote_url, const char *local_file,
+                                  struct ferry_status *st);
+FERRY_API int ferry_jobs_set_state(struct ferry_jobs *jobs, const char *job_id,
+                                   enum ferry_job_action action, struct ferry_status *st);
+FERRY_API int ferry_jobs_set_props(struct ferry_jobs *jobs, const char *job_id,
+                                   const struct ferry_job_props *props,
+                                   struct ferry_status *st);
+/* -ENOENT (kind NOT_FOUND) for unknown ids. Final-state jobs remain readable by id. */
+FERRY_API int ferry_jobs_get(struct ferry_jobs *jobs, const char *job_id,
+                             struct ferry_job_info **ret_info, struct ferry_status *st);
+/* Jobs not in a final state (ACKNOWLEDGED, CANCELLED), oldest first. */
+FERRY_API int ferry_jobs_list(struct ferry_jobs *jobs, struct ferry_job_info ***ret_v,
+                              size_t *ret_n);
+FERRY_API struct ferry_job_info *ferry_job_info_free(struct ferry_job_info *info);
+FERRY_API void ferry_job_info_list_free(struct ferry_job_info **v, size_t n);
+/* BG_E_* (kind RESULT) when the job is not in ERROR / TRANSIENT_ERROR (no error object). */
+FERRY_API int ferry_jobs_get_error(struct ferry_jobs *jobs, const char *job_id,
+                                   struct ferry_job_error *ret_err, struct ferry_status *st);
+FERRY_API void ferry_job_error_done(struct ferry_job_error *err);
+
+/* target: 0 server, 1 proxy; scheme: 0 Basic, 1 Digest, 2 NTLM, 3 Negotiate, 4 Passport. */
+FERRY_API int ferry_jobs_set_credentials(struct ferry_jobs *jobs, const char *job_id,
+                                         unsigned target, unsigned scheme,
+                                         const char *user, const char *password,
+                                         struct ferry_status *st);
+FERRY_API int ferry_jobs_remove_credentials(struct ferry_jobs *jobs, const char *job_id,
+                                            unsigned target, unsigned scheme,
+                                            struct ferry_status *st);
+/* usage: 0 PRECONFIG, 1 NO_PROXY, 2 OVERRIDE, 3 AUTODETECT; lists NULL unless OVERRIDE. */
+FERRY_API int ferry_jobs_set_proxy(struct ferry_jobs *jobs, const char *job_id,
+                                   unsigned usage, const char *proxy_list,
+                                   const char *bypass_list, struct ferry_status *st);
+/* Certificate (with its key, PEM) found in store `store_name` of the cert store dir by its
+ * SHA-1 thumbprint. */
+FERRY_API int ferry_jobs_set_client_cert(struct ferry_jobs *jobs, const char *job_id,
+                                         unsigned store_location, const char *store_name,
+                                         const uint8_t *hash, size_t hash_len,
+                                         struct ferry_status *st);
+FERRY_API int ferry_jobs_remove_client_cert(struct ferry_jobs *jobs, const char *job_id,
+                                            struct ferry_status *st);
+/* ferry's own per-job options: name is one of "Mirror" (an extra URL for the last added
+ * file), "ExpectedDigest" ("sha256:HEX" or "xxh128:HEX" for the last added file),
+ * "CustomHeader" ("Name: value"). */
+FERRY_API int ferry_jobs_set_option(struct ferry_jobs *jobs, const char *job_id,
+                                    const char *name, const char *value,
+                                    struct ferry_status *st);
+
+/* Counters for metrics. */
+struct ferry_jobs_stats {
+    uint32_t jobs_by_state[9];
+    uint64_t bytes_fetched;
+    uint64_t bytes_refetched;
+    uint64_t chunk_verify_failures;
+    uint32_t active_connections;
+};
+FERRY_API void ferry_jobs_stats(struct ferry_jobs *jobs, struct ferry_jobs_stats *ret);
+
+FERRY_API const char *ferry_job_state_name(enum ferry_job_state state);
+
+#endif
