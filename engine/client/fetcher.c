@@ -739,6 +739,12 @@ xfer_free(struct xfer *x, bool checkpoint)
         close(x->fd);
     if (x->dirfd >= 0)
         close(x->dirfd);
+    {
+        struct jfile *f = &x->job->files[x->fidx];
+        for (uint64_t i = 0; f->chunks && i < f->nchunks; i++)
+            if (f->chunks[i].state == CHUNK_INFLIGHT)
+                f->chunks[i].state = f->chunks[i].fill ? CHUNK_PARTIAL : CHUNK_MISSING;
+    }
     x->job->xfer = NULL;
     free(x);
 }
@@ -1263,7 +1269,18 @@ fetcher_req_done(struct ferry_jobs *jobs, struct req *q, CURLcode res)
 
     curl_easy_getinfo(q->easy, CURLINFO_RESPONSE_CODE, &status);
     o.status = status;
+    ferry_log_debug("job %s: request kind %d chunk %llu done: curl %d, HTTP %ld, reason %d, "
+                    "pos %llu end %llu",
+                    x->job->id, (int)q->kind, (unsigned long long)q->chunk, (int)res, status,
+                    (int)q->fail, (unsigned long long)q->pos, (unsigned long long)q->end);
     xfer_remove_req(x, q);
+    if (q->kind == REQ_RANGE) {
+        /* the request no longer owns its chunk: success makes it DONE below */
+        struct jfile *f = &x->job->files[x->fidx];
+        if (f->chunks && q->chunk < f->nchunks && f->chunks[q->chunk].state == CHUNK_INFLIGHT)
+            f->chunks[q->chunk].state = f->chunks[q->chunk].fill ? CHUNK_PARTIAL
+                                                                 : CHUNK_MISSING;
+    }
     if (q->kind == REQ_PROBE && x->probes_left)
         x->probes_left--;
     if (q->fail != FETCH_OK) {
