@@ -1032,7 +1032,15 @@ xfer_manifest_done(struct xfer *x, struct req *q)
     int r;
 
     if (q->body && metalink_parse(q->body, q->body_len, &ml) >= 0) {
-        if (ml->size != f->bytes_total || ml->piece_length == 0) {
+        if (ml->etag && f->etag && strcmp(ml->etag, f->etag) != 0) {
+            /* the file changed between the probe and the manifest: start over */
+            metalink_free(ml);
+            xfer_restart(x);
+            return;
+        }
+        if (f->bytes_total == 0 && ml->size == 0) {
+            ml = metalink_free(ml); /* an empty file has no pieces */
+        } else if (ml->size != f->bytes_total || ml->piece_length < (64u << 10)) {
             ferry_log_warn("job %s: manifest '%s' does not describe this file (size %llu, "
                            "file %llu); ignoring it",
                            x->job->id, x->manifest_url, (unsigned long long)ml->size,

@@ -260,6 +260,7 @@ struct metalink {
     size_t nurls;
     bool has_sha256;
     uint8_t sha256[32];
+    char *etag;                /* ferry:etag: the version described, NULL when absent */
 };
 /* Parse a Metalink 4 document (hardened: no DTD, no network, size cap). -EBADMSG on
  * anything malformed, -E2BIG over the cap. */

@@ -3,9 +3,9 @@
  * with `Link: <...>; rel=describedby` (RFC 6249). Taken from the first <file>:
  *   <size>, <hash type="sha-256">, <url> mirrors,
  *   <pieces type="xxh3-128" length="N"> with one <hash> (32 hex digits) per chunk,
- *   all-zero chunks: a <hash zero="true"/> (or zero="1") piece, a ferry extension element
- *   <zero-chunks>0-3,7</zero-chunks> (any namespace) listing chunk indexes, or simply the
- *   XXH3-128 of an all-zero chunk as the piece digest.
+ *   all-zero chunks marked <hash ferry:zero="true"> (or simply carrying the XXH3-128 of
+ *   that many zero bytes), and <ferry:etag> (namespace urn:ferry:manifest:1), the ETag of
+ *   the version described. Format: docs/internals/manifest.md (server side).
  * Hardened libxml2 use: documents with a DTD or entity declaration are refused before
  * parsing, XML_PARSE_NONET, no entity substitution, no DTD loading, a size cap.
  */
@@ -19,6 +19,7 @@
 #include "jobs-internal.h"
 
 #define METALINK_NS "urn:ietf:params:xml:ns:metalink"
+#define METALINK_FERRY_NS "urn:ferry:manifest:1"
 
 static bool
 metalink_is(const xmlNode *n, const char *name)
@@ -122,11 +123,16 @@ metalink_pieces(struct metalink *ml, const xmlNode *pieces)
         char *hex;
         if (!metalink_is(h, "hash"))
             continue;
+        hex = metalink_text(h);
         if (metalink_attr_true(h, "zero")) {
-            ml->zero[count++] = 1;
+            /* the digest (of zeros) is optional for a zero chunk */
+            ml->zero[count] = 1;
+            if (hex && verify_hex_decode(hex, ml->pieces[count], 16) < 0)
+                memset(ml->pieces[count], 0, 16);
+            free(hex);
+            count++;
             continue;
         }
-        hex = metalink_text(h);
         if (!hex || verify_hex_decode(hex, ml->pieces[count], 16) < 0) {
             free(hex);
             r = -EBADMSG;
@@ -141,44 +147,9 @@ done:
     return r;
 }
 
-/* "0-3,7,9-9": mark chunk indexes as zero. */
-static int
-metalink_zero_list(struct metalink *ml, const char *list)
-{
-    const char *p = list;
-
-    while (*p) {
-        char *end;
-        unsigned long long a, b;
-
-        while (*p == ' ' || *p == ',' || *p == '\n' || *p == '\t')
-            p++;
-        if (!*p)
-            break;
-        if (*p < '0' || *p > '9')
-            return -EBADMSG;
-        a = strtoull(p, &end, 10);
-        b = a;
-        p = end;
-        if (*p == '-') {
-            p++;
-            if (*p < '0' || *p > '9')
-                return -EBADMSG;
-            b = strtoull(p, &end, 10);
-            p = end;
-        }
-        if (b < a || b >= ml->npieces)
-            return -EBADMSG;
-        for (unsigned long long i = a; i <= b; i++)
-            ml->zero[i] = 1;
-    }
-    return 0;
-}
-
 static int
 metalink_file(struct metalink *ml, const xmlNode *file)
 {
-    const xmlNode *zero_list = NULL;
     int r;
 
     /* size first: pieces are checked against it */
@@ -226,18 +197,12 @@ metalink_file(struct metalink *ml, const xmlNode *file)
             }
             ml->urls = nv;
             ml->urls[ml->nurls++] = u;
-        } else if (metalink_is(n, "zero-chunks")) {
-            zero_list = n;
+        } else if (metalink_is(n, "etag") && n->ns && n->ns->href &&
+                   strcmp((const char *)n->ns->href, METALINK_FERRY_NS) == 0 && !ml->etag) {
+            ml->etag = metalink_text(n);
+            if (!ml->etag)
+                return -ENOMEM;
         }
-    }
-    if (zero_list && ml->npieces) {
-        char *t = metalink_text(zero_list);
-        if (!t)
-            return -ENOMEM;
-        r = metalink_zero_list(ml, t);
-        free(t);
-        if (r < 0)
-            return r;
     }
     /* a digest equal to the XXH3-128 of zeros marks a zero chunk too */
     for (uint64_t i = 0; i < ml->npieces; i++) {
@@ -293,13 +258,22 @@ metalink_parse(const char *buf, size_t len, struct metalink **ret_ml)
         goto error;
     }
     ml->size = FERRY_SIZE_UNKNOWN;
-    for (xmlNode *n = root->children; n; n = n->next) {
-        if (metalink_is(n, "file") && metalink_ns_ok(n)) {
-            r = metalink_file(ml, n);
-            if (r < 0)
-                goto error;
-            break;
+    {
+        xmlNode *file = NULL;
+        for (xmlNode *n = root->children; n; n = n->next) {
+            if (metalink_is(n, "file") && metalink_ns_ok(n)) {
+                if (file) {
+                    r = -EBADMSG; /* exactly one file per manifest */
+                    goto error;
+                }
+                file = n;
+            }
         }
+        if (!file)
+            goto error;
+        r = metalink_file(ml, file);
+        if (r < 0)
+            goto error;
     }
     if (ml->size == FERRY_SIZE_UNKNOWN) {
         r = -EBADMSG;
@@ -325,6 +299,7 @@ metalink_free(struct metalink *ml)
     for (size_t i = 0; i < ml->nurls; i++)
         free(ml->urls[i]);
     free(ml->urls);
+    free(ml->etag);
     free(ml);
     return NULL;
 }

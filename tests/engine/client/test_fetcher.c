@@ -328,6 +328,182 @@ START_TEST(test_expected_digest)
 }
 END_TEST
 
+/* Write a sparse source: chunks listed in `zero` are holes, the rest random. */
+static void
+make_sparse(const char *path, uint64_t size, uint64_t piece, const bool *zero, uint64_t seed)
+{
+    uint64_t n = (size + piece - 1) / piece;
+    char *buf = malloc(piece);
+    uint64_t s = seed;
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(ftruncate(fd, (off_t)size), 0);
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t len = i + 1 == n ? size - i * piece : piece;
+        if (zero[i])
+            continue;
+        for (uint64_t k = 0; k < len; k++) {
+            s = s * 6364136223846793005ull + 1442695040888963407ull;
+            buf[k] = (char)(s >> 56);
+        }
+        ck_assert_int_eq(pwrite(fd, buf, len, (off_t)(i * piece)), (ssize_t)len);
+    }
+    close(fd);
+    free(buf);
+}
+
+/* The server's Metalink form (docs/internals/manifest.md on the server side). */
+static void
+make_meta4(const char *src, const char *out, const char *name, uint64_t piece,
+           const bool *zero, bool mark_zero, int corrupt)
+{
+    struct stat sb;
+    int fd = open(src, O_RDONLY);
+    FILE *f = fopen(out, "w");
+    char *buf = malloc(piece);
+    uint64_t n;
+
+    ck_assert_int_ge(fd, 0);
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(fstat(fd, &sb), 0);
+    n = ((uint64_t)sb.st_size + piece - 1) / piece;
+    fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+               "<metalink xmlns=\"urn:ietf:params:xml:ns:metalink\" "
+               "xmlns:ferry=\"urn:ferry:manifest:1\">\n  <generator>test</generator>\n"
+               "  <file name=\"%s\">\n    <size>%llu</size>\n"
+               "    <pieces type=\"sha-256\" length=\"%llu\"><hash>00</hash></pieces>\n"
+               "    <pieces type=\"xxh3-128\" length=\"%llu\">\n",
+            name, (unsigned long long)sb.st_size, (unsigned long long)piece,
+            (unsigned long long)piece);
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t len = i + 1 == n ? (uint64_t)sb.st_size - i * piece : piece;
+        uint8_t d[16];
+        char hex[33];
+        ck_assert_int_eq(pread(fd, buf, len, (off_t)(i * piece)), (ssize_t)len);
+        verify_digest(buf, len, d);
+        if ((int)i == corrupt)
+            d[3] ^= 1;
+        verify_hex_encode(d, 16, hex);
+        fprintf(f, "      <hash%s>%s</hash>\n",
+                mark_zero && zero[i] ? " ferry:zero=\"true\"" : "", hex);
+    }
+    fprintf(f, "    </pieces>\n    <url priority=\"1\">http://x/%s</url>\n  </file>\n"
+               "</metalink>\n", name);
+    fclose(f);
+    close(fd);
+    free(buf);
+}
+
+#define SPARSE_LOC                                                                            \
+    "location = /sparse.bin { add_header Link '</sparse.bin.meta4>; rel=describedby; "        \
+    "type=\"application/metalink4+xml\"'; }\n"                                               \
+    "    location = /plain.bin { add_header Link '<plain.bin.meta4>; rel=describedby; "      \
+    "type=\"application/metalink4+xml\"'; }\n"                                               \
+    "    location = /bad.bin { add_header Link '</bad.bin.meta4>; rel=describedby; "          \
+    "type=\"application/metalink4+xml\"'; }"
+
+/* With a manifest: its chunk size is used, zero chunks are never fetched and stay holes
+ * (marked by ferry:zero or recognised by their digest), the result is exact. */
+START_TEST(test_manifest_sparse)
+{
+    struct env e;
+    char id[FERRY_GUID_STRLEN], url[256], local[600], src[600], meta[600];
+    uint64_t size = 64u << 20, piece = 1u << 20, nonzero = 0;
+    bool zero[64];
+    struct ferry_job_info *info = NULL;
+    struct stat sb;
+    unsigned nreq;
+
+    for (int i = 0; i < 64; i++) {
+        zero[i] = (i >= 3 && i <= 10) || (i >= 20 && i <= 40) || i == 63;
+        if (!zero[i])
+            nonzero += piece;
+    }
+    env_init(&e, "fetch-manifest", SPARSE_LOC);
+    snprintf(src, sizeof(src), "%s/sparse.bin", e.www);
+    snprintf(meta, sizeof(meta), "%s/sparse.bin.meta4", e.www);
+    make_sparse(src, size, piece, zero, 42);
+    /* chunks 3..10 marked with ferry:zero, the others only by their digest */
+    {
+        bool marked[64];
+        for (int i = 0; i < 64; i++)
+            marked[i] = zero[i] && i <= 10;
+        make_meta4(src, meta, "sparse.bin", piece, marked, true, -1);
+    }
+    env_jobs(&e);
+    snprintf(url, sizeof(url), "%s/sparse.bin", e.ngx.url);
+    snprintf(local, sizeof(local), "%s/sparse.bin", e.root);
+    ct_create(e.jobs, url, local, false, id);
+    ck_assert_int_eq(ct_wait_state(e.jobs, id, FERRY_JOB_TRANSFERRED, 60000),
+                     FERRY_JOB_TRANSFERRED);
+    ck_assert_int_eq(ferry_jobs_get(e.jobs, id, &info, NULL), 0);
+    ck_assert_uint_eq(info->bytes_transferred, size);
+    ferry_job_info_free(info);
+    complete_ok(e.jobs, id);
+    ck_assert(ct_files_equal(src, local));
+    ck_assert_int_eq(stat(local, &sb), 0);
+    ck_assert_uint_eq((uint64_t)sb.st_size, size);
+    /* holes: allocated blocks cover the non-zero chunks only (+ slack) */
+    ck_assert_uint_le((uint64_t)sb.st_blocks * 512, nonzero + (1u << 20));
+    /* one 1 MiB range per non-zero chunk, none for zero chunks */
+    nreq = ct_nginx_count(&e.ngx, "GET /sparse.bin ");
+    ck_assert_uint_eq(nreq, nonzero / piece);
+    ck_assert_uint_eq(ct_nginx_count(&e.ngx, "GET /sparse.bin.meta4"), 1);
+    ck_assert_uint_le(ct_nginx_bytes_sent(&e.ngx), nonzero + (1u << 20));
+    env_done(&e);
+}
+END_TEST
+
+/* A manifest digest that the server's bytes never match: the chunk is fetched again a
+ * bounded number of times, then ERROR with FERRY_E_CHECKSUM_MISMATCH. A relative Link
+ * target and no zero chunks work too. */
+START_TEST(test_manifest_mismatch)
+{
+    struct env e;
+    char id[FERRY_GUID_STRLEN], id2[FERRY_GUID_STRLEN], url[256], local[600], src[600];
+    char meta[600];
+    bool zero[17] = {0};
+    struct ferry_job_error err;
+    struct ferry_jobs_stats stats;
+
+    env_init(&e, "fetch-manifest-bad", SPARSE_LOC);
+    snprintf(src, sizeof(src), "%s/bad.bin", e.www);
+    snprintf(meta, sizeof(meta), "%s/bad.bin.meta4", e.www);
+    make_sparse(src, 16u << 20, 1u << 20, zero, 43);
+    make_meta4(src, meta, "bad.bin", 1u << 20, zero, false, 5);
+    snprintf(src, sizeof(src), "%s/plain.bin", e.www);
+    snprintf(meta, sizeof(meta), "%s/plain.bin.meta4", e.www);
+    make_sparse(src, (16u << 20) + 777, 1u << 20, zero, 44);
+    make_meta4(src, meta, "plain.bin", 1u << 20, zero, false, -1);
+    env_jobs(&e);
+    snprintf(url, sizeof(url), "%s/bad.bin", e.ngx.url);
+    snprintf(local, sizeof(local), "%s/bad.bin", e.root);
+    ct_create(e.jobs, url, local, false, id);
+    ck_assert_int_eq(ct_wait_state(e.jobs, id, FERRY_JOB_ERROR, 30000), FERRY_JOB_ERROR);
+    ck_assert_int_eq(ferry_jobs_get_error(e.jobs, id, &err, NULL), 0);
+    ck_assert_uint_eq(err.code, FERRY_E_CHECKSUM_MISMATCH);
+    ck_assert_int_eq(err.context, FERRY_ERRCTX_REMOTE_FILE);
+    ferry_job_error_done(&err);
+    ferry_jobs_stats(e.jobs, &stats);
+    ck_assert_uint_eq(stats.chunk_verify_failures, 3);
+    ck_assert_uint_ge(stats.bytes_refetched, 3u << 20);
+    /* 16 chunks once, chunk 5 twice more */
+    ck_assert_uint_eq(ct_nginx_count(&e.ngx, "GET /bad.bin "), 18);
+
+    snprintf(url, sizeof(url), "%s/plain.bin", e.ngx.url);
+    snprintf(local, sizeof(local), "%s/plain.bin", e.root);
+    ct_create(e.jobs, url, local, false, id2);
+    ck_assert_int_eq(ct_wait_state(e.jobs, id2, FERRY_JOB_TRANSFERRED, 30000),
+                     FERRY_JOB_TRANSFERRED);
+    complete_ok(e.jobs, id2);
+    ck_assert(ct_files_equal(src, local));
+    ck_assert_uint_eq(ct_nginx_count(&e.ngx, "GET /plain.bin.meta4"), 1);
+    ck_assert_uint_eq(ct_nginx_count(&e.ngx, "GET /plain.bin "), 17);
+    env_done(&e);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -341,6 +517,8 @@ main(void)
     ct_add(s, "changed", test_remote_changed);
     ct_add(s, "restart", test_server_restart);
     ct_add(s, "digest", test_expected_digest);
+    ct_add(s, "manifest", test_manifest_sparse);
+    ct_add(s, "manifest-bad", test_manifest_mismatch);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
