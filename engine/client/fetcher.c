@@ -66,6 +66,7 @@ struct req {
     void *hs;
     bool checked;
     bool discard;           /* an error body: read and dropped */
+    bool paused;            /* held back by pacing (CURL_WRITEFUNC_PAUSE) */
     enum fetch_reason fail;
     int fail_errno;
     char *etag, *last_modified, *content_range, *link, *accept_ranges;
@@ -386,6 +387,57 @@ req_check_range(struct req *q)
     return 1;
 }
 
+/*
+ * Bandwidth pacing: a token bucket per job (its BandwidthLimit) and one for the role
+ * (cfg->bandwidth_limit). libcurl's own MAX_RECV_SPEED cannot hold a loopback transfer of a
+ * few MiB (it checks between reads that may take many MiB at once), so the write callback
+ * pauses a request when a bucket is empty and the jobs thread resumes it when it refills.
+ * Buckets hold at most 1/8 s of rate (min 64 KiB) so bursts stay short.
+ */
+static void
+pace_refill(int64_t *tokens, int64_t *at_ms, uint64_t rate, int64_t now)
+{
+    int64_t cap = (int64_t)(rate / 8) > (64 << 10) ? (int64_t)(rate / 8) : (64 << 10);
+
+    if (*at_ms == 0) {
+        *at_ms = now;
+        *tokens = cap;
+        return;
+    }
+    if (now > *at_ms) {
+        *tokens += (int64_t)(rate * (uint64_t)(now - *at_ms) / 1000);
+        *at_ms = now;
+    }
+    if (*tokens > cap)
+        *tokens = cap;
+}
+
+static bool
+pace_allow(struct xfer *x, size_t len)
+{
+    struct ferry_jobs *jobs = x->jobs;
+    uint64_t job_rate = x->job->bandwidth_limit, glob = jobs->cfg->bandwidth_limit;
+    int64_t now;
+
+    if (!job_rate && !glob)
+        return true;
+    now = jobs_now_ms();
+    if (job_rate) {
+        pace_refill(&x->job->bw_tokens, &x->job->bw_at_ms, job_rate, now);
+        if (x->job->bw_tokens <= 0)
+            return false;
+    }
+    if (glob) {
+        pace_refill(&jobs->bw_tokens, &jobs->bw_at_ms, glob, now);
+        if (jobs->bw_tokens <= 0)
+            return false;
+        jobs->bw_tokens -= (int64_t)len;
+    }
+    if (job_rate)
+        x->job->bw_tokens -= (int64_t)len;
+    return true;
+}
+
 static size_t
 req_write_cb(char *buf, size_t size, size_t nmemb, void *userdata)
 {
@@ -420,6 +472,13 @@ req_write_cb(char *buf, size_t size, size_t nmemb, void *userdata)
     if (q->pos + len > q->end + 1) {
         q->fail = FETCH_BAD_RESPONSE;
         return 0;
+    }
+    if (!pace_allow(x, len)) {
+        if (!q->paused) {
+            q->paused = true;
+            x->jobs->paused_reqs++;
+        }
+        return CURL_WRITEFUNC_PAUSE;
     }
     {
         struct jfile *f = &x->job->files[x->fidx];
@@ -459,6 +518,8 @@ req_free(struct ferry_jobs *jobs, struct req *q)
 {
     if (!q)
         return NULL;
+    if (q->paused && jobs->paused_reqs)
+        jobs->paused_reqs--;
     if (q->easy) {
         if (jobs->multi)
             curl_multi_remove_handle(jobs->multi, q->easy);
@@ -1140,26 +1201,6 @@ xfer_finish_file(struct xfer *x)
     store_sync(jobs->store);
 }
 
-/* Per-connection receive limit from the job's and the global bandwidth limits. */
-static curl_off_t
-xfer_speed_limit(struct xfer *x)
-{
-    const struct ferry_config *cfg = x->jobs->cfg;
-    uint64_t lim = 0;
-
-    if (x->job->bandwidth_limit)
-        lim = x->job->bandwidth_limit / (x->conns ? x->conns : 1);
-    if (cfg->bandwidth_limit) {
-        uint64_t g = cfg->bandwidth_limit /
-                     (x->jobs->active_connections ? x->jobs->active_connections : 1);
-        if (!lim || g < lim)
-            lim = g;
-    }
-    if (lim && lim < 1024)
-        lim = 1024;
-    return (curl_off_t)lim;
-}
-
 static int
 xfer_start_range(struct xfer *x, uint64_t ci)
 {
@@ -1212,7 +1253,6 @@ xfer_start_range(struct xfer *x, uint64_t ci)
         snprintf(ifr, sizeof(ifr), "If-Range: %s", m->last_modified);
         q->hdrs = curl_slist_append(q->hdrs, ifr);
     }
-    curl_easy_setopt(q->easy, CURLOPT_MAX_RECV_SPEED_LARGE, xfer_speed_limit(x));
     if (xfer_add_req(x, q) < 0) {
         req_free(x->jobs, q);
         return -ENOMEM;
@@ -1465,6 +1505,39 @@ fetcher_stop(struct ferry_jobs *jobs, struct job *job)
         xfer_free(job->xfer, true);
 }
 
+/* Resume paused requests whose buckets have refilled. */
+static void
+fetcher_unpause(struct ferry_jobs *jobs)
+{
+    int64_t now = jobs_now_ms();
+
+    if (jobs->cfg->bandwidth_limit) {
+        pace_refill(&jobs->bw_tokens, &jobs->bw_at_ms, jobs->cfg->bandwidth_limit, now);
+        if (jobs->bw_tokens <= 0)
+            return;
+    }
+    for (size_t i = 0; i < jobs->n; i++) {
+        struct job *job = jobs->v[i];
+        struct xfer *x = job->xfer;
+
+        if (!x)
+            continue;
+        if (job->bandwidth_limit) {
+            pace_refill(&job->bw_tokens, &job->bw_at_ms, job->bandwidth_limit, now);
+            if (job->bw_tokens <= 0)
+                continue;
+        }
+        for (size_t k = 0; k < x->nreqs && job->xfer == x; k++) {
+            struct req *q = x->reqs[k];
+            if (!q->paused)
+                continue;
+            q->paused = false;
+            jobs->paused_reqs--;
+            curl_easy_pause(q->easy, CURLPAUSE_CONT);
+        }
+    }
+}
+
 /* Perform, handle completions, keep every running transfer busy, checkpoint. */
 void
 fetcher_run(struct ferry_jobs *jobs)
@@ -1481,11 +1554,19 @@ fetcher_run(struct ferry_jobs *jobs)
         if (q)
             fetcher_req_done(jobs, q, msg->data.result);
     }
+    if (jobs->paused_reqs)
+        fetcher_unpause(jobs);
     for (size_t i = 0; i < jobs->n; i++) {
         struct job *job = jobs->v[i];
         if (job->xfer)
             xfer_pump(job->xfer);
     }
+}
+
+bool
+fetcher_throttled(struct ferry_jobs *jobs)
+{
+    return jobs->paused_reqs > 0;
 }
 
 void

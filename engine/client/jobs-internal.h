@@ -124,6 +124,8 @@ struct job {
     uint64_t bytes_fetched;      /* this process */
     int64_t transfer_ms;         /* time spent CONNECTING/TRANSFERRING */
     uint32_t remote_restarts;    /* remote-changed restarts of the current file in a row */
+    int64_t bw_tokens;           /* pacing: bytes that may still be received now */
+    int64_t bw_at_ms;
     struct xfer *xfer;           /* the fetcher's transfer while it runs */
 };
 
@@ -145,6 +147,9 @@ struct ferry_jobs {
     uint64_t bytes_refetched;
     uint64_t verify_failures;
     uint32_t active_connections;
+    uint32_t paused_reqs;        /* requests held back by bandwidth pacing */
+    int64_t bw_tokens;           /* global pacing (cfg->bandwidth_limit) */
+    int64_t bw_at_ms;
 };
 
 /* ---- clock ---- */
@@ -281,6 +286,8 @@ void fetcher_run(struct ferry_jobs *jobs);
 /* Wait for sockets or a wakeup, at most timeout_ms. Called without the lock. */
 void fetcher_poll(struct ferry_jobs *jobs, int timeout_ms);
 void fetcher_wakeup(struct ferry_jobs *jobs);
+/* Does pacing hold requests back (the thread should wake again soon)? */
+bool fetcher_throttled(struct ferry_jobs *jobs);
 
 /* ---- scheduler.c: the jobs thread ---- */
 int scheduler_start(struct ferry_jobs *jobs);

@@ -72,8 +72,12 @@ localpath_find_root(const struct ferry_config *cfg, const char *path, const char
             best_len = n;
         }
     }
-    if (best)
-        *ret_rel = path + best_len + 1;
+    if (best) {
+        const char *rel = path + best_len + 1;
+        while (*rel == '/')
+            rel++;
+        *ret_rel = rel;
+    }
     return best;
 }
 

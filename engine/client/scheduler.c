@@ -184,7 +184,7 @@ scheduler_tick(struct ferry_jobs *jobs, int64_t now)
 static int
 scheduler_timeout(struct ferry_jobs *jobs, int64_t now)
 {
-    int64_t t = 1000;
+    int64_t t = fetcher_throttled(jobs) ? 5 : 1000;
 
     for (size_t i = 0; i < jobs->n; i++) {
         struct job *job = jobs->v[i];
