@@ -339,6 +339,7 @@ job_file_reset(struct job *job, size_t idx)
     f->nchunks = 0;
     f->chunk_size = 0;
     f->rehash_pending = false;
+    f->layout_gen++;
 }
 
 uint32_t

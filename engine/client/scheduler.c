@@ -235,8 +235,14 @@ scheduler_start(struct ferry_jobs *jobs)
 
     if (r < 0)
         return r;
+    r = syncer_new(jobs, &jobs->syncer);
+    if (r < 0) {
+        fetcher_done(jobs);
+        return r;
+    }
     r = pthread_create(&jobs->thread, NULL, scheduler_main, jobs);
     if (r != 0) {
+        jobs->syncer = syncer_free(jobs->syncer);
         fetcher_done(jobs);
         return -r;
     }
@@ -256,5 +262,6 @@ scheduler_stop(struct ferry_jobs *jobs)
     fetcher_wakeup(jobs);
     pthread_join(jobs->thread, NULL);
     jobs->thread_started = false;
+    jobs->syncer = syncer_free(jobs->syncer);
     fetcher_done(jobs);
 }

@@ -147,6 +147,7 @@ verify_rehash_file(struct jfile *f, int fd)
             c->fill_durable = 0;
             c->have_digest = false;
             c->dirty = true;
+            c->epoch++;
             f->bytes_transferred -= f->bytes_transferred >= len ? len : f->bytes_transferred;
             dropped++;
         }

@@ -404,7 +404,12 @@ START_TEST(test_crash_resume)
     pid_t pid;
     struct ferry_job_info *info = NULL;
 
-    env_init(&e, "jobs-crash", true, "limit_rate 12m;");
+    /* nginx paces each response (2 MB/s after a 2 MB start) so that the client, not the
+     * socket buffers, holds the data in flight: what nginx counts as sent is then what the
+     * client received (a kill would otherwise lose whole buffered responses that the
+     * client never saw). 8 connections: ~30 MB/s. */
+    env_init(&e, "jobs-crash", true, "limit_rate 2m;");
+    e.cfg->connections_per_file = 8;
     snprintf(src, sizeof(src), "%s/c.bin", e.www);
     ck_assert_int_eq(ct_random_file(src, size, 8), 0);
     snprintf(url, sizeof(url), "%s/c.bin", e.ngx.url);
@@ -433,8 +438,21 @@ START_TEST(test_crash_resume)
         verified = db_query_int(db, "SELECT COUNT(*) FROM chunks WHERE verified = 1");
     }
     ck_assert_int_ge(verified, 26); /* ~40% */
+    /* nginx's limit_rate releases a second's worth of every response at each second tick,
+     * and the verified count moves right after a tick: kill half a second later, in steady
+     * state, not inside the burst that every connection receives at once (a kill there
+     * loses up to a second of traffic whatever the client does; see client.md). */
+    ct_sleep_ms(500);
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
+    if (getenv("FERRY_TEST_DEBUG")) {
+        ct_sleep_ms(2500);
+        fprintf(stderr, "at kill: nginx sent %llu, durable %d MiB-ish (verified %d, fill sum %d)\n",
+                (unsigned long long)ct_nginx_bytes_sent(&e.ngx),
+                db_query_int(db, "SELECT SUM(CASE WHEN verified THEN 4 ELSE 0 END) FROM chunks"),
+                db_query_int(db, "SELECT COUNT(*) FROM chunks WHERE verified = 1"),
+                db_query_int(db, "SELECT SUM(fill) FROM chunks WHERE verified = 0"));
+    }
     flip_idx = db_query_int(db, "SELECT MIN(chunk_idx) FROM chunks WHERE verified = 1");
     ck_assert_int_ge(flip_idx, 0);
     snprintf(tmpf, sizeof(tmpf), "%s/.c.bin.ferry-%.8s.part", e.root, id + 1);
