@@ -1337,9 +1337,11 @@ xfer_start_range(struct xfer *x, uint64_t ci)
         verify_stream_from_file(q->hs, x->fd, off, c->fill) >= 0) {
         q->start = off + c->fill;
     } else {
-        if (c->state == CHUNK_PARTIAL && c->fill)
+        if (c->state == CHUNK_PARTIAL && c->fill) {
             f->bytes_transferred -= f->bytes_transferred >= c->fill ? c->fill
                                                                     : f->bytes_transferred;
+            x->job->bytes_refetched += c->fill;
+        }
         verify_stream_reset(q->hs);
         if (c->fill || c->fill_durable) {
             c->epoch++;

@@ -345,11 +345,18 @@ START_TEST(test_suspend_resume_cancel)
     ck_assert_int_eq(ferry_jobs_set_state(e.jobs, id, FERRY_JOB_ACTION_RESUME, &st), 0);
     ck_assert_int_eq(ct_wait_state(e.jobs, id, FERRY_JOB_TRANSFERRED, 60000),
                      FERRY_JOB_TRANSFERRED);
+    {
+        struct ferry_job_info *info = NULL;
+        ck_assert_int_eq(ferry_jobs_get(e.jobs, id, &info, NULL), 0);
+        ck_assert_uint_eq(info->bytes_refetched, 0); /* partial chunks were resumed */
+        ferry_job_info_free(info);
+    }
     ck_assert_int_eq(ferry_jobs_set_state(e.jobs, id, FERRY_JOB_ACTION_COMPLETE, &st), 0);
     ck_assert(ct_files_equal(src, local));
-    /* partial chunks resumed: at most 2 MiB sent twice */
+    /* nginx may have pushed part of a second's burst into the sockets that the suspend
+     * closed; restarting the 4 in-flight chunks from zero would cost up to 16 MiB */
     ct_sleep_ms(200);
-    ck_assert_uint_le(ct_nginx_bytes_sent(&e.ngx), size + (2u << 20));
+    ck_assert_uint_le(ct_nginx_bytes_sent(&e.ngx), size + (6u << 20));
 
     /* cancel mid-transfer */
     snprintf(local2, sizeof(local2), "%s/s2.bin", e.root);
