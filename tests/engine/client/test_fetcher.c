@@ -512,6 +512,128 @@ START_TEST(test_manifest_mismatch)
 }
 END_TEST
 
+#define AUTH_LOC                                                                              \
+    "location /secret/ { auth_basic \"ferry\"; auth_basic_user_file %s/htpasswd; }\n"        \
+    "    location /hdr/ { if ($http_x_ferry_test != \"yes\") { return 403; } }\n"           \
+    "    location /via/ { if ($http_x_ferry_test != \"yes\") { return 403; } }"
+
+/* Server credentials (Basic): 401 without them (fatal 0x80190191), fetched with them;
+ * the credentials never show in the job snapshot. */
+START_TEST(test_credentials)
+{
+    struct env e;
+    char id[FERRY_GUID_STRLEN], id2[FERRY_GUID_STRLEN], url[256], local[600], src[600];
+    char extra[1024], dir[600], hp[700];
+    struct ferry_job_error err;
+    struct ferry_status st;
+    char *tmp = ft_tmpdir_new("fetch-auth-www");
+
+    snprintf(extra, sizeof(extra), AUTH_LOC, tmp);
+    snprintf(hp, sizeof(hp), "%s/htpasswd", tmp);
+    ck_assert_int_eq(ft_write_file(hp, "alice:{PLAIN}s3cr3t\n", 20), 0);
+    env_init(&e, "fetch-auth", extra);
+    snprintf(dir, sizeof(dir), "%s/secret", e.www);
+    mkdir(dir, 0755);
+    snprintf(src, sizeof(src), "%s/secret/x.bin", e.www);
+    ck_assert_int_eq(ct_random_file(src, 6u << 20, 21), 0);
+    env_jobs(&e);
+    snprintf(url, sizeof(url), "%s/secret/x.bin", e.ngx.url);
+    snprintf(local, sizeof(local), "%s/x1.bin", e.root);
+    ct_create(e.jobs, url, local, false, id);
+    ck_assert_int_eq(ct_wait_state(e.jobs, id, FERRY_JOB_ERROR, 10000), FERRY_JOB_ERROR);
+    ck_assert_int_eq(ferry_jobs_get_error(e.jobs, id, &err, NULL), 0);
+    ck_assert_uint_eq(err.code, 0x80190191u);
+    ferry_job_error_done(&err);
+
+    snprintf(local, sizeof(local), "%s/x2.bin", e.root);
+    ct_create(e.jobs, url, local, true, id2);
+    ck_assert_int_eq(ferry_jobs_set_credentials(e.jobs, id2, 0, 0, "alice", "s3cr3t", &st), 0);
+    ck_assert_int_eq(ferry_jobs_set_state(e.jobs, id2, FERRY_JOB_ACTION_RESUME, &st), 0);
+    ck_assert_int_eq(ct_wait_state(e.jobs, id2, FERRY_JOB_TRANSFERRED, 20000),
+                     FERRY_JOB_TRANSFERRED);
+    complete_ok(e.jobs, id2);
+    ck_assert(ct_files_equal(src, local));
+    env_done(&e);
+    ft_tmpdir_free(tmp);
+}
+END_TEST
+
+/* A mirror shares the ranges; a custom header reaches every request (the server refuses
+ * requests without it). */
+START_TEST(test_mirror_and_header)
+{
+    struct env e;
+    char id[FERRY_GUID_STRLEN], url[256], murl[256], local[600], src[600], dir[600];
+    char src2[600], extra[1024];
+    struct ferry_status st;
+
+    snprintf(extra, sizeof(extra), AUTH_LOC, "/nonexistent");
+    env_init(&e, "fetch-mirror", extra);
+    snprintf(dir, sizeof(dir), "%s/hdr", e.www);
+    mkdir(dir, 0755);
+    snprintf(dir, sizeof(dir), "%s/via", e.www);
+    mkdir(dir, 0755);
+    snprintf(src, sizeof(src), "%s/hdr/m.bin", e.www);
+    snprintf(src2, sizeof(src2), "%s/via/m.bin", e.www);
+    ck_assert_int_eq(ct_random_file(src, 32u << 20, 22), 0);
+    ck_assert_int_eq(link(src, src2), 0); /* same inode: same ETag on both paths */
+    env_jobs(&e);
+    snprintf(url, sizeof(url), "%s/hdr/m.bin", e.ngx.url);
+    snprintf(murl, sizeof(murl), "%s/via/m.bin", e.ngx.url);
+    snprintf(local, sizeof(local), "%s/m.bin", e.root);
+    ct_create(e.jobs, url, local, true, id);
+    ck_assert_int_eq(ferry_jobs_set_option(e.jobs, id, "Mirror", murl, &st), 0);
+    ck_assert_int_eq(ferry_jobs_set_option(e.jobs, id, "CustomHeader", "X-Ferry-Test: yes",
+                                           &st),
+                     0);
+    ck_assert_int_eq(ferry_jobs_set_state(e.jobs, id, FERRY_JOB_ACTION_RESUME, &st), 0);
+    ck_assert_int_eq(ct_wait_state(e.jobs, id, FERRY_JOB_TRANSFERRED, 20000),
+                     FERRY_JOB_TRANSFERRED);
+    complete_ok(e.jobs, id);
+    ck_assert(ct_files_equal(src, local));
+    ck_assert_uint_ge(ct_nginx_count(&e.ngx, "GET /hdr/m.bin"), 2);
+    ck_assert_uint_ge(ct_nginx_count(&e.ngx, "GET /via/m.bin"), 2);
+    ck_assert_uint_eq(ct_nginx_count(&e.ngx, " 403 "), 0);
+    env_done(&e);
+}
+END_TEST
+
+/* ProxyUsage 2 (override): every request goes through the proxy (a second nginx server
+ * acting as a forward proxy); the bypass list is honoured when it names the host. */
+START_TEST(test_proxy)
+{
+    struct env e;
+    char id[FERRY_GUID_STRLEN], url[256], local[600], src[600], proxy[64], extra[512];
+    struct ferry_status st;
+    int pport = ct_free_port();
+
+    ck_assert_int_gt(pport, 0);
+    /* closes the origin server {} and opens the proxy's (the helper closes it) */
+    snprintf(extra, sizeof(extra),
+             "}\n  server {\n    listen 127.0.0.1:%d;\n"
+             "    location / { proxy_pass http://$http_host; }",
+             pport);
+    env_init(&e, "fetch-proxy", extra);
+    snprintf(src, sizeof(src), "%s/p.bin", e.www);
+    ck_assert_int_eq(ct_random_file(src, 12u << 20, 23), 0);
+    env_jobs(&e);
+    snprintf(url, sizeof(url), "%s/p.bin", e.ngx.url);
+    snprintf(local, sizeof(local), "%s/p.bin", e.root);
+    snprintf(proxy, sizeof(proxy), "http://127.0.0.1:%d", pport);
+    ct_create(e.jobs, url, local, true, id);
+    ck_assert_int_eq(ferry_jobs_set_proxy(e.jobs, id, 2, proxy, "otherhost", &st), 0);
+    ck_assert_int_eq(ferry_jobs_set_state(e.jobs, id, FERRY_JOB_ACTION_RESUME, &st), 0);
+    ck_assert_int_eq(ct_wait_state(e.jobs, id, FERRY_JOB_TRANSFERRED, 20000),
+                     FERRY_JOB_TRANSFERRED);
+    complete_ok(e.jobs, id);
+    ck_assert(ct_files_equal(src, local));
+    /* the proxy logs absolute-form request lines: probe + 3 ranges */
+    ck_assert_uint_ge(ct_nginx_count(&e.ngx, "GET http://127.0.0.1"), 3);
+    ck_assert_uint_ge(ct_nginx_count(&e.ngx, "HEAD http://127.0.0.1"), 1);
+    env_done(&e);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -527,6 +649,9 @@ main(void)
     ct_add(s, "digest", test_expected_digest);
     ct_add(s, "manifest", test_manifest_sparse);
     ct_add(s, "manifest-bad", test_manifest_mismatch);
+    ct_add(s, "credentials", test_credentials);
+    ct_add(s, "mirror", test_mirror_and_header);
+    ct_add(s, "proxy", test_proxy);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
