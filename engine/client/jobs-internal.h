@@ -147,7 +147,6 @@ struct ferry_jobs {
     void *multi;                 /* CURLM *, owned by the jobs thread */
 
     uint64_t bytes_fetched;
-    uint64_t bytes_refetched;
     uint64_t verify_failures;
     uint32_t active_connections;
     uint32_t paused_reqs;        /* requests held back by bandwidth pacing */

@@ -21,6 +21,8 @@
 #include "jobs-internal.h"
 #include "roles.h"
 
+static int db_query_int(const char *db, const char *sql);
+
 struct env {
     char *tmp;
     char state[512], root[512], www[512], ngxdir[512];
@@ -304,6 +306,20 @@ START_TEST(test_store_refusals)
     ck_assert_int_eq(jobs_new(e.cfg, &second), -EBUSY);
     e.jobs = jobs_free(e.jobs);
     snprintf(db, sizeof(db), "%s/jobs.db", e.state);
+    ck_assert_int_eq(db_query_int(db, "PRAGMA user_version"), 1);
+    ck_assert_int_eq(db_query_int(db, "SELECT COUNT(*) FROM settings WHERE key = "
+                                      "'last_opened_by'"),
+                     1);
+    /* a store from a newer ferry is refused, not rewritten */
+    {
+        sqlite3 *h = NULL;
+        ck_assert_int_eq(sqlite3_open(db, &h), SQLITE_OK);
+        ck_assert_int_eq(sqlite3_exec(h, "PRAGMA user_version = 99", NULL, NULL, NULL),
+                         SQLITE_OK);
+        sqlite3_close(h);
+    }
+    ck_assert_int_eq(jobs_new(e.cfg, &e.jobs), -EPROTO);
+    ck_assert_int_eq(db_query_int(db, "PRAGMA user_version"), 99);
     {
         char junk[8192];
         memset(junk, 'Z', sizeof(junk));
