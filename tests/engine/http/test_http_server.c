@@ -99,6 +99,14 @@ handler(void *ud, const struct ferry_http_request *req, struct ferry_http_respon
         ferry_http_response_status(resp, 200);
         ferry_http_response_body_file(resp, fd, 0, 600 * 1024);
         ferry_http_response_rate(resp, test_rate);
+    } else if (strcmp(path, "/cert") == 0) {
+        char buf[200];
+        const char *s256 = ferry_http_request_client_cert_sha256(req);
+        const char *s1 = ferry_http_request_client_cert_sha1(req);
+        int n = snprintf(buf, sizeof(buf), "sha256=%s sha1=%s", s256 ? s256 : "none",
+                         s1 ? s1 : "none");
+        ferry_http_response_status(resp, 200);
+        ferry_http_response_body_copy(resp, buf, (size_t)n);
     } else if (strcmp(path, "/close") == 0) {
         ferry_http_response_status(resp, 204);
         ferry_http_response_close(resp);
@@ -629,6 +637,187 @@ START_TEST(test_rate_splice)
 }
 END_TEST
 
+/* Self-signed certificate for 127.0.0.1 as DIR/NAME.pem + DIR/NAME.key. */
+static void
+make_cert(const char *name, const char *cn)
+{
+    ck_assert_int_eq(run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
+                         "-nodes -days 2 -subj /CN=%s -addext subjectAltName=IP:127.0.0.1 "
+                         "-keyout %s/%s.key -out %s/%s.pem >/dev/null 2>&1",
+                         cn, tmpdir, name, tmpdir, name), 0);
+}
+
+/* Lowercase hex fingerprint of DIR/NAME.pem as openssl computes it. */
+static void
+fingerprint(const char *name, const char *md, char *out, size_t outlen)
+{
+    char path[600], *data = NULL, *p;
+    size_t len, o = 0;
+
+    ck_assert_int_eq(run("openssl x509 -in %s/%s.pem -noout -fingerprint -%s > %s/%s.fp", tmpdir,
+                         name, md, tmpdir, name), 0);
+    snprintf(path, sizeof(path), "%s/%s.fp", tmpdir, name);
+    ck_assert_int_eq(ft_read_file(path, &data, &len), 0);
+    p = strchr(data, '=');
+    ck_assert_ptr_nonnull(p);
+    for (p++; *p && *p != '\n' && o + 1 < outlen; p++)
+        if (*p != ':')
+            out[o++] = (char)(*p >= 'A' && *p <= 'F' ? *p - 'A' + 'a' : *p);
+    out[o] = '\0';
+    free(data);
+}
+
+START_TEST(test_tls)
+{
+    struct ferry_http_server *srv = NULL;
+    struct ferry_tls_ctx *tls = NULL, *tls2 = NULL;
+    char cert[600], key[600], log_path[600], want[200], fp256[80], fp1[80];
+    struct ferry_http_listen_opts o = {.addr = "127.0.0.1:0", .handler = handler};
+    uint32_t id;
+    int port, saved_err, logfd;
+    char *out;
+    size_t len;
+
+    make_cert("srv", "ferry-one");
+    make_cert("srv2", "ferry-two");
+    make_cert("cli", "client-one");
+    snprintf(cert, sizeof(cert), "%s/srv.pem", tmpdir);
+    snprintf(key, sizeof(key), "%s/srv.key", tmpdir);
+    ck_assert_int_eq(ferry_tls_ctx_new(cert, key, NULL, &tls), 0);
+    ck_assert_int_eq(ferry_tls_ctx_new(cert, "/nonexistent.key", NULL, &tls2), -ENOENT);
+    snprintf(key, sizeof(key), "%s/srv2.key", tmpdir);
+    ck_assert_int_eq(ferry_tls_ctx_new(cert, key, NULL, &tls2), -EINVAL); /* mismatched */
+    tls2 = NULL;
+
+    /* capture the engine's log to check the one-time send path line */
+    snprintf(log_path, sizeof(log_path), "%s/log", tmpdir);
+    logfd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    saved_err = dup(STDERR_FILENO);
+    dup2(logfd, STDERR_FILENO);
+
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.http_header_timeout = 5;
+    ck_assert_int_eq(ferry_http_server_new(&cfg, "tls", 2, &srv), 0);
+    o.tls = tls;
+    ck_assert_int_eq(ferry_http_server_listen(srv, &o, &id), 0);
+    port = ferry_http_server_port(srv, id);
+
+    /* file body byte-exact (twice: keep-alive over TLS), memory body, accessors */
+    ck_assert_int_eq(run("curl -s --cacert %s/srv.pem -o %s/t1 https://127.0.0.1:%d/file -o "
+                         "%s/t2 https://127.0.0.1:%d/file", tmpdir, tmpdir, port, tmpdir, port), 0);
+    ck_assert_int_eq(run("cmp -s %s %s/t1 && cmp -s %s %s/t2", file_path, tmpdir, file_path,
+                         tmpdir), 0);
+    ck_assert_int_eq(run("curl -s --cacert %s/srv.pem -o %s/t3 https://127.0.0.1:%d/info",
+                         tmpdir, tmpdir, port), 0);
+    out = slurp("t3", &len);
+    ck_assert_ptr_nonnull(strstr(out, " tls=1 "));
+    free(out);
+    /* TLS 1.2 too, and a range */
+    ck_assert_int_eq(run("curl -s --tlsv1.2 --tls-max 1.2 --cacert %s/srv.pem -o %s/t4 "
+                         "https://127.0.0.1:%d/range", tmpdir, tmpdir, port), 0);
+    ck_assert_int_eq(run("test \"$(tail -c +1001 %s | head -c 5000 | sha256sum)\" = "
+                         "\"$(sha256sum < %s/t4)\"", file_path, tmpdir), 0);
+
+    /* no client certificate: none; a self-signed one: its fingerprints */
+    ck_assert_int_eq(run("curl -s --cacert %s/srv.pem -o %s/c0 https://127.0.0.1:%d/cert",
+                         tmpdir, tmpdir, port), 0);
+    out = slurp("c0", &len);
+    ck_assert_str_eq(out, "sha256=none sha1=none");
+    free(out);
+    ck_assert_int_eq(run("curl -s --cacert %s/srv.pem --cert %s/cli.pem --key %s/cli.key -o "
+                         "%s/c1 https://127.0.0.1:%d/cert", tmpdir, tmpdir, tmpdir, tmpdir, port),
+                     0);
+    fingerprint("cli", "sha256", fp256, sizeof(fp256));
+    fingerprint("cli", "sha1", fp1, sizeof(fp1));
+    snprintf(want, sizeof(want), "sha256=%s sha1=%s", fp256, fp1);
+    out = slurp("c1", &len);
+    ck_assert_str_eq(out, want);
+    free(out);
+
+    /* plain http on the TLS port fails; swapping the context changes the certificate */
+    ck_assert_int_ne(run("curl -s -m 5 -o /dev/null http://127.0.0.1:%d/mem", port), 0);
+    snprintf(cert, sizeof(cert), "%s/srv2.pem", tmpdir);
+    ck_assert_int_eq(ferry_tls_ctx_new(cert, key, NULL, &tls2), 0);
+    ck_assert_int_eq(ferry_http_server_set_tls(srv, id, tls2), 0);
+    ck_assert_int_eq(ferry_http_server_set_tls(srv, 999, tls2), -ENOENT);
+    ck_assert_int_ne(run("curl -s --cacert %s/srv.pem -o /dev/null https://127.0.0.1:%d/mem",
+                         tmpdir, port), 0);
+    ck_assert_int_eq(run("curl -s --cacert %s/srv2.pem -o %s/t5 https://127.0.0.1:%d/mem",
+                         tmpdir, tmpdir, port), 0);
+    out = slurp("t5", &len);
+    ck_assert_str_eq(out, "hello ferry\n");
+    free(out);
+
+    ferry_http_server_free(srv);
+    ferry_tls_ctx_unref(tls);
+    ferry_tls_ctx_unref(tls2);
+    dup2(saved_err, STDERR_FILENO);
+    close(saved_err);
+    close(logfd);
+    out = slurp("log", &len);
+    if (ferry_tls_kernel_has_ktls())
+        ck_assert_ptr_nonnull(strstr(out, "TLS send path: kTLS (SSL_sendfile)"));
+    else
+        ck_assert_ptr_nonnull(strstr(out, "TLS send path: userspace TLS (kernel has no kTLS: "
+                                          "TCP_ULP tls ENOENT)"));
+    ck_assert_ptr_null(strstr(strstr(out, "TLS send path:") + 1, "TLS send path:"));
+    free(out);
+}
+END_TEST
+
+START_TEST(test_tls_client_ca)
+{
+    struct ferry_http_server *srv = NULL;
+    struct ferry_tls_ctx *tls = NULL;
+    char cert[600], key[600], ca[600], want[200], fp256[80], fp1[80];
+    struct ferry_http_listen_opts o = {.addr = "127.0.0.1:0", .handler = handler};
+    uint32_t id;
+    int port;
+    char *out;
+    size_t len;
+
+    make_cert("srv", "ferry-one");
+    make_cert("ca", "ferry-test-ca");
+    make_cert("rogue", "rogue");
+    /* a client certificate signed by the CA */
+    ck_assert_int_eq(run("cd %s && openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+                         "-subj /CN=client -keyout cli.key -out cli.csr >/dev/null 2>&1 && "
+                         "openssl x509 -req -in cli.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
+                         "-days 2 -out cli.pem >/dev/null 2>&1", tmpdir), 0);
+    snprintf(cert, sizeof(cert), "%s/srv.pem", tmpdir);
+    snprintf(key, sizeof(key), "%s/srv.key", tmpdir);
+    snprintf(ca, sizeof(ca), "%s/ca.pem", tmpdir);
+    ck_assert_int_eq(ferry_tls_ctx_new(cert, key, ca, &tls), 0);
+    memset(&cfg, 0, sizeof(cfg));
+    ck_assert_int_eq(ferry_http_server_new(&cfg, "tls", 1, &srv), 0);
+    o.tls = tls;
+    ck_assert_int_eq(ferry_http_server_listen(srv, &o, &id), 0);
+    ferry_tls_ctx_unref(tls); /* the listener holds its own reference */
+    port = ferry_http_server_port(srv, id);
+
+    ck_assert_int_eq(run("curl -s --cacert %s/srv.pem --cert %s/cli.pem --key %s/cli.key -o "
+                         "%s/c1 https://127.0.0.1:%d/cert", tmpdir, tmpdir, tmpdir, tmpdir, port),
+                     0);
+    fingerprint("cli", "sha256", fp256, sizeof(fp256));
+    fingerprint("cli", "sha1", fp1, sizeof(fp1));
+    snprintf(want, sizeof(want), "sha256=%s sha1=%s", fp256, fp1);
+    out = slurp("c1", &len);
+    ck_assert_str_eq(out, want);
+    free(out);
+    /* optional: no certificate is fine */
+    ck_assert_int_eq(run("curl -s --cacert %s/srv.pem -o %s/c0 https://127.0.0.1:%d/cert",
+                         tmpdir, tmpdir, port), 0);
+    out = slurp("c0", &len);
+    ck_assert_str_eq(out, "sha256=none sha1=none");
+    free(out);
+    /* a certificate the CA did not sign is refused in the handshake */
+    ck_assert_int_ne(run("curl -s --cacert %s/srv.pem --cert %s/rogue.pem --key %s/rogue.key "
+                         "-o /dev/null https://127.0.0.1:%d/cert", tmpdir, tmpdir, tmpdir, port),
+                     0);
+    ferry_http_server_free(srv);
+}
+END_TEST
+
 START_TEST(test_bad_backend)
 {
     struct ferry_http_server *srv = NULL;
@@ -662,6 +851,8 @@ main(void)
     tcase_add_test(tc, test_max_connections_and_unlisten);
     tcase_add_test(tc, test_rate_sendfile);
     tcase_add_test(tc, test_rate_splice);
+    tcase_add_test(tc, test_tls);
+    tcase_add_test(tc, test_tls_client_ca);
     tcase_add_test(tc, test_bad_backend);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
