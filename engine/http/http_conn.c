@@ -438,7 +438,8 @@ conn_write_mem_plain(struct http_conn *c, uint64_t grant)
     for (; ch && ch->kind == HTTP_CHUNK_MEM && niov < IOV_MAX_BATCH; ch = ch->next) {
         size_t len = ch->len - ch->pos;
         if (ch->body) {
-            if (grant == 0)
+            /* A throttled body gets its own grant: it never rides along with the head. */
+            if (grant == 0 || (c->rate && niov > 0))
                 break;
             if (len > grant)
                 len = (size_t)grant;

@@ -381,6 +381,18 @@ START_TEST(test_pipelining_raw)
     ck_assert_uint_eq(n - (size_t)(p + 4 - buf), 5000);
     close(fd);
 
+    /* Expect: 100-continue gets the interim response before the body is sent */
+    fd = tcp_connect(port);
+    send_str(fd, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
+                 "Expect: 100-continue\r\n\r\n");
+    n = recv_all(fd, buf, sizeof(buf), 500);
+    ck_assert_str_eq(buf, "HTTP/1.1 100 Continue\r\n\r\n");
+    send_str(fd, "abcd");
+    n = recv_all(fd, buf, sizeof(buf), 500);
+    ck_assert_ptr_nonnull(strstr(buf, "HTTP/1.1 200 OK\r\n"));
+    ck_assert_ptr_nonnull(strstr(buf, "\r\n\r\nabcd"));
+    close(fd);
+
     /* HTTP/1.0: closes by default, keeps alive when asked */
     fd = tcp_connect(port);
     send_str(fd, "GET /mem HTTP/1.0\r\n\r\n");
