@@ -180,7 +180,7 @@ parse_addr(const char *addr, char *host, size_t hostlen, char *port, size_t port
 }
 
 static int
-open_socket(const struct sockaddr *sa, socklen_t len, bool dual)
+open_socket(const struct sockaddr *sa, socklen_t len, bool dual, bool reuseport)
 {
     int one = 1, zero = 0;
     int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -189,7 +189,7 @@ open_socket(const struct sockaddr *sa, socklen_t len, bool dual)
     if (fd < 0)
         return -errno;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
+    if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
         goto error;
     if (sa->sa_family == AF_INET6)
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, dual ? &zero : &one, sizeof(one));
@@ -301,27 +301,38 @@ ferry_http_server_listen(struct ferry_http_server *srv, const struct ferry_http_
     l->max_body_bytes = opts->max_body_bytes;
     l->tls = opts->tls ? ferry_tls_ctx_ref(opts->tls) : NULL;
     atomic_init(&l->refs, 1);
+    /* SO_REUSEPORT would let us join a port another listener (ours or another process's)
+     * already serves, silently splitting its traffic. Claim the port alone first: a
+     * listening socket without SO_REUSEPORT fails with EADDRINUSE on any live listener. */
+    {
+        struct sockaddr_storage bound;
+        socklen_t blen = sizeof(bound);
+        int probe = open_socket((struct sockaddr *)&ss, len, dual, false);
+
+        if (probe < 0) {
+            r = probe;
+            goto error;
+        }
+        if (getsockname(probe, (struct sockaddr *)&bound, &blen) < 0) {
+            r = -errno;
+            close(probe);
+            goto error;
+        }
+        close(probe);
+        sockaddr_set_port(&ss, sockaddr_port(&bound)); /* port 0: keep the one chosen */
+    }
     for (unsigned i = 0; i < srv->nworkers; i++) {
         struct http_lsock *ls = &l->socks[i];
         ls->l = l;
         ls->w = &srv->workers[i];
-        ls->fd = open_socket((struct sockaddr *)&ss, len, dual);
+        ls->fd = open_socket((struct sockaddr *)&ss, len, dual, true);
         if (ls->fd < 0) {
             r = ls->fd;
             goto error;
         }
         opened++;
-        if (i == 0) {
-            struct sockaddr_storage bound;
-            socklen_t blen = sizeof(bound);
-            if (getsockname(ls->fd, (struct sockaddr *)&bound, &blen) < 0) {
-                r = -errno;
-                goto error;
-            }
-            l->port = sockaddr_port(&bound);
-            sockaddr_set_port(&ss, l->port); /* port 0: the others join the same port */
-        }
     }
+    l->port = sockaddr_port(&ss);
 
     pthread_mutex_lock(&srv->lock);
     nl = realloc(srv->listeners, (srv->nlisteners + 1) * sizeof(*nl));

@@ -594,6 +594,24 @@ START_TEST(test_max_connections_and_unlisten)
         ck_assert_int_eq(ferry_http_server_unlisten(srv, id2), 0);
     }
 
+    /* a port already listened on is refused, by this server or by another socket */
+    ck_assert_int_eq(ferry_http_server_listen(srv, &o, &id2), -EADDRINUSE);
+    {
+        struct sockaddr_in sa = {.sin_family = AF_INET};
+        socklen_t sl = sizeof(sa);
+        int foreign = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+        char faddr[64];
+        struct ferry_http_listen_opts of = {.addr = faddr, .handler = handler};
+        setsockopt(foreign, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        ck_assert_int_eq(bind(foreign, (struct sockaddr *)&sa, sizeof(sa)), 0);
+        ck_assert_int_eq(listen(foreign, 4), 0);
+        getsockname(foreign, (struct sockaddr *)&sa, &sl);
+        snprintf(faddr, sizeof(faddr), "127.0.0.1:%d", ntohs(sa.sin_port));
+        ck_assert_int_eq(ferry_http_server_listen(srv, &of, &id2), -EADDRINUSE);
+        close(foreign);
+    }
+
     /* unlisten: the port refuses new connections, open ones are still served */
     ck_assert_int_eq(ferry_http_server_unlisten(srv, id), 0);
     ck_assert_int_eq(tcp_connect(port), -ECONNREFUSED);
