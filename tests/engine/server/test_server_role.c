@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -184,6 +185,9 @@ setup(void)
 {
     char *users_path;
 
+    /* as ferryd does: a peer closing mid-body must not kill the process (sendfile has no
+     * MSG_NOSIGNAL) */
+    signal(SIGPIPE, SIG_IGN);
     tmp = ft_tmpdir_new("server-role");
     state = tpath("state");
     pub = tpath("pub");
@@ -426,7 +430,8 @@ START_TEST(test_aria2c_metalink)
                 "-d '%s' --metalink-file='%s' >'%s' 2>&1", dl, meta, log);
     ck_assert_int_ne(rc, 0);
     h = sh_out("cat '%s'", log);
-    ck_assert_msg(strstr(h, "hecksum") || strstr(h, "hash"), "%s", h);
+    /* the altered bytes are in piece 2 (2 MiB + 10) */
+    ck_assert_msg(strstr(h, "Invalid checksum index=2"), "%s", h);
     free(h);
     free(meta);
     free(dl);
