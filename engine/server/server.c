@@ -983,8 +983,9 @@ server_restore(struct ferry_server *srv)
                 ferry_log_error("URL group '%s' not restored: %s", prefix, st.text);
                 continue;
             }
-            g->connection_limit = conn;
-            g->bandwidth_limit = bw;
+            /* listeners are already open: workers may read the limits */
+            __atomic_store_n(&g->connection_limit, conn, __ATOMIC_RELAXED);
+            __atomic_store_n(&g->bandwidth_limit, bw, __ATOMIC_RELAXED);
             g->auth_negotiate = sqlite3_column_int(stmt, 3) != 0;
             g->auth_ntlm = sqlite3_column_int(stmt, 4) != 0;
             ferry_rate_set(g->priv, bw);

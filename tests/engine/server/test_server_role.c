@@ -629,6 +629,53 @@ START_TEST(test_https)
 }
 END_TEST
 
+START_TEST(test_client_cert_rule)
+{
+    struct ferry_status st;
+    char sprefix[128], url[256], rule[256], extra[1024], *out = tpath("out"), *crt, *key, *h;
+    int sport = free_port();
+
+    need("openssl");
+    make_cert(tmp, "srv", &crt, &key);
+    /* a CA and two client certificates it signed */
+    ck_assert_int_eq(sh("cd '%s' && openssl req -x509 -newkey rsa:2048 -nodes -days 2 "
+                        "-subj /CN=ca -keyout ca.key -out ca.crt >/dev/null 2>&1 && "
+                        "for c in good other; do openssl req -newkey rsa:2048 -nodes "
+                        "-subj /CN=$c -keyout $c.key -out $c.csr >/dev/null 2>&1 && "
+                        "openssl x509 -req -in $c.csr -CA ca.crt -CAkey ca.key "
+                        "-CAcreateserial -days 2 -out $c.crt >/dev/null 2>&1 || exit 1; done",
+                        tmp), 0);
+    h = sh_out("openssl x509 -in '%s/good.crt' -noout -fingerprint -sha256 | cut -d= -f2 | "
+               "tr -d '\\n'", tmp);
+    ck_assert_uint_eq(strlen(h), 95); /* AB:CD:... form, accepted as is */
+    snprintf(rule, sizeof(rule), "cert=%s", h);
+    free(h);
+    server_stop();
+    set("tls-cert", crt);
+    set("tls-key", key);
+    char ca[512];
+    snprintf(ca, sizeof(ca), "%s/ca.crt", tmp);
+    set("tls-client-ca", ca);
+    server_start();
+    snprintf(sprefix, sizeof(sprefix), "https://127.0.0.1:%d/sec", sport);
+    ck_assert_msg(ferry_server_url_create(srv, sprefix, "small.bin", small_path, rule, NULL, 0,
+                                          &st) == 0, "%s", st.text);
+    snprintf(url, sizeof(url), "https://127.0.0.1:%d/sec/small.bin", sport);
+    snprintf(extra, sizeof(extra), "--cacert '%s'", crt);
+    ck_assert_int_eq(curl_code(out, extra, url), 403);
+    snprintf(extra, sizeof(extra), "--cacert '%s' --cert '%s/other.crt' --key '%s/other.key'",
+             crt, tmp, tmp);
+    ck_assert_int_eq(curl_code(out, extra, url), 403);
+    snprintf(extra, sizeof(extra), "--cacert '%s' --cert '%s/good.crt' --key '%s/good.key'",
+             crt, tmp, tmp);
+    ck_assert_int_eq(curl_code(out, extra, url), 200);
+    ck_assert_int_eq(sh("cmp -s '%s' '%s'", out, small_path), 0);
+    free(crt);
+    free(key);
+    free(out);
+}
+END_TEST
+
 START_TEST(test_config_urls_and_info)
 {
     struct ferry_group_info **v = NULL;
@@ -681,6 +728,7 @@ main(void)
     tcase_add_test(tc, test_restart_and_close);
     tcase_add_test(tc, test_basic_auth);
     tcase_add_test(tc, test_https);
+    tcase_add_test(tc, test_client_cert_rule);
     tcase_add_test(tc, test_config_urls_and_info);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
