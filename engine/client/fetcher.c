@@ -823,6 +823,12 @@ xfer_fail(struct xfer *x, const struct fetch_outcome *o)
     struct fetch_error e;
     char *file = strdup(job->files[x->fidx].remote_url);
 
+    if (!job_runnable(job)) {
+        /* suspended or cancelled meanwhile: the API's state stands, only stop */
+        free(file);
+        xfer_free(x, true);
+        return;
+    }
     fetcher_classify(o, &e);
     ferry_log_info("job %s: '%s': %s (0x%08X, %s)", job->id, file ? file : "", e.text, e.code,
                    e.transient ? "transient" : "fatal");
@@ -1675,7 +1681,9 @@ fetcher_run(struct ferry_jobs *jobs)
         fetcher_unpause(jobs);
     for (size_t i = 0; i < jobs->n; i++) {
         struct job *job = jobs->v[i];
-        if (job->xfer)
+        /* a job suspended or cancelled by the API is stopped by the next tick; never
+         * finish or checkpoint it here */
+        if (job->xfer && job_runnable(job))
             xfer_pump(job->xfer);
     }
 }
