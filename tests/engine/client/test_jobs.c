@@ -394,6 +394,51 @@ START_TEST(test_suspend_resume_cancel)
 }
 END_TEST
 
+/* NoProgressTimeout: a job that keeps failing transiently ends in ERROR once the next retry
+ * would fall beyond the timeout; Resume from ERROR retries at once. */
+START_TEST(test_no_progress_timeout)
+{
+    struct env e;
+    char id[FERRY_GUID_STRLEN], local[600];
+    struct ferry_job_props p = {.mask = FERRY_JOBPROP_MIN_RETRY_DELAY |
+                                        FERRY_JOBPROP_NO_PROGRESS_TIMEOUT,
+                                .minimum_retry_delay = 5, .no_progress_timeout = 7};
+    struct ferry_job_info *info = NULL;
+    struct ferry_job_error err;
+    struct ferry_status st;
+
+    env_init(&e, "jobs-noprogress", false, NULL);
+    ck_assert_int_eq(jobs_new(e.cfg, &e.jobs), 0);
+    snprintf(local, sizeof(local), "%s/x.bin", e.root);
+    ct_create(e.jobs, "http://127.0.0.1:9/x", local, true, id);
+    ck_assert_int_eq(ferry_jobs_set_props(e.jobs, id, &p, &st), 0);
+    ck_assert_int_eq(ferry_jobs_set_state(e.jobs, id, FERRY_JOB_ACTION_RESUME, &st), 0);
+    /* first failure at ~0 s: 5 s retry fits in 7 s */
+    ck_assert_int_eq(ct_wait_state(e.jobs, id, FERRY_JOB_TRANSIENT_ERROR, 5000),
+                     FERRY_JOB_TRANSIENT_ERROR);
+    ck_assert_int_eq(ferry_jobs_get_error(e.jobs, id, &err, &st), 0);
+    ck_assert_uint_eq(err.code, 0x80072EFDu);
+    ferry_job_error_done(&err);
+    /* second failure at ~5 s: another 5 s would pass 7 s -> ERROR */
+    ck_assert_int_eq(ct_wait_state(e.jobs, id, FERRY_JOB_ERROR, 9000), FERRY_JOB_ERROR);
+    ck_assert_int_eq(ferry_jobs_get(e.jobs, id, &info, &st), 0);
+    ck_assert_uint_eq(info->transient_error_count, 2);
+    ck_assert_uint_eq(info->retries, 1);
+    ferry_job_info_free(info);
+    ck_assert_int_eq(ferry_jobs_get_error(e.jobs, id, &err, &st), 0);
+    ck_assert_uint_eq(err.code, 0x80072EFDu);
+    ferry_job_error_done(&err);
+    /* Resume from ERROR: tried again now, fails transiently again */
+    ck_assert_int_eq(ferry_jobs_set_state(e.jobs, id, FERRY_JOB_ACTION_RESUME, &st), 0);
+    ck_assert_int_eq(ct_wait_state(e.jobs, id, FERRY_JOB_TRANSIENT_ERROR, 5000),
+                     FERRY_JOB_TRANSIENT_ERROR);
+    ck_assert_int_eq(ferry_jobs_get(e.jobs, id, &info, &st), 0);
+    ck_assert_uint_eq(info->transient_error_count, 3);
+    ferry_job_info_free(info);
+    env_done(&e);
+}
+END_TEST
+
 static int
 db_query_int(const char *db, const char *sql)
 {
@@ -524,6 +569,7 @@ main(void)
     ct_add(s, "store", test_store_refusals);
     ct_add(s, "suspend", test_suspend_resume_cancel);
     ct_add(s, "crash", test_crash_resume);
+    ct_add(s, "noprogress", test_no_progress_timeout);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
