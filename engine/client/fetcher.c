@@ -1534,6 +1534,7 @@ fetcher_init(struct ferry_jobs *jobs)
     return 0;
 }
 
+/* Free the multi handle (after the jobs thread ended). */
 void
 fetcher_done(struct ferry_jobs *jobs)
 {
@@ -1688,12 +1689,14 @@ fetcher_run(struct ferry_jobs *jobs)
     }
 }
 
+/* Does pacing hold requests back (so the thread should wake again soon)? */
 bool
 fetcher_throttled(struct ferry_jobs *jobs)
 {
     return jobs->paused_reqs > 0;
 }
 
+/* Sleep until a socket is ready, a wakeup, or timeout_ms; called without the lock. */
 void
 fetcher_poll(struct ferry_jobs *jobs, int timeout_ms)
 {

@@ -99,6 +99,7 @@ job_set_error(struct job *job, enum ferry_error_context ctx, uint32_t code, cons
     return 0;
 }
 
+/* ACKNOWLEDGED and CANCELLED are never left. */
 bool
 job_state_final(enum ferry_job_state state)
 {
@@ -308,6 +309,7 @@ job_add_file(struct job *job, const char *remote_url, const char *local_file)
     return 0;
 }
 
+/* Index of the first file not completed (files go in order), nfiles when all are. */
 size_t
 job_current_file(const struct job *job)
 {
@@ -342,6 +344,7 @@ job_file_reset(struct job *job, size_t idx)
     f->layout_gen++;
 }
 
+/* Seconds before a retry: MinimumRetryDelay, at least cfg->retry_delay_min. */
 uint32_t
 job_retry_delay(const struct ferry_config *cfg, const struct job *job)
 {

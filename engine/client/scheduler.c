@@ -18,6 +18,7 @@
 #include "ferry/log.h"
 #include "jobs-internal.h"
 
+/* Monotonic milliseconds (timers, checkpoints, pacing). */
 int64_t
 jobs_now_ms(void)
 {
