@@ -178,6 +178,9 @@ wsman_fault_reply(const struct wsman_fault *f, const char *relates_to, struct ws
                                                                             : def->space]
                                                 .action);
     ferry_guid_new(guid);
+    for (char *c = guid; *c; c++)
+        if (*c >= 'A' && *c <= 'F')
+            *c = (char)(*c - 'A' + 'a');
     snprintf(uuid, sizeof(uuid), "uuid:%.36s", guid + 1);
     fault_add(hdr, ns[SPACE_WSA], "MessageID", uuid);
     if (relates_to)
