@@ -128,12 +128,14 @@ wsman_server_new(const struct ferry_config *cfg, struct ferry_jobs *jobs,
     lo.handler = server_handle;
     lo.userdata = s;
     lo.max_body_bytes = cfg->wsman_max_envelope * 2 + 65536;
-    lo.addr = cfg->wsman_listen;
-    r = ferry_http_server_listen(s->http, &lo, &s->plain_id);
-    if (r < 0) {
-        ferry_log_error("listening on '%s' for WS-Man failed: %s", cfg->wsman_listen,
-                        strerror(-r));
-        goto error;
+    if (cfg->wsman_listen && cfg->wsman_listen[0]) {
+        lo.addr = cfg->wsman_listen;
+        r = ferry_http_server_listen(s->http, &lo, &s->plain_id);
+        if (r < 0) {
+            ferry_log_error("listening on '%s' for WS-Man failed: %s", cfg->wsman_listen,
+                            strerror(-r));
+            goto error;
+        }
     }
     if (cfg->wsman_tls_listen && cfg->wsman_tls_listen[0]) {
         if (!cfg->tls_cert || !cfg->tls_key) {
