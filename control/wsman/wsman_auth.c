@@ -12,6 +12,10 @@
  *    within a minute, every request from that address is answered 429 with Retry-After
  *    (seconds until the minute ends) without checking the password, so guessing costs the
  *    guesser time and the daemon no PBKDF2 work.
+ * Verified Basic credentials are remembered for AUTH_CACHE_TTL_S seconds as an HMAC-SHA256
+ * of "user\0password" under a random per-process key (never the password itself), so a
+ * controller polling Get does not pay PBKDF2 on every request; a password change or a
+ * removed user therefore takes effect within that time.
  * Credentials are never logged.
  */
 #include <errno.h>
@@ -24,6 +28,8 @@
 #include <time.h>
 
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
 
 #include "ferry/log.h"
 #include "wsman.h"
@@ -31,6 +37,8 @@
 #define AUTH_FAIL_SLOTS 512
 #define AUTH_WINDOW_S 60
 #define CERTMAP_MAX 4096
+#define AUTH_CACHE_SLOTS 64
+#define AUTH_CACHE_TTL_S 30
 #define MUTUAL_PROFILE "http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/https/mutual"
 
 struct fail_slot {
@@ -44,8 +52,17 @@ struct certmap_entry {
     char user[65];
 };
 
+struct cred_slot {
+    uint8_t mac[32];
+    char user[72];
+    enum ferry_role role;
+    int64_t expires;
+};
+
 struct wsman_auth {
     pthread_mutex_t lock;
+    uint8_t cache_key[32];
+    struct cred_slot cache[AUTH_CACHE_SLOTS];
     unsigned fail_limit;
     bool basic_over_http;
     int64_t skew;
@@ -74,6 +91,8 @@ wsman_auth_new(const struct ferry_config *cfg)
     if (!a)
         return NULL;
     pthread_mutex_init(&a->lock, NULL);
+    if (RAND_bytes(a->cache_key, sizeof(a->cache_key)) != 1)
+        return wsman_auth_free(a);
     a->fail_limit = cfg->auth_fail_limit;
     a->basic_over_http = cfg->allow_basic_over_http;
     if (cfg->state_dir && asprintf(&a->certmap_path, "%s/certmap", cfg->state_dir) < 0) {
@@ -89,6 +108,8 @@ wsman_auth_free(struct wsman_auth *a)
     if (!a)
         return NULL;
     pthread_mutex_destroy(&a->lock);
+    explicit_bzero(a->cache_key, sizeof(a->cache_key));
+    explicit_bzero(a->cache, sizeof(a->cache));
     free(a->certmap_path);
     free(a->certmap);
     free(a);
@@ -243,6 +264,67 @@ wsman_auth_certmap_lookup(struct wsman_auth *a, const char *sha256, char *user_b
     return r;
 }
 
+static void
+cred_mac(struct wsman_auth *a, const char *user, const char *pass, uint8_t mac[32])
+{
+    unsigned int len = 32;
+    static const uint8_t zero = 0;
+
+    /* HMAC over user, NUL, password: unambiguous since user names hold no NUL */
+    uint8_t *buf;
+    size_t ul = strlen(user), pl = strlen(pass);
+
+    buf = malloc(ul + pl + 1);
+    if (!buf) {
+        memset(mac, 0, 32);
+        return;
+    }
+    memcpy(buf, user, ul);
+    buf[ul] = zero;
+    memcpy(buf + ul + 1, pass, pl);
+    if (!HMAC(EVP_sha256(), a->cache_key, sizeof(a->cache_key), buf, ul + pl + 1, mac, &len))
+        memset(mac, 0, 32);
+    explicit_bzero(buf, ul + pl + 1);
+    free(buf);
+}
+
+static bool
+cred_cached(struct wsman_auth *a, const uint8_t mac[32], enum ferry_role *ret_role)
+{
+    bool hit = false;
+    int64_t now;
+
+    pthread_mutex_lock(&a->lock);
+    now = auth_now(a);
+    for (size_t i = 0; i < AUTH_CACHE_SLOTS; i++) {
+        if (a->cache[i].expires > now && CRYPTO_memcmp(a->cache[i].mac, mac, 32) == 0) {
+            *ret_role = a->cache[i].role;
+            hit = true;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&a->lock);
+    return hit;
+}
+
+static void
+cred_remember(struct wsman_auth *a, const uint8_t mac[32], const char *user,
+              enum ferry_role role)
+{
+    struct cred_slot *oldest;
+
+    pthread_mutex_lock(&a->lock);
+    oldest = &a->cache[0];
+    for (size_t i = 1; i < AUTH_CACHE_SLOTS; i++)
+        if (a->cache[i].expires < oldest->expires)
+            oldest = &a->cache[i];
+    memcpy(oldest->mac, mac, 32);
+    snprintf(oldest->user, sizeof(oldest->user), "%s", user);
+    oldest->role = role;
+    oldest->expires = auth_now(a) + AUTH_CACHE_TTL_S;
+    pthread_mutex_unlock(&a->lock);
+}
+
 /* "Basic base64(user:password)" -> user, password (in buf). -EINVAL. */
 static int
 basic_decode(const char *hdr, char *buf, size_t buflen, char **ret_user, char **ret_pass)
@@ -307,7 +389,18 @@ wsman_auth_check(struct wsman_ctx *ctx, const struct wsman_auth_in *in, char *us
             explicit_bzero(buf, sizeof(buf));
             return WSMAN_AUTH_BAD;
         }
+        uint8_t mac[32];
+
+        cred_mac(a, user, pass, mac);
+        if (cred_cached(a, mac, &role)) {
+            snprintf(user_buf, user_len, "%s", user);
+            explicit_bzero(buf, sizeof(buf));
+            *ret_role = role;
+            return WSMAN_AUTH_OK;
+        }
         r = ctx->ops->users_verify(ctx->users, user, pass, &role);
+        if (r == 0)
+            cred_remember(a, mac, user, role);
         if (r < 0) {
             fail_record(a, peer);
             ferry_log_info("WS-Man login of user '%s' from %s failed", user, peer);

@@ -753,9 +753,18 @@ f_server_stats(struct ferry_server *srv, struct ferry_server_stats *ret)
 
 /* ---- users ---- */
 
+static unsigned verify_calls;
+
+unsigned
+fake_engine_verify_calls(void)
+{
+    return verify_calls;
+}
+
 static int
 f_verify(struct ferry_users *users, const char *name, const char *pass, enum ferry_role *ret)
 {
+    verify_calls++;
     if (strcmp(name, "admin") == 0 && strcmp(pass, "admin-pw") == 0) {
         *ret = FERRY_ROLE_ADMIN;
         return 0;

@@ -21,5 +21,7 @@ void fake_engine_set_state(struct fake_engine *fe, const char *job_id, enum ferr
 /* Last values recorded by calls (credentials never echoed back through Get). */
 const char *fake_engine_last(struct fake_engine *fe, const char *what);
 size_t fake_engine_njobs(struct fake_engine *fe);
+/* How often users_verify ran (password checks that were not answered from the cache). */
+unsigned fake_engine_verify_calls(void);
 
 #endif

@@ -220,6 +220,24 @@ START_TEST(test_rate_limit)
 }
 END_TEST
 
+START_TEST(test_credential_cache)
+{
+    unsigned v0 = fake_engine_verify_calls();
+
+    ck_assert_int_eq(serve((struct req){.ctype = CT, .auth = basic("admin", "admin-pw")}), 200);
+    ck_assert_int_eq(serve((struct req){.ctype = CT, .auth = basic("admin", "admin-pw")}), 200);
+    ck_assert_uint_eq(fake_engine_verify_calls(), v0 + 1);
+    /* a wrong password is never answered from the cache */
+    ck_assert_int_eq(serve((struct req){.ctype = CT, .auth = basic("admin", "admin-pwX")}), 401);
+    ck_assert_int_eq(serve((struct req){.ctype = CT, .auth = basic("admin", "admin-pwX")}), 401);
+    ck_assert_uint_eq(fake_engine_verify_calls(), v0 + 3);
+    /* and the cache forgets after its TTL */
+    wsman_auth_age(T.ctx->auth, 31);
+    ck_assert_int_eq(serve((struct req){.ctype = CT, .auth = basic("admin", "admin-pw")}), 200);
+    ck_assert_uint_eq(fake_engine_verify_calls(), v0 + 4);
+}
+END_TEST
+
 START_TEST(test_client_certificates)
 {
     char *dir = ft_tmpdir_new("wsman-certmap");
@@ -315,6 +333,7 @@ http_suite(void)
     tcase_add_test(tc, test_401_and_access_denied);
     tcase_add_test(tc, test_basic_over_http);
     tcase_add_test(tc, test_rate_limit);
+    tcase_add_test(tc, test_credential_cache);
     tcase_add_test(tc, test_client_certificates);
     tcase_add_test(tc, test_metrics);
     suite_add_tcase(s, tc);
