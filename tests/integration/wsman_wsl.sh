@@ -52,6 +52,14 @@ grep -q '<p:ReturnValue>0</p:ReturnValue>' inv2.out || ft_fail "suspend ReturnVa
 wsl get "$R" "JobId=$JOB" > get3.out 2>&1 || ft_fail "wsl get (3) failed"
 grep -q '<p:State>3</p:State>' get3.out || ft_fail "job not SUSPENDED after wsl invoke JobState=3"
 
+# wsl put: an optimized EnumerateObjectAndEPR, the instance rewritten line by line, a Put.
+# wsl exits 1 on any response without "_OUTPUT" (a PutResponse has none), so check the
+# effect instead of the exit status.
+wsl put "$R" Priority=1 > put.out 2>&1 || true
+grep -q 'PutResponse' put.out || ft_fail "wsl put got no PutResponse: $(tail -n 30 put.out)"
+wsl get "$R" "JobId=$JOB" > get4.out 2>&1 || ft_fail "wsl get (4) failed"
+grep -q '<p:Priority>1</p:Priority>' get4.out || ft_fail "wsl put did not set Priority 1"
+
 # wsl with a wrong password gets no instance
 WSPASS=wrong wsl get "$R" "JobId=$JOB" > bad.out 2>&1 || true
 if grep -q '<p:State>' bad.out; then ft_fail "wrong password accepted"; fi
