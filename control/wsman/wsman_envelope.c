@@ -5,7 +5,8 @@
  *
  * Header rules: wsa:To is read but never compared with our own URL (pywinrm hard-codes
  * one); MessageID is opaque and echoed verbatim in RelatesTo; Locale and DataLocale are
- * ignored unless s:mustUnderstand="true" (-> w:UnsupportedFeature/Locale); a non-anonymous
+ * ignored unless s:mustUnderstand="true" (-> w:UnsupportedFeature/Locale); options are
+ * ignored, one marked MustComply="true" -> w:UnsupportedFeature/OptionSet; a non-anonymous
  * FaultTo -> w:UnsupportedFeature/AddressingMode; any header we do not know carrying
  * s:mustUnderstand="true" -> s:MustUnderstand. Only the SOAP-namespace attribute counts:
  * pywinrm's unqualified mustUnderstand="true" is an ordinary attribute.
@@ -228,9 +229,14 @@ header_one(struct wsman_request *req, xmlNodePtr n, struct wsman_fault *f)
         } else if (strcmp(l, "SelectorSet") == 0) {
             return header_selectors(req, n, f);
         } else if (strcmp(l, "OptionSet") == 0) {
-            if (header_mu(n))
-                return wsman_fault_set(f, WSMAN_FAULT_UNSUPPORTED_FEATURE, "OptionSet",
-                                       "Options that must be understood are not supported.");
+            /* Options only tune behaviour (WINRS_CODEPAGE, ShowExtensions, ...): none is
+             * honoured, so one the client marks MustComply="true" cannot be obeyed. The
+             * OptionSet header itself is understood, whatever its mustUnderstand. */
+            for (xmlNodePtr o = wsman_xml_child(n, WSMAN_NS_WSMAN, "Option"); o;
+                 o = wsman_xml_next_element(o))
+                if (wsman_xml_attr_true(o, NULL, "MustComply"))
+                    return wsman_fault_set(f, WSMAN_FAULT_UNSUPPORTED_FEATURE, "OptionSet",
+                                           "Options marked MustComply are not supported.");
         } else if (strcmp(l, "MaxEnvelopeSize") == 0) {
             char *t = wsman_xml_text(n);
             uint64_t v;

@@ -262,10 +262,14 @@ START_TEST(test_header_faults)
                              get_env(id, "<a:FaultTo><a:Address>http://elsewhere/x"
                                          "</a:Address></a:FaultTo>")),
                  400, "UnsupportedFeature", "AddressingMode");
-    /* OptionSet with mU */
+    /* OptionSet: understood (options ignored) unless one must be complied with */
+    ck_assert_int_eq(wt_send_env(&T, &T.admin,
+                                 get_env(id, "<w:OptionSet s:mustUnderstand=\"true\"><w:Option "
+                                             "Name=\"x\">1</w:Option></w:OptionSet>")),
+                     200);
     expect_fault(wt_send_env(&T, &T.admin,
-                             get_env(id, "<w:OptionSet s:mustUnderstand=\"true\"><w:Option "
-                                         "Name=\"x\">1</w:Option></w:OptionSet>")),
+                             get_env(id, "<w:OptionSet><w:Option Name=\"x\" "
+                                         "MustComply=\"true\">1</w:Option></w:OptionSet>")),
                  400, "UnsupportedFeature", "OptionSet");
     ck_assert_int_eq(wt_send_env(&T, &T.admin,
                                  get_env(id, "<w:OptionSet><w:Option Name=\"WINRS_CODEPAGE\">437"
