@@ -107,8 +107,8 @@ server_handle(void *userdata, const struct ferry_http_request *req,
 }
 
 int
-wsman_server_new(const struct ferry_config *cfg, struct ferry_jobs *jobs,
-                 struct ferry_server *srv, struct ferry_users *users,
+wsman_server_new(const struct ferry_config *cfg, const struct wsman_engine_ops *ops,
+                 struct ferry_jobs *jobs, struct ferry_server *srv, struct ferry_users *users,
                  struct wsman_server **ret)
 {
     struct wsman_server *s = calloc(1, sizeof(*s));
@@ -117,7 +117,7 @@ wsman_server_new(const struct ferry_config *cfg, struct ferry_jobs *jobs,
 
     if (!s)
         return -ENOMEM;
-    r = wsman_ctx_new(cfg, &wsman_engine_ops_real, jobs, srv, users, &s->ctx);
+    r = wsman_ctx_new(cfg, ops, jobs, srv, users, &s->ctx);
     if (r < 0)
         goto error;
     r = ferry_http_server_new(cfg, "wsman", 1, &s->http);

@@ -13,11 +13,14 @@
 
 struct wsman_server;
 
-/* Start the WS-Man HTTP server (one worker thread "wsman") and its listeners. The engine
- * objects are borrowed. -errno with the reason logged. */
-int wsman_server_new(const struct ferry_config *cfg, struct ferry_jobs *jobs,
-                     struct ferry_server *srv, struct ferry_users *users,
-                     struct wsman_server **ret);
+struct wsman_engine_ops;
+
+/* Start the WS-Man HTTP server (one worker thread "wsman") and its listeners, reaching the
+ * engine through `ops` (ferryd: &wsman_engine_ops_real). The engine objects are borrowed.
+ * -errno with the reason logged. */
+int wsman_server_new(const struct ferry_config *cfg, const struct wsman_engine_ops *ops,
+                     struct ferry_jobs *jobs, struct ferry_server *srv,
+                     struct ferry_users *users, struct wsman_server **ret);
 /* Bound port of the plain (tls=false) or TLS listener; -ENOENT when not listening. */
 int wsman_server_port(struct wsman_server *s, bool tls);
 /* Stop listening, finish the thread, free. NULL-safe; returns NULL. */
