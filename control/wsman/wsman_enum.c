@@ -489,7 +489,8 @@ take_or_fault(struct wsman_ctx *ctx, const struct wsman_class *cls, const char *
                                "The enumeration context is unknown, expired or finished.");
     if ((*ret)->cls != cls) {
         /* wrong ResourceURI for this context: put it back untouched */
-        store_put(ctx->enums, *ret);
+        if (store_put(ctx->enums, *ret) < 0)
+            enum_free(*ret);
         *ret = NULL;
         return wsman_fault_set(f, WSMAN_FAULT_INVALID_ENUMERATION_CONTEXT, NULL,
                                "The enumeration context belongs to another resource.");
