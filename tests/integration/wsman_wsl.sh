@@ -60,6 +60,17 @@ grep -q 'PutResponse' put.out || ft_fail "wsl put got no PutResponse: $(tail -n 
 wsl get "$R" "JobId=$JOB" > get4.out 2>&1 || ft_fail "wsl get (4) failed"
 grep -q '<p:Priority>1</p:Priority>' get4.out || ft_fail "wsl put did not set Priority 1"
 
+# the server role's class: a group made with curl, listed and read by wsl
+G=http://schemas.microsoft.com/wbem/wsman/1/wmi/root/microsoft/bits/BitsCompactServerUrlGroup
+PREFIX=http://127.0.0.1:$(ft_free_port)/pub
+CG="<s:Envelope xmlns:s=\"http://www.w3.org/2003/05/soap-envelope\" xmlns:a=\"http://schemas.xmlsoap.org/ws/2004/08/addressing\" xmlns:w=\"http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd\"><s:Header><a:Action>$G/CreateUrlGroup</a:Action><a:MessageID>uuid:$(uuidgen)</a:MessageID><w:ResourceURI>$G</w:ResourceURI></s:Header><s:Body><p:CreateUrlGroup_INPUT xmlns:p=\"$G\"><p:UrlGroup>$PREFIX</p:UrlGroup></p:CreateUrlGroup_INPUT></s:Body></s:Envelope>"
+out=$(curl -s -u admin:admin-pw -H "Content-Type: application/soap+xml;charset=utf-8" --data-binary "$CG" "$URL")
+grep -q '<p:ReturnValue>0</p:ReturnValue>' <<<"$out" || ft_fail "CreateUrlGroup: $out"
+wsl enum "$G" > genum.out 2>&1 || ft_fail "wsl enum of URL groups failed: $(cat genum.out)"
+grep -qF "<p:UrlGroup>$PREFIX</p:UrlGroup>" genum.out || ft_fail "wsl enum does not list $PREFIX"
+wsl get "$G" "UrlGroup=$PREFIX" > gget.out 2>&1 || ft_fail "wsl get of the URL group failed: $(cat gget.out)"
+grep -qF "<p:UrlGroup>$PREFIX</p:UrlGroup>" gget.out || ft_fail "wsl get: wrong group"
+
 # wsl with a wrong password gets no instance
 WSPASS=wrong wsl get "$R" "JobId=$JOB" > bad.out 2>&1 || true
 if grep -q '<p:State>' bad.out; then ft_fail "wrong password accepted"; fi
