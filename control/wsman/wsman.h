@@ -104,6 +104,7 @@ struct wsman_reply {
     size_t len;
     bool need_auth;          /* unauthenticated caller reached a non-Identify op: 401 */
 };
+/* Free the body and zero the reply (safe on a zeroed or already freed reply). */
 void wsman_reply_done(struct wsman_reply *reply);
 
 /* ---- the endpoint ---- */
@@ -125,6 +126,8 @@ struct wsman_ctx {
 int wsman_ctx_new(const struct ferry_config *cfg, const struct wsman_engine_ops *ops,
                   struct ferry_jobs *jobs, struct ferry_server *server,
                   struct ferry_users *users, struct wsman_ctx **ret_ctx);
+/* Free the context, its enumeration contexts and auth state (not the engine). NULL-safe;
+ * returns NULL. */
 struct wsman_ctx *wsman_ctx_free(struct wsman_ctx *ctx);
 
 /* Handle one SOAP request body (any encoding libxml2 detects: UTF-8, UTF-16 with BOM) for
@@ -160,6 +163,7 @@ enum wsman_xml_error wsman_xml_parse(const char *buf, size_t len,
 bool wsman_xml_is(const xmlNode *node, const char *ns, const char *local);
 /* First element child (optionally matching ns/local, NULL = any). */
 xmlNodePtr wsman_xml_child(const xmlNode *node, const char *ns, const char *local);
+/* The next sibling that is an element, or NULL. Pointers into the document: not owned. */
 xmlNodePtr wsman_xml_next_element(const xmlNode *node);
 /* Text content as a malloc()ed string (trimmed of surrounding XML whitespace), or NULL. */
 char *wsman_xml_text(const xmlNode *node);
@@ -246,6 +250,7 @@ struct wsman_request {
 /* Parse headers of doc (taken over by req on success and failure) by namespace URI. Faults
  * -> *f and -EINVAL; what could be read (MessageID) stays in req for RelatesTo. */
 int wsman_envelope_parse(xmlDocPtr doc, struct wsman_request *req, struct wsman_fault *f);
+/* Free the request's document and strings; zeroes *req. */
 void wsman_request_done(struct wsman_request *req);
 /* Parse an xs:duration (PnYnMnDTnHnMnS, fractional seconds) into ms; -EINVAL. */
 int wsman_duration_parse(const char *s, int64_t *ret_ms);
@@ -261,6 +266,7 @@ struct wsman_response {
 };
 int wsman_response_new(const struct wsman_request *req, const char *action,
                        const char *class_uri, struct wsman_response *ret);
+/* Free the response document (after wsman_response_finish copied it out). */
 void wsman_response_done(struct wsman_response *resp);
 /* Serialize into *out (HTTP 200). When the result exceeds the request's MaxEnvelopeSize or
  * the configured cap, returns -E2BIG and leaves *out untouched. -ENOMEM. */
@@ -347,18 +353,26 @@ extern const struct wsman_class wsman_class_job;
 extern const struct wsman_class wsman_class_file;
 extern const struct wsman_class wsman_class_urlgroup;
 
+/* Number of selector keys of a class (1 or 2). */
 size_t wsman_class_nkeys(const struct wsman_class *cls);
 /* Add <p:name>text</p:name> (text formatted) to parent in the class namespace. */
 xmlNodePtr wsman_prop(struct wsman_response *resp, xmlNodePtr parent, const char *name,
                       const char *fmt, ...) FERRY_PRINTF(4, 5);
 /* Parse an unsigned decimal in [0, max] (surrounding whitespace allowed); -EINVAL. */
 int wsman_parse_uint(const char *s, uint64_t max, uint64_t *ret);
+/* "true"/"false" (any case) or "1"/"0"; -EINVAL otherwise. */
 int wsman_parse_bool(const char *s, bool *ret);
 
 /* ---- enumeration (wsman_enum.c) ---- */
+/* The enumeration contexts of one endpoint: at most `max` alive, each expiring ttl_s
+ * seconds after its last use. NULL on OOM. Thread-safe. */
 struct wsman_enum_store *wsman_enum_store_new(unsigned max, unsigned ttl_s);
+/* Free every context. NULL-safe; returns NULL. */
 struct wsman_enum_store *wsman_enum_store_free(struct wsman_enum_store *store);
+/* Live contexts (expired ones purged first). */
 size_t wsman_enum_store_count(struct wsman_enum_store *store);
+/* The three WS-Enumeration operations on class cls. Each fills *out with a response and
+ * returns 0, or sets *f and returns -EINVAL (the dispatcher turns *f into the fault). */
 int wsman_enum_enumerate(struct wsman_ctx *ctx, const struct wsman_class *cls,
                          const struct wsman_request *req, const struct wsman_caller *caller,
                          struct wsman_fault *f, struct wsman_reply *out);
@@ -388,7 +402,10 @@ struct wsman_auth_in {
     const char *cert_sha256;     /* client certificate fingerprint (hex) or NULL */
 };
 
+/* Authentication state of one endpoint (failure counters, credential cache, certmap of
+ * cfg->state_dir). NULL on OOM. Thread-safe. */
 struct wsman_auth *wsman_auth_new(const struct ferry_config *cfg);
+/* Free it, wiping the cache key. NULL-safe; returns NULL. */
 struct wsman_auth *wsman_auth_free(struct wsman_auth *auth);
 /* Authenticate; on OK fills user (copied into user_buf) and role. */
 enum wsman_auth_result wsman_auth_check(struct wsman_ctx *ctx, const struct wsman_auth_in *in,
@@ -428,6 +445,7 @@ struct wsman_http_out {
 /* Serve one request on the WS-Man listener. Always fills *out. */
 void wsman_http_handle(struct wsman_ctx *ctx, const struct wsman_http_in *in,
                        struct wsman_http_out *out);
+/* Free the body of *out and zero it. */
 void wsman_http_out_done(struct wsman_http_out *out);
 /* true when a Content-Type header value is application/soap+xml with an accepted (or no)
  * charset. */
