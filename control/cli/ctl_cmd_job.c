@@ -606,7 +606,7 @@ job_wait_stats(struct ctl_ctx *ctx, const char *id, const struct ctl_instance *i
     bool has_ref = ctl_instance_get_u64(inst, CTL_PROP_BYTES_REFETCHED, &refetched) == 0;
     bool has_retries = ctl_instance_get_u64(inst, CTL_PROP_RETRIES, &retries) == 0;
     double secs = waited;
-    char b1[32], b2[32], b3[32], b4[32];
+    char b2[32], b3[32], b4[32];
 
     ctl_instance_get_u64(inst, "TransientErrorCount", &transient);
     if (st->creation_time && st->completion_time && st->completion_time > st->creation_time)
@@ -652,12 +652,11 @@ job_wait_stats(struct ctl_ctx *ctx, const char *id, const struct ctl_instance *i
         ctl_json_end(j);
         return;
     }
-    ctl_format_duration(secs, b1, sizeof(b1));
     ctl_format_bytes(st->bytes_transferred, b2, sizeof(b2));
     ctl_format_rate((double)avg, b3, sizeof(b3));
     ctl_format_bytes(refetched, b4, sizeof(b4));
     printf("job %s %s\n", id, ctl_state_name(st->state));
-    printf("  time        %s (%.1f s)\n", b1, secs);
+    printf("  time        %.2f s\n", secs);
     printf("  bytes       %s (%llu)\n", b2, (unsigned long long)st->bytes_transferred);
     printf("  average     %s\n", b3);
     if (has_ref)
@@ -727,7 +726,7 @@ job_wait(struct ctl_ctx *ctx, int argc, char **argv)
         }
         now = ctl_now();
         ctl_rate_update(&rate, now - t0, st.bytes_transferred);
-        ctl_progress_line(line, sizeof(line), live ? job_term_width() : 100,
+        ctl_progress_line(line, sizeof(line), live ? job_term_width() : 0,
                           ctl_state_name(st.state), st.bytes_transferred, st.bytes_total,
                           rate.has_rate ? rate.rate : -1);
         if (live) {

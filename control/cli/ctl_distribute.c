@@ -299,7 +299,7 @@ dist_host_line(const struct dist_host *h, unsigned width, char *buf, size_t len)
                           h->phase == DIST_DONE ? -1 : h->rate.has_rate ? h->rate.rate : -1);
         snprintf(buf, len, "%-21s %s", host, line);
     }
-    if (strlen(buf) > width && width > 3)
+    if (width > 3 && strlen(buf) > width)
         buf[width] = '\0';
 }
 
@@ -310,7 +310,7 @@ dist_display(struct dist_host *hosts, size_t n, bool live, unsigned *drawn, doub
     uint64_t done = 0, total = 0;
     double rate = 0;
     bool total_known = true;
-    unsigned width = 100;
+    unsigned width = live ? 100 : 0;
     char line[512], tl[256];
 
     if (live) {
