@@ -136,10 +136,11 @@ ctl_cmd_user(struct ctl_ctx *ctx, int argc, char **argv)
 int
 ctl_cmd_user(struct ctl_ctx *ctx, int argc, char **argv)
 {
-    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-        ctl_help(stdout, "user");
-        return CTL_EXIT_OK;
-    }
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            ctl_help(stdout, i > 1 ? "user add" : "user");
+            return CTL_EXIT_OK;
+        }
     return ctl_fail(ctx, CTL_EXIT_FAILED,
                     "user add: this build has no users-file module (engine/core/users.c)");
 }
