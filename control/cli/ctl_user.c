@@ -10,9 +10,6 @@
 #include <unistd.h>
 
 #include "ctl_cmd.h"
-#include "ctl_config.h"
-
-#if CTL_HAVE_USERS
 #include "ferry/users.h"
 
 struct user_opts {
@@ -131,18 +128,3 @@ ctl_cmd_user(struct ctl_ctx *ctx, int argc, char **argv)
     return CTL_EXIT_OK;
 }
 
-#else
-
-int
-ctl_cmd_user(struct ctl_ctx *ctx, int argc, char **argv)
-{
-    for (int i = 1; i < argc; i++)
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            ctl_help(stdout, i > 1 ? "user add" : "user");
-            return CTL_EXIT_OK;
-        }
-    return ctl_fail(ctx, CTL_EXIT_FAILED,
-                    "user add: this build has no users-file module (engine/core/users.c)");
-}
-
-#endif

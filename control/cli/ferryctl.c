@@ -12,7 +12,6 @@
 #include <libxml/parser.h>
 
 #include "ctl_cmd.h"
-#include "ctl_config.h"
 
 /* First line of path, without its line end. */
 static int

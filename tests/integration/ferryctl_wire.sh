@@ -154,4 +154,20 @@ grep -q "OP CreateJob DisplayName=ferry distribute vm.img LocalFile=/srv/in/vm.i
 grep -q "OP SetJobState .* JobState=1" "$FT_TMP/c3.log" || ft_fail "c3 not completed"
 grep -q "OP DeleteUrl UrlGroup=http://+:8080/images UrlSuffix=vm.img" "$FT_TMP/srv.log" || ft_fail "URL not removed"
 
+# user add: the password from stdin into STATE/users (0600), a PBKDF2 line, roles checked
+mkdir -p "$FT_TMP/state"
+printf 'pw of bob\n' | "$FERRYCTL" user add --state-dir "$FT_TMP/state" bob --role user >/dev/null \
+    || ft_fail "user add"
+printf 'pw of eve\n' | "$FERRYCTL" --json user add --state-dir "$FT_TMP/state" eve --role admin \
+    >"$FT_TMP/ua.json" || ft_fail "user add (json)"
+grep -q '"role":"admin"' "$FT_TMP/ua.json" || ft_fail "user add json: $(cat "$FT_TMP/ua.json")"
+ft_assert_eq 600 "$(stat -c %a "$FT_TMP/state/users")" "users file mode"
+grep -qE '^bob:user:pbkdf2-sha256\$[0-9]+\$[^$]+\$[^$]+$' "$FT_TMP/state/users" || ft_fail "bob's line"
+grep -q '^eve:admin:' "$FT_TMP/state/users" || ft_fail "eve's line"
+if grep -q "pw of" "$FT_TMP/state/users"; then ft_fail "password stored in clear"; fi
+rc=0; printf 'x\n' | "$FERRYCTL" user add --state-dir "$FT_TMP/state" bob --role root 2>/dev/null || rc=$?
+ft_assert_eq 2 "$rc" "user add with a bad role"
+rc=0; "$FERRYCTL" user add --state-dir "$FT_TMP/state" bob --role user </dev/null 2>/dev/null || rc=$?
+ft_assert_eq 2 "$rc" "user add without a password"
+
 ft_pass
