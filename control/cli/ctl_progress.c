@@ -8,6 +8,10 @@
 
 #include "ctl_progress.h"
 
+/* Columns kept for the text beside the bar: the longest line of figures and state,
+ * "100.0%  1023.9 GiB/1023.9 GiB  1023.9 MiB/s  ETA 999:59:59  TRANSIENT_ERROR". */
+#define PROGRESS_TEXT_RESERVE 76
+
 static const char *const progress_states[] = {
     "QUEUED", "CONNECTING", "TRANSFERRING", "SUSPENDED", "ERROR",
     "TRANSIENT_ERROR", "TRANSFERRED", "ACKNOWLEDGED", "CANCELLED",
@@ -161,9 +165,10 @@ ctl_progress_line(char *buf, size_t len, unsigned width, const char *state, uint
         snprintf(pct, sizeof(pct), "%5.1f%%", floor(p * 10.0) / 10.0);
     snprintf(text, sizeof(text), "%s  %s/%s  %s  ETA %s  %s", pct, d, t, r, e, state);
     tl = strlen(text);
-    /* the bar takes what is left, between 10 and 40 columns */
-    if (width >= tl + 2 + 12) {
-        size_t bar = width - tl - 4;
+    /* The bar has a fixed width for a given terminal (the text beside it changes length
+     * as figures grow): what is left after room for the longest text, 10 to 40 columns. */
+    if (width >= PROGRESS_TEXT_RESERVE + 4 + 10 && tl <= PROGRESS_TEXT_RESERVE) {
+        size_t bar = width - PROGRESS_TEXT_RESERVE - 4;
         size_t filled;
         char bb[48];
 

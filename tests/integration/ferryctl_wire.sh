@@ -154,6 +154,50 @@ grep -q "OP CreateJob DisplayName=ferry distribute vm.img LocalFile=/srv/in/vm.i
 grep -q "OP SetJobState .* JobState=1" "$FT_TMP/c3.log" || ft_fail "c3 not completed"
 grep -q "OP DeleteUrl UrlGroup=http://+:8080/images UrlSuffix=vm.img" "$FT_TMP/srv.log" || ft_fail "URL not removed"
 
+# keep-alive: one job wait polls many times over one connection
+"${C[@]}" job create ka http://h/g/ka /srv/in/ka >"$FT_TMP/ka.id"
+before=$(grep -c '^CONN' "$FT_TMP/main.log")
+"${C[@]}" job wait "$(cat "$FT_TMP/ka.id")" --interval 0.02 >/dev/null || ft_fail "job wait (keep-alive)"
+ports=$(grep '^CONN' "$FT_TMP/main.log" | tail -n +$((before + 1)) | sort -u | wc -l)
+polls=$(grep -c '^CONN' "$FT_TMP/main.log")
+[ $((polls - before)) -ge 4 ] || ft_fail "job wait polled only $((polls - before)) times"
+ft_assert_eq 1 "$ports" "connections used by one job wait"
+
+# on a terminal: the live bar redraws one line (\r, erase to end of line)
+if command -v script >/dev/null; then
+    "${C[@]}" job create tty http://h/g/tty /srv/in/tty >"$FT_TMP/tty.id"
+    script -qec "$(printf '%q ' "${C[@]}" job wait "$(cat "$FT_TMP/tty.id")" --interval 0.05)" \
+        /dev/null >"$FT_TMP/tty.out" </dev/null || ft_fail "job wait on a pty"
+    grep -q $'\r\[#' "$FT_TMP/tty.out" || ft_fail "no live bar on a terminal"
+    grep -q $'\e\[K' "$FT_TMP/tty.out" || ft_fail "no erase-line on a terminal"
+    grep -q "TRANSFERRED" "$FT_TMP/tty.out" || ft_fail "bar without the state"
+fi
+
+# https: --cacert verifies the peer, a client certificate is presented with --client-cert
+if command -v openssl >/dev/null; then
+    pki=$FT_TMP/pki; mkdir -p "$pki"
+    (cd "$pki"
+     openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 \
+        -subj /CN=ferry-test-ca 2>/dev/null
+     openssl req -newkey rsa:2048 -nodes -keyout srv.key -out srv.csr -subj /CN=127.0.0.1 \
+        2>/dev/null
+     printf 'subjectAltName=IP:127.0.0.1\n' >san.ext
+     openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out srv.pem \
+        -days 2 -extfile san.ext 2>/dev/null
+     openssl req -newkey rsa:2048 -nodes -keyout cli.key -out cli.csr -subj /CN=admin \
+        2>/dev/null
+     openssl x509 -req -in cli.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out cli.pem \
+        -days 2 2>/dev/null) || ft_fail "openssl could not make the test PKI"
+    start_peer tls --tls "$pki/srv.pem" "$pki/srv.key" --client-ca "$pki/ca.pem"
+    T=("$FERRYCTL" --endpoint "${URL_tls/http:/https:}" --user admin --password-file "$FT_TMP/pw")
+    "${T[@]}" --cacert "$pki/ca.pem" --client-cert "$pki/cli.pem:$pki/cli.key" identify \
+        | grep -q "^ProductVendor *peer$" || ft_fail "https identify with --cacert/--client-cert"
+    rc=0; "${T[@]}" --client-cert "$pki/cli.pem:$pki/cli.key" identify 2>"$FT_TMP/err" || rc=$?
+    ft_assert_eq 3 "$rc" "https without the CA"
+    rc=0; "${T[@]}" --cacert "$pki/ca.pem" identify 2>"$FT_TMP/err" || rc=$?
+    ft_assert_eq 3 "$rc" "https without a client certificate"
+fi
+
 # user add: the password from stdin into STATE/users (0600), a PBKDF2 line, roles checked
 mkdir -p "$FT_TMP/state"
 printf 'pw of bob\n' | "$FERRYCTL" user add --state-dir "$FT_TMP/state" bob --role user >/dev/null \

@@ -8,8 +8,11 @@ malformed one is answered with a fault whose subcode is peer:BadRequest, so the 
 It uses its own prefixes (env/wsa/wsman/wsen/g) so ferryctl cannot get by on prefixes.
 
 Usage: wsman_peer.py PORTFILE [--fail-jobs] [--user U --password P]
+                        [--tls CERT KEY [--client-ca CA]]
 Writes the port it listens on (127.0.0.1, ephemeral) to PORTFILE and a log of operations
-to stdout ("OP name key=value ...").
+to stdout ("OP name key=value ..."); every request also logs "CONN <client port>" so
+tests can see whether connections are reused. With --tls it serves https, and with
+--client-ca it requires a client certificate signed by CA.
 """
 import base64
 import http.server
@@ -366,6 +369,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def do_POST(self):
+        print("CONN", self.client_address[1], flush=True)
         n = int(self.headers.get("Content-Length", "0"))
         data = self.rfile.read(n)
         if self.path != "/wsman":
@@ -398,6 +402,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 def main():
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    if "--tls" in sys.argv:
+        import ssl
+        i = sys.argv.index("--tls")
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(sys.argv[i + 1], sys.argv[i + 2])
+        if "--client-ca" in sys.argv:
+            ctx.load_verify_locations(sys.argv[sys.argv.index("--client-ca") + 1])
+            ctx.verify_mode = ssl.CERT_REQUIRED
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     with open(sys.argv[1] + ".tmp", "w") as f:
         f.write("%d\n" % srv.server_address[1])
     import os
