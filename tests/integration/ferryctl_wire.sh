@@ -166,7 +166,7 @@ ft_assert_eq 1 "$ports" "connections used by one job wait"
 # on a terminal: the live bar redraws one line (\r, erase to end of line)
 if command -v script >/dev/null; then
     "${C[@]}" job create tty http://h/g/tty /srv/in/tty >"$FT_TMP/tty.id"
-    script -qec "$(printf '%q ' "${C[@]}" job wait "$(cat "$FT_TMP/tty.id")" --interval 0.05)" \
+    script -qec "stty cols 120 rows 40; $(printf '%q ' "${C[@]}" job wait "$(cat "$FT_TMP/tty.id")" --interval 0.05)" \
         /dev/null >"$FT_TMP/tty.out" </dev/null || ft_fail "job wait on a pty"
     grep -q $'\r\[#' "$FT_TMP/tty.out" || ft_fail "no live bar on a terminal"
     grep -q $'\e\[K' "$FT_TMP/tty.out" || ft_fail "no erase-line on a terminal"
