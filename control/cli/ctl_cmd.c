@@ -3,6 +3,8 @@
  * reporting, printing, argument parsing, time.
  */
 #include <errno.h>
+#include <signal.h>
+#include <unistd.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -237,4 +239,28 @@ ctl_sleep(double s)
     ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
     while (nanosleep(&ts, &rem) < 0 && errno == EINTR)
         ts = rem;
+}
+
+static void
+cmd_interrupted(int sig)
+{
+    /* only async-signal-safe calls: end the live line so the shell prompt starts clean */
+    static const char nl[] = "\n";
+
+    if (write(STDOUT_FILENO, nl, 1) < 0) {
+        /* nothing more to do on the way out */
+    }
+    _exit(128 + sig);
+}
+
+void
+ctl_live_begin(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = cmd_interrupted;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
 }

@@ -74,6 +74,9 @@ int ctl_parse_seconds(const char *s, double *ret);
 int ctl_parse_priority(const char *s, unsigned *ret);
 bool ctl_parse_bool(const char *s);
 
+/* A live display is on stdout: SIGINT/SIGTERM end its line before exiting (128 + sig). */
+void ctl_live_begin(void);
+
 /* Monotonic seconds. */
 double ctl_now(void);
 /* Sleep for s seconds (interrupted sleeps resume). */

@@ -700,6 +700,8 @@ job_wait(struct ctl_ctx *ctx, int argc, char **argv)
     sel = (struct ctl_pair){"JobId", pos[0]};
     /* the bar goes to stdout on a terminal; with --json progress goes to stderr, plain */
     live = ctx->tty && !ctx->json;
+    if (live)
+        ctl_live_begin();
     ctl_rate_init(&rate, 3.0);
     t0 = ctl_now();
     for (;;) {

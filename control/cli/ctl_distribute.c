@@ -549,6 +549,8 @@ ctl_cmd_distribute(struct ctl_ctx *ctx, int argc, char **argv)
 
     /* 3. follow them all */
     live = ctx->tty && !ctx->json;
+    if (live)
+        ctl_live_begin();
     for (;;) {
         double t = ctl_now() - t0;
 

@@ -154,6 +154,18 @@ grep -q "OP CreateJob DisplayName=ferry distribute vm.img LocalFile=/srv/in/vm.i
 grep -q "OP SetJobState .* JobState=1" "$FT_TMP/c3.log" || ft_fail "c3 not completed"
 grep -q "OP DeleteUrl UrlGroup=http://+:8080/images UrlSuffix=vm.img" "$FT_TMP/srv.log" || ft_fail "URL not removed"
 
+# distribute on a terminal: one block (a line per host and a total) redrawn in place
+if command -v script >/dev/null; then
+    rc=0
+    script -qec "stty cols 140 rows 40; $(printf '%q ' "${C[@]}" distribute --server "$URL_srv" \
+        --source /srv/pub/t.img --group http://+:8080/images --to "$URL_c1,$URL_c3" \
+        --dest /srv/in/ --interval 0.05)" /dev/null >"$FT_TMP/dtty.out" </dev/null || rc=$?
+    ft_assert_eq 0 "$rc" "distribute on a pty"
+    grep -q $'\e\[3A' "$FT_TMP/dtty.out" || ft_fail "the block is not redrawn in place"
+    grep -q "^total .*100.0%" "$FT_TMP/dtty.out" || ft_fail "no total line at 100%"
+    grep -q "in [0-9.]* s: every host has the file" "$FT_TMP/dtty.out" || ft_fail "no summary"
+fi
+
 # keep-alive: one job wait polls many times over one connection
 "${C[@]}" job create ka http://h/g/ka /srv/in/ka >"$FT_TMP/ka.id"
 before=$(grep -c '^CONN' "$FT_TMP/main.log")
