@@ -19,6 +19,8 @@
 #define DIST_MAX_HOSTS 256
 /* Consecutive failed polls before a host counts as failed. */
 #define DIST_MAX_POLL_FAILURES 5
+/* How long distribute waits for the server's chunk manifest of the published file (s). */
+#define DIST_MANIFEST_WAIT 300.0
 /* Without a terminal, one status block at most this often (s). */
 #define DIST_PLAIN_PERIOD 5.0
 
@@ -146,6 +148,56 @@ dist_remote_url(const char *group, const char *server, const char *suffix, char 
                     suffix) < 0
                ? -ENOMEM
                : 0;
+}
+
+/*
+ * Wait until the server reports the chunk manifest of prefix/suffix ready (the URL's
+ * ManifestReady in the group instance), so clients skip all-zero chunks from the start.
+ * Servers that do not report it (or fault the Get) are not waited for. 0, or the session
+ * error of a transport failure.
+ */
+static int
+dist_wait_manifest(struct ctl_ctx *ctx, struct ctl_session *s, const char *prefix,
+                   const char *suffix, double interval)
+{
+    struct ctl_pair sel = {"UrlGroup", prefix};
+    double t0 = ctl_now();
+    bool told = false;
+
+    for (;;) {
+        struct ctl_response *resp = NULL;
+        const struct ctl_instance *g;
+        const char *ready = NULL;
+        int r;
+
+        r = ctl_session_get(s, WSMAN_URI_BITS_URL_GROUP, &sel, 1, &resp);
+        if (r == -EREMOTEIO)
+            return 0; /* an endpoint without Get on groups: nothing to wait for */
+        if (r < 0)
+            return r;
+        g = resp->instances[0];
+        for (size_t i = 0; i < g->nprops; i++) {
+            const struct ctl_instance *u = g->props[i].nested;
+            const char *sfx = u ? ctl_instance_get(u, "UrlSuffix") : NULL;
+
+            if (sfx && strcmp(sfx, suffix) == 0)
+                ready = ctl_instance_get(u, "ManifestReady");
+        }
+        r = !ready || ctl_parse_bool(ready);
+        ctl_response_free(resp);
+        if (r)
+            return 0;
+        if (ctl_now() - t0 > DIST_MANIFEST_WAIT) {
+            fprintf(stderr, "ferryctl: the server's manifest is not ready after %.0f s; "
+                            "starting anyway\n", DIST_MANIFEST_WAIT);
+            return 0;
+        }
+        if (!told && !ctx->json) {
+            printf("waiting for the server's chunk manifest of %s\n", suffix);
+            told = true;
+        }
+        ctl_sleep(interval);
+    }
 }
 
 static void
@@ -532,6 +584,11 @@ ctl_cmd_distribute(struct ctl_ctx *ctx, int argc, char **argv)
     unpublish = !o.keep;
     if (!ctx->json)
         printf("published %s (clients fetch %s)\n", published, remote);
+    r = dist_wait_manifest(ctx, srv, o.group, suffix, o.interval);
+    if (r < 0) {
+        r = ctl_report(ctx, srv, r);
+        goto out;
+    }
 
     /* 2. a job on every client */
     hosts = calloc(o.nto, sizeof(*hosts));

@@ -149,6 +149,8 @@ assert h[sys.argv[2]]["ok"] and h[sys.argv[2]]["State"] == "ACKNOWLEDGED"
 assert h[sys.argv[4]]["ok"] and h[sys.argv[4]]["Bytes"] == 41943040
 assert not h[sys.argv[3]]["ok"] and "0x80190194" in h[sys.argv[3]]["error"]
 PY
+# the clients were started only once the server reported the manifest ready (2nd Get)
+ft_assert_eq 2 "$(grep -c "^OP GetGroup" "$FT_TMP/srv.log")" "Gets of the group before the jobs"
 grep -q "OP CreateJob DisplayName=ferry distribute vm.img LocalFile=/srv/in/vm.img RemoteUrl=http://127.0.0.1:8080/images/vm.img Suspend=false" \
     "$FT_TMP/c1.log" || ft_fail "client CreateJob"
 grep -q "OP SetJobState .* JobState=1" "$FT_TMP/c3.log" || ft_fail "c3 not completed"

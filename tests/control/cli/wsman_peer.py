@@ -106,9 +106,14 @@ def job_xml(j, tag="g:BitsClientJob"):
     return "".join(out)
 
 
+manifest_gets = {}  # (prefix, suffix) -> Gets seen; the manifest is "ready" from the 2nd
+
+
 def group_xml(prefix):
-    urls = "".join("<g:Urls><g:Suffix>%s</g:Suffix><g:Source>%s</g:Source></g:Urls>" %
-                   (esc(s), esc(src)) for s, src in sorted(groups[prefix].items()))
+    urls = "".join("<g:Urls><g:UrlSuffix>%s</g:UrlSuffix><g:SourceFilePath>%s"
+                   "</g:SourceFilePath><g:ManifestReady>%s</g:ManifestReady></g:Urls>" %
+                   (esc(s), esc(src), "true" if manifest_gets.get((prefix, s), 0) > 1
+                    else "false") for s, src in sorted(groups[prefix].items()))
     return '<g:BitsCompactServerUrlGroup xmlns:g="%s"><g:UrlGroup>%s</g:UrlGroup>%s' \
            '</g:BitsCompactServerUrlGroup>' % (GROUP, esc(prefix), urls)
 
@@ -182,9 +187,15 @@ def handle(root):
     if uri not in (JOB, GROUP):
         raise Fault("wsa:DestinationUnreachable", "No such resource.", "InvalidResourceURI")
 
+    if action == T + "/Get" and uri == GROUP:
+        prefix = sel.get("UrlGroup")
+        if prefix not in groups:
+            raise Fault("wsman:InvalidSelectors", "No such group.", "InvalidValue")
+        for s in groups[prefix]:
+            manifest_gets[(prefix, s)] = manifest_gets.get((prefix, s), 0) + 1
+        log("GetGroup", prefix)
+        return action + "Response", mid, group_xml(prefix)
     if action == T + "/Get":
-        if uri != JOB:
-            raise Fault("wsa:ActionNotSupported", "Get is not supported here.")
         j = get_job(sel)
         advance(j)
         log("Get", j["JobId"], "State=" + j["State"])
