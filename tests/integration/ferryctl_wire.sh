@@ -117,6 +117,19 @@ ft_assert_eq 2 "$rc" "job set without options"
 rc=0; "$FERRYCTL" --user admin identify 2>/dev/null </dev/null || rc=$?
 ft_assert_eq 2 "$rc" "--user without a password"
 
+# --timeout bounds a request to a peer that does not answer: exit 3 in about that time
+start_peer hang --hang
+t0=$(date +%s%N)
+rc=0; "$FERRYCTL" --endpoint "$URL_hang" --timeout 1 identify 2>"$FT_TMP/err" || rc=$?
+t1=$(date +%s%N)
+ft_assert_eq 3 "$rc" "timeout exit"
+[ $(( (t1 - t0) / 1000000 )) -lt 5000 ] || ft_fail "--timeout 1 took $(( (t1 - t0) / 1000000 )) ms"
+grep -qi "timed out" "$FT_TMP/err" || ft_fail "timeout message: $(cat "$FT_TMP/err")"
+# an answer that is not SOAP (wrong path: 404, empty body): exit 1, the status named
+rc=0; "$FERRYCTL" --endpoint "${URL_main%/wsman}/other" identify 2>"$FT_TMP/err" || rc=$?
+ft_assert_eq 1 "$rc" "non-SOAP answer exit"
+grep -q "HTTP status 404 without a SOAP body" "$FT_TMP/err" || ft_fail "404: $(cat "$FT_TMP/err")"
+
 # url publish / check / delete, group list through Enumerate
 "${C[@]}" url publish http://+:8080/images disk.img /srv/pub/disk.img >/dev/null || ft_fail "url publish"
 grep -qF "OP CreateUrl UrlGroup=http://+:8080/images SDDLAuth=D:(A;;GA;;;WD) SourceFilePath=/srv/pub/disk.img UrlSuffix=disk.img" \

@@ -8,11 +8,11 @@ malformed one is answered with a fault whose subcode is peer:BadRequest, so the 
 It uses its own prefixes (env/wsa/wsman/wsen/g) so ferryctl cannot get by on prefixes.
 
 Usage: wsman_peer.py PORTFILE [--fail-jobs] [--user U --password P]
-                        [--tls CERT KEY [--client-ca CA]]
+                        [--tls CERT KEY [--client-ca CA]] [--hang]
 Writes the port it listens on (127.0.0.1, ephemeral) to PORTFILE and a log of operations
 to stdout ("OP name key=value ..."); every request also logs "CONN <client port>" so
 tests can see whether connections are reused. With --tls it serves https, and with
---client-ca it requires a client certificate signed by CA.
+--client-ca it requires a client certificate signed by CA. --hang: never answer in time.
 """
 import base64
 import http.server
@@ -381,6 +381,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def do_POST(self):
         print("CONN", self.client_address[1], flush=True)
+        if "--hang" in sys.argv:
+            import time
+            time.sleep(30)
         n = int(self.headers.get("Content-Length", "0"))
         data = self.rfile.read(n)
         if self.path != "/wsman":
