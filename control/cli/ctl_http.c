@@ -201,9 +201,28 @@ ctl_http_post(struct ctl_http *h, const char *body, size_t len, long *ret_status
     }
     curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &status);
     if (status == 401) {
+        /* ferryd refuses Basic over plain http from other hosts unless configured to */
+        bool plain_remote = strncasecmp(h->url, "http://", 7) == 0 &&
+                            strncmp(h->url + 7, "127.", 4) != 0 &&
+                            strncasecmp(h->url + 7, "localhost", 9) != 0 &&
+                            strncmp(h->url + 7, "[::1]", 5) != 0;
+
         snprintf(h->error, sizeof(h->error),
-                 "%s: authentication failed (HTTP 401): check --user and the password",
-                 h->url);
+                 "%s: authentication failed (HTTP 401): check --user and the password%s",
+                 h->url, plain_remote ? " (Basic over plain http from another host needs "
+                                        "ferryd --allow-basic-over-http, or use https)"
+                                      : "");
+        free(b.data);
+        return -EACCES;
+    }
+    if (status == 429) {
+        curl_off_t after = 0;
+
+        curl_easy_getinfo(h->curl, CURLINFO_RETRY_AFTER, &after);
+        snprintf(h->error, sizeof(h->error),
+                 "%s: refused after too many failed logins from this address (HTTP 429); "
+                 "retry in %lld s",
+                 h->url, (long long)after);
         free(b.data);
         return -EACCES;
     }

@@ -29,7 +29,8 @@ int ctl_http_new(const char *url, const struct ctl_http_options *opts,
 struct ctl_http *ctl_http_free(struct ctl_http *http);
 
 /* POST a SOAP envelope. 0 with the HTTP status and the body (malloc'ed, NUL-terminated,
- * possibly empty) on any HTTP answer; -EACCES on 401 (authentication failed),
+ * possibly empty) on any HTTP answer; -EACCES on 401 (authentication failed) and 429
+ * (too many failed logins),
  * -ECONNREFUSED / -EHOSTUNREACH / -ETIMEDOUT / -EPROTO on transport failures, -EFBIG when
  * the body exceeds CTL_HTTP_MAX_RESPONSE; the reason is in ctl_http_error(). */
 int ctl_http_post(struct ctl_http *http, const char *body, size_t len, long *ret_status,

@@ -117,6 +117,15 @@ ft_assert_eq 2 "$rc" "job set without options"
 rc=0; "$FERRYCTL" --user admin identify 2>/dev/null </dev/null || rc=$?
 ft_assert_eq 2 "$rc" "--user without a password"
 
+# too many failed logins: the peer answers 429; ferryctl says so (exit 3), even with the
+# right password afterwards
+start_peer limited --fail-limit 2
+for _ in 1 2; do FERRY_PASSWORD=bad "$FERRYCTL" --endpoint "$URL_limited" --user admin job list 2>/dev/null || true; done
+rc=0; "$FERRYCTL" --endpoint "$URL_limited" --user admin --password-file "$FT_TMP/pw" job list \
+    2>"$FT_TMP/err" || rc=$?
+ft_assert_eq 3 "$rc" "429 exit"
+grep -q "too many failed logins .*retry in 42 s" "$FT_TMP/err" || ft_fail "429: $(cat "$FT_TMP/err")"
+
 # --timeout bounds a request to a peer that does not answer: exit 3 in about that time
 start_peer hang --hang
 t0=$(date +%s%N)

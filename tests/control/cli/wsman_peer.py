@@ -9,10 +9,12 @@ It uses its own prefixes (env/wsa/wsman/wsen/g) so ferryctl cannot get by on pre
 
 Usage: wsman_peer.py PORTFILE [--fail-jobs] [--user U --password P]
                         [--tls CERT KEY [--client-ca CA]] [--hang]
+                        [--fail-limit N]
 Writes the port it listens on (127.0.0.1, ephemeral) to PORTFILE and a log of operations
 to stdout ("OP name key=value ..."); every request also logs "CONN <client port>" so
 tests can see whether connections are reused. With --tls it serves https, and with
 --client-ca it requires a client certificate signed by CA. --hang: never answer in time.
+--fail-limit N: after N failed logins every request gets 429 with Retry-After: 42.
 """
 import base64
 import http.server
@@ -39,6 +41,9 @@ job_order = []
 groups = {}      # prefix -> {suffix: source}
 contexts = {}    # context -> (uri, remaining list)
 fail_jobs = "--fail-jobs" in sys.argv
+fail_limit = int(sys.argv[sys.argv.index("--fail-limit") + 1]) if "--fail-limit" in sys.argv \
+    else None
+auth_failures = [0]
 user = password = None
 if "--user" in sys.argv:
     user = sys.argv[sys.argv.index("--user") + 1]
@@ -391,9 +396,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
         ct = self.headers.get("Content-Type", "").replace(" ", "").lower()
         if ct != "application/soap+xml;charset=utf-8":
             return self.reply(415, "")
+        if fail_limit is not None and auth_failures[0] >= fail_limit:
+            self.send_response(429)
+            self.send_header("Retry-After", "42")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         if user is not None:
             want = "Basic " + base64.b64encode(("%s:%s" % (user, password)).encode()).decode()
             if self.headers.get("Authorization") != want:
+                auth_failures[0] += 1
                 self.send_response(401)
                 self.send_header("WWW-Authenticate", 'Basic realm="WSMAN"')
                 self.send_header("Content-Length", "0")
