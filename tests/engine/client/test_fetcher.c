@@ -494,10 +494,11 @@ START_TEST(test_manifest_mismatch)
     ferry_jobs_stats(e.jobs, &stats);
     ck_assert_uint_eq(stats.chunk_verify_failures, 3);
     ck_assert_uint_ge(stats.bytes_refetched, 3u << 20);
-    /* chunk 5 (bytes 5 MiB .. 6 MiB - 1) was asked for exactly three times */
+    /* chunk 5 fetched three times; the job may fail before every other chunk was asked
+     * for, and aborted in-flight ranges may add lines */
     ct_sleep_ms(300);
-    ck_assert_uint_eq(ct_nginx_count(&e.ngx, "\"bytes=5242880-6291455\""), 3);
-    ck_assert_uint_le(ct_nginx_count(&e.ngx, "GET /bad.bin "), 18);
+    ck_assert_uint_eq(ct_nginx_count(&e.ngx, "\"bytes=5242880-"), 3);
+    ck_assert_uint_le(ct_nginx_count(&e.ngx, "GET /bad.bin "), 22);
 
     snprintf(url, sizeof(url), "%s/plain.bin", e.ngx.url);
     snprintf(local, sizeof(local), "%s/plain.bin", e.root);
