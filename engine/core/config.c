@@ -1,0 +1,944 @@
+/*
+ * config.c - ferryd's configuration (ferry/config.h). One static table of options drives
+ * the defaults, ferry_config_set, the config file, the command-line flags and --help, so an
+ * option exists everywhere or nowhere.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config-internal.h"
+#include "ferry/config.h"
+
+#define OFF(field) offsetof(struct ferry_config, field)
+#define KiB 1024ULL
+#define MiB (1024ULL * 1024ULL)
+#define GiB (1024ULL * 1024ULL * 1024ULL)
+
+/* clang-format off */
+const struct config_option config_options[] = {
+    /* general */
+    {"state-dir", "DIR", CONFIG_STRING, NULL,
+     "state directory: job store, users file, certificates (required)", OFF(state_dir), 0, 0, NULL},
+    {"config", "FILE", CONFIG_FILE, NULL,
+     "read options from FILE (\"name = value\" lines) before the other flags", OFF(config_file),
+     0, 0, NULL},
+    {"log-level", "LEVEL", CONFIG_CHOICE, "info",
+     "least severe messages logged", OFF(log_level), 0, 0, "error|warn|info|debug"},
+    {"workers", "N", CONFIG_UNSIGNED, "0",
+     "data-plane threads, 0 = one per online CPU", OFF(workers), 0, 256, NULL},
+
+    /* control plane */
+    {"wsman-listen", "ADDR:PORT", CONFIG_STRING, "127.0.0.1:5985",
+     "WS-Management listener (http); empty disables it", OFF(wsman_listen), 0, 0, NULL},
+    {"wsman-tls-listen", "ADDR:PORT", CONFIG_STRING, NULL,
+     "WS-Management listener (https), needs --tls-cert and --tls-key", OFF(wsman_tls_listen),
+     0, 0, NULL},
+    {"tls-cert", "FILE", CONFIG_STRING, NULL,
+     "default certificate chain (PEM) for https listeners", OFF(tls_cert), 0, 0, NULL},
+    {"tls-key", "FILE", CONFIG_STRING, NULL,
+     "private key (PEM) of --tls-cert", OFF(tls_key), 0, 0, NULL},
+    {"tls-client-ca", "FILE", CONFIG_STRING, NULL,
+     "CA file that client certificates are verified against", OFF(tls_client_ca), 0, 0, NULL},
+    {"cert-store-dir", "DIR", CONFIG_STRING, NULL,
+     "certificate stores for SetSslCertificate, one subdirectory per store "
+     "(unset: STATE/certs)", OFF(cert_store_dir), 0, 0, NULL},
+    {"allow-basic-over-http", NULL, CONFIG_BOOL, "false",
+     "accept Basic authentication over plain http from non-loopback peers",
+     OFF(allow_basic_over_http), 0, 0, NULL},
+    {"anonymous-identify", NULL, CONFIG_BOOL, "true",
+     "answer WS-Man Identify without authentication", OFF(anonymous_identify), 0, 0, NULL},
+    {"wsman-max-envelope", "BYTES", CONFIG_SIZE, "512000",
+     "hard cap on a WS-Man request envelope", OFF(wsman_max_envelope), 8 * KiB, 64 * MiB, NULL},
+    {"wsman-enum-ttl", "SECONDS", CONFIG_UNSIGNED, "240",
+     "idle time after which an enumeration context expires", OFF(wsman_enum_ttl), 1, 86400,
+     NULL},
+    {"wsman-max-enums", "N", CONFIG_UNSIGNED, "1024",
+     "enumeration contexts alive at once", OFF(wsman_max_enums), 1, 1000000, NULL},
+    {"auth-fail-limit", "N", CONFIG_UNSIGNED, "10",
+     "failed logins per address per minute before refusing, 0 = no limit",
+     OFF(auth_fail_limit), 0, 1000000, NULL},
+
+    /* HTTP core limits */
+    {"http-max-header-bytes", "BYTES", CONFIG_SIZE, "16384",
+     "largest request head (request line and headers)", OFF(http_max_header_bytes), 1 * KiB,
+     1 * MiB, NULL},
+    {"http-max-headers", "N", CONFIG_UNSIGNED, "64",
+     "most header fields in one request", OFF(http_max_headers), 8, 1024, NULL},
+    {"http-max-body-bytes", "BYTES", CONFIG_SIZE, "0",
+     "largest request body outside WS-Man, 0 = bodies refused (413)", OFF(http_max_body_bytes),
+     0, 1 * GiB, NULL},
+    {"http-header-timeout", "SECONDS", CONFIG_UNSIGNED, "10",
+     "time allowed to receive a whole request head", OFF(http_header_timeout), 1, 3600, NULL},
+    {"http-idle-timeout", "SECONDS", CONFIG_UNSIGNED, "60",
+     "keep-alive connections idle longer are closed", OFF(http_idle_timeout), 1, 86400, NULL},
+    {"http-max-connections", "N", CONFIG_UNSIGNED, "20000",
+     "open connections per ferryd, over all listeners", OFF(http_max_connections), 1, 1000000,
+     NULL},
+
+    /* server role */
+    {"publish-root", "DIR", CONFIG_STRV, NULL,
+     "directory whose files may be published (repeatable)", OFF(publish_roots), 0, 0, NULL},
+    {"url-group", "PREFIX", CONFIG_URL_GROUP, NULL,
+     "URL group scheme://host:port/name created at start (repeatable)", OFF(urls), 0, 0, NULL},
+    {"url", "'URL SOURCE [RULE]'", CONFIG_URL, NULL,
+     "publish SOURCE at URL (group prefix/suffix), access RULE (default anonymous; repeatable)",
+     OFF(urls), 0, 0, NULL},
+    {"send-backend", "NAME", CONFIG_CHOICE, "sendfile",
+     "how file bodies leave on plain sockets", OFF(send_backend), 0, 0, "sendfile|splice"},
+    {"manifest-chunk-size", "BYTES", CONFIG_BYTES, "4MiB",
+     "chunk size of published files' manifests", OFF(manifest_chunk_size), 64 * KiB, 1 * GiB,
+     NULL},
+    {"manifest-sha256", NULL, CONFIG_BOOL, "false",
+     "add SHA-256 pieces to Metalink manifests", OFF(manifest_sha256), 0, 0, NULL},
+    {"max-url-groups", "N", CONFIG_UNSIGNED, "64",
+     "URL groups per ferryd", OFF(server_max_groups), 1, 65536, NULL},
+    {"max-urls", "N", CONFIG_UNSIGNED, "4096",
+     "published URLs per ferryd", OFF(server_max_urls), 1, 1000000, NULL},
+
+    /* client role */
+    {"download-root", "DIR", CONFIG_STRV, NULL,
+     "directory that jobs may write into (repeatable)", OFF(download_roots), 0, 0, NULL},
+    {"max-jobs", "N", CONFIG_UNSIGNED, "300",
+     "jobs per machine", OFF(max_jobs), 1, 100000, NULL},
+    {"max-files-per-job", "N", CONFIG_UNSIGNED, "1000",
+     "files in one job", OFF(max_files_per_job), 1, 100000, NULL},
+    {"max-ranges-per-file", "N", CONFIG_UNSIGNED, "500",
+     "byte ranges requested for one file", OFF(max_ranges_per_file), 1, 100000, NULL},
+    {"connections-per-file", "N", CONFIG_UNSIGNED, "4",
+     "parallel connections fetching one file", OFF(connections_per_file), 1, 64, NULL},
+    {"fetch-chunk-size", "BYTES", CONFIG_BYTES, "4MiB",
+     "range size fetched and verified when the server has no manifest",
+     OFF(fetch_chunk_size), 64 * KiB, 1 * GiB, NULL},
+    {"bandwidth-limit", "BYTES", CONFIG_BYTES, "0",
+     "bytes per second for all jobs together, 0 = unlimited", OFF(bandwidth_limit), 0,
+     UINT64_MAX, NULL},
+    {"progress-interval", "MS", CONFIG_UNSIGNED, "1000",
+     "period of progress commits to the store", OFF(progress_interval_ms), 50, 3600000, NULL},
+    {"max-active-jobs", "N", CONFIG_UNSIGNED, "4",
+     "jobs transferring at once", OFF(max_active_jobs), 1, 1000, NULL},
+    {"min-retry-delay", "SECONDS", CONFIG_UNSIGNED, "5",
+     "floor of a job's MinimumRetryDelay", OFF(retry_delay_min), 1, 2592000, NULL},
+    {"connect-timeout", "SECONDS", CONFIG_UNSIGNED, "30",
+     "time allowed to connect to a remote server", OFF(connect_timeout), 1, 3600, NULL},
+    {"stall-timeout", "SECONDS", CONFIG_UNSIGNED, "60",
+     "a transfer receiving no bytes this long is a transient error", OFF(stall_timeout), 1,
+     86400, NULL},
+
+    /* metrics */
+    {"metrics", NULL, CONFIG_BOOL, "false",
+     "serve GET /metrics on the WS-Man listener", OFF(metrics), 0, 0, NULL},
+};
+/* clang-format on */
+
+const size_t config_noptions = sizeof(config_options) / sizeof(config_options[0]);
+
+const struct config_option *
+config_option_find(const char *name)
+{
+    if (!name)
+        return NULL;
+    for (size_t i = 0; i < config_noptions; i++) {
+        if (strcmp(config_options[i].name, name) == 0)
+            return &config_options[i];
+    }
+    return NULL;
+}
+
+static void *
+field(struct ferry_config *cfg, const struct config_option *o)
+{
+    return (char *)cfg + o->offset;
+}
+
+static void FERRY_PRINTF(3, 4)
+errf(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!err || errlen == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+static bool
+has_control_char(const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f)
+            return true;
+    }
+    return false;
+}
+
+int
+config_parse_bytes(const char *s, uint64_t *ret)
+{
+    static const struct {
+        const char *suffix;
+        uint64_t mult;
+    } units[] = {
+        {"", 1},         {"K", KiB},      {"M", MiB},      {"G", GiB},     {"T", GiB * KiB},
+        {"KiB", KiB},    {"MiB", MiB},    {"GiB", GiB},    {"TiB", GiB * KiB},
+    };
+    unsigned long long v;
+    char *end;
+
+    if (!s || *s < '0' || *s > '9')
+        return -EINVAL;
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (errno == ERANGE)
+        return -ERANGE;
+    if (errno != 0 || end == s)
+        return -EINVAL;
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (strcmp(end, units[i].suffix) != 0)
+            continue;
+        if (v > UINT64_MAX / units[i].mult)
+            return -ERANGE;
+        *ret = (uint64_t)v * units[i].mult;
+        return 0;
+    }
+    return -EINVAL;
+}
+
+static int
+parse_unsigned(const char *s, uint64_t *ret)
+{
+    unsigned long long v;
+    char *end;
+
+    if (!s || *s < '0' || *s > '9')
+        return -EINVAL;
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (errno == ERANGE)
+        return -ERANGE;
+    if (errno != 0 || end == s || *end != '\0')
+        return -EINVAL;
+    *ret = v;
+    return 0;
+}
+
+static int
+parse_bool(const char *s, bool *ret)
+{
+    static const char *const yes[] = {"true", "yes", "on", "1"};
+    static const char *const no[] = {"false", "no", "off", "0"};
+
+    for (size_t i = 0; i < 4; i++) {
+        if (strcasecmp(s, yes[i]) == 0) {
+            *ret = true;
+            return 0;
+        }
+        if (strcasecmp(s, no[i]) == 0) {
+            *ret = false;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+static bool
+choice_ok(const char *choices, const char *s)
+{
+    size_t n = strlen(s);
+    const char *p = choices;
+
+    if (n == 0)
+        return false;
+    while (*p) {
+        const char *bar = strchr(p, '|');
+        size_t len = bar ? (size_t)(bar - p) : strlen(p);
+        if (len == n && strncmp(p, s, n) == 0)
+            return true;
+        if (!bar)
+            break;
+        p = bar + 1;
+    }
+    return false;
+}
+
+static int
+strv_push(struct ferry_strv *sv, const char *s)
+{
+    char **nv;
+    char *copy = strdup(s);
+
+    if (!copy)
+        return -ENOMEM;
+    nv = realloc(sv->v, (sv->n + 2) * sizeof(*nv));
+    if (!nv) {
+        free(copy);
+        return -ENOMEM;
+    }
+    nv[sv->n++] = copy;
+    nv[sv->n] = NULL;
+    sv->v = nv;
+    return 0;
+}
+
+static void
+strv_clear(struct ferry_strv *sv)
+{
+    for (size_t i = 0; i < sv->n; i++)
+        free(sv->v[i]);
+    free(sv->v);
+    sv->v = NULL;
+    sv->n = 0;
+}
+
+static void
+urls_clear(struct ferry_config *cfg)
+{
+    for (size_t i = 0; i < cfg->nurls; i++) {
+        free(cfg->urls[i].url);
+        free(cfg->urls[i].source);
+        free(cfg->urls[i].rule);
+    }
+    free(cfg->urls);
+    cfg->urls = NULL;
+    cfg->nurls = 0;
+}
+
+/*
+ * Checks the shape scheme://host[:port]/seg1[/seg2]: `segments` path segments, none empty,
+ * no query or fragment. The server role validates hosts and ports in depth.
+ */
+static bool
+url_shape_ok(const char *url, unsigned segments)
+{
+    const char *p, *slash;
+    unsigned n = 0;
+
+    if (strncmp(url, "http://", 7) == 0)
+        p = url + 7;
+    else if (strncmp(url, "https://", 8) == 0)
+        p = url + 8;
+    else
+        return false;
+    slash = strchr(p, '/');
+    if (!slash || slash == p)
+        return false;
+    if (strpbrk(url, "?# \t"))
+        return false;
+    p = slash;
+    while (*p == '/') {
+        const char *next = strchr(p + 1, '/');
+        size_t len = next ? (size_t)(next - p - 1) : strlen(p + 1);
+        if (len == 0)
+            return false;
+        n++;
+        if (!next)
+            break;
+        p = next;
+    }
+    return n == segments;
+}
+
+static int
+url_push(struct ferry_config *cfg, const char *url, const char *source, const char *rule)
+{
+    struct ferry_config_url *nv, *u;
+
+    nv = realloc(cfg->urls, (cfg->nurls + 1) * sizeof(*nv));
+    if (!nv)
+        return -ENOMEM;
+    cfg->urls = nv;
+    u = &cfg->urls[cfg->nurls];
+    memset(u, 0, sizeof(*u));
+    u->url = strdup(url);
+    u->source = source ? strdup(source) : NULL;
+    u->rule = rule ? strdup(rule) : NULL;
+    if (!u->url || (source && !u->source) || (rule && !u->rule)) {
+        free(u->url);
+        free(u->source);
+        free(u->rule);
+        return -ENOMEM;
+    }
+    cfg->nurls++;
+    return 0;
+}
+
+/* "URL SOURCE [RULE]": RULE is the rest of the line (it may hold spaces). */
+static int
+url_line_apply(struct ferry_config *cfg, const char *value, const char *shown, char *err,
+               size_t errlen)
+{
+    char *copy = strdup(value), *url, *source, *rule, *p;
+    int r;
+
+    if (!copy)
+        return -ENOMEM;
+    p = copy;
+    url = p;
+    p += strcspn(p, " \t");
+    if (*p)
+        *p++ = '\0';
+    p += strspn(p, " \t");
+    source = p;
+    p += strcspn(p, " \t");
+    if (*p)
+        *p++ = '\0';
+    p += strspn(p, " \t");
+    rule = *p ? p : NULL;
+    if (rule) {
+        size_t len = strlen(rule);
+        while (len > 0 && (rule[len - 1] == ' ' || rule[len - 1] == '\t'))
+            rule[--len] = '\0';
+    }
+    if (!url_shape_ok(url, 2)) {
+        errf(err, errlen,
+             "invalid value '%s' for %s: expected http(s)://host:port/group/name SOURCE [RULE]",
+             value, shown);
+        r = -EINVAL;
+        goto cleanup;
+    }
+    if (!*source) {
+        errf(err, errlen, "invalid value '%s' for %s: the source file is missing", value,
+             shown);
+        r = -EINVAL;
+        goto cleanup;
+    }
+    r = url_push(cfg, url, source, rule);
+cleanup:
+    free(copy);
+    return r;
+}
+
+/*
+ * Apply one value to option `o`. `shown` is how the option is named in errors ("--workers"
+ * on the command line, "workers" in a file).
+ */
+static int
+option_apply(struct ferry_config *cfg, const struct config_option *o, const char *value,
+             const char *shown, char *err, size_t errlen)
+{
+    void *f = field(cfg, o);
+    uint64_t v;
+    bool b;
+    int r;
+
+    if (!value) {
+        errf(err, errlen, "option %s needs a value (%s)", shown, o->arg ? o->arg : "BOOL");
+        return -EINVAL;
+    }
+    if (has_control_char(value)) {
+        errf(err, errlen, "invalid value for %s: it contains a control character", shown);
+        return -EINVAL;
+    }
+
+    switch (o->type) {
+    case CONFIG_STRING:
+    case CONFIG_FILE: {
+        char **sp = f;
+        char *copy = NULL;
+        if (*value) {
+            copy = strdup(value);
+            if (!copy)
+                return -ENOMEM;
+        }
+        free(*sp);
+        *sp = copy;
+        return 0;
+    }
+    case CONFIG_CHOICE: {
+        char **sp = f;
+        char *copy;
+        if (!choice_ok(o->choices, value)) {
+            errf(err, errlen, "invalid value '%s' for %s: expected one of %s", value, shown,
+                 o->choices);
+            return -EINVAL;
+        }
+        copy = strdup(value);
+        if (!copy)
+            return -ENOMEM;
+        free(*sp);
+        *sp = copy;
+        return 0;
+    }
+    case CONFIG_BOOL:
+        if (parse_bool(value, &b) < 0) {
+            errf(err, errlen, "invalid value '%s' for %s: expected true or false", value, shown);
+            return -EINVAL;
+        }
+        *(bool *)f = b;
+        return 0;
+    case CONFIG_UNSIGNED:
+    case CONFIG_SIZE:
+    case CONFIG_BYTES:
+        if (o->type == CONFIG_UNSIGNED)
+            r = parse_unsigned(value, &v);
+        else
+            r = config_parse_bytes(value, &v);
+        if (r < 0 || v < o->min || v > o->max) {
+            if (o->type == CONFIG_UNSIGNED)
+                errf(err, errlen, "invalid value '%s' for %s: expected an integer %llu..%llu",
+                     value, shown, (unsigned long long)o->min, (unsigned long long)o->max);
+            else
+                errf(err, errlen,
+                     "invalid value '%s' for %s: expected a byte count %llu..%llu "
+                     "(suffixes K, M, G, T, KiB, MiB, GiB, TiB)",
+                     value, shown, (unsigned long long)o->min, (unsigned long long)o->max);
+            return -EINVAL;
+        }
+        if (o->type == CONFIG_UNSIGNED)
+            *(unsigned *)f = (unsigned)v;
+        else if (o->type == CONFIG_SIZE)
+            *(size_t *)f = (size_t)v;
+        else
+            *(uint64_t *)f = v;
+        return 0;
+    case CONFIG_STRV:
+        if (!*value) {
+            errf(err, errlen, "invalid value '' for %s: expected %s", shown, o->arg);
+            return -EINVAL;
+        }
+        return strv_push(f, value);
+    case CONFIG_URL_GROUP:
+        if (!url_shape_ok(value, 1)) {
+            errf(err, errlen, "invalid value '%s' for %s: expected http(s)://host:port/name",
+                 value, shown);
+            return -EINVAL;
+        }
+        return url_push(cfg, value, NULL, NULL);
+    case CONFIG_URL:
+        return url_line_apply(cfg, value, shown, err, errlen);
+    }
+    return -EINVAL;
+}
+
+struct ferry_config *
+ferry_config_new(void)
+{
+    struct ferry_config *cfg = calloc(1, sizeof(*cfg));
+    char err[256];
+
+    if (!cfg)
+        return NULL;
+    for (size_t i = 0; i < config_noptions; i++) {
+        const struct config_option *o = &config_options[i];
+        if (!o->def)
+            continue;
+        if (option_apply(cfg, o, o->def, o->name, err, sizeof(err)) < 0)
+            return ferry_config_free(cfg);
+    }
+    return cfg;
+}
+
+struct ferry_config *
+ferry_config_free(struct ferry_config *cfg)
+{
+    if (!cfg)
+        return NULL;
+    for (size_t i = 0; i < config_noptions; i++) {
+        const struct config_option *o = &config_options[i];
+        void *f = field(cfg, o);
+        switch (o->type) {
+        case CONFIG_STRING:
+        case CONFIG_CHOICE:
+        case CONFIG_FILE:
+            free(*(char **)f);
+            *(char **)f = NULL;
+            break;
+        case CONFIG_STRV:
+            strv_clear(f);
+            break;
+        case CONFIG_URL_GROUP:
+        case CONFIG_URL:
+            urls_clear(cfg);
+            break;
+        default:
+            break;
+        }
+    }
+    free(cfg);
+    return NULL;
+}
+
+int
+ferry_config_set(struct ferry_config *cfg, const char *name, const char *value, char *err,
+                 size_t errlen)
+{
+    const struct config_option *o = config_option_find(name);
+    char shown[80];
+
+    if (!cfg)
+        return -EINVAL;
+    if (!o) {
+        errf(err, errlen, "unknown option '%s'", name ? name : "(null)");
+        return -EINVAL;
+    }
+    snprintf(shown, sizeof(shown), "--%s", o->name);
+    return option_apply(cfg, o, value, shown, err, errlen);
+}
+
+static char *
+trim(char *s)
+{
+    char *end;
+
+    s += strspn(s, " \t");
+    end = s + strlen(s);
+    while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
+        *--end = '\0';
+    return s;
+}
+
+/* One config line (NUL-terminated, no '\n'). 0, or -EINVAL with err set (no prefix). */
+static int
+config_line(struct ferry_config *cfg, char *line, char *err, size_t errlen)
+{
+    const struct config_option *o;
+    char *eq, *name, *value, *hash;
+
+    line = trim(line);
+    if (*line == '\0' || *line == '#')
+        return 0;
+    /* '#' after whitespace starts a comment */
+    for (hash = strchr(line, '#'); hash; hash = strchr(hash + 1, '#')) {
+        if (hash[-1] == ' ' || hash[-1] == '\t') {
+            *hash = '\0';
+            break;
+        }
+    }
+    eq = strchr(line, '=');
+    if (!eq) {
+        errf(err, errlen, "expected 'name = value'");
+        return -EINVAL;
+    }
+    *eq = '\0';
+    name = trim(line);
+    value = trim(eq + 1);
+    if (has_control_char(name)) {
+        errf(err, errlen, "option name contains a control character");
+        return -EINVAL;
+    }
+    o = config_option_find(name);
+    if (!o) {
+        errf(err, errlen, "unknown option '%s'", name);
+        return -EINVAL;
+    }
+    if (o->type == CONFIG_FILE) {
+        errf(err, errlen, "option '%s' is only valid on the command line", name);
+        return -EINVAL;
+    }
+    return option_apply(cfg, o, value, name, err, errlen);
+}
+
+int
+config_load_buffer(struct ferry_config *cfg, const char *fname, const char *buf, size_t len,
+                   char *err, size_t errlen)
+{
+    char *copy, *line, *nl;
+    unsigned lineno = 0;
+    char msg[512];
+    int r = 0;
+
+    if (len > CONFIG_FILE_MAX) {
+        errf(err, errlen, "%s: larger than %d bytes", fname, CONFIG_FILE_MAX);
+        return -EINVAL;
+    }
+    copy = malloc(len + 1);
+    if (!copy)
+        return -ENOMEM;
+    if (len)
+        memcpy(copy, buf, len);
+    copy[len] = '\0';
+    line = copy;
+    while (line <= copy + len) {
+        nl = memchr(line, '\n', (size_t)(copy + len - line));
+        if (nl)
+            *nl = '\0';
+        lineno++;
+        if (strlen(line) != (size_t)((nl ? nl : copy + len) - line)) {
+            errf(err, errlen, "%s:%u: NUL byte in line", fname, lineno);
+            r = -EINVAL;
+            break;
+        }
+        msg[0] = '\0';
+        r = config_line(cfg, line, msg, sizeof(msg));
+        if (r < 0) {
+            if (r == -ENOMEM)
+                errf(err, errlen, "%s:%u: out of memory", fname, lineno);
+            else
+                errf(err, errlen, "%s:%u: %s", fname, lineno, msg);
+            break;
+        }
+        if (!nl)
+            break;
+        line = nl + 1;
+    }
+    free(copy);
+    return r;
+}
+
+int
+ferry_config_load_file(struct ferry_config *cfg, const char *path, char *err, size_t errlen)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    struct stat st;
+    int fd, r;
+
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        r = -errno;
+        errf(err, errlen, "open('%s') failed: %s", path, strerror(errno));
+        return r;
+    }
+    if (fstat(fd, &st) < 0) {
+        r = -errno;
+        errf(err, errlen, "stat('%s') failed: %s", path, strerror(errno));
+        goto cleanup;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        errf(err, errlen, "%s: not a regular file", path);
+        r = -EINVAL;
+        goto cleanup;
+    }
+    if (st.st_size > CONFIG_FILE_MAX) {
+        errf(err, errlen, "%s: larger than %d bytes", path, CONFIG_FILE_MAX);
+        r = -EFBIG;
+        goto cleanup;
+    }
+    buf = malloc((size_t)st.st_size + 1);
+    if (!buf) {
+        r = -ENOMEM;
+        goto cleanup;
+    }
+    while (len <= (size_t)st.st_size) {
+        ssize_t n = read(fd, buf + len, (size_t)st.st_size + 1 - len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            r = -errno;
+            errf(err, errlen, "read('%s') failed: %s", path, strerror(errno));
+            goto cleanup;
+        }
+        if (n == 0)
+            break;
+        len += (size_t)n;
+    }
+    if (len > (size_t)st.st_size) {
+        errf(err, errlen, "%s: grew while being read", path);
+        r = -EINVAL;
+        goto cleanup;
+    }
+    r = config_load_buffer(cfg, path, buf, len, err, errlen);
+cleanup:
+    free(buf);
+    close(fd);
+    return r;
+}
+
+static void
+print_wrapped_default(FILE *f, const struct config_option *o)
+{
+    switch (o->type) {
+    case CONFIG_STRV:
+    case CONFIG_URL_GROUP:
+    case CONFIG_URL:
+        fprintf(f, " [default: none]");
+        break;
+    case CONFIG_FILE:
+        break;
+    default:
+        fprintf(f, " [default: %s]", o->def ? o->def : "unset");
+        break;
+    }
+}
+
+void
+ferry_config_print_help(FILE *f, const char *prog)
+{
+    fprintf(f,
+            "usage: %s --state-dir DIR [options]\n"
+            "\n"
+            "Every option can also be set in the --config file as \"name = value\" (list\n"
+            "options repeat the line); flags given on the command line override the file.\n"
+            "Byte counts take the suffixes K, M, G, T or KiB, MiB, GiB, TiB (powers of 1024).\n"
+            "\n"
+            "Options:\n",
+            prog ? prog : "ferryd");
+    for (size_t i = 0; i < config_noptions; i++) {
+        const struct config_option *o = &config_options[i];
+        if (o->type == CONFIG_BOOL)
+            fprintf(f, "  --%s, --no-%s\n", o->name, o->name);
+        else
+            fprintf(f, "  --%s %s\n", o->name, o->arg);
+        fprintf(f, "        %s", o->help);
+        if (o->type == CONFIG_CHOICE)
+            fprintf(f, " (%s)", o->choices);
+        print_wrapped_default(f, o);
+        fputc('\n', f);
+    }
+    fprintf(f, "  --help\n        show this help and exit\n");
+    fprintf(f, "  --version\n        show the version and exit\n");
+}
+
+/*
+ * Split argv[i] into an option and its value: "--name=value", "--name value", "--flag",
+ * "--no-flag". *ret_value may be NULL (a bool with no value). *ret_used is 2 when the
+ * value was the next argument.
+ */
+static int
+arg_split(int argc, char **argv, int i, char *name, size_t namelen,
+          const struct config_option **ret_o, const char **ret_value, int *ret_used, char *err,
+          size_t errlen)
+{
+    const char *a = argv[i];
+    const char *eq;
+    const struct config_option *o;
+    const char *value = NULL;
+    size_t len;
+    int used = 1;
+
+    if (strncmp(a, "--", 2) != 0 || a[2] == '\0') {
+        errf(err, errlen, "unexpected argument '%s'", a);
+        return -EINVAL;
+    }
+    eq = strchr(a, '=');
+    len = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+    if (len >= namelen) {
+        errf(err, errlen, "unknown option '%.*s'", (int)(len + 2), a);
+        return -EINVAL;
+    }
+    memcpy(name, a + 2, len);
+    name[len] = '\0';
+    o = config_option_find(name);
+    if (!o && strncmp(name, "no-", 3) == 0) {
+        const struct config_option *neg = config_option_find(name + 3);
+        if (neg && neg->type == CONFIG_BOOL) {
+            if (eq) {
+                errf(err, errlen, "option '--%s' takes no value", name);
+                return -EINVAL;
+            }
+            *ret_o = neg;
+            *ret_value = "false";
+            *ret_used = 1;
+            return 0;
+        }
+    }
+    if (!o) {
+        errf(err, errlen, "unknown option '--%s'", name);
+        return -EINVAL;
+    }
+    if (eq) {
+        value = eq + 1;
+    } else if (o->type == CONFIG_BOOL) {
+        value = "true";
+    } else if (i + 1 < argc) {
+        value = argv[i + 1];
+        used = 2;
+    } else {
+        errf(err, errlen, "option '--%s' needs a value (%s)", name, o->arg);
+        return -EINVAL;
+    }
+    *ret_o = o;
+    *ret_value = value;
+    *ret_used = used;
+    return 0;
+}
+
+static const char *
+prog_name(const char *argv0)
+{
+    const char *slash;
+
+    if (!argv0 || !*argv0)
+        return "ferryd";
+    slash = strrchr(argv0, '/');
+    return slash ? slash + 1 : argv0;
+}
+
+int
+ferry_config_parse_args(struct ferry_config *cfg, int argc, char **argv, char *err,
+                        size_t errlen)
+{
+    const char *prog = prog_name(argc > 0 ? argv[0] : NULL);
+    const char *config_path = NULL;
+    bool list_seen[sizeof(config_options) / sizeof(config_options[0])] = {false};
+    bool urls_seen = false;
+    char name[128];
+    int r;
+
+    if (!cfg)
+        return -EINVAL;
+    /* Pass 1: --help / --version win over everything; find --config. */
+    for (int i = 1; i < argc;) {
+        const struct config_option *o;
+        const char *value;
+        int used;
+
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            ferry_config_print_help(stdout, prog);
+            return 1;
+        }
+        if (strcmp(argv[i], "--version") == 0) {
+            printf("%s %s\n", prog, FERRY_VERSION);
+            return 1;
+        }
+        r = arg_split(argc, argv, i, name, sizeof(name), &o, &value, &used, err, errlen);
+        if (r < 0)
+            return r;
+        if (o->type == CONFIG_FILE)
+            config_path = value;
+        i += used;
+    }
+    if (config_path) {
+        if (!*config_path) {
+            errf(err, errlen, "option '--config' needs a value (FILE)");
+            return -EINVAL;
+        }
+        r = ferry_config_load_file(cfg, config_path, err, errlen);
+        if (r < 0)
+            return r == -ENOMEM ? r : -EINVAL;
+    }
+    /* Pass 2: flags override the file; the first occurrence of a list option on the
+     * command line replaces the file's list. */
+    for (int i = 1; i < argc;) {
+        const struct config_option *o;
+        const char *value;
+        char shown[140];
+        int used;
+
+        r = arg_split(argc, argv, i, name, sizeof(name), &o, &value, &used, err, errlen);
+        if (r < 0)
+            return r;
+        if (o->type == CONFIG_STRV && !list_seen[o - config_options]) {
+            strv_clear(field(cfg, o));
+            list_seen[o - config_options] = true;
+        }
+        if ((o->type == CONFIG_URL || o->type == CONFIG_URL_GROUP) && !urls_seen) {
+            urls_clear(cfg);
+            urls_seen = true;
+        }
+        snprintf(shown, sizeof(shown), "--%s", o->name);
+        r = option_apply(cfg, o, value, shown, err, errlen);
+        if (r < 0)
+            return r;
+        i += used;
+    }
+    if (!cfg->state_dir) {
+        errf(err, errlen, "missing required option --state-dir");
+        return -EINVAL;
+    }
+    if (!cfg->cert_store_dir) {
+        if (asprintf(&cfg->cert_store_dir, "%s/certs", cfg->state_dir) < 0) {
+            cfg->cert_store_dir = NULL;
+            return -ENOMEM;
+        }
+    }
+    return 0;
+}
