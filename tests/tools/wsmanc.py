@@ -88,7 +88,8 @@ class Reply:
         sub = f.findtext("s:Code/s:Subcode/s:Value", "", NS)
         reason = f.findtext("s:Reason/s:Text", "", NS)
         det = f.findtext("s:Detail/w:FaultDetail", "", NS)
-        return code, sub, reason, det
+        # s:MustUnderstand and s:VersionMismatch carry no subcode: report the code
+        return code, sub or code, reason, det
 
     def body_el(self):
         if self.root is None:
@@ -137,7 +138,11 @@ class Wsman:
         return env
 
     def call(self, action, resource, selectors=None, body="", headers=""):
-        r = self.post(self.envelope(action, resource, selectors, body, headers))
+        return self.call_env(self.envelope(action, resource, selectors, body, headers))
+
+    def call_env(self, env):
+        """POST a whole envelope; the Reply, or Fault on a fault or a non-200 status."""
+        r = self.post(env)
         f = r.fault()
         if f is not None or r.status != 200:
             if f is None:
@@ -147,8 +152,11 @@ class Wsman:
 
     # ---- operations ----
 
-    def identify(self, auth=True):
-        return self.post(fixture("identify.xml"), auth=auth)
+    def identify(self, auth=True, anonymous_header=True):
+        """Identify; without auth, sends WSMANIDENTIFY: unauthenticated as WinRM clients do
+        (unless anonymous_header is False)."""
+        hdr = {"WSMANIDENTIFY": "unauthenticated"} if not auth and anonymous_header else None
+        return self.post(fixture("identify.xml"), auth=auth, extra_headers=hdr)
 
     def get(self, resource, selectors):
         r = self.call(A_GET, resource, selectors)
