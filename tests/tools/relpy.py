@@ -308,3 +308,124 @@ class Table:
         o = len(self.open_findings())
         return "%s: %d cases, %d passed, %d failed, %d open findings" % (
             self.title, len(self.rows), len(self.rows) - f - o, f, o)
+
+
+class Nginx:
+    """nginx (single process: master_process off) serving root on an ephemeral port of
+    127.0.0.1. Raises SystemExit(77) when nginx is not installed."""
+
+    def __init__(self, tmp, name, root):
+        self.dir = os.path.join(tmp, "nginx-" + name)
+        os.makedirs(self.dir, exist_ok=True)
+        self.root = root
+        self.proc = None
+        self.port = None
+        if shutil.which("nginx") is None:
+            log("SKIP: nginx not installed")
+            raise SystemExit(SKIP)
+
+    def start(self):
+        for _ in range(5):
+            self.port = free_port()
+            conf = os.path.join(self.dir, "nginx.conf")
+            d = self.dir
+            with open(conf, "w") as fh:
+                fh.write("""daemon off;
+master_process off;
+user root;
+worker_processes 1;
+pid %(d)s/nginx.pid;
+error_log %(d)s/error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path %(d)s/body;
+    proxy_temp_path %(d)s/proxy;
+    fastcgi_temp_path %(d)s/fcgi;
+    uwsgi_temp_path %(d)s/uwsgi;
+    scgi_temp_path %(d)s/scgi;
+    default_type application/octet-stream;
+    sendfile on;
+    server { listen 127.0.0.1:%(port)d; root %(root)s; }
+}
+""" % {"d": d, "port": self.port, "root": self.root})
+            errf = open(os.path.join(d, "stderr.log"), "ab")
+            self.proc = subprocess.Popen(["nginx", "-c", conf, "-e", os.path.join(d, "error.log")],
+                                         stdout=subprocess.DEVNULL, stderr=errf)
+            end = time.time() + 5
+            while time.time() < end:
+                if self.proc.poll() is not None:
+                    break
+                try:
+                    socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                    return self
+                except OSError:
+                    time.sleep(0.02)
+            self.kill()
+        raise Fail("nginx did not start")
+
+    def url(self, name):
+        return "http://127.0.0.1:%d/%s" % (self.port, name)
+
+    def kill(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+class FaultProxy:
+    """tests/tools/faultproxy.py in front of 127.0.0.1:target_port."""
+
+    def __init__(self, tmp, name, target_port):
+        self.dir = tmp
+        self.ports = os.path.join(tmp, "proxy-%s.ports" % name)
+        self.log_path = os.path.join(tmp, "proxy-%s.log" % name)
+        self.target = target_port
+        self.proc = None
+        self.port = None
+
+    def start(self, fault=None):
+        argv = [sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                             "faultproxy.py"), "serve",
+                "--target", "127.0.0.1:%d" % self.target, "--port-file", self.ports,
+                "--log", self.log_path]
+        if fault:
+            argv += ["--fault", fault]
+        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL,
+                                     stderr=open(self.log_path + ".err", "ab"))
+        end = time.time() + 10
+        while time.time() < end:
+            try:
+                with open(self.ports) as fh:
+                    d = dict(line.split() for line in fh if line.strip())
+                self.port = int(d["proxy"])
+                self.cport = int(d["control"])
+                return self
+            except (FileNotFoundError, KeyError, ValueError):
+                if self.proc.poll() is not None:
+                    raise Fail("faultproxy exited")
+                time.sleep(0.02)
+        raise Fail("faultproxy not ready")
+
+    def ctl(self, *words):
+        import json
+        with socket.create_connection(("127.0.0.1", self.cport), timeout=10) as s:
+            s.sendall((" ".join(words) + "\n").encode())
+            buf = b""
+            while not buf.endswith(b"\n"):
+                d = s.recv(1 << 20)
+                if not d:
+                    break
+                buf += d
+        reply = json.loads(buf)
+        if not reply.get("ok"):
+            raise Fail("faultproxy refused %r: %s" % (words, reply.get("error")))
+        return reply
+
+    def url(self, name):
+        return "http://127.0.0.1:%d/%s" % (self.port, name)
+
+    def kill(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()

@@ -339,6 +339,8 @@ class Ferryd:
             self.proc.wait()
         self._closelog()
 
+    kill = kill9
+
     def stop(self, timeout=20):
         if self.proc is None:
             return None
