@@ -132,6 +132,10 @@ class Proxy:
         self.totals = {"connections": 0, "requests": 0, "bytes_up": 0, "bytes_down": 0,
                        "faults_applied": 0, "generated_responses": 0}
         self.stop = asyncio.Event()
+        # fake ETag -> the server's real one: requests made with a rewritten ETag
+        # (If-Range, If-Match, If-None-Match) are translated back, so the proxy behaves
+        # like a server whose file now has the new ETag
+        self.etag_map = {}
 
     # ---- fault selection ----
 
@@ -446,6 +450,13 @@ class Conn:
             rec["body_bytes"] = len(body)
             return False
 
+        if p.etag_map:
+            fixed = [(n, p.etag_map.get(v, v) if n.lower() in ("if-range", "if-match",
+                                                               "if-none-match") else v)
+                     for n, v in headers]
+            if fixed != headers:
+                start = raw.split(b"\r\n", 1)[0].decode("latin-1")
+                raw = build_head(start, fixed)
         ur, _ = await self.upstream()
         await self.to_upstream(raw)
         await self.read_body(self.cr, headers, self.to_upstream, False)
@@ -479,6 +490,7 @@ class Conn:
             fe = p.take_fault(method, target, ("change-etag",))
             if fe is not None:
                 new = fe.params.get("value", '"faultproxy-changed"')
+                p.etag_map[new] = hget(rheaders, "ETag")
                 rheaders = hset(rheaders, "ETag", new)
                 rec["fault"] = "change-etag"
                 rec["etag"] = new

@@ -285,6 +285,7 @@ class Ferryd:
         self.proc = None
         self.url = None
         self.cfg = None
+        self.wrap = []  # a command prefix, e.g. ["setpriv", "--bounding-set=-dac_override"]
         if config_lines:
             self.cfg = os.path.join(self.dir, "ferryd.conf")
             with open(self.cfg, "w") as fh:
@@ -303,7 +304,7 @@ class Ferryd:
         if self.cfg:
             argv += ["--config", self.cfg]
         self.logf = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(argv + self.args, stdout=subprocess.DEVNULL,
+        self.proc = subprocess.Popen(self.wrap + argv + self.args, stdout=subprocess.DEVNULL,
                                      stderr=self.logf)
         end = time.time() + timeout
         while time.time() < end:
