@@ -11,6 +11,7 @@ SIGKILL at these points, restarting it after each on the same state dir:
   commit    the instant jobs.db-wal changes (a progress commit reaching SQLite)
   cancel    SetJobState(cancel) in flight, killed 0-30 ms after
   verify    when a job holds all its bytes (verification and the switch to TRANSFERRED)
+  recovery  0-50 ms after a restart, while jobs are being recovered (a second crash)
   complete  SetJobState(complete) in flight, killed 0-30 ms after (rename + commit)
 
 After every kill, before and after the restart: each LocalFile is absent or byte-identical
@@ -255,6 +256,12 @@ class Episode:
             delay * 1000, "answered" if box["ok"] else "cut"))
         self.jobs[jid]["want"] = "cancel"
 
+    def point_restart(self):
+        """A second crash while the daemon is recovering: 0-50 ms after it is ready."""
+        delay = self.rnd.uniform(0, 0.05)
+        time.sleep(delay)
+        self.kill_restart("recovery", "%.1f ms after ready" % (delay * 1000))
+
     def point_verify(self, jid):
         inf = self.wait_for(jid, lambda i: int(i.get("BytesTransferred", 0)) >= FILE_SIZE
                             or int(i.get("State", 0)) >= 6, timeout=60, poll=0.002)
@@ -354,6 +361,7 @@ class Episode:
         self.point_commit()
         self.point_cancel(c)
         self.point_transfer(a, 0.4, 0.8)
+        self.point_restart()
         self.point_commit()
         self.point_verify(a)
         self.point_complete(a)
