@@ -380,9 +380,18 @@ req_check_range(struct req *q)
         q->fail = FETCH_NO_RANGES;
         return 0;
     }
-    if (fetch_parse_content_range(q->content_range, &a, &b, &t) < 0 || a != q->start ||
-        b != q->end || t != f->bytes_total) {
-        q->fail = FETCH_REMOTE_CHANGED;
+    if (fetch_parse_content_range(q->content_range, &a, &b, &t) < 0) {
+        q->fail = FETCH_BAD_RESPONSE;
+        return 0;
+    }
+    if (t != f->bytes_total) {
+        q->fail = FETCH_REMOTE_CHANGED; /* another size: another version */
+        return 0;
+    }
+    if (a != q->start || b != q->end) {
+        /* same version (validators, size) but not the bytes asked for: a broken server or
+         * proxy; starting over would not help, keep the progress and retry later */
+        q->fail = FETCH_BAD_RESPONSE;
         return 0;
     }
     return 1;

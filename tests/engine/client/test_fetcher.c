@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -635,6 +637,99 @@ START_TEST(test_proxy)
 }
 END_TEST
 
+/* tests/tools/faultproxy.py in front of nginx with one fault armed; returns its pid and
+ * port (SKIP when python3 or the tool is missing). */
+static pid_t
+start_faultproxy(struct env *e, const char *fault, int *ret_port)
+{
+    const char *srcdir = getenv("FERRY_SRC");
+    char tool[600], target[64], pfile[600];
+    pid_t pid;
+
+    if (!srcdir || access("/usr/bin/python3", X_OK) != 0)
+        ft_skip("python3 or FERRY_SRC missing for faultproxy");
+    snprintf(tool, sizeof(tool), "%s/tests/tools/faultproxy.py", srcdir);
+    if (access(tool, R_OK) != 0)
+        ft_skip("%s missing", tool);
+    snprintf(target, sizeof(target), "127.0.0.1:%d", e->ngx.port);
+    snprintf(pfile, sizeof(pfile), "%s/proxy.port", e->tmp);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int fd = open("/dev/null", O_WRONLY);
+        if (fd >= 0)
+            dup2(fd, 1);
+        execl("/usr/bin/python3", "python3", tool, "serve", "--target", target, "--port-file",
+              pfile, "--fault", fault, (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 500; i++) {
+        char *txt = NULL;
+        size_t len = 0;
+        if (ft_read_file(pfile, &txt, &len) == 0) {
+            char *p = strstr(txt, "proxy ");
+            if (p && strstr(txt, "control ")) {
+                *ret_port = (int)strtol(p + 6, NULL, 10);
+                free(txt);
+                return pid;
+            }
+            free(txt);
+        }
+        ct_sleep_ms(10);
+    }
+    kill(pid, SIGKILL);
+    ck_abort_msg("faultproxy did not start");
+    return -1;
+}
+
+/* A 206 of the same version carrying another byte range (a broken proxy): transient
+ * BG_E_INVALID_SERVER_RESPONSE with progress kept, not a restart; then it finishes. */
+START_TEST(test_bad_content_range)
+{
+    struct env e;
+    char id[FERRY_GUID_STRLEN], url[256], local[600], src[600];
+    struct ferry_job_info *info = NULL;
+    struct ferry_job_error err;
+    int pport = 0;
+    pid_t px;
+
+    env_init(&e, "fetch-badrange", NULL);
+    snprintf(src, sizeof(src), "%s/r.bin", e.www);
+    ck_assert_int_eq(ct_random_file(src, 24u << 20, 31), 0);
+    px = start_faultproxy(&e, "bad-content-range shift=4096 skip=3 times=2", &pport);
+    e.cfg->retry_delay_min = 1;
+    e.cfg->connections_per_file = 1;
+    env_jobs(&e);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/r.bin", pport);
+    snprintf(local, sizeof(local), "%s/r.bin", e.root);
+    ct_create(e.jobs, url, local, true, id);
+    {
+        struct ferry_job_props p = {.mask = FERRY_JOBPROP_MIN_RETRY_DELAY,
+                                    .minimum_retry_delay = 1};
+        ck_assert_int_eq(ferry_jobs_set_props(e.jobs, id, &p, NULL), 0);
+    }
+    ck_assert_int_eq(ferry_jobs_set_state(e.jobs, id, FERRY_JOB_ACTION_RESUME, NULL), 0);
+    ck_assert_int_eq(ct_wait_state(e.jobs, id, FERRY_JOB_TRANSIENT_ERROR, 20000),
+                     FERRY_JOB_TRANSIENT_ERROR);
+    ck_assert_int_eq(ferry_jobs_get_error(e.jobs, id, &err, NULL), 0);
+    ck_assert_uint_eq(err.code, FERRY_BG_E_INVALID_SERVER_RESPONSE);
+    ck_assert_int_eq(err.context, FERRY_ERRCTX_REMOTE_FILE);
+    ferry_job_error_done(&err);
+    ck_assert_uint_ge(ct_job_bytes(e.jobs, id), 8u << 20); /* the good chunks stay */
+    ck_assert_int_eq(ct_wait_state(e.jobs, id, FERRY_JOB_TRANSFERRED, 30000),
+                     FERRY_JOB_TRANSFERRED);
+    ck_assert_int_eq(ferry_jobs_get(e.jobs, id, &info, NULL), 0);
+    ck_assert_uint_eq(info->bytes_refetched, 0);
+    ck_assert_uint_ge(info->transient_error_count, 1);
+    ferry_job_info_free(info);
+    complete_ok(e.jobs, id);
+    ck_assert(ct_files_equal(src, local));
+    kill(px, SIGKILL);
+    waitpid(px, NULL, 0);
+    env_done(&e);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -653,6 +748,7 @@ main(void)
     ct_add(s, "credentials", test_credentials);
     ct_add(s, "mirror", test_mirror_and_header);
     ct_add(s, "proxy", test_proxy);
+    ct_add(s, "bad-range", test_bad_content_range);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
