@@ -623,6 +623,7 @@ req_new(struct xfer *x, enum req_kind kind, size_t mirror, const char *url)
     }
     q->easy = e;
     x->jobs->active_connections++;
+    x->jobs->conns_used = true;
     curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_PRIVATE, q);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -1539,17 +1540,58 @@ fetcher_init(struct ferry_jobs *jobs)
     if (!m)
         return -ENOMEM;
     curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, 64L);
+    pthread_mutex_lock(&jobs->wake_lock);
     jobs->multi = m;
+    pthread_mutex_unlock(&jobs->wake_lock);
     return 0;
+}
+
+/*
+ * Keep-alive connections are reused between chunks, files and jobs; once nothing has run
+ * for FETCHER_IDLE_CLOSE_MS they are closed by swapping in a fresh multi handle, so an idle
+ * daemon holds no sockets. Jobs thread, with the role locked.
+ */
+void
+fetcher_idle(struct ferry_jobs *jobs, int64_t now_ms)
+{
+    CURLM *fresh, *old;
+
+    for (size_t i = 0; i < jobs->n; i++) {
+        if (jobs->v[i]->xfer) {
+            jobs->idle_since_ms = 0;
+            return;
+        }
+    }
+    if (jobs->idle_since_ms == 0) {
+        jobs->idle_since_ms = now_ms;
+        return;
+    }
+    if (!jobs->conns_used || now_ms - jobs->idle_since_ms < FETCHER_IDLE_CLOSE_MS)
+        return;
+    fresh = curl_multi_init();
+    if (!fresh)
+        return;
+    curl_multi_setopt(fresh, CURLMOPT_MAXCONNECTS, 64L);
+    pthread_mutex_lock(&jobs->wake_lock);
+    old = jobs->multi;
+    jobs->multi = fresh;
+    pthread_mutex_unlock(&jobs->wake_lock);
+    curl_multi_cleanup(old);
+    jobs->conns_used = false;
 }
 
 /* Free the multi handle (after the jobs thread ended). */
 void
 fetcher_done(struct ferry_jobs *jobs)
 {
-    if (jobs->multi)
-        curl_multi_cleanup(jobs->multi);
+    CURLM *m;
+
+    pthread_mutex_lock(&jobs->wake_lock);
+    m = jobs->multi;
     jobs->multi = NULL;
+    pthread_mutex_unlock(&jobs->wake_lock);
+    if (m)
+        curl_multi_cleanup(m);
 }
 
 /* Load the job's credentials for this transfer (kept in memory only while it runs). */
@@ -1716,6 +1758,8 @@ fetcher_poll(struct ferry_jobs *jobs, int timeout_ms)
 void
 fetcher_wakeup(struct ferry_jobs *jobs)
 {
+    pthread_mutex_lock(&jobs->wake_lock);
     if (jobs->multi)
         curl_multi_wakeup(jobs->multi);
+    pthread_mutex_unlock(&jobs->wake_lock);
 }

@@ -145,6 +145,9 @@ struct ferry_jobs {
     bool thread_started;
     bool stopping;
     void *multi;                 /* CURLM *, owned by the jobs thread */
+    pthread_mutex_t wake_lock;   /* guards `multi` for curl_multi_wakeup from other threads */
+    bool conns_used;             /* the multi handle may hold idle connections */
+    int64_t idle_since_ms;       /* no transfer running since, 0 = running */
 
     uint64_t bytes_fetched;
     uint64_t verify_failures;
@@ -291,6 +294,9 @@ void fetcher_poll(struct ferry_jobs *jobs, int timeout_ms);
 void fetcher_wakeup(struct ferry_jobs *jobs);
 /* Does pacing hold requests back (the thread should wake again soon)? */
 bool fetcher_throttled(struct ferry_jobs *jobs);
+/* Idle for a while: drop the multi handle's cached connections (a fresh handle). */
+void fetcher_idle(struct ferry_jobs *jobs, int64_t now_ms);
+#define FETCHER_IDLE_CLOSE_MS 1000
 
 /* ---- syncer.c: fdatasync off the jobs thread ---- */
 struct sync_item {

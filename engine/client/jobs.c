@@ -895,6 +895,7 @@ jobs_new(const struct ferry_config *cfg, struct ferry_jobs **ret_jobs)
     jobs = &w->jobs;
     jobs->cfg = &w->cfg;
     pthread_mutex_init(&jobs->lock, NULL);
+    pthread_mutex_init(&jobs->wake_lock, NULL);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     r = store_open(cfg->state_dir, &jobs->store);
     if (r < 0)
@@ -940,6 +941,7 @@ jobs_free(struct ferry_jobs *jobs)
         job_free(jobs->v[i]);
     free(jobs->v);
     jobs->store = store_free(jobs->store);
+    pthread_mutex_destroy(&jobs->wake_lock);
     pthread_mutex_destroy(&jobs->lock);
     free((struct jobs_with_cfg *)jobs);
     return NULL;

@@ -211,6 +211,7 @@ scheduler_main(void *arg)
         fetcher_run(jobs);
         now = jobs_now_ms();
         scheduler_tick(jobs, now);
+        fetcher_idle(jobs, now);
         timeout = scheduler_timeout(jobs, now);
         pthread_mutex_unlock(&jobs->lock);
         fetcher_poll(jobs, timeout);

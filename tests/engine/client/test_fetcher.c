@@ -4,6 +4,7 @@
  * changing mid-transfer, nginx going away and coming back, whole-file digests.
  */
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -139,6 +140,19 @@ START_TEST(test_parallel_ranges)
 }
 END_TEST
 
+static int
+count_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    int n = 0;
+
+    ck_assert_ptr_nonnull(d);
+    while (readdir(d))
+        n++;
+    closedir(d);
+    return n;
+}
+
 /* Three files (one empty) in one job, fetched in order; all exact after Complete. */
 START_TEST(test_multi_file)
 {
@@ -148,8 +162,11 @@ START_TEST(test_multi_file)
     struct ferry_job_info *info = NULL;
     struct ferry_status st;
 
+    int fds0;
+
     env_init(&e, "fetch-multi", NULL);
     env_jobs(&e);
+    fds0 = count_fds();
     for (size_t i = 0; i < 3; i++) {
         char src[600], url[256], local[600];
         snprintf(src, sizeof(src), "%s/f%zu.bin", e.www, i);
@@ -179,6 +196,9 @@ START_TEST(test_multi_file)
         snprintf(local, sizeof(local), "%s/f%zu.bin", e.root, i);
         ck_assert_msg(ct_files_equal(src, local), "file %zu differs", i);
     }
+    /* idle: temp files closed and keep-alive connections dropped */
+    ct_sleep_ms(FETCHER_IDLE_CLOSE_MS + 800);
+    ck_assert_int_le(count_fds(), fds0);
     env_done(&e);
 }
 END_TEST
