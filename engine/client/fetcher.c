@@ -1740,6 +1740,13 @@ fetcher_run(struct ferry_jobs *jobs)
     }
 }
 
+/* Requests the job has in flight (its connections in use), 0 when it is not running. */
+uint32_t
+fetcher_connections(const struct job *job)
+{
+    return job->xfer ? (uint32_t)job->xfer->nreqs : 0;
+}
+
 /* Does pacing hold requests back (so the thread should wake again soon)? */
 bool
 fetcher_throttled(struct ferry_jobs *jobs)

@@ -421,6 +421,7 @@ job_info(const struct job *job, const struct ferry_config *cfg,
         job->transfer_ms > 0 ? job->bytes_fetched * 1000 / (uint64_t)job->transfer_ms : 0;
     info->bytes_refetched = job->bytes_refetched;
     info->retries = job->retries;
+    info->connections = fetcher_connections(job);
     info->connections_per_file = job->connections ? job->connections
                                                   : cfg->connections_per_file;
     info->bandwidth_limit = job->bandwidth_limit;

@@ -292,6 +292,8 @@ void fetcher_run(struct ferry_jobs *jobs);
 /* Wait for sockets or a wakeup, at most timeout_ms. Called without the lock. */
 void fetcher_poll(struct ferry_jobs *jobs, int timeout_ms);
 void fetcher_wakeup(struct ferry_jobs *jobs);
+/* Requests (connections) the job has in flight now. */
+uint32_t fetcher_connections(const struct job *job);
 /* Does pacing hold requests back (the thread should wake again soon)? */
 bool fetcher_throttled(struct ferry_jobs *jobs);
 /* Idle for a while: drop the multi handle's cached connections (a fresh handle). */

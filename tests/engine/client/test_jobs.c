@@ -350,7 +350,22 @@ START_TEST(test_suspend_resume_cancel)
     snprintf(local, sizeof(local), "%s/s.bin", e.root);
     ct_create(e.jobs, url, local, false, id);
     ck_assert_uint_ge(ct_wait_bytes(e.jobs, id, size / 4, 30000), size / 4);
+    {
+        struct ferry_job_info *info = NULL;
+        ck_assert_int_eq(ferry_jobs_get(e.jobs, id, &info, NULL), 0);
+        ck_assert_uint_ge(info->connections, 1); /* ranges in flight */
+        ck_assert_uint_le(info->connections, 4);
+        ck_assert_uint_eq(info->connections_per_file, 4);
+        ferry_job_info_free(info);
+    }
     ck_assert_int_eq(ferry_jobs_set_state(e.jobs, id, FERRY_JOB_ACTION_SUSPEND, &st), 0);
+    {
+        struct ferry_job_info *info = NULL;
+        ct_sleep_ms(200);
+        ck_assert_int_eq(ferry_jobs_get(e.jobs, id, &info, NULL), 0);
+        ck_assert_uint_eq(info->connections, 0);
+        ferry_job_info_free(info);
+    }
     ck_assert_int_eq(ct_job_state(e.jobs, id), FERRY_JOB_SUSPENDED);
     ct_sleep_ms(300);
     b1 = ct_job_bytes(e.jobs, id);
