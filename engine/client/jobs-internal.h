@@ -171,6 +171,8 @@ int store_load(struct store *s, struct job ***ret_v, size_t *ret_n);
 int store_job_put(struct store *s, const struct job *job);
 /* Upsert the dirty chunks of file `idx`, in one transaction with the job row. */
 int store_progress_put(struct store *s, struct job *job, size_t idx);
+/* Forget a job entirely (pruning of old final-state jobs). */
+int store_job_delete(struct store *s, const char *job_id);
 /* Forget the chunk rows of one file (remote changed) or of the whole job (idx = SIZE_MAX). */
 int store_chunks_clear(struct store *s, const char *job_id, size_t idx);
 /* Credentials: write-only from the API; the fetcher reads them with store_cred_get. */
@@ -332,6 +334,8 @@ void scheduler_tick(struct ferry_jobs *jobs, int64_t now_ms);
 
 /* ---- jobs.c ---- */
 struct job *jobs_find(struct ferry_jobs *jobs, const char *id);
+/* Keep at most cfg->max_jobs jobs in a final state (the oldest go first). */
+void jobs_prune(struct ferry_jobs *jobs);
 void jobs_wake(struct ferry_jobs *jobs);
 
 #endif

@@ -86,6 +86,34 @@ jobs_unlock_ret(struct ferry_jobs *jobs, int r, bool wake)
     return r;
 }
 
+/*
+ * Final-state jobs stay readable by id, but not forever: beyond cfg->max_jobs of them the
+ * oldest (by creation) are deleted from memory and the store. Caller holds the lock; jobs
+ * in a final state have no transfer.
+ */
+void
+jobs_prune(struct ferry_jobs *jobs)
+{
+    size_t nfinal = 0;
+
+    for (size_t i = 0; i < jobs->n; i++)
+        if (job_state_final(jobs->v[i]->state))
+            nfinal++;
+    for (size_t i = 0; i < jobs->n && nfinal > jobs->cfg->max_jobs;) {
+        struct job *job = jobs->v[i];
+        if (!job_state_final(job->state) || job->xfer) {
+            i++;
+            continue;
+        }
+        if (store_job_delete(jobs->store, job->id) < 0)
+            return; /* logged by the store; try again next time */
+        memmove(&jobs->v[i], &jobs->v[i + 1], (jobs->n - i - 1) * sizeof(*jobs->v));
+        jobs->n--;
+        job_free(job);
+        nfinal--;
+    }
+}
+
 static int
 jobs_count_live(struct ferry_jobs *jobs)
 {
@@ -305,6 +333,8 @@ ferry_jobs_set_state(struct ferry_jobs *jobs, const char *job_id,
         break;
     }
     r = jobs_persist(jobs, job, st);
+    if (r >= 0 && job_state_final(job->state) && !job->xfer)
+        jobs_prune(jobs);
     return jobs_unlock_ret(jobs, r, true);
 }
 
@@ -920,6 +950,7 @@ jobs_new(const struct ferry_config *cfg, struct ferry_jobs **ret_jobs)
             job->no_progress_since = jobs_now_ms();
         }
     }
+    jobs_prune(jobs);
     r = scheduler_start(jobs);
     if (r < 0)
         goto error;

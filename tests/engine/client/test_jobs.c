@@ -454,6 +454,35 @@ START_TEST(test_no_progress_timeout)
 }
 END_TEST
 
+/* Final-state jobs stay readable by id, up to max-jobs of them; older ones are pruned from
+ * memory and the store. */
+START_TEST(test_prune_final)
+{
+    struct env e;
+    char ids[5][FERRY_GUID_STRLEN], local[600], db[600];
+    struct ferry_job_info *info = NULL;
+    struct ferry_status st;
+
+    env_init(&e, "jobs-prune", false, NULL);
+    e.cfg->max_jobs = 3;
+    ck_assert_int_eq(jobs_new(e.cfg, &e.jobs), 0);
+    snprintf(local, sizeof(local), "%s/x.bin", e.root);
+    for (int i = 0; i < 5; i++) {
+        ct_create(e.jobs, "http://127.0.0.1:9/x", local, true, ids[i]);
+        ck_assert_int_eq(ferry_jobs_set_state(e.jobs, ids[i], FERRY_JOB_ACTION_CANCEL, &st), 0);
+    }
+    for (int i = 0; i < 5; i++) {
+        ck_assert_int_eq(ferry_jobs_get(e.jobs, ids[i], &info, &st), i < 2 ? -ENOENT : 0);
+        info = ferry_job_info_free(info);
+    }
+    e.jobs = jobs_free(e.jobs);
+    snprintf(db, sizeof(db), "%s/jobs.db", e.state);
+    ck_assert_int_eq(db_query_int(db, "SELECT COUNT(*) FROM jobs"), 3);
+    ck_assert_int_eq(db_query_int(db, "SELECT COUNT(*) FROM files"), 3);
+    env_done(&e);
+}
+END_TEST
+
 static int
 db_query_int(const char *db, const char *sql)
 {
@@ -585,6 +614,7 @@ main(void)
     ct_add(s, "suspend", test_suspend_resume_cancel);
     ct_add(s, "crash", test_crash_resume);
     ct_add(s, "noprogress", test_no_progress_timeout);
+    ct_add(s, "prune", test_prune_final);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
