@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -466,6 +467,14 @@ worker_main(void *arg)
     char name[16];
     int r;
 
+    sigset_t set;
+
+    /* sendfile(2) and OpenSSL's socket writes have no MSG_NOSIGNAL: a peer that went away
+     * must give EPIPE, not kill the process. SIGPIPE is synchronous, so blocking it on the
+     * worker threads is enough. */
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
     snprintf(name, sizeof(name), "%s-%u", w->srv->name, w->index);
     ferry_log_set_thread_name(name);
     current_server = w->srv;

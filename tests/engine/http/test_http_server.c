@@ -73,6 +73,16 @@ handler(void *ud, const struct ferry_http_request *req, struct ferry_http_respon
         } else {
             ferry_http_response_body_file(resp, fd, 0, st.st_size);
         }
+    } else if (strcmp(path, "/big") == 0) {
+        /* 256 MiB of zeros from a sparse file: more than any socket buffers hold */
+        char big[600];
+        int fd;
+        snprintf(big, sizeof(big), "%s/big.bin", tmpdir);
+        fd = open(big, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(ftruncate(fd, 256 << 20), 0);
+        ferry_http_response_status(resp, 200);
+        ferry_http_response_body_file(resp, fd, 0, 256 << 20);
     } else if (strcmp(path, "/echo") == 0) {
         size_t len;
         const void *body = ferry_http_request_body(req, &len);
@@ -764,6 +774,29 @@ START_TEST(test_tls)
     ck_assert_str_eq(out, want);
     free(out);
 
+    /* a client leaving mid-body (curl killed by head's EPIPE), then garbage instead of a
+     * handshake: the worker survives both and serves on */
+    atomic_store(&done_calls, 0);
+    atomic_store(&done_complete, 0);
+    run("curl -s --cacert %s/srv.pem https://127.0.0.1:%d/big | head -c 1000 >/dev/null",
+        tmpdir, port);
+    for (int i = 0; i < 300 && atomic_load(&done_calls) == 0; i++)
+        usleep(10000);
+    ck_assert_int_eq(atomic_load(&done_calls), 1);
+    ck_assert_int_eq(atomic_load(&done_complete), 0);
+    {
+        int g = tcp_connect(port);
+        char junk[256];
+        send_str(g, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        recv_all(g, junk, sizeof(junk), 2000);
+        close(g);
+    }
+    ck_assert_int_eq(run("curl -s --cacert %s/srv.pem -o %s/t6 https://127.0.0.1:%d/mem",
+                         tmpdir, tmpdir, port), 0);
+    out = slurp("t6", &len);
+    ck_assert_str_eq(out, "hello ferry\n");
+    free(out);
+
     /* plain http on the TLS port fails; swapping the context changes the certificate */
     ck_assert_int_ne(run("curl -s -m 5 -o /dev/null http://127.0.0.1:%d/mem", port), 0);
     snprintf(cert, sizeof(cert), "%s/srv2.pem", tmpdir);
@@ -848,6 +881,72 @@ START_TEST(test_tls_client_ca)
 }
 END_TEST
 
+/* A client that vanishes mid-body: on_done(complete = false) with a partial count, and
+ * the worker keeps serving. */
+static void
+client_disappears(const char *backend)
+{
+    uint32_t id;
+    int port;
+    struct ferry_http_server *srv = start(backend, 1, &id, &port);
+    int fd = tcp_connect(port);
+    char buf[8192];
+    char *out;
+    size_t len;
+
+    send_str(fd, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
+    ck_assert_int_gt(recv(fd, buf, sizeof(buf), 0), 0);
+    close(fd);
+    for (int i = 0; i < 300 && atomic_load(&done_calls) == 0; i++)
+        usleep(10000);
+    ck_assert_int_eq(atomic_load(&done_calls), 1);
+    ck_assert_int_eq(atomic_load(&done_complete), 0);
+    ck_assert_uint_lt(atomic_load(&done_bytes), 256 << 20);
+    ck_assert_int_eq(run("curl -s -o %s/after http://127.0.0.1:%d/mem", tmpdir, port), 0);
+    out = slurp("after", &len);
+    ck_assert_str_eq(out, "hello ferry\n");
+    free(out);
+    ferry_http_server_free(srv);
+}
+
+START_TEST(test_client_disappears_sendfile)
+{
+    client_disappears("sendfile");
+}
+END_TEST
+
+START_TEST(test_client_disappears_splice)
+{
+    client_disappears("splice");
+}
+END_TEST
+
+START_TEST(test_ipv6_loopback)
+{
+    struct ferry_http_server *srv = NULL;
+    struct ferry_http_listen_opts o = {.addr = "[::1]:0", .handler = handler};
+    uint32_t id;
+    char *out;
+    size_t len;
+    int r;
+
+    memset(&cfg, 0, sizeof(cfg));
+    ck_assert_int_eq(ferry_http_server_new(&cfg, "v6", 1, &srv), 0);
+    r = ferry_http_server_listen(srv, &o, &id);
+    if (r == -EADDRNOTAVAIL || r == -EAFNOSUPPORT) {
+        ferry_http_server_free(srv);
+        return; /* no IPv6 loopback on this machine */
+    }
+    ck_assert_int_eq(r, 0);
+    ck_assert_int_eq(run("curl -s -g -o %s/v6 'http://[::1]:%d/info'", tmpdir,
+                         ferry_http_server_port(srv, id)), 0);
+    out = slurp("v6", &len);
+    ck_assert_ptr_nonnull(strstr(out, "loopback=1 family=10 "));
+    free(out);
+    ferry_http_server_free(srv);
+}
+END_TEST
+
 START_TEST(test_bad_backend)
 {
     struct ferry_http_server *srv = NULL;
@@ -883,6 +982,9 @@ main(void)
     tcase_add_test(tc, test_rate_splice);
     tcase_add_test(tc, test_tls);
     tcase_add_test(tc, test_tls_client_ca);
+    tcase_add_test(tc, test_client_disappears_sendfile);
+    tcase_add_test(tc, test_client_disappears_splice);
+    tcase_add_test(tc, test_ipv6_loopback);
     tcase_add_test(tc, test_bad_backend);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
