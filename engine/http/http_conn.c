@@ -28,6 +28,8 @@
 #include "send/send.h"
 
 #define IOV_MAX_BATCH 16
+/* Body bytes one connection may write before the worker serves others. */
+#define HTTP_FLUSH_BUDGET (8u * 1024 * 1024)
 
 static void conn_process(struct http_conn *c);
 static void conn_flush(struct http_conn *c);
@@ -509,6 +511,8 @@ conn_write_mem_tls(struct http_conn *c, uint64_t grant)
 static void
 conn_flush(struct http_conn *c)
 {
+    uint64_t sent_before = c->body_sent;
+
     if (c->wop.armed)
         return;
     while (c->out) {
@@ -516,6 +520,13 @@ conn_flush(struct http_conn *c)
         uint64_t grant = UINT64_MAX;
         int r;
 
+        if (c->body_sent - sent_before >= HTTP_FLUSH_BUDGET) {
+            /* A fast reader must not monopolise the worker: yield, and continue when the
+             * (still writable) socket's poll completes on the next loop iteration. */
+            if (conn_wait_writable(c, POLLOUT) < 0)
+                http_conn_close(c);
+            return;
+        }
         if (ch->body) {
             grant = conn_rate_grant(c, http_chunk_left(ch));
             if (grant == 0)
