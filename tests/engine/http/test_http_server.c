@@ -461,7 +461,8 @@ START_TEST(test_refusals)
     ck_assert(closed);
     ck_assert_int_eq(raw_status(port, "GET /a%2fb HTTP/1.1\r\nHost: x\r\n\r\n", NULL), 400);
     ck_assert_int_eq(raw_status(port, "GET /../x HTTP/1.1\r\nHost: x\r\n\r\n", NULL), 400);
-    ck_assert_int_eq(raw_status(port, "GET / HTTP/1.1\r\nHost: x\r\nA: b\r\n c\r\n\r\n", NULL), 400);
+    ck_assert_int_eq(raw_status(port, "GET / HTTP/1.1\r\nHost: x\r\nA: b\r\n c\r\n\r\n", NULL),
+                     400);
     /* 431: header block over 2048 bytes */
     n = (size_t)snprintf(big, sizeof(big), "GET / HTTP/1.1\r\nHost: x\r\nX-Big: ");
     memset(big + n, 'a', 3000);
