@@ -948,6 +948,26 @@ START_TEST(test_ipv6_loopback)
 }
 END_TEST
 
+/* Other real clients: wget (HTTP/1.1 keep-alive) and aria2c. */
+START_TEST(test_wget_aria2c)
+{
+    uint32_t id;
+    int port;
+    struct ferry_http_server *srv = start(NULL, 2, &id, &port);
+
+    if (run("wget --version >/dev/null 2>&1") == 0) {
+        ck_assert_int_eq(run("wget -q -O %s/w1 http://127.0.0.1:%d/file", tmpdir, port), 0);
+        ck_assert_int_eq(run("cmp -s %s %s/w1", file_path, tmpdir), 0);
+    }
+    if (run("aria2c --version >/dev/null 2>&1") == 0) {
+        ck_assert_int_eq(run("aria2c -q --allow-overwrite=true -d %s -o a1 "
+                             "http://127.0.0.1:%d/file", tmpdir, port), 0);
+        ck_assert_int_eq(run("cmp -s %s %s/a1", file_path, tmpdir), 0);
+    }
+    ferry_http_server_free(srv);
+}
+END_TEST
+
 START_TEST(test_bad_backend)
 {
     struct ferry_http_server *srv = NULL;
@@ -986,6 +1006,7 @@ main(void)
     tcase_add_test(tc, test_client_disappears_sendfile);
     tcase_add_test(tc, test_client_disappears_splice);
     tcase_add_test(tc, test_ipv6_loopback);
+    tcase_add_test(tc, test_wget_aria2c);
     tcase_add_test(tc, test_bad_backend);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
