@@ -74,7 +74,6 @@ struct http_listener {
     size_t max_body_bytes;
     struct ferry_tls_ctx *tls;  /* under srv->lock */
     struct http_lsock *socks;   /* one per worker */
-    unsigned pending_close;     /* workers that still have to close their socket */
     atomic_uint refs;           /* server table + every connection accepted on it */
 };
 
@@ -109,7 +108,6 @@ struct ferry_http_server {
     struct http_worker *workers;
 
     pthread_mutex_t lock;
-    pthread_cond_t cond;
     struct http_listener **listeners;
     size_t nlisteners;
     uint32_t next_id;

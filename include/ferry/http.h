@@ -63,8 +63,9 @@ struct ferry_http_listen_opts {
 FERRY_API int ferry_http_server_listen(struct ferry_http_server *srv,
                                        const struct ferry_http_listen_opts *opts,
                                        uint32_t *ret_id);
-/* Close a listener (its open connections are still served). Thread-safe; returns once the
- * port is closed on every worker, except when called from a worker of this server. */
+/* Close a listener (its open connections are still served). Thread-safe and never waits
+ * for a worker (callable under locks handlers take, or from a handler); the port stops
+ * listening before it returns and can be listened on again at once. */
 FERRY_API int ferry_http_server_unlisten(struct ferry_http_server *srv, uint32_t id);
 /* Port actually bound (useful with port 0). */
 FERRY_API int ferry_http_server_port(struct ferry_http_server *srv, uint32_t id);

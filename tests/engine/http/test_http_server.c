@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -44,6 +45,9 @@ on_done(void *ud, uint64_t body_bytes_sent, bool complete)
 }
 
 static struct ferry_rate *test_rate;
+static pthread_mutex_t test_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct ferry_http_server *test_srv;
+static uint32_t test_id;
 
 static void
 handler(void *ud, const struct ferry_http_request *req, struct ferry_http_response *resp)
@@ -117,6 +121,16 @@ handler(void *ud, const struct ferry_http_request *req, struct ferry_http_respon
                          s1 ? s1 : "none");
         ferry_http_response_status(resp, 200);
         ferry_http_response_body_copy(resp, buf, (size_t)n);
+    } else if (strcmp(path, "/lock") == 0) {
+        /* blocks while the test holds test_lock */
+        pthread_mutex_lock(&test_lock);
+        pthread_mutex_unlock(&test_lock);
+        ferry_http_response_status(resp, 200);
+        ferry_http_response_body_copy(resp, "unlocked\n", 9);
+    } else if (strcmp(path, "/unlisten") == 0) {
+        /* a handler closing its own listener must not deadlock */
+        ferry_http_response_status(resp,
+                                   ferry_http_server_unlisten(test_srv, test_id) == 0 ? 200 : 500);
     } else if (strcmp(path, "/close") == 0) {
         ferry_http_response_status(resp, 204);
         ferry_http_response_close(resp);
@@ -968,6 +982,43 @@ START_TEST(test_wget_aria2c)
 }
 END_TEST
 
+/* unlisten never waits for a worker: not while a handler is blocked on a lock the caller
+ * holds, not from a handler of the listener itself. */
+START_TEST(test_unlisten_no_deadlock)
+{
+    uint32_t id;
+    int port;
+    struct ferry_http_server *srv = start(NULL, 1, &id, &port);
+    char *out;
+    size_t len;
+
+    pthread_mutex_lock(&test_lock);
+    ck_assert_int_eq(run("curl -s -o %s/lk http://127.0.0.1:%d/lock & echo $! > %s/pid", tmpdir,
+                         port, tmpdir), 0);
+    usleep(300000); /* the only worker is now inside the handler, waiting for test_lock */
+    ck_assert_int_eq(ferry_http_server_unlisten(srv, id), 0);
+    ck_assert_int_eq(tcp_connect(port), -ECONNREFUSED);
+    pthread_mutex_unlock(&test_lock);
+    ck_assert_int_eq(run("while kill -0 $(cat %s/pid) 2>/dev/null; do sleep 0.05; done", tmpdir),
+                     0);
+    out = slurp("lk", &len);
+    ck_assert_str_eq(out, "unlocked\n");
+    free(out);
+
+    /* from a handler: the listener closes, the response still arrives */
+    struct ferry_http_listen_opts o = {.addr = "127.0.0.1:0", .handler = handler};
+    ck_assert_int_eq(ferry_http_server_listen(srv, &o, &test_id), 0);
+    test_srv = srv;
+    port = ferry_http_server_port(srv, test_id);
+    ck_assert_int_eq(run("test \"$(curl -s -o /dev/null -w '%%{http_code}' "
+                         "http://127.0.0.1:%d/unlisten)\" = 200", port), 0);
+    usleep(100000);
+    ck_assert_int_eq(tcp_connect(port), -ECONNREFUSED);
+    ck_assert_int_eq(ferry_http_server_port(srv, test_id), -ENOENT);
+    ferry_http_server_free(srv);
+}
+END_TEST
+
 START_TEST(test_bad_backend)
 {
     struct ferry_http_server *srv = NULL;
@@ -1007,6 +1058,7 @@ main(void)
     tcase_add_test(tc, test_client_disappears_splice);
     tcase_add_test(tc, test_ipv6_loopback);
     tcase_add_test(tc, test_wget_aria2c);
+    tcase_add_test(tc, test_unlisten_no_deadlock);
     tcase_add_test(tc, test_bad_backend);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
