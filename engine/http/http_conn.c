@@ -653,10 +653,10 @@ conn_dispatch(struct http_conn *c)
     c->done_fn = resp.done_fn;
     c->done_ud = resp.done_ud;
     if (http_response_finish(c, &resp, &c->parser, &chunks) < 0) {
+        /* The handler's response cannot be sent: it still hears about it once. */
         http_response_done(&resp);
-        c->done_fn = NULL;
-        if (c->rate)
-            c->rate = ferry_rate_unref(c->rate);
+        c->body_sent = 0;
+        conn_notify_done(c, false);
         conn_error(c, 500);
         return;
     }
