@@ -90,6 +90,7 @@ struct http_worker {
     pthread_t thread;
     bool started;
     struct http_conn *conns; /* doubly linked */
+    unsigned nest;           /* conn_process recursion depth (pipelining) */
     time_t date_sec;
     char date[40];
     /* splice backend: pool of pipes */
@@ -150,6 +151,7 @@ enum http_timer_kind {
     HTTP_TIMER_IDLE,
     HTTP_TIMER_RATE,
     HTTP_TIMER_LINGER,
+    HTTP_TIMER_RESUME,  /* continue answering pipelined requests on the next iteration */
 };
 
 struct http_conn {

@@ -415,6 +415,24 @@ START_TEST(test_pipelining_raw)
     ck_assert_uint_eq(n - (size_t)(p + 4 - buf), 5000);
     close(fd);
 
+    /* 200 tiny pipelined requests in one segment: all answered, in order */
+    {
+        static char many[200 * 40], resp_buf[200 * 400];
+        size_t m = 0, got;
+        int count = 0;
+        for (int i = 0; i < 200; i++)
+            m += (size_t)snprintf(many + m, sizeof(many) - m,
+                                  "GET /mem?%d HTTP/1.1\r\nHost: x\r\n\r\n", i);
+        fd = tcp_connect(port);
+        send_all(fd, many, m);
+        got = recv_all(fd, resp_buf, sizeof(resp_buf), 1000);
+        for (char *q = strstr(resp_buf, "hello ferry\n"); q; q = strstr(q + 1, "hello ferry\n"))
+            count++;
+        ck_assert_int_eq(count, 200);
+        ck_assert_uint_gt(got, 200 * 100);
+        close(fd);
+    }
+
     /* Expect: 100-continue gets the interim response before the body is sent */
     fd = tcp_connect(port);
     send_str(fd, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
