@@ -36,6 +36,7 @@
 #define SERVER_DEFAULT_MAX_URLS 4096
 #define SERVER_MIN_BANDWIDTH 1024
 #define SERVER_SHA1_LEN 20
+#define SERVER_RESTORE_BIND_MS 2000
 
 /* A certificate bound to a port by SetSslCertificate. */
 struct server_cert {
@@ -950,6 +951,7 @@ server_restore(struct ferry_server *srv)
 {
     sqlite3_stmt *stmt = NULL;
     struct ferry_status st;
+    int r;
 
     /* certificates first: https groups need them to listen */
     if (sqlite3_prepare_v2(srv->db, "SELECT port, store, sha1 FROM certs", -1, &stmt, NULL) ==
@@ -978,8 +980,16 @@ server_restore(struct ferry_server *srv)
 
             if (!prefix)
                 continue;
-            if (urlgroup_group_create(srv->reg, prefix, NULL, &st) < 0 ||
-                urlgroup_group_find(srv->reg, prefix, &g, &st) < 0) {
+            /* The listeners of a server (or process) that just stopped can linger for a
+             * moment while their io_uring requests are cancelled: retry EADDRINUSE for up
+             * to SERVER_RESTORE_BIND_MS before giving up on the group. */
+            r = urlgroup_group_create(srv->reg, prefix, NULL, &st);
+            for (int waited = 0; r == -EADDRINUSE && waited < SERVER_RESTORE_BIND_MS;
+                 waited += 25) {
+                usleep(25000);
+                r = urlgroup_group_create(srv->reg, prefix, NULL, &st);
+            }
+            if (r < 0 || urlgroup_group_find(srv->reg, prefix, &g, &st) < 0) {
                 ferry_log_error("URL group '%s' not restored: %s", prefix, st.text);
                 continue;
             }

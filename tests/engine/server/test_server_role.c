@@ -513,6 +513,11 @@ START_TEST(test_restart_and_close)
     /* deleting the last group on the port closes it: connection refused */
     ck_assert_int_eq(ferry_server_group_delete(srv, prefix, &st), 0);
     ck_assert_int_eq(sh("curl -s -o /dev/null '%s'", url), 7);
+    /* the port can be taken again at once */
+    ck_assert_msg(ferry_server_url_create(srv, prefix, "small.bin", small_path, NULL, NULL, 0,
+                                          &st) == 0, "%s", st.text);
+    ck_assert_int_eq(curl_code(out, "", url), 200);
+    ck_assert_int_eq(ferry_server_group_delete(srv, prefix, &st), 0);
     /* and it stays deleted across a restart */
     server_stop();
     server_start();
@@ -676,6 +681,91 @@ START_TEST(test_client_cert_rule)
 }
 END_TEST
 
+START_TEST(test_manifest_invalidation)
+{
+    char url[256], murl[256], *h, *out = tpath("m.meta4");
+    struct ferry_server_stats stats;
+    struct timespec times[2];
+    struct stat st;
+
+    need("xxhsum");
+    publish("small.bin", small_path, NULL);
+    wait_manifest("small.bin");
+    snprintf(url, sizeof(url), "%s/small.bin", base);
+    snprintf(murl, sizeof(murl), "%s/small.bin.meta4", base);
+    h = sh_out("curl -sSI '%s' | tr -d '\\r'", url);
+    ck_assert_ptr_nonnull(strstr(h, "Link: "));
+    free(h);
+    /* new bytes, same size, newer mtime: another identity */
+    ck_assert_int_eq(stat(small_path, &st), 0);
+    fill_random(small_path, SMALL_SIZE, 4242);
+    times[0] = st.st_atim;
+    times[1] = st.st_mtim;
+    times[1].tv_sec += 10;
+    ck_assert_int_eq(utimensat(AT_FDCWD, small_path, times, 0), 0);
+    /* the first response after the change drops the stale manifest: no Link */
+    h = sh_out("curl -sSI '%s' | tr -d '\\r'", url);
+    ck_assert_msg(!strstr(h, "Link: "), "%s", h);
+    free(h);
+    wait_manifest("small.bin");
+    for (int i = 0; i < 300; i++) {
+        h = sh_out("curl -sSI '%s' | tr -d '\\r'", url);
+        bool linked = strstr(h, "Link: ") != NULL;
+        free(h);
+        if (linked)
+            break;
+        usleep(10000);
+    }
+    ck_assert_int_eq(curl_code(out, "", murl), 200);
+    /* chunk 0 and the short last chunk of the new bytes are in the document */
+    char *c0 = sh_out("head -c 1048576 '%s' | xxhsum -H2 | cut -d' ' -f1 | tr -d '\\n'",
+                      small_path);
+    char *c3 = sh_out("tail -c 123 '%s' | xxhsum -H2 | cut -d' ' -f1 | tr -d '\\n'",
+                      small_path);
+    h = sh_out("cat '%s'", out);
+    ck_assert_uint_eq(strlen(c0), 32);
+    ck_assert_msg(strstr(h, c0), "%s not in %s", c0, h);
+    ck_assert_msg(strstr(h, c3), "%s not in %s", c3, h);
+    ck_assert_ptr_nonnull(strstr(h, "<size>3145851</size>"));
+    free(h);
+    free(c0);
+    free(c3);
+    ferry_server_stats(srv, &stats);
+    ck_assert_uint_eq(stats.manifests_computed, 2);
+    /* a restart loads it from the cache instead of computing again */
+    server_stop();
+    server_start();
+    wait_manifest("small.bin");
+    ferry_server_stats(srv, &stats);
+    ck_assert_uint_eq(stats.manifests_computed, 0);
+    ck_assert_int_eq(curl_code(out, "", murl), 200);
+    free(out);
+}
+END_TEST
+
+/* Optional (FERRY_TEST_LONG=1): aria2c -x8 -s8 on a 1 GiB sparse-ish file. */
+START_TEST(test_aria2c_1g)
+{
+    char url[256], *big = tpath("pub/huge.img"), *dl = tpath("dl");
+
+    need("aria2c");
+    need("xxhsum");
+    ck_assert_int_eq(sh("head -c 536870912 /dev/urandom > '%s' && truncate -s 1G '%s'", big,
+                        big), 0);
+    publish("huge.img", big, NULL);
+    snprintf(url, sizeof(url), "%s/huge.img", base);
+    ck_assert_int_eq(sh("aria2c -q -x8 -s8 --allow-overwrite=true -d '%s' -o huge.img '%s'",
+                        dl, url), 0);
+    char *a = sh_out("xxhsum -H2 '%s' | cut -d' ' -f1", big);
+    char *b = sh_out("xxhsum -H2 '%s/huge.img' | cut -d' ' -f1", dl);
+    ck_assert_str_eq(a, b);
+    free(a);
+    free(b);
+    free(big);
+    free(dl);
+}
+END_TEST
+
 START_TEST(test_config_urls_and_info)
 {
     struct ferry_group_info **v = NULL;
@@ -729,8 +819,16 @@ main(void)
     tcase_add_test(tc, test_basic_auth);
     tcase_add_test(tc, test_https);
     tcase_add_test(tc, test_client_cert_rule);
+    tcase_add_test(tc, test_manifest_invalidation);
     tcase_add_test(tc, test_config_urls_and_info);
     suite_add_tcase(s, tc);
+    if (getenv("FERRY_TEST_LONG") && strcmp(getenv("FERRY_TEST_LONG"), "1") == 0) {
+        TCase *tl = tcase_create("long");
+        tcase_add_checked_fixture(tl, setup, teardown);
+        tcase_set_timeout(tl, 600);
+        tcase_add_test(tl, test_aria2c_1g);
+        suite_add_tcase(s, tl);
+    }
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
