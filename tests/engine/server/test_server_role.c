@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "ferry/config.h"
+#include "ferry/jobs.h"
 #include "ferry/server.h"
 #include "ferry/users.h"
 #include "ferry-test.h"
@@ -766,6 +767,71 @@ START_TEST(test_aria2c_1g)
 }
 END_TEST
 
+/* The two roles together: a BITS job of the client role fetches a sparse image from this
+ * server, uses its manifest (zero chunks are not fetched) and ends byte-exact. */
+START_TEST(test_client_role_interop)
+{
+    struct ferry_jobs *jobs = NULL;
+    struct ferry_job_create req = {0};
+    struct ferry_job_info *info = NULL;
+    struct ferry_group_info *g = NULL;
+    struct ferry_status st;
+    char id[FERRY_GUID_STRLEN], url[256], *img = tpath("pub/sparse.img"), *in = tpath("in");
+    char local[512];
+    uint8_t *buf = malloc(1024 * 1024);
+    enum ferry_job_state js = FERRY_JOB_QUEUED;
+    int fd;
+
+    /* 12 MiB: chunk 0 data, chunks 1-9 holes, chunk 10 zeros written, chunk 11 data */
+    fd = open(img, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(ftruncate(fd, 12 * 1024 * 1024), 0);
+    for (size_t i = 0; i < 1024 * 1024; i++)
+        buf[i] = (uint8_t)(i * 7 + 1);
+    ck_assert_int_eq(pwrite(fd, buf, 1024 * 1024, 0), 1024 * 1024);
+    ck_assert_int_eq(pwrite(fd, buf, 1024 * 1024, 11 * 1024 * 1024), 1024 * 1024);
+    memset(buf, 0, 1024 * 1024);
+    ck_assert_int_eq(pwrite(fd, buf, 1024 * 1024, 10 * 1024 * 1024), 1024 * 1024);
+    close(fd);
+    free(buf);
+    ck_assert_int_eq(mkdir(in, 0755), 0);
+    publish("sparse.img", img, NULL);
+    wait_manifest("sparse.img");
+
+    server_stop();
+    set("download-root", in);
+    server_start();
+    wait_manifest("sparse.img");
+    ck_assert_int_eq(jobs_new(cfg, &jobs), 0);
+    snprintf(url, sizeof(url), "%s/sparse.img", base);
+    snprintf(local, sizeof(local), "%s/sparse.img", in);
+    req.display_name = "interop";
+    req.remote_url = url;
+    req.local_file = local;
+    ck_assert_msg(ferry_jobs_create(jobs, &req, id, &st) == 0, "%s", st.text);
+    for (int t = 0; t < 3000; t++) {
+        ck_assert_int_eq(ferry_jobs_get(jobs, id, &info, &st), 0);
+        js = info->state;
+        info = ferry_job_info_free(info);
+        if (js == FERRY_JOB_TRANSFERRED || js == FERRY_JOB_ERROR)
+            break;
+        usleep(10000);
+    }
+    ck_assert_int_eq(js, FERRY_JOB_TRANSFERRED);
+    ck_assert_int_eq(ferry_jobs_set_state(jobs, id, FERRY_JOB_ACTION_COMPLETE, &st), 0);
+    ck_assert_int_eq(sh("cmp -s '%s' '%s'", local, img), 0);
+    /* only the two data chunks crossed the wire (plus the manifest) */
+    ck_assert_int_eq(ferry_server_group_get(srv, prefix, &g), 0);
+    ck_assert_msg(g->bytes_sent >= 2u * 1024 * 1024 && g->bytes_sent < 3u * 1024 * 1024,
+                  "server sent %llu bytes of a 12 MiB file with 2 MiB of data",
+                  (unsigned long long)g->bytes_sent);
+    ferry_group_info_free(g);
+    jobs = jobs_free(jobs);
+    free(img);
+    free(in);
+}
+END_TEST
+
 START_TEST(test_config_urls_and_info)
 {
     struct ferry_group_info **v = NULL;
@@ -820,6 +886,7 @@ main(void)
     tcase_add_test(tc, test_https);
     tcase_add_test(tc, test_client_cert_rule);
     tcase_add_test(tc, test_manifest_invalidation);
+    tcase_add_test(tc, test_client_role_interop);
     tcase_add_test(tc, test_config_urls_and_info);
     suite_add_tcase(s, tc);
     if (getenv("FERRY_TEST_LONG") && strcmp(getenv("FERRY_TEST_LONG"), "1") == 0) {
