@@ -74,6 +74,8 @@ struct urlgroup_url {
     pthread_mutex_t mlock;
     struct manifest *manifest;  /* describes the file when its identity matches */
     bool manifest_pending;      /* a job is queued or running */
+    struct manifest_identity cached_id; /* identity of the last manifest (its cache file) */
+    bool has_cached_id;
 };
 
 struct urlgroup {

@@ -733,6 +733,10 @@ START_TEST(test_manifest_invalidation)
     free(c3);
     ferry_server_stats(srv, &stats);
     ck_assert_uint_eq(stats.manifests_computed, 2);
+    /* the old version's cache file is gone, the new one is there */
+    h = sh_out("ls '%s/manifests' | grep -c '\\.bin$'", state);
+    ck_assert_str_eq(h, "1\n");
+    free(h);
     /* a restart loads it from the cache instead of computing again */
     server_stop();
     server_start();
@@ -740,6 +744,12 @@ START_TEST(test_manifest_invalidation)
     ferry_server_stats(srv, &stats);
     ck_assert_uint_eq(stats.manifests_computed, 0);
     ck_assert_int_eq(curl_code(out, "", murl), 200);
+    /* unpublishing forgets the cache file */
+    struct ferry_status fst;
+    ck_assert_int_eq(ferry_server_url_delete(srv, prefix, "small.bin", &fst), 0);
+    h = sh_out("ls '%s/manifests' | grep -c '\\.bin$'", state);
+    ck_assert_str_eq(h, "0\n");
+    free(h);
     free(out);
 }
 END_TEST
