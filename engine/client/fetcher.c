@@ -1312,8 +1312,12 @@ static void
 fetcher_req_done(struct ferry_jobs *jobs, struct req *q, CURLcode res)
 {
     struct xfer *x = q->x;
-    struct fetch_outcome o = {.res = res, .curl_text = q->errbuf};
+    char errtext[CURL_ERROR_SIZE];
+    struct fetch_outcome o = {.res = res, .curl_text = errtext};
     long status = 0;
+
+    /* the outcome outlives q (freed before the transfer fails): keep its own copy */
+    snprintf(errtext, sizeof(errtext), "%s", q->errbuf);
 
     curl_easy_getinfo(q->easy, CURLINFO_RESPONSE_CODE, &status);
     o.status = status;

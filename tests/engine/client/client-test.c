@@ -80,7 +80,7 @@ ct_nginx_write_conf(struct ct_nginx *n)
             "pid %1$s/nginx.pid;\nerror_log %1$s/error.log warn;\n"
             "events { worker_connections 256; }\n"
             "http {\n"
-            "  log_format sent '$request $status $bytes_sent';\n"
+            "  log_format sent '$request $status \"$http_range\" $bytes_sent';\n"
             "  access_log %1$s/access.log sent;\n"
             "  client_body_temp_path %1$s/body;\n  proxy_temp_path %1$s/proxy;\n"
             "  fastcgi_temp_path %1$s/fastcgi;\n  uwsgi_temp_path %1$s/uwsgi;\n"
