@@ -842,6 +842,48 @@ START_TEST(test_client_role_interop)
 }
 END_TEST
 
+START_TEST(test_source_changes_and_pipelining)
+{
+    char url[256], *f = tpath("pub/moving.bin"), *outside = tpath("secret.txt"), *h;
+    char *out = tpath("out");
+
+    fill_random(f, 100000, 77);
+    ck_assert_int_eq(ft_write_file(outside, "top secret\n", 11), 0);
+    publish("moving.bin", f, NULL);
+    snprintf(url, sizeof(url), "%s/moving.bin", base);
+    ck_assert_int_eq(curl_code(out, "", url), 200);
+    /* replaced by a symlink leaving the publish root: opened beneath the root per request,
+     * so never served */
+    ck_assert_int_eq(unlink(f), 0);
+    ck_assert_int_eq(symlink(outside, f), 0);
+    ck_assert_int_eq(curl_code(out, "", url), 404);
+    h = sh_out("curl -s '%s'", url);
+    ck_assert_ptr_null(strstr(h, "top secret"));
+    free(h);
+    /* gone -> 404; back -> 200 */
+    ck_assert_int_eq(unlink(f), 0);
+    ck_assert_int_eq(curl_code(out, "", url), 404);
+    ck_assert_int_eq(mkdir(f, 0755), 0);
+    ck_assert_int_eq(curl_code(out, "", url), 404);
+    ck_assert_int_eq(rmdir(f), 0);
+    fill_random(f, 100000, 78);
+    ck_assert_int_eq(curl_code(out, "", url), 200);
+    ck_assert_int_eq(sh("cmp -s '%s' '%s'", out, f), 0);
+    /* pipelining: three requests in one write, answered in order on one connection */
+    h = sh_out("/usr/bin/python3 '%s/tests/engine/server/pipeline.py' %d /files/moving.bin "
+               "0-9 10-19 -5 | od -An -tx1 | tr -d ' \\n'", getenv("FERRY_SRC"), port);
+    char *want = sh_out("(head -c 20 '%s'; tail -c 5 '%s') | od -An -tx1 | tr -d ' \\n'",
+                        f, f);
+    ck_assert_uint_eq(strlen(want), 50);
+    ck_assert_str_eq(h, want);
+    free(h);
+    free(want);
+    free(f);
+    free(outside);
+    free(out);
+}
+END_TEST
+
 START_TEST(test_config_urls_and_info)
 {
     struct ferry_group_info **v = NULL;
@@ -897,6 +939,7 @@ main(void)
     tcase_add_test(tc, test_client_cert_rule);
     tcase_add_test(tc, test_manifest_invalidation);
     tcase_add_test(tc, test_client_role_interop);
+    tcase_add_test(tc, test_source_changes_and_pipelining);
     tcase_add_test(tc, test_config_urls_and_info);
     suite_add_tcase(s, tc);
     if (getenv("FERRY_TEST_LONG") && strcmp(getenv("FERRY_TEST_LONG"), "1") == 0) {
