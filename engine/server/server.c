@@ -706,8 +706,11 @@ ferry_server_url_check(struct ferry_server *srv, const char *prefix, const char 
                        bool *ret_exists, struct ferry_status *st)
 {
     struct urlgroup_url *u = NULL;
+    struct ferry_status local;
     int r;
 
+    if (!st)
+        st = &local;
     ferry_status_clear(st);
     r = urlgroup_url_find(srv->reg, prefix, suffix, &u, st);
     if (r == -ENOENT && st->kind == FERRY_STATUS_OK) {

@@ -261,6 +261,26 @@ START_TEST(test_get_head_ranges)
     ck_assert_msg(strstr(h, "Link: </files/small.bin.meta4>; rel=describedby; "
                             "type=\"application/metalink4+xml\"\n"), "%s", h);
     free(h);
+    /* HEAD of the Metalink: its type and the length GET sends */
+    char murl[256], *meta = tpath("m.meta4");
+    snprintf(murl, sizeof(murl), "%s/small.bin.meta4", base);
+    h = sh_out("curl -sSI '%s' | tr -d '\\r'", murl);
+    ck_assert_msg(strstr(h, "Content-Type: application/metalink4+xml\n"), "%s", h);
+    ck_assert_int_eq(curl_code(meta, "", murl), 200);
+    struct stat mst;
+    ck_assert_int_eq(stat(meta, &mst), 0);
+    char cl[64];
+    snprintf(cl, sizeof(cl), "Content-Length: %lld\n", (long long)mst.st_size);
+    ck_assert_msg(strstr(h, cl), "%s (want %s)", h, cl);
+    free(h);
+    /* the document names this file, its size and 4 chunks of 1 MiB */
+    h = sh_out("cat '%s'", meta);
+    ck_assert_ptr_nonnull(strstr(h, "<file name=\"small.bin\">"));
+    ck_assert_ptr_nonnull(strstr(h, "<size>3145851</size>"));
+    ck_assert_ptr_nonnull(strstr(h, "<pieces type=\"xxh3-128\" length=\"1048576\">"));
+    ck_assert_msg(strstr(h, "<url priority=\"1\">http://127.0.0.1:"), "%s", h);
+    free(h);
+    free(meta);
     /* ranges: middle, suffix, open-ended */
     ck_assert_int_eq(curl_code(out, "-r 100-199", url), 206);
     ck_assert(same_slice(out, small_path, 100, 100));
