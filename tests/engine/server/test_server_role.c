@@ -904,6 +904,43 @@ START_TEST(test_source_changes_and_pipelining)
 }
 END_TEST
 
+/* The host's first global IPv4 address (non-loopback), or "" when it has none. */
+static void
+global_ipv4(char *buf, size_t len)
+{
+    char *ip = sh_out("ip -4 -o addr show scope global 2>/dev/null | awk '{print $4}' | "
+                      "cut -d/ -f1 | head -n1 | tr -d '\\n'");
+    snprintf(buf, len, "%s", ip);
+    free(ip);
+}
+
+/* Basic over plain http from a non-loopback peer is refused unless allow-basic-over-http. */
+START_TEST(test_basic_non_loopback)
+{
+    struct ferry_status st;
+    char ip[64], gprefix[160], url[256], *out = tpath("out"), *h;
+
+    global_ipv4(ip, sizeof(ip));
+    ck_assert_uint_gt(strlen(ip), 0);
+    snprintf(gprefix, sizeof(gprefix), "http://%s:%d/files", ip, port);
+    ck_assert_msg(ferry_server_url_create(srv, gprefix, "s.bin", small_path, "authenticated",
+                                          NULL, 0, &st) == 0, "%s", st.text);
+    snprintf(url, sizeof(url), "http://%s:%d/files/s.bin", ip, port);
+    /* the peer address is the host's own global address, not loopback */
+    h = sh_out("curl -s -u alice:alice-pw -D - '%s' | tr -d '\\r'", url);
+    ck_assert_msg(strstr(h, "HTTP/1.1 401"), "%s", h);
+    ck_assert_ptr_nonnull(strstr(h, "only accepted from loopback"));
+    free(h);
+    server_stop();
+    set("allow-basic-over-http", "true");
+    server_start();
+    ck_assert_int_eq(curl_code(out, "-u alice:alice-pw", url), 200);
+    ck_assert_int_eq(sh("cmp -s '%s' '%s'", out, small_path), 0);
+    ck_assert_int_eq(curl_code(out, "-u alice:nope", url), 401);
+    free(out);
+}
+END_TEST
+
 START_TEST(test_config_urls_and_info)
 {
     struct ferry_group_info **v = NULL;
@@ -962,6 +999,17 @@ main(void)
     tcase_add_test(tc, test_source_changes_and_pipelining);
     tcase_add_test(tc, test_config_urls_and_info);
     suite_add_tcase(s, tc);
+    /* needs a non-loopback address of this host; without one the case is left out and
+     * that is said on stderr */
+    if (system("ip -4 -o addr show scope global 2>/dev/null | grep -q inet") == 0) {
+        TCase *tn = tcase_create("non_loopback");
+        tcase_add_checked_fixture(tn, setup, teardown);
+        tcase_set_timeout(tn, 60);
+        tcase_add_test(tn, test_basic_non_loopback);
+        suite_add_tcase(s, tn);
+    } else {
+        fprintf(stderr, "test_basic_non_loopback not run: no global IPv4 address\n");
+    }
     if (getenv("FERRY_TEST_LONG") && strcmp(getenv("FERRY_TEST_LONG"), "1") == 0) {
         TCase *tl = tcase_create("long");
         tcase_add_checked_fixture(tl, setup, teardown);
