@@ -235,8 +235,10 @@ def env(out, kv):
         "nproc": sh("nproc"),
         "memory": sh("free -g | awk '/^Mem:/ {print $2\" GiB\"}'"),
         "ktls": "available" if os.path.exists("/proc/net/tls_stat") else "unavailable",
-        "sysctl": sh("sysctl -n net.ipv4.tcp_congestion_control net.ipv4.tcp_wmem "
-                     "net.ipv4.tcp_rmem fs.pipe-max-size | tr '\\t\\n' ' ,'"),
+        "sysctl": ", ".join(
+            "%s=%s" % (k.rsplit(".", 1)[-1], sh("sysctl -n " + k).replace("\t", " "))
+            for k in ("net.ipv4.tcp_congestion_control", "net.ipv4.tcp_wmem",
+                      "net.ipv4.tcp_rmem", "fs.pipe-max-size")),
         "versions": {
             "nginx": sh("nginx -v 2>&1"),
             "curl": sh("curl --version | head -1 | cut -d' ' -f1-2"),
