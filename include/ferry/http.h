@@ -63,7 +63,8 @@ struct ferry_http_listen_opts {
 FERRY_API int ferry_http_server_listen(struct ferry_http_server *srv,
                                        const struct ferry_http_listen_opts *opts,
                                        uint32_t *ret_id);
-/* Close a listener (its open connections finish their current response). Thread-safe. */
+/* Close a listener (its open connections are still served). Thread-safe; returns once the
+ * port is closed on every worker, except when called from a worker of this server. */
 FERRY_API int ferry_http_server_unlisten(struct ferry_http_server *srv, uint32_t id);
 /* Port actually bound (useful with port 0). */
 FERRY_API int ferry_http_server_port(struct ferry_http_server *srv, uint32_t id);
@@ -113,7 +114,9 @@ FERRY_API const char *ferry_http_request_client_cert_sha1(const struct ferry_htt
 /* ---- responses ---- */
 
 FERRY_API void ferry_http_response_status(struct ferry_http_response *resp, int status);
-/* Add a header. The value must not contain CR or LF (-EINVAL otherwise). */
+/* Add a header. The value must not contain CR or LF (-EINVAL otherwise); the name must be a
+ * token and not one the core writes itself (Content-Length, Transfer-Encoding, Connection,
+ * Keep-Alive, Date, Server: -EINVAL). A refused header leaves the response unchanged. */
 FERRY_API int ferry_http_response_header(struct ferry_http_response *resp, const char *name,
                                          const char *fmt, ...) FERRY_PRINTF(3, 4);
 /* Body from memory: copied. */
@@ -125,7 +128,8 @@ FERRY_API int ferry_http_response_body_take(struct ferry_http_response *resp, vo
 /* Body from a file range: takes ownership of fd (closed by the core, also on failure). */
 FERRY_API int ferry_http_response_body_file(struct ferry_http_response *resp, int fd,
                                             off_t offset, off_t len);
-/* For HEAD: announce Content-Length `len` without a body. */
+/* For HEAD: announce Content-Length `len` without a body (on other methods the response
+ * becomes a 500). A body set for a HEAD request is dropped but its length announced. */
 FERRY_API void ferry_http_response_head_only(struct ferry_http_response *resp, off_t len);
 /* Close the connection after this response. */
 FERRY_API void ferry_http_response_close(struct ferry_http_response *resp);

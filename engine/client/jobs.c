@@ -1,0 +1,933 @@
+/*
+ * jobs.c - the client role's public API (include/ferry/jobs.h) and its lifecycle
+ * (jobs_new / jobs_free from engine/roles.h). Every call takes the role's lock, validates,
+ * changes the model, persists it before returning, and wakes the jobs thread.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include <curl/curl.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "ferry/log.h"
+#include "jobs-internal.h"
+#include "roles.h"
+
+#define JOBS_CERT_NOT_FOUND 0x80092004u /* CRYPT_E_NOT_FOUND */
+
+struct job *
+jobs_find(struct ferry_jobs *jobs, const char *id)
+{
+    if (!id)
+        return NULL;
+    for (size_t i = 0; i < jobs->n; i++)
+        if (strcasecmp(jobs->v[i]->id, id) == 0)
+            return jobs->v[i];
+    return NULL;
+}
+
+void
+jobs_wake(struct ferry_jobs *jobs)
+{
+    fetcher_wakeup(jobs);
+}
+
+/* Lock and find the job. On success the role is locked and *ret_job set; otherwise it is
+ * unlocked and st says why (-EINVAL bad id, -ENOENT unknown). */
+static int
+jobs_lock_job(struct ferry_jobs *jobs, const char *id, struct ferry_status *st,
+              struct job **ret_job)
+{
+    struct job *job;
+
+    if (ferry_guid_check(id) < 0)
+        return ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER,
+                                FERRY_E_INVALIDARG, "JobId", "JobId '%s' is not a {GUID}",
+                                id ? id : "");
+    pthread_mutex_lock(&jobs->lock);
+    job = jobs_find(jobs, id);
+    if (!job) {
+        pthread_mutex_unlock(&jobs->lock);
+        return ferry_status_set(st, -ENOENT, FERRY_STATUS_NOT_FOUND, FERRY_BG_E_NOT_FOUND,
+                                "JobId", "no job with id %s", id);
+    }
+    *ret_job = job;
+    return 0;
+}
+
+static int
+jobs_persist(struct ferry_jobs *jobs, struct job *job, struct ferry_status *st)
+{
+    int r = store_job_put(jobs->store, job);
+
+    if (r >= 0)
+        r = store_sync(jobs->store);
+    if (r < 0)
+        return ferry_status_set(st, r, FERRY_STATUS_INTERNAL, FERRY_E_FAIL, NULL,
+                                "the job store could not be written (%s)", strerror(-r));
+    return 0;
+}
+
+static int
+jobs_unlock_ret(struct ferry_jobs *jobs, int r, bool wake)
+{
+    pthread_mutex_unlock(&jobs->lock);
+    if (wake && r >= 0)
+        jobs_wake(jobs);
+    return r;
+}
+
+static int
+jobs_count_live(struct ferry_jobs *jobs)
+{
+    int n = 0;
+
+    for (size_t i = 0; i < jobs->n; i++)
+        if (!job_state_final(jobs->v[i]->state))
+            n++;
+    return n;
+}
+
+/* CreateJob. */
+int
+ferry_jobs_create(struct ferry_jobs *jobs, const struct ferry_job_create *req,
+                  char ret_job_id[FERRY_GUID_STRLEN], struct ferry_status *st)
+{
+    struct job *job = NULL, **nv;
+    struct ferry_job_props p = {0};
+    int r;
+
+    ferry_status_clear(st);
+    if (!req)
+        return ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER,
+                                FERRY_E_INVALIDARG, "", "no request");
+    if (req->type == 1 || req->type == 2)
+        return ferry_status_set(st, -EOPNOTSUPP, FERRY_STATUS_INVALID_PARAMETER,
+                                FERRY_E_INVALIDARG, "Type",
+                                "upload jobs (Type %u) are not supported; only Type 0 "
+                                "(download)",
+                                req->type);
+    if (req->type != 0)
+        return ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER,
+                                FERRY_E_INVALIDARG, "Type", "Type %u is not 0 (download)",
+                                req->type);
+    if (req->service_account > 2)
+        return ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER,
+                                FERRY_E_INVALIDARG, "ServiceAccount",
+                                "ServiceAccount %u is not 0, 1 or 2", req->service_account);
+    p.mask = FERRY_JOBPROP_DISPLAY_NAME | (req->description ? FERRY_JOBPROP_DESCRIPTION : 0);
+    p.display_name = req->display_name;
+    p.description = req->description;
+    job = job_new();
+    if (!job)
+        return ferry_status_set(st, -ENOMEM, FERRY_STATUS_INTERNAL, FERRY_E_OUTOFMEMORY, NULL,
+                                "out of memory");
+    r = job_check_props(jobs->cfg, job, &p, st);
+    if (r < 0)
+        goto error;
+    r = job_url_check(req->remote_url, st, "RemoteUrl");
+    if (r < 0)
+        goto error;
+    r = localpath_check(jobs->cfg, req->local_file, st);
+    if (r < 0)
+        goto error;
+    r = job_apply_props(jobs->cfg, job, &p);
+    if (r >= 0)
+        r = job_add_file(job, req->remote_url, req->local_file);
+    if (r >= 0 && req->owner) {
+        job->owner = strdup(req->owner);
+        if (!job->owner)
+            r = -ENOMEM;
+    }
+    if (r < 0) {
+        ferry_status_set(st, r, FERRY_STATUS_INTERNAL, FERRY_E_OUTOFMEMORY, NULL,
+                         "out of memory");
+        goto error;
+    }
+    job->type = req->type;
+    job->service_account = req->service_account;
+    ferry_guid_new(job->id);
+    job->ctime = job->mtime = ferry_filetime_now();
+    job->state = req->suspend ? FERRY_JOB_SUSPENDED : FERRY_JOB_QUEUED;
+
+    pthread_mutex_lock(&jobs->lock);
+    if (jobs_count_live(jobs) >= (int)jobs->cfg->max_jobs) {
+        r = ferry_status_set(st, -EMLINK, FERRY_STATUS_RESULT, FERRY_BG_E_TOO_MANY_JOBS, NULL,
+                             "the limit of %u jobs is reached", jobs->cfg->max_jobs);
+        pthread_mutex_unlock(&jobs->lock);
+        goto error;
+    }
+    nv = realloc(jobs->v, (jobs->n + 1) * sizeof(*nv));
+    if (!nv) {
+        pthread_mutex_unlock(&jobs->lock);
+        r = ferry_status_set(st, -ENOMEM, FERRY_STATUS_INTERNAL, FERRY_E_OUTOFMEMORY, NULL,
+                             "out of memory");
+        goto error;
+    }
+    jobs->v = nv;
+    job->seq = ++jobs->next_seq;
+    r = jobs_persist(jobs, job, st);
+    if (r < 0) {
+        pthread_mutex_unlock(&jobs->lock);
+        goto error;
+    }
+    jobs->v[jobs->n++] = job;
+    snprintf(ret_job_id, FERRY_GUID_STRLEN, "%s", job->id);
+    ferry_log_info("job %s created ('%s', %s)", job->id, job->display_name,
+                   ferry_job_state_name(job->state));
+    return jobs_unlock_ret(jobs, 0, true);
+error:
+    job_free(job);
+    return r;
+}
+
+/* AddFile. */
+int
+ferry_jobs_add_file(struct ferry_jobs *jobs, const char *job_id, const char *remote_url,
+                    const char *local_file, struct ferry_status *st)
+{
+    struct job *job;
+    int r;
+
+    ferry_status_clear(st);
+    r = job_url_check(remote_url, st, "RemoteUrl");
+    if (r < 0)
+        return r;
+    r = localpath_check(jobs->cfg, local_file, st);
+    if (r < 0)
+        return r;
+    r = jobs_lock_job(jobs, job_id, st, &job);
+    if (r < 0)
+        return r;
+    if (job_state_final(job->state)) {
+        r = ferry_status_set(st, -EINVAL, FERRY_STATUS_RESULT, FERRY_BG_E_INVALID_STATE, NULL,
+                             "job %s is %s: no files can be added", job->id,
+                             ferry_job_state_name(job->state));
+        return jobs_unlock_ret(jobs, r, false);
+    }
+    if (job->nfiles >= jobs->cfg->max_files_per_job) {
+        r = ferry_status_set(st, -EMLINK, FERRY_STATUS_RESULT, FERRY_BG_E_TOO_MANY_FILES, NULL,
+                             "job %s already has the maximum of %u files", job->id,
+                             jobs->cfg->max_files_per_job);
+        return jobs_unlock_ret(jobs, r, false);
+    }
+    r = job_add_file(job, remote_url, local_file);
+    if (r < 0) {
+        r = ferry_status_set(st, r, FERRY_STATUS_INTERNAL, FERRY_E_OUTOFMEMORY, NULL,
+                             "out of memory");
+        return jobs_unlock_ret(jobs, r, false);
+    }
+    if (job->state == FERRY_JOB_TRANSFERRED)
+        job_set_state(job, FERRY_JOB_QUEUED);
+    r = jobs_persist(jobs, job, st);
+    return jobs_unlock_ret(jobs, r, true);
+}
+
+/* Remove every temp file of a job (cancel). Logs what could not be removed. */
+static void
+jobs_remove_temps(struct ferry_jobs *jobs, struct job *job)
+{
+    for (size_t i = 0; i < job->nfiles; i++) {
+        int r = localpath_remove_temp(jobs->cfg, job->id, job->files[i].local_file);
+        if (r < 0)
+            ferry_log_warn("job %s: temp file for '%s' could not be removed: %s", job->id,
+                           job->files[i].local_file, strerror(-r));
+    }
+}
+
+static int
+jobs_complete(struct ferry_jobs *jobs, struct job *job, struct ferry_status *st)
+{
+    for (size_t i = 0; i < job->nfiles; i++) {
+        int r = localpath_commit(jobs->cfg, job->id, job->files[i].local_file);
+        if (r < 0)
+            return ferry_status_set(st, r, FERRY_STATUS_RESULT,
+                                    r == -ENOSPC    ? FERRY_E_DISK_FULL
+                                    : r == -EACCES  ? FERRY_E_ACCESSDENIED
+                                    : r == -ENOENT  ? FERRY_E_FILE_NOT_FOUND
+                                                    : FERRY_E_FAIL,
+                                    NULL, "job %s: '%s' could not be put in place (%s)",
+                                    job->id, job->files[i].local_file, strerror(-r));
+    }
+    job_set_state(job, FERRY_JOB_ACKNOWLEDGED);
+    store_chunks_clear(jobs->store, job->id, SIZE_MAX);
+    ferry_log_info("job %s: completed", job->id);
+    return 0;
+}
+
+/* SetJobState. */
+int
+ferry_jobs_set_state(struct ferry_jobs *jobs, const char *job_id,
+                     enum ferry_job_action action, struct ferry_status *st)
+{
+    struct job *job;
+    int r;
+
+    ferry_status_clear(st);
+    r = jobs_lock_job(jobs, job_id, st, &job);
+    if (r < 0)
+        return r;
+    r = job_check_action(job, action, st);
+    if (r < 0)
+        return jobs_unlock_ret(jobs, r, false);
+    switch (action) {
+    case FERRY_JOB_ACTION_CANCEL:
+        job_set_state(job, FERRY_JOB_CANCELLED);
+        jobs_remove_temps(jobs, job);
+        store_chunks_clear(jobs->store, job->id, SIZE_MAX);
+        ferry_log_info("job %s: cancelled", job->id);
+        break;
+    case FERRY_JOB_ACTION_COMPLETE:
+        r = jobs_complete(jobs, job, st);
+        if (r < 0)
+            return jobs_unlock_ret(jobs, r, false);
+        break;
+    case FERRY_JOB_ACTION_RESUME:
+        if (job->state == FERRY_JOB_SUSPENDED || job->state == FERRY_JOB_ERROR ||
+            job->state == FERRY_JOB_TRANSIENT_ERROR) {
+            job_set_state(job, FERRY_JOB_QUEUED);
+            job->no_progress_since = 0;
+            job->remote_restarts = 0;
+        }
+        break;
+    case FERRY_JOB_ACTION_SUSPEND:
+        if (job->state != FERRY_JOB_SUSPENDED)
+            job_set_state(job, FERRY_JOB_SUSPENDED);
+        break;
+    }
+    r = jobs_persist(jobs, job, st);
+    return jobs_unlock_ret(jobs, r, true);
+}
+
+/* Put of the writable properties (all-or-nothing). */
+int
+ferry_jobs_set_props(struct ferry_jobs *jobs, const char *job_id,
+                     const struct ferry_job_props *props, struct ferry_status *st)
+{
+    struct job *job;
+    int r;
+
+    ferry_status_clear(st);
+    r = jobs_lock_job(jobs, job_id, st, &job);
+    if (r < 0)
+        return r;
+    r = job_check_props(jobs->cfg, job, props, st);
+    if (r >= 0)
+        r = job_apply_props(jobs->cfg, job, props);
+    if (r >= 0)
+        r = jobs_persist(jobs, job, st);
+    return jobs_unlock_ret(jobs, r, true);
+}
+
+int
+ferry_jobs_get(struct ferry_jobs *jobs, const char *job_id, struct ferry_job_info **ret_info,
+               struct ferry_status *st)
+{
+    struct job *job;
+    int r;
+
+    ferry_status_clear(st);
+    r = jobs_lock_job(jobs, job_id, st, &job);
+    if (r < 0)
+        return r;
+    r = job_info(job, jobs->cfg, ret_info);
+    if (r < 0)
+        ferry_status_set(st, r, FERRY_STATUS_INTERNAL, FERRY_E_OUTOFMEMORY, NULL,
+                         "out of memory");
+    return jobs_unlock_ret(jobs, r, false);
+}
+
+int
+ferry_jobs_list(struct ferry_jobs *jobs, struct ferry_job_info ***ret_v, size_t *ret_n)
+{
+    struct ferry_job_info **v;
+    size_t n = 0;
+    int r = 0;
+
+    pthread_mutex_lock(&jobs->lock);
+    v = calloc(jobs->n ? jobs->n : 1, sizeof(*v));
+    if (!v) {
+        pthread_mutex_unlock(&jobs->lock);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < jobs->n; i++) {
+        if (job_state_final(jobs->v[i]->state))
+            continue;
+        r = job_info(jobs->v[i], jobs->cfg, &v[n]);
+        if (r < 0)
+            break;
+        n++;
+    }
+    pthread_mutex_unlock(&jobs->lock);
+    if (r < 0) {
+        ferry_job_info_list_free(v, n);
+        return r;
+    }
+    *ret_v = v;
+    *ret_n = n;
+    return 0;
+}
+
+static const char *
+jobs_context_text(enum ferry_error_context ctx)
+{
+    switch (ctx) {
+    case FERRY_ERRCTX_NONE:
+        return "No error occurred.";
+    case FERRY_ERRCTX_GENERAL_QUEUE_MANAGER:
+        return "The error occurred in the transfer queue manager.";
+    case FERRY_ERRCTX_QUEUE_MANAGER_NOTIFICATION:
+        return "The error occurred while notifying the application.";
+    case FERRY_ERRCTX_LOCAL_FILE:
+        return "The error occurred while the local file was being processed.";
+    case FERRY_ERRCTX_REMOTE_FILE:
+        return "The error occurred while the remote file was being processed.";
+    case FERRY_ERRCTX_GENERAL_TRANSPORT:
+        return "The error occurred in the transport layer.";
+    case FERRY_ERRCTX_REMOTE_APPLICATION:
+        return "The error occurred in the server application.";
+    case FERRY_ERRCTX_UNKNOWN:
+        break;
+    }
+    return "The error context is unknown.";
+}
+
+int
+ferry_jobs_get_error(struct ferry_jobs *jobs, const char *job_id,
+                     struct ferry_job_error *ret_err, struct ferry_status *st)
+{
+    struct ferry_job_error e = {0};
+    struct job *job;
+    int r;
+
+    ferry_status_clear(st);
+    r = jobs_lock_job(jobs, job_id, st, &job);
+    if (r < 0)
+        return r;
+    if ((job->state != FERRY_JOB_ERROR && job->state != FERRY_JOB_TRANSIENT_ERROR) ||
+        !job->err.set) {
+        r = ferry_status_set(st, -ENODATA, FERRY_STATUS_RESULT,
+                                 JOB_BG_E_ERROR_INFO_UNAVAILABLE, NULL,
+                                 "job %s is %s and has no error", job->id,
+                                 ferry_job_state_name(job->state));
+        return jobs_unlock_ret(jobs, r, false);
+    }
+    e.context = job->err.context;
+    e.code = job->err.code;
+    e.context_text = strdup(jobs_context_text(job->err.context));
+    e.text = strdup(job->err.text ? job->err.text : "");
+    e.file = job->err.file ? strdup(job->err.file) : NULL;
+    pthread_mutex_unlock(&jobs->lock);
+    if (!e.context_text || !e.text || (job->err.file && !e.file)) {
+        ferry_job_error_done(&e);
+        return ferry_status_set(st, -ENOMEM, FERRY_STATUS_INTERNAL, FERRY_E_OUTOFMEMORY, NULL,
+                                "out of memory");
+    }
+    *ret_err = e;
+    return 0;
+}
+
+static bool
+jobs_cred_text_ok(const char *s)
+{
+    if (!s)
+        return true;
+    if (strlen(s) > 1024)
+        return false;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p < 0x20 && *p != '\t')
+            return false;
+    return true;
+}
+
+int
+ferry_jobs_set_credentials(struct ferry_jobs *jobs, const char *job_id, unsigned target,
+                           unsigned scheme, const char *user, const char *password,
+                           struct ferry_status *st)
+{
+    struct job *job;
+    int r;
+
+    ferry_status_clear(st);
+    if (target > 1)
+        return ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER,
+                                FERRY_E_INVALIDARG, "Target",
+                                "Target %u is not 0 (server) or 1 (proxy)", target);
+    if (scheme == 4)
+        return ferry_status_set(st, -EOPNOTSUPP, FERRY_STATUS_INVALID_PARAMETER,
+                                FERRY_E_INVALIDARG, "Scheme",
+                                "the Passport scheme (4) is not supported");
+    if (scheme > 4)
+        return ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER,
+                                FERRY_E_INVALIDARG, "Scheme",
+                                "Scheme %u is not 0 (Basic) to 3 (Negotiate)", scheme);
+    if ((scheme <= 1 && (!user || !password)) || !jobs_cred_text_ok(user) ||
+        !jobs_cred_text_ok(password))
+        return ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER,
+                                FERRY_E_INVALIDARG, user ? "Password" : "UserName",
+                                "UserName and Password are required for Basic and Digest "
+                                "and must be printable text");
+    r = jobs_lock_job(jobs, job_id, st, &job);
+    if (r < 0)
+        return r;
+    if (job_state_final(job->state)) {
+        r = ferry_status_set(st, -EINVAL, FERRY_STATUS_RESULT, FERRY_BG_E_INVALID_STATE, NULL,
+                             "job %s is %s and read-only", job->id,
+                             ferry_job_state_name(job->state));
+        return jobs_unlock_ret(jobs, r, false);
+    }
+    r = store_cred_set(jobs->store, job->id, target, scheme, user ? user : "",
+                       password ? password : "");
+    if (r < 0) {
+        r = ferry_status_set(st, r, FERRY_STATUS_INTERNAL, FERRY_E_FAIL, NULL,
+                             "the job store could not be written");
+        return jobs_unlock_ret(jobs, r, false);
+    }
+    job->has_credentials = true;
+    job->mtime = ferry_filetime_now();
+    r = jobs_persist(jobs, job, st);
+    return jobs_unlock_ret(jobs, r, true);
+}
+
+int
+ferry_jobs_remove_credentials(struct ferry_jobs *jobs, const char *job_id, unsigned target,
+                              unsigned scheme, struct ferry_status *st)
+{
+    struct job *job;
+    int r;
+
+    ferry_status_clear(st);
+    if (target > 1 || scheme > 4)
+        return ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER,
+                                FERRY_E_INVALIDARG, target > 1 ? "Target" : "Scheme",
+                                "no such credential target/scheme");
+    r = jobs_lock_job(jobs, job_id, st, &job);
+    if (r < 0)
+        return r;
+    r = store_cred_remove(jobs->store, job->id, target, scheme);
+    if (r >= 0)
+        r = store_cred_count(jobs->store, job->id);
+    if (r < 0) {
+        r = ferry_status_set(st, r, FERRY_STATUS_INTERNAL, FERRY_E_FAIL, NULL,
+                             "the job store could not be written");
+        return jobs_unlock_ret(jobs, r, false);
+    }
+    job->has_credentials = r > 0;
+    job->mtime = ferry_filetime_now();
+    r = jobs_persist(jobs, job, st);
+    return jobs_unlock_ret(jobs, r, true);
+}
+
+static int
+jobs_set_str(char **slot, const char *v)
+{
+    char *s = v && *v ? strdup(v) : NULL;
+
+    if (v && *v && !s)
+        return -ENOMEM;
+    free(*slot);
+    *slot = s;
+    return 0;
+}
+
+int
+ferry_jobs_set_proxy(struct ferry_jobs *jobs, const char *job_id, unsigned usage,
+                     const char *proxy_list, const char *bypass_list, struct ferry_status *st)
+{
+    struct job *job;
+    int r;
+
+    ferry_status_clear(st);
+    if (usage > 3)
+        return ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER,
+                                FERRY_E_INVALIDARG, "ProxyUsage",
+                                "ProxyUsage %u is not 0 to 3", usage);
+    if (usage != 2 && ((proxy_list && *proxy_list) || (bypass_list && *bypass_list)))
+        return ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER,
+                                FERRY_E_INVALIDARG, "ProxyList",
+                                "proxy and bypass lists are only allowed with ProxyUsage 2 "
+                                "(override)");
+    if (usage == 2 && (!proxy_list || !*proxy_list))
+        return ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER,
+                                FERRY_E_INVALIDARG, "ProxyList",
+                                "ProxyUsage 2 (override) needs a proxy list");
+    if ((proxy_list && (strlen(proxy_list) > JOB_MAX_PROXY_LIST ||
+                        !jobs_cred_text_ok(proxy_list))) ||
+        (bypass_list && (strlen(bypass_list) > JOB_MAX_PROXY_LIST ||
+                         !jobs_cred_text_ok(bypass_list))))
+        return ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER,
+                                FERRY_E_INVALIDARG, "ProxyList",
+                                "proxy lists are at most %u printable characters",
+                                JOB_MAX_PROXY_LIST);
+    r = jobs_lock_job(jobs, job_id, st, &job);
+    if (r < 0)
+        return r;
+    if (job_state_final(job->state)) {
+        r = ferry_status_set(st, -EINVAL, FERRY_STATUS_RESULT, FERRY_BG_E_INVALID_STATE, NULL,
+                             "job %s is %s and read-only", job->id,
+                             ferry_job_state_name(job->state));
+        return jobs_unlock_ret(jobs, r, false);
+    }
+    job->proxy_usage = usage;
+    r = jobs_set_str(&job->proxy_list, proxy_list);
+    if (r >= 0)
+        r = jobs_set_str(&job->proxy_bypass, bypass_list);
+    if (r < 0) {
+        r = ferry_status_set(st, r, FERRY_STATUS_INTERNAL, FERRY_E_OUTOFMEMORY, NULL,
+                             "out of memory");
+        return jobs_unlock_ret(jobs, r, false);
+    }
+    job->mtime = ferry_filetime_now();
+    r = jobs_persist(jobs, job, st);
+    return jobs_unlock_ret(jobs, r, true);
+}
+
+/* Find the PEM in dir whose certificate's SHA-1 is hash. *ret_path malloc()ed. */
+static int
+jobs_find_cert(const char *dir, const uint8_t *hash, char **ret_path)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    int r = -ENOENT;
+
+    if (!d)
+        return -ENOENT;
+    while ((de = readdir(d))) {
+        size_t l = strlen(de->d_name);
+        char *path = NULL;
+        FILE *f;
+        X509 *x;
+
+        if (l < 5 || strcmp(de->d_name + l - 4, ".pem") != 0 || de->d_name[0] == '.')
+            continue;
+        if (asprintf(&path, "%s/%s", dir, de->d_name) < 0)
+            break;
+        f = fopen(path, "re");
+        if (!f) {
+            free(path);
+            continue;
+        }
+        x = PEM_read_X509(f, NULL, NULL, NULL);
+        fclose(f);
+        if (x) {
+            uint8_t md[EVP_MAX_MD_SIZE];
+            unsigned int mdlen = 0;
+            bool match = X509_digest(x, EVP_sha1(), md, &mdlen) == 1 && mdlen == 20 &&
+                         memcmp(md, hash, 20) == 0;
+            X509_free(x);
+            if (match) {
+                *ret_path = path;
+                r = 0;
+                break;
+            }
+        }
+        free(path);
+    }
+    closedir(d);
+    return r;
+}
+
+int
+ferry_jobs_set_client_cert(struct ferry_jobs *jobs, const char *job_id,
+                           unsigned store_location, const char *store_name,
+                           const uint8_t *hash, size_t hash_len, struct ferry_status *st)
+{
+    char *dir = NULL, *path = NULL;
+    struct job *job;
+    int r;
+
+    ferry_status_clear(st);
+    if (store_location > 7)
+        return ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER,
+                                FERRY_E_INVALIDARG, "CertStoreLocation",
+                                "CertStoreLocation %u is not 0 to 7", store_location);
+    if (!store_name || !*store_name || strlen(store_name) > 256 || strchr(store_name, '/') ||
+        store_name[0] == '.' || !jobs_cred_text_ok(store_name))
+        return ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER,
+                                FERRY_E_INVALIDARG, "StoreName",
+                                "StoreName must be a plain store name (e.g. MY)");
+    if (!hash || hash_len != 20)
+        return ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER,
+                                FERRY_E_INVALIDARG, "CertHash",
+                                "CertHash must be the 20-byte SHA-1 thumbprint");
+    if (jobs->cfg->cert_store_dir)
+        r = asprintf(&dir, "%s/%s", jobs->cfg->cert_store_dir, store_name);
+    else
+        r = asprintf(&dir, "%s/certs/%s", jobs->cfg->state_dir, store_name);
+    if (r < 0)
+        return ferry_status_set(st, -ENOMEM, FERRY_STATUS_INTERNAL, FERRY_E_OUTOFMEMORY, NULL,
+                                "out of memory");
+    r = jobs_find_cert(dir, hash, &path);
+    if (r < 0) {
+        char hex[41];
+        verify_hex_encode(hash, 20, hex);
+        ferry_status_set(st, r, FERRY_STATUS_RESULT, JOBS_CERT_NOT_FOUND, NULL,
+                         "no certificate with thumbprint %s in store '%s'", hex, store_name);
+        free(dir);
+        return r;
+    }
+    free(dir);
+    r = jobs_lock_job(jobs, job_id, st, &job);
+    if (r < 0) {
+        free(path);
+        return r;
+    }
+    if (job_state_final(job->state)) {
+        free(path);
+        r = ferry_status_set(st, -EINVAL, FERRY_STATUS_RESULT, FERRY_BG_E_INVALID_STATE, NULL,
+                             "job %s is %s and read-only", job->id,
+                             ferry_job_state_name(job->state));
+        return jobs_unlock_ret(jobs, r, false);
+    }
+    free(job->cert_path);
+    job->cert_path = path;
+    job->mtime = ferry_filetime_now();
+    r = jobs_persist(jobs, job, st);
+    return jobs_unlock_ret(jobs, r, true);
+}
+
+int
+ferry_jobs_remove_client_cert(struct ferry_jobs *jobs, const char *job_id,
+                              struct ferry_status *st)
+{
+    struct job *job;
+    int r;
+
+    ferry_status_clear(st);
+    r = jobs_lock_job(jobs, job_id, st, &job);
+    if (r < 0)
+        return r;
+    free(job->cert_path);
+    job->cert_path = NULL;
+    job->mtime = ferry_filetime_now();
+    r = jobs_persist(jobs, job, st);
+    return jobs_unlock_ret(jobs, r, true);
+}
+
+/* "Mirror", "ExpectedDigest", "CustomHeader". */
+int
+ferry_jobs_set_option(struct ferry_jobs *jobs, const char *job_id, const char *name,
+                      const char *value, struct ferry_status *st)
+{
+    struct job *job;
+    struct jfile *f;
+    int r = 0;
+
+    ferry_status_clear(st);
+    if (!name || !value)
+        return ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER,
+                                FERRY_E_INVALIDARG, !name ? "Name" : "Value",
+                                "option name and value are required");
+    if (strcmp(name, "Mirror") == 0) {
+        r = job_url_check(value, st, "Value");
+    } else if (strcmp(name, "ExpectedDigest") == 0) {
+        if (verify_digest_spec_check(value) < 0)
+            r = ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER,
+                                 FERRY_E_INVALIDARG, "Value",
+                                 "ExpectedDigest must be sha256:<64 hex> or xxh128:<32 hex>");
+    } else if (strcmp(name, "CustomHeader") == 0) {
+        const char *colon = strchr(value, ':');
+        if (!colon || colon == value || strlen(value) > JOB_MAX_HEADER_LEN ||
+            !jobs_cred_text_ok(value) || strpbrk(value, "\r\n"))
+            r = ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER,
+                                 FERRY_E_INVALIDARG, "Value",
+                                 "CustomHeader must be 'Name: value', at most %u printable "
+                                 "characters",
+                                 JOB_MAX_HEADER_LEN);
+    } else {
+        r = ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER, FERRY_E_INVALIDARG,
+                             "Name", "unknown option '%s' (Mirror, ExpectedDigest, "
+                             "CustomHeader)", name);
+    }
+    if (r < 0)
+        return r;
+    r = jobs_lock_job(jobs, job_id, st, &job);
+    if (r < 0)
+        return r;
+    if (job_state_final(job->state) || job->nfiles == 0) {
+        r = ferry_status_set(st, -EINVAL, FERRY_STATUS_RESULT, FERRY_BG_E_INVALID_STATE, NULL,
+                             "job %s is %s and read-only", job->id,
+                             ferry_job_state_name(job->state));
+        return jobs_unlock_ret(jobs, r, false);
+    }
+    f = &job->files[job->nfiles - 1];
+    if (strcmp(name, "Mirror") == 0) {
+        char **nv;
+        if (f->nmirrors >= JOB_MAX_MIRRORS) {
+            r = ferry_status_set(st, -EMLINK, FERRY_STATUS_INVALID_PARAMETER,
+                                 FERRY_E_INVALIDARG, "Value", "at most %u mirrors per file",
+                                 JOB_MAX_MIRRORS);
+            return jobs_unlock_ret(jobs, r, false);
+        }
+        nv = realloc(f->mirrors, (f->nmirrors + 1) * sizeof(*nv));
+        if (nv) {
+            f->mirrors = nv;
+            f->mirrors[f->nmirrors] = strdup(value);
+            if (f->mirrors[f->nmirrors])
+                f->nmirrors++;
+            else
+                r = -ENOMEM;
+        } else {
+            r = -ENOMEM;
+        }
+    } else if (strcmp(name, "ExpectedDigest") == 0) {
+        r = jobs_set_str(&f->expected_digest, value);
+    } else {
+        char **nv;
+        if (job->nheaders >= JOB_MAX_HEADERS) {
+            r = ferry_status_set(st, -EMLINK, FERRY_STATUS_INVALID_PARAMETER,
+                                 FERRY_E_INVALIDARG, "Value", "at most %u custom headers",
+                                 JOB_MAX_HEADERS);
+            return jobs_unlock_ret(jobs, r, false);
+        }
+        nv = realloc(job->headers, (job->nheaders + 1) * sizeof(*nv));
+        if (nv) {
+            job->headers = nv;
+            job->headers[job->nheaders] = strdup(value);
+            if (job->headers[job->nheaders])
+                job->nheaders++;
+            else
+                r = -ENOMEM;
+        } else {
+            r = -ENOMEM;
+        }
+    }
+    if (r < 0) {
+        r = ferry_status_set(st, r, FERRY_STATUS_INTERNAL, FERRY_E_OUTOFMEMORY, NULL,
+                             "out of memory");
+        return jobs_unlock_ret(jobs, r, false);
+    }
+    job->mtime = ferry_filetime_now();
+    r = jobs_persist(jobs, job, st);
+    return jobs_unlock_ret(jobs, r, true);
+}
+
+void
+ferry_jobs_stats(struct ferry_jobs *jobs, struct ferry_jobs_stats *ret)
+{
+    memset(ret, 0, sizeof(*ret));
+    pthread_mutex_lock(&jobs->lock);
+    for (size_t i = 0; i < jobs->n; i++) {
+        const struct job *job = jobs->v[i];
+        if ((unsigned)job->state <= FERRY_JOB_CANCELLED)
+            ret->jobs_by_state[job->state]++;
+        ret->bytes_refetched += job->bytes_refetched;
+    }
+    ret->bytes_fetched = jobs->bytes_fetched;
+    ret->chunk_verify_failures = jobs->verify_failures;
+    ret->active_connections = jobs->active_connections;
+    pthread_mutex_unlock(&jobs->lock);
+}
+
+/* Defaults for the numeric limits a hand-built or partial config leaves at 0. */
+static void
+jobs_cfg_defaults(struct ferry_config *c)
+{
+    if (!c->max_jobs)
+        c->max_jobs = 300;
+    if (!c->max_files_per_job)
+        c->max_files_per_job = 1000;
+    if (!c->max_ranges_per_file)
+        c->max_ranges_per_file = 500;
+    if (!c->connections_per_file)
+        c->connections_per_file = 4;
+    if (c->connections_per_file > JOB_MAX_CONNECTIONS)
+        c->connections_per_file = JOB_MAX_CONNECTIONS;
+    if (!c->fetch_chunk_size)
+        c->fetch_chunk_size = 4u << 20;
+    if (!c->progress_interval_ms)
+        c->progress_interval_ms = 1000;
+    if (!c->max_active_jobs)
+        c->max_active_jobs = 4;
+    if (!c->retry_delay_min)
+        c->retry_delay_min = 5;
+    if (!c->connect_timeout)
+        c->connect_timeout = 30;
+    if (!c->stall_timeout)
+        c->stall_timeout = 60;
+}
+
+/* The private copy of the configuration the role reads (defaults filled in). */
+struct jobs_with_cfg {
+    struct ferry_jobs jobs;
+    struct ferry_config cfg;
+};
+
+/*
+ * Open STATE/jobs.db, load every job, recover those a crash left CONNECTING/TRANSFERRING
+ * (back to QUEUED; their verified chunks are re-hashed before they are trusted), and start
+ * the jobs thread. cfg must outlive the role.
+ */
+int
+jobs_new(const struct ferry_config *cfg, struct ferry_jobs **ret_jobs)
+{
+    struct jobs_with_cfg *w;
+    struct ferry_jobs *jobs;
+    int r;
+
+    if (!cfg || !cfg->state_dir)
+        return -EINVAL;
+    w = calloc(1, sizeof(*w));
+    if (!w)
+        return -ENOMEM;
+    w->cfg = *cfg;
+    jobs_cfg_defaults(&w->cfg);
+    jobs = &w->jobs;
+    jobs->cfg = &w->cfg;
+    pthread_mutex_init(&jobs->lock, NULL);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    r = store_open(cfg->state_dir, &jobs->store);
+    if (r < 0)
+        goto error;
+    r = store_load(jobs->store, &jobs->v, &jobs->n);
+    if (r < 0) {
+        ferry_log_error("job store '%s' could not be loaded: %s", store_path(jobs->store),
+                        strerror(-r));
+        goto error;
+    }
+    for (size_t i = 0; i < jobs->n; i++) {
+        struct job *job = jobs->v[i];
+        if (job->seq > jobs->next_seq)
+            jobs->next_seq = job->seq;
+        if (job->state == FERRY_JOB_CONNECTING || job->state == FERRY_JOB_TRANSFERRING) {
+            ferry_log_info("job %s: was %s when ferry stopped; queued again", job->id,
+                           ferry_job_state_name(job->state));
+            job->state = FERRY_JOB_QUEUED;
+            store_job_put(jobs->store, job);
+        } else if (job->state == FERRY_JOB_TRANSIENT_ERROR) {
+            job->retry_at_ms = jobs_now_ms() + (int64_t)job_retry_delay(jobs->cfg, job) * 1000;
+            job->no_progress_since = jobs_now_ms();
+        }
+    }
+    r = scheduler_start(jobs);
+    if (r < 0)
+        goto error;
+    *ret_jobs = jobs;
+    return 0;
+error:
+    jobs_free(jobs);
+    return r;
+}
+
+/* Stop the thread (transfers checkpointed), close the store, free everything. */
+struct ferry_jobs *
+jobs_free(struct ferry_jobs *jobs)
+{
+    if (!jobs)
+        return NULL;
+    scheduler_stop(jobs);
+    for (size_t i = 0; i < jobs->n; i++)
+        job_free(jobs->v[i]);
+    free(jobs->v);
+    jobs->store = store_free(jobs->store);
+    pthread_mutex_destroy(&jobs->lock);
+    free((struct jobs_with_cfg *)jobs);
+    return NULL;
+}

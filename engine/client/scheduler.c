@@ -1,0 +1,260 @@
+/*
+ * scheduler.c - the `jobs` thread. It holds ferry_jobs.lock except while it waits in
+ * curl_multi_poll (woken by API calls through curl_multi_wakeup), and on every pass:
+ *   - moves TRANSIENT_ERROR jobs whose retry time came back to QUEUED, and to ERROR those
+ *     whose NoProgressTimeout ran out;
+ *   - picks the jobs that may transfer: every FOREGROUND job when there is one; otherwise
+ *     the runnable jobs of the highest priority present (higher preempts lower), at most
+ *     cfg->max_active_jobs of them, rotating in slices of SCHEDULER_SLICE_MS when more wait;
+ *   - stops the transfers of jobs that lost their turn (back to QUEUED), were suspended or
+ *     cancelled, and starts the others' current file (files in order within a job).
+ * On shutdown every transfer is stopped with a checkpoint, so progress persists.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ferry/log.h"
+#include "jobs-internal.h"
+
+int64_t
+jobs_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int
+scheduler_cmp(const void *a, const void *b)
+{
+    const struct job *x = *(struct job *const *)a, *y = *(struct job *const *)b;
+
+    if (x->rr_seq != y->rr_seq)
+        return x->rr_seq < y->rr_seq ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static void
+scheduler_timers(struct ferry_jobs *jobs, int64_t now)
+{
+    for (size_t i = 0; i < jobs->n; i++) {
+        struct job *job = jobs->v[i];
+
+        if (job->state != FERRY_JOB_TRANSIENT_ERROR)
+            continue;
+        if (job->no_progress_since &&
+            now - job->no_progress_since >= (int64_t)job->no_progress_timeout * 1000) {
+            ferry_log_info("job %s: no progress for %u s; giving up", job->id,
+                           job->no_progress_timeout);
+            job_set_state(job, FERRY_JOB_ERROR);
+            store_job_put(jobs->store, job);
+            continue;
+        }
+        if (now >= job->retry_at_ms) {
+            /* keep the error object until the transfer restarts: CONNECTING clears it */
+            job->state = FERRY_JOB_QUEUED;
+            job->retries++;
+            store_job_put(jobs->store, job);
+        }
+    }
+}
+
+static void
+scheduler_throughput(struct ferry_jobs *jobs, int64_t now)
+{
+    for (size_t i = 0; i < jobs->n; i++) {
+        struct job *job = jobs->v[i];
+
+        if (job->xfer && job->run_since_ms) {
+            if (job->tp_at_ms == 0) {
+                job->tp_at_ms = now;
+                job->tp_bytes = job->bytes_fetched;
+                continue;
+            }
+            if (now - job->tp_at_ms >= 1000) {
+                int64_t dt = now - job->tp_at_ms;
+                job->throughput = (job->bytes_fetched - job->tp_bytes) * 1000 / (uint64_t)dt;
+                job->transfer_ms += dt;
+                job->tp_at_ms = now;
+                job->tp_bytes = job->bytes_fetched;
+            }
+        } else {
+            if (job->tp_at_ms && job->bytes_fetched > job->tp_bytes)
+                job->transfer_ms += now - job->tp_at_ms;
+            job->tp_at_ms = 0;
+            job->throughput = 0;
+        }
+    }
+}
+
+/* Decide and apply who transfers now. */
+void
+scheduler_tick(struct ferry_jobs *jobs, int64_t now)
+{
+    struct job **cand;
+    size_t ncand = 0, nsel = 0;
+    unsigned max_active = jobs->cfg->max_active_jobs;
+    int best = 4;
+    bool waiting = false;
+
+    scheduler_timers(jobs, now);
+    /* transfers of jobs that are no longer runnable (suspend, cancel, error via API) */
+    for (size_t i = 0; i < jobs->n; i++) {
+        struct job *job = jobs->v[i];
+        if (job->xfer && !job_runnable(job)) {
+            fetcher_stop(jobs, job);
+            job->run_since_ms = 0;
+        }
+    }
+    cand = calloc(jobs->n ? jobs->n : 1, sizeof(*cand));
+    if (!cand)
+        return;
+    for (size_t i = 0; i < jobs->n; i++) {
+        struct job *job = jobs->v[i];
+        if (!job_runnable(job))
+            continue;
+        if ((int)job->priority < best)
+            best = (int)job->priority;
+    }
+    for (size_t i = 0; i < jobs->n; i++) {
+        struct job *job = jobs->v[i];
+        if (job_runnable(job) && (int)job->priority == best)
+            cand[ncand++] = job;
+    }
+    if (best == FERRY_PRIORITY_FOREGROUND) {
+        nsel = ncand;
+    } else {
+        nsel = ncand < max_active ? ncand : max_active;
+        waiting = ncand > max_active;
+        if (waiting) {
+            /* slices: a job that ran its slice goes to the back of the line */
+            for (size_t i = 0; i < ncand; i++)
+                if (cand[i]->run_since_ms && now - cand[i]->run_since_ms >= SCHEDULER_SLICE_MS)
+                    cand[i]->rr_seq = ++jobs->rr_counter;
+        }
+        qsort(cand, ncand, sizeof(*cand), scheduler_cmp);
+    }
+    /* stop whoever runs and is not selected: lower priorities, ended slices */
+    for (size_t i = 0; i < jobs->n; i++) {
+        struct job *job = jobs->v[i];
+        bool selected = false;
+
+        if (!job_runnable(job))
+            continue;
+        for (size_t k = 0; k < nsel; k++)
+            if (cand[k] == job)
+                selected = true;
+        if (selected)
+            continue;
+        if (job->xfer)
+            fetcher_stop(jobs, job);
+        if (job->state != FERRY_JOB_QUEUED) {
+            job->state = FERRY_JOB_QUEUED;
+            store_job_put(jobs->store, job);
+        }
+        job->run_since_ms = 0;
+    }
+    for (size_t k = 0; k < nsel; k++) {
+        struct job *job = cand[k];
+
+        if (job->xfer)
+            continue;
+        if (job_current_file(job) >= job->nfiles) {
+            job_set_state(job, FERRY_JOB_TRANSFERRED);
+            job->run_since_ms = 0;
+            store_job_put(jobs->store, job);
+            continue;
+        }
+        if (job->state == FERRY_JOB_QUEUED)
+            job_set_state(job, FERRY_JOB_CONNECTING);
+        if (!job->run_since_ms)
+            job->run_since_ms = now;
+        store_job_put(jobs->store, job);
+        fetcher_start(jobs, job);
+    }
+    free(cand);
+    scheduler_throughput(jobs, now);
+}
+
+/* How long the thread may sleep: until the next retry, at most 200 ms while transferring
+ * (checkpoint timing), at most 1 s otherwise. */
+static int
+scheduler_timeout(struct ferry_jobs *jobs, int64_t now)
+{
+    int64_t t = fetcher_throttled(jobs) ? 5 : 1000;
+
+    for (size_t i = 0; i < jobs->n; i++) {
+        struct job *job = jobs->v[i];
+        if (job->xfer && t > 200)
+            t = 200;
+        if (job->state == FERRY_JOB_TRANSIENT_ERROR && job->retry_at_ms - now < t)
+            t = job->retry_at_ms - now;
+    }
+    return t < 0 ? 0 : (int)t;
+}
+
+static void *
+scheduler_main(void *arg)
+{
+    struct ferry_jobs *jobs = arg;
+
+    ferry_log_set_thread_name("jobs");
+    pthread_mutex_lock(&jobs->lock);
+    while (!jobs->stopping) {
+        int64_t now;
+        int timeout;
+
+        fetcher_run(jobs);
+        now = jobs_now_ms();
+        scheduler_tick(jobs, now);
+        timeout = scheduler_timeout(jobs, now);
+        pthread_mutex_unlock(&jobs->lock);
+        fetcher_poll(jobs, timeout);
+        pthread_mutex_lock(&jobs->lock);
+    }
+    for (size_t i = 0; i < jobs->n; i++) {
+        struct job *job = jobs->v[i];
+        if (job->xfer) {
+            fetcher_stop(jobs, job);
+            store_job_put(jobs->store, job);
+        }
+    }
+    store_sync(jobs->store);
+    pthread_mutex_unlock(&jobs->lock);
+    return NULL;
+}
+
+/* Create the multi handle and start the thread. */
+int
+scheduler_start(struct ferry_jobs *jobs)
+{
+    int r = fetcher_init(jobs);
+
+    if (r < 0)
+        return r;
+    r = pthread_create(&jobs->thread, NULL, scheduler_main, jobs);
+    if (r != 0) {
+        fetcher_done(jobs);
+        return -r;
+    }
+    jobs->thread_started = true;
+    return 0;
+}
+
+/* Ask the thread to stop, wait for it (transfers checkpointed), free the multi handle. */
+void
+scheduler_stop(struct ferry_jobs *jobs)
+{
+    if (!jobs->thread_started)
+        return;
+    pthread_mutex_lock(&jobs->lock);
+    jobs->stopping = true;
+    pthread_mutex_unlock(&jobs->lock);
+    fetcher_wakeup(jobs);
+    pthread_join(jobs->thread, NULL);
+    jobs->thread_started = false;
+    fetcher_done(jobs);
+}

@@ -1,0 +1,308 @@
+/*
+ * verify.c - chunk and file digests: XXH3-128 per chunk (streamed as bytes are written,
+ * canonical big-endian form as xxhsum -H2 prints it), re-hashing from disk on resume, and
+ * the optional whole-file "ExpectedDigest" (sha256:HEX via OpenSSL, xxh128:HEX).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include <openssl/evp.h>
+#include <xxhash.h>
+
+#include "jobs-internal.h"
+
+#define VERIFY_READ_BUF (1u << 20)
+
+static void
+verify_canonical(XXH128_hash_t h, uint8_t ret[16])
+{
+    XXH128_canonical_t c;
+
+    XXH128_canonicalFromHash(&c, h);
+    memcpy(ret, c.digest, 16);
+}
+
+/* XXH3-128 of a buffer, canonical form. */
+void
+verify_digest(const void *data, size_t len, uint8_t ret[16])
+{
+    verify_canonical(XXH3_128bits(data, len), ret);
+}
+
+/* A fresh streaming state; NULL on OOM. */
+void *
+verify_stream_new(void)
+{
+    XXH3_state_t *s = XXH3_createState();
+
+    if (s)
+        XXH3_128bits_reset(s);
+    return s;
+}
+
+void *
+verify_stream_free(void *s)
+{
+    if (s)
+        XXH3_freeState(s);
+    return NULL;
+}
+
+void
+verify_stream_reset(void *s)
+{
+    XXH3_128bits_reset(s);
+}
+
+void
+verify_stream_update(void *s, const void *data, size_t len)
+{
+    XXH3_128bits_update(s, data, len);
+}
+
+void
+verify_stream_digest(void *s, uint8_t ret[16])
+{
+    verify_canonical(XXH3_128bits_digest(s), ret);
+}
+
+/* Feed bytes [off, off+len) of fd into s. -EIO on a short file. */
+int
+verify_stream_from_file(void *s, int fd, uint64_t off, uint64_t len)
+{
+    uint8_t *buf = malloc(VERIFY_READ_BUF);
+    int r = 0;
+
+    if (!buf)
+        return -ENOMEM;
+    while (len > 0) {
+        size_t want = len < VERIFY_READ_BUF ? (size_t)len : VERIFY_READ_BUF;
+        ssize_t n = pread(fd, buf, want, (off_t)off);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            r = -errno;
+            break;
+        }
+        if (n == 0) {
+            r = -EIO;
+            break;
+        }
+        XXH3_128bits_update(s, buf, (size_t)n);
+        off += (uint64_t)n;
+        len -= (uint64_t)n;
+    }
+    free(buf);
+    return r;
+}
+
+/* XXH3-128 of bytes [off, off+len) of fd. */
+int
+verify_file_range(int fd, uint64_t off, uint64_t len, uint8_t ret[16])
+{
+    void *s = verify_stream_new();
+    int r;
+
+    if (!s)
+        return -ENOMEM;
+    r = verify_stream_from_file(s, fd, off, len);
+    if (r >= 0)
+        verify_stream_digest(s, ret);
+    verify_stream_free(s);
+    return r;
+}
+
+/*
+ * Re-hash every VERIFIED chunk of f from disk before trusting it (after a restart, a crash
+ * or power loss can leave bytes that differ from what was recorded). Chunks that differ go
+ * back to MISSING (and are refetched). Returns the number dropped, or -errno on I/O errors.
+ */
+int
+verify_rehash_file(struct jfile *f, int fd)
+{
+    int dropped = 0;
+
+    for (uint64_t i = 0; i < f->nchunks; i++) {
+        struct chunk *c = &f->chunks[i];
+        uint64_t off = i * f->chunk_size;
+        uint64_t len = off + f->chunk_size > f->bytes_total ? f->bytes_total - off
+                                                             : f->chunk_size;
+        uint8_t d[16];
+        int r;
+
+        if (c->state != CHUNK_VERIFIED)
+            continue;
+        r = verify_file_range(fd, off, len, d);
+        if (r == -EIO) {
+            memset(d, 0, sizeof(d));
+        } else if (r < 0) {
+            return r;
+        }
+        if (!c->have_digest || memcmp(d, c->digest, 16) != 0 ||
+            (c->have_expected && memcmp(d, c->expected, 16) != 0)) {
+            c->state = CHUNK_MISSING;
+            c->fill = 0;
+            c->fill_durable = 0;
+            c->have_digest = false;
+            c->dirty = true;
+            f->bytes_transferred -= f->bytes_transferred >= len ? len : f->bytes_transferred;
+            dropped++;
+        }
+    }
+    f->rehash_pending = false;
+    return dropped;
+}
+
+static int
+verify_hex_nibble(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Exactly 2*outlen hex digits into out. -EINVAL otherwise. */
+int
+verify_hex_decode(const char *hex, uint8_t *out, size_t outlen)
+{
+    if (strlen(hex) != outlen * 2)
+        return -EINVAL;
+    for (size_t i = 0; i < outlen; i++) {
+        int hi = verify_hex_nibble(hex[2 * i]), lo = verify_hex_nibble(hex[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return -EINVAL;
+        out[i] = (uint8_t)(hi << 4 | lo);
+    }
+    return 0;
+}
+
+/* Lowercase hex; out holds 2*len+1. */
+void
+verify_hex_encode(const uint8_t *in, size_t len, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+
+    for (size_t i = 0; i < len; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * len] = '\0';
+}
+
+/* "sha256:64hex" or "xxh128:32hex"; the algorithm and digest length in *ret_*. */
+static int
+verify_spec_parse(const char *spec, bool *ret_sha, uint8_t *digest)
+{
+    if (strncasecmp(spec, "sha256:", 7) == 0) {
+        *ret_sha = true;
+        return verify_hex_decode(spec + 7, digest, 32);
+    }
+    if (strncasecmp(spec, "xxh128:", 7) == 0) {
+        *ret_sha = false;
+        return verify_hex_decode(spec + 7, digest, 16);
+    }
+    return -EINVAL;
+}
+
+int
+verify_digest_spec_check(const char *spec)
+{
+    uint8_t d[32];
+    bool sha;
+
+    return verify_spec_parse(spec, &sha, d);
+}
+
+/* Whole-file digest check before TRANSFERRED. */
+int
+verify_whole_file(int fd, uint64_t size, const char *spec)
+{
+    uint8_t want[32], got[32];
+    uint8_t *buf = NULL;
+    EVP_MD_CTX *md = NULL;
+    XXH3_state_t *xs = NULL;
+    uint64_t off = 0;
+    bool sha;
+    int r;
+
+    r = verify_spec_parse(spec, &sha, want);
+    if (r < 0)
+        return r;
+    buf = malloc(VERIFY_READ_BUF);
+    if (!buf)
+        return -ENOMEM;
+    if (sha) {
+        md = EVP_MD_CTX_new();
+        if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+            r = -ENOMEM;
+            goto cleanup;
+        }
+    } else {
+        xs = verify_stream_new();
+        if (!xs) {
+            r = -ENOMEM;
+            goto cleanup;
+        }
+    }
+    while (off < size) {
+        size_t want_n = size - off < VERIFY_READ_BUF ? (size_t)(size - off) : VERIFY_READ_BUF;
+        ssize_t n = pread(fd, buf, want_n, (off_t)off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            r = n < 0 ? -errno : -EIO;
+            goto cleanup;
+        }
+        if (sha)
+            EVP_DigestUpdate(md, buf, (size_t)n);
+        else
+            XXH3_128bits_update(xs, buf, (size_t)n);
+        off += (uint64_t)n;
+    }
+    if (sha) {
+        unsigned int l = 0;
+        EVP_DigestFinal_ex(md, got, &l);
+        r = memcmp(got, want, 32) == 0 ? 0 : -EBADMSG;
+    } else {
+        verify_stream_digest(xs, got);
+        r = memcmp(got, want, 16) == 0 ? 0 : -EBADMSG;
+    }
+cleanup:
+    EVP_MD_CTX_free(md);
+    verify_stream_free(xs);
+    free(buf);
+    return r;
+}
+
+/* Is d the XXH3-128 of len zero bytes? (Zero chunks in a manifest, whatever else marks
+ * them.) Computed by streaming a zero page; the last answer is cached per length. */
+bool
+verify_is_zero_digest(const uint8_t d[16], uint64_t len)
+{
+    static __thread uint64_t cached_len = UINT64_MAX;
+    static __thread uint8_t cached[16];
+    static const uint8_t zeros[65536];
+
+    if (cached_len != len) {
+        void *s = verify_stream_new();
+        uint64_t left = len;
+
+        if (!s)
+            return false;
+        while (left > 0) {
+            size_t n = left < sizeof(zeros) ? (size_t)left : sizeof(zeros);
+            verify_stream_update(s, zeros, n);
+            left -= n;
+        }
+        verify_stream_digest(s, cached);
+        verify_stream_free(s);
+        cached_len = len;
+    }
+    return memcmp(d, cached, 16) == 0;
+}

@@ -1,0 +1,823 @@
+/*
+ * http_conn.c - one HTTP/1.1 connection on a worker: read, parse, dispatch to the
+ * listener's handler, write the response through the single chunk output path, keep-alive
+ * and pipelining (requests are answered strictly in order: the next request is parsed only
+ * once the previous response is out), header/idle timeouts, lingering close.
+ *
+ * I/O model: reads on plain sockets are io_uring recv operations; writes are non-blocking
+ * writev/sendfile calls on the worker thread (zero-copy, no extra buffer), and when the
+ * socket is full the connection waits with an io_uring POLL_ADD. TLS connections use
+ * readiness for both directions (OpenSSL drives the socket itself).
+ *
+ * Lifetime: http_conn_close() marks the connection closing and cancels its armed
+ * operations; the connection is freed by whichever completion finds nothing armed any
+ * more (loop.h rule 2), or at once when nothing was armed.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/ssl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "ferry/log.h"
+#include "http-internal.h"
+#include "send/send.h"
+
+#define IOV_MAX_BATCH 16
+
+static void conn_process(struct http_conn *c);
+static void conn_flush(struct http_conn *c);
+static void conn_arm_read(struct http_conn *c);
+static void conn_linger(struct http_conn *c);
+
+/* ---- chunks ---- */
+
+struct http_chunk *
+http_chunk_mem(void *data, size_t len, bool take)
+{
+    struct http_chunk *ch = calloc(1, sizeof(*ch));
+
+    if (!ch) {
+        if (take)
+            free(data);
+        return NULL;
+    }
+    ch->kind = HTTP_CHUNK_MEM;
+    ch->fd = -1;
+    ch->len = len;
+    ch->owned = true;
+    if (take) {
+        ch->data = data;
+    } else {
+        ch->data = malloc(len ? len : 1);
+        if (!ch->data) {
+            free(ch);
+            return NULL;
+        }
+        memcpy(ch->data, data, len);
+    }
+    return ch;
+}
+
+struct http_chunk *
+http_chunk_file(int fd, off_t off, uint64_t len)
+{
+    struct http_chunk *ch = calloc(1, sizeof(*ch));
+
+    if (!ch) {
+        close(fd);
+        return NULL;
+    }
+    ch->kind = HTTP_CHUNK_FILE;
+    ch->fd = fd;
+    ch->off = off;
+    ch->left = len;
+    return ch;
+}
+
+struct http_chunk *
+http_chunk_free(struct http_chunk *ch)
+{
+    if (!ch)
+        return NULL;
+    if (ch->kind == HTTP_CHUNK_FILE && ch->fd >= 0)
+        close(ch->fd);
+    if (ch->owned)
+        free(ch->data);
+    free(ch);
+    return NULL;
+}
+
+uint64_t
+http_chunk_left(const struct http_chunk *ch)
+{
+    return ch->kind == HTTP_CHUNK_MEM ? ch->len - ch->pos : ch->left;
+}
+
+static void
+conn_queue(struct http_conn *c, struct http_chunk *list)
+{
+    while (list) {
+        struct http_chunk *next = list->next;
+        list->next = NULL;
+        *c->out_tail = list;
+        c->out_tail = &list->next;
+        list = next;
+    }
+}
+
+static void
+conn_drop_output(struct http_conn *c)
+{
+    while (c->out) {
+        struct http_chunk *next = c->out->next;
+        http_chunk_free(c->out);
+        c->out = next;
+    }
+    c->out_tail = &c->out;
+}
+
+/* ---- lifetime ---- */
+
+static void
+conn_notify_done(struct http_conn *c, bool complete)
+{
+    ferry_http_done_fn fn = c->done_fn;
+
+    c->done_fn = NULL;
+    if (c->rate)
+        c->rate = ferry_rate_unref(c->rate);
+    c->rate_credit = 0;
+    c->responding = false;
+    if (fn)
+        fn(c->done_ud, c->body_sent, complete);
+}
+
+static void
+conn_free(struct http_conn *c)
+{
+    struct http_worker *w = c->w;
+
+    if (c->responding)
+        conn_notify_done(c, false);
+    if (c->backend && c->backend->release)
+        c->backend->release(c);
+    conn_drop_output(c);
+    loop_timer_cancel(w->loop, &c->timer);
+    http_parser_done(&c->parser);
+    http_tls_conn_free(c);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        w->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    if (c->fd >= 0)
+        close(c->fd);
+    atomic_fetch_sub(&w->srv->nconns, 1);
+    http_listener_unref(c->l);
+    free(c->in);
+    free(c);
+}
+
+/* Free when closing and no operation is the kernel's any more. */
+static bool
+conn_maybe_free(struct http_conn *c)
+{
+    if (!c->closing)
+        return false;
+    if (c->rop.armed || c->wop.armed)
+        return true;
+    conn_free(c);
+    return true;
+}
+
+void
+http_conn_close(struct http_conn *c)
+{
+    if (c->closing)
+        return;
+    c->closing = true;
+    loop_timer_cancel(c->w->loop, &c->timer);
+    loop_cancel(c->w->loop, &c->rop);
+    loop_cancel(c->w->loop, &c->wop);
+    conn_maybe_free(c);
+}
+
+/* Server shutdown: the loop is gone, so no operation is armed any more (loop.h rule 4). */
+void
+http_conn_free_all(struct http_worker *w)
+{
+    while (w->conns) {
+        struct http_conn *c = w->conns;
+        c->rop.armed = false;
+        c->wop.armed = false;
+        c->timer.heap_index = 0;
+        conn_free(c);
+    }
+}
+
+/* ---- timers ---- */
+
+static void
+conn_timer(struct http_conn *c, enum http_timer_kind kind, uint64_t ns)
+{
+    c->timer_kind = kind;
+    if (loop_timer_add(c->w->loop, &c->timer, ns) < 0)
+        http_conn_close(c);
+}
+
+static void
+conn_timer_fire(struct loop *loop, struct loop_timer *t)
+{
+    struct http_conn *c = t->data;
+    enum http_timer_kind kind = c->timer_kind;
+
+    c->timer_kind = HTTP_TIMER_NONE;
+    switch (kind) {
+    case HTTP_TIMER_RATE:
+        conn_flush(c);
+        break;
+    case HTTP_TIMER_HEADER:
+        ferry_log_debug("http: closing connection: header timeout");
+        http_conn_close(c);
+        break;
+    default:
+        http_conn_close(c);
+        break;
+    }
+}
+
+/* ---- reading ---- */
+
+static void
+conn_on_read(struct loop *loop, struct loop_op *op, int res, bool more)
+{
+    struct http_conn *c = op->data;
+
+    if (conn_maybe_free(c))
+        return;
+    if (c->ssl) {
+        /* TLS: readiness only; the SSL layer reads. */
+        if (res < 0) {
+            http_conn_close(c);
+            return;
+        }
+        if (c->state == HTTP_CONN_HANDSHAKE) {
+            int r = http_tls_handshake(c);
+            if (r == -EAGAIN)
+                return;
+            if (r < 0) {
+                http_conn_close(c);
+                return;
+            }
+            c->state = HTTP_CONN_READ;
+        }
+        if (c->state == HTTP_CONN_WRITE) {
+            conn_flush(c); /* SSL_write wanted to read */
+            return;
+        }
+        conn_arm_read(c);
+        return;
+    }
+    if (res <= 0) {
+        http_conn_close(c);
+        return;
+    }
+    if (c->state == HTTP_CONN_LINGER) {
+        c->in_len = 0; /* discard */
+        conn_arm_read(c);
+        return;
+    }
+    c->in_len += (size_t)res;
+    conn_process(c);
+}
+
+/* TLS: pull decrypted bytes until OpenSSL needs the socket. Returns bytes added, 0 when
+ * it must wait (an op is armed), -1 when the connection is done. */
+static int
+conn_tls_read(struct http_conn *c)
+{
+    size_t added = 0;
+
+    while (c->in_len < c->in_cap) {
+        int n = SSL_read(c->ssl, c->in + c->in_len, (int)(c->in_cap - c->in_len));
+        if (n > 0) {
+            c->in_len += (size_t)n;
+            added += (size_t)n;
+            continue;
+        }
+        switch (SSL_get_error(c->ssl, n)) {
+        case SSL_ERROR_WANT_READ:
+            if (added)
+                return (int)added;
+            if (loop_poll(c->w->loop, &c->rop, c->fd, POLLIN) < 0)
+                return -1;
+            return 0;
+        case SSL_ERROR_WANT_WRITE:
+            if (added)
+                return (int)added;
+            if (loop_poll(c->w->loop, &c->rop, c->fd, POLLOUT) < 0)
+                return -1;
+            return 0;
+        default:
+            return added ? (int)added : -1;
+        }
+    }
+    return (int)added;
+}
+
+static void
+conn_arm_read(struct http_conn *c)
+{
+    int r;
+
+    if (c->rop.armed)
+        return;
+    if (c->in_len >= c->in_cap) {
+        /* Cannot happen: the parser refuses heads above max_header_bytes < in_cap and
+         * consumes body bytes as they come. */
+        http_conn_close(c);
+        return;
+    }
+    if (c->ssl) {
+        if (c->state == HTTP_CONN_LINGER) {
+            http_conn_close(c);
+            return;
+        }
+        r = conn_tls_read(c);
+        if (r < 0) {
+            http_conn_close(c);
+            return;
+        }
+        if (r > 0)
+            conn_process(c);
+        return;
+    }
+    r = loop_recv(c->w->loop, &c->rop, c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
+    if (r < 0)
+        http_conn_close(c);
+}
+
+/* ---- writing ---- */
+
+static void conn_on_writable(struct loop *loop, struct loop_op *op, int res, bool more);
+
+static int
+conn_wait_writable(struct http_conn *c, unsigned mask)
+{
+    int r;
+
+    loop_op_init(&c->wop, conn_on_writable, c); /* a backend may have used wop */
+    r = loop_poll(c->w->loop, &c->wop, c->fd, mask);
+
+    if (r < 0)
+        return r;
+    /* A peer that stops reading is dropped after the idle timeout. */
+    if (c->timer_kind != HTTP_TIMER_RATE)
+        conn_timer(c, HTTP_TIMER_IDLE, c->w->srv->idle_timeout_ns);
+    return 0;
+}
+
+static void
+conn_on_writable(struct loop *loop, struct loop_op *op, int res, bool more)
+{
+    struct http_conn *c = op->data;
+
+    if (conn_maybe_free(c))
+        return;
+    if (res < 0) {
+        http_conn_close(c);
+        return;
+    }
+    conn_flush(c);
+}
+
+/* How much body may go now under the response's rate: UINT64_MAX when unlimited, 0 when
+ * the connection must wait (a timer is armed). */
+static uint64_t
+conn_rate_grant(struct http_conn *c, uint64_t want)
+{
+    uint64_t wait_ns = 0, got;
+
+    if (!c->rate)
+        return UINT64_MAX;
+    if (c->rate_credit >= want || c->rate_credit > 0)
+        return c->rate_credit < want ? c->rate_credit : want;
+    got = ferry_rate_take(c->rate, want, &wait_ns);
+    if (got > 0) {
+        c->rate_credit = got;
+        return got;
+    }
+    if (wait_ns == 0)
+        wait_ns = 1000000;
+    conn_timer(c, HTTP_TIMER_RATE, wait_ns);
+    return 0;
+}
+
+static void
+conn_account(struct http_conn *c, struct http_chunk *ch, uint64_t n)
+{
+    if (!ch->body)
+        return;
+    c->body_sent += n;
+    if (c->rate)
+        c->rate_credit = c->rate_credit > n ? c->rate_credit - n : 0;
+}
+
+/* Pop the finished head chunk. */
+static void
+conn_pop(struct http_conn *c)
+{
+    struct http_chunk *ch = c->out;
+
+    c->out = ch->next;
+    if (!c->out)
+        c->out_tail = &c->out;
+    if (ch->kind == HTTP_CHUNK_FILE && c->backend && c->backend->release)
+        c->backend->release(c);
+    http_chunk_free(ch);
+}
+
+static void conn_response_sent(struct http_conn *c);
+
+/* Plain socket, memory chunks at the head of the queue: one writev. */
+static int
+conn_write_mem_plain(struct http_conn *c, uint64_t grant)
+{
+    struct iovec iov[IOV_MAX_BATCH];
+    struct msghdr msg;
+    struct http_chunk *ch = c->out;
+    int niov = 0, flags = MSG_NOSIGNAL;
+    ssize_t n;
+
+    for (; ch && ch->kind == HTTP_CHUNK_MEM && niov < IOV_MAX_BATCH; ch = ch->next) {
+        size_t len = ch->len - ch->pos;
+        if (ch->body) {
+            /* A throttled body gets its own grant: it never rides along with the head. */
+            if (grant == 0 || (c->rate && niov > 0))
+                break;
+            if (len > grant)
+                len = (size_t)grant;
+            grant -= len;
+        }
+        iov[niov].iov_base = ch->data + ch->pos;
+        iov[niov].iov_len = len;
+        niov++;
+    }
+    if (ch)
+        flags |= MSG_MORE; /* a file body follows the head: one segment train */
+    memset(&msg, 0, sizeof(msg));
+    msg.msg_iov = iov;
+    msg.msg_iovlen = (size_t)niov;
+    do {
+        n = sendmsg(c->fd, &msg, flags);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+    while (n > 0 && c->out) {
+        struct http_chunk *h = c->out;
+        size_t len = h->len - h->pos;
+        size_t take = (size_t)n < len ? (size_t)n : len;
+        h->pos += take;
+        n -= (ssize_t)take;
+        conn_account(c, h, take);
+        if (h->pos == h->len)
+            conn_pop(c);
+    }
+    return 0;
+}
+
+/* TLS, one memory chunk. */
+static int
+conn_write_mem_tls(struct http_conn *c, uint64_t grant)
+{
+    struct http_chunk *ch = c->out;
+    size_t len = ch->len - ch->pos;
+    int n;
+
+    if (ch->body && len > grant)
+        len = (size_t)grant;
+    if (len > (size_t)1 << 30)
+        len = (size_t)1 << 30;
+    n = SSL_write(c->ssl, ch->data + ch->pos, (int)len);
+    if (n <= 0) {
+        switch (SSL_get_error(c->ssl, n)) {
+        case SSL_ERROR_WANT_WRITE:
+            c->ssl_wait = POLLOUT;
+            return -EAGAIN;
+        case SSL_ERROR_WANT_READ:
+            c->ssl_wait = POLLIN;
+            return -EAGAIN;
+        default:
+            return -EPIPE;
+        }
+    }
+    ch->pos += (size_t)n;
+    conn_account(c, ch, (uint64_t)n);
+    if (ch->pos == ch->len)
+        conn_pop(c);
+    return 0;
+}
+
+/* The single output path: drain the chunk queue until it is empty, the socket is full,
+ * the rate limit says wait, or a backend operation is in flight. */
+static void
+conn_flush(struct http_conn *c)
+{
+    if (c->wop.armed)
+        return;
+    while (c->out) {
+        struct http_chunk *ch = c->out;
+        uint64_t grant = UINT64_MAX;
+        int r;
+
+        if (ch->body) {
+            grant = conn_rate_grant(c, http_chunk_left(ch));
+            if (grant == 0)
+                return;
+        }
+        if (ch->kind == HTTP_CHUNK_MEM) {
+            c->ssl_wait = POLLOUT;
+            r = c->ssl ? conn_write_mem_tls(c, grant) : conn_write_mem_plain(c, grant);
+        } else {
+            size_t max = grant > HTTP_SEND_MAX_CHUNK ? HTTP_SEND_MAX_CHUNK : (size_t)grant;
+            ssize_t n;
+
+            c->ssl_wait = POLLOUT;
+            n = c->backend->send_file(c, ch, max);
+            if (n == -EINPROGRESS)
+                return;
+            r = n < 0 ? (int)n : 0;
+            if (n > 0) {
+                ch->off += n;
+                ch->left -= (uint64_t)n;
+                conn_account(c, ch, (uint64_t)n);
+                if (ch->left == 0)
+                    conn_pop(c);
+            }
+        }
+        if (r == -EAGAIN) {
+            if (conn_wait_writable(c, c->ssl_wait) < 0)
+                http_conn_close(c);
+            return;
+        }
+        if (r < 0) {
+            http_conn_close(c);
+            return;
+        }
+    }
+    conn_response_sent(c);
+}
+
+/* A backend's io_uring operation completed (see send.h). */
+void
+http_conn_file_sent(struct http_conn *c, int res)
+{
+    struct http_chunk *ch = c->out;
+
+    if (conn_maybe_free(c))
+        return;
+    if (res == -EAGAIN) {
+        if (conn_wait_writable(c, POLLOUT) < 0)
+            http_conn_close(c);
+        return;
+    }
+    if (res <= 0 || !ch || ch->kind != HTTP_CHUNK_FILE) {
+        http_conn_close(c);
+        return;
+    }
+    ch->off += res;
+    ch->left -= (uint64_t)res;
+    conn_account(c, ch, (uint64_t)res);
+    if (ch->left == 0)
+        conn_pop(c);
+    conn_flush(c);
+}
+
+/* ---- requests ---- */
+
+static void
+conn_set_cork(struct http_conn *c, bool on)
+{
+    int v = on ? 1 : 0;
+
+    if (c->ssl || c->cork == on)
+        return;
+    setsockopt(c->fd, IPPROTO_TCP, TCP_CORK, &v, sizeof(v));
+    c->cork = on;
+}
+
+/* Start writing `chunks` as the current response. */
+static void
+conn_respond(struct http_conn *c, struct http_chunk *chunks)
+{
+    bool has_file = false;
+
+    for (struct http_chunk *ch = chunks; ch; ch = ch->next)
+        if (ch->kind == HTTP_CHUNK_FILE)
+            has_file = true;
+    c->state = HTTP_CONN_WRITE;
+    c->responding = true;
+    c->body_sent = 0;
+    loop_timer_cancel(c->w->loop, &c->timer);
+    c->timer_kind = HTTP_TIMER_NONE;
+    conn_queue(c, chunks);
+    /* Head and file body leave in full segments: cork until the last byte is queued. */
+    if (has_file)
+        conn_set_cork(c, true);
+    conn_flush(c);
+}
+
+static void
+conn_error(struct http_conn *c, int status)
+{
+    struct http_chunk *chunks = NULL;
+
+    c->close_after = true;
+    if (http_response_error(c, status, &chunks) < 0) {
+        http_conn_close(c);
+        return;
+    }
+    conn_respond(c, chunks);
+}
+
+static void
+conn_dispatch(struct http_conn *c)
+{
+    struct ferry_http_request req = {.c = c, .p = &c->parser};
+    struct ferry_http_response resp;
+    struct http_chunk *chunks = NULL;
+
+    http_response_init(&resp);
+    c->l->handler(c->l->userdata, &req, &resp);
+    if (!c->parser.keep_alive || resp.close)
+        c->close_after = true;
+    c->rate = resp.rate;
+    resp.rate = NULL;
+    c->done_fn = resp.done_fn;
+    c->done_ud = resp.done_ud;
+    if (http_response_finish(c, &resp, &c->parser, &chunks) < 0) {
+        http_response_done(&resp);
+        c->done_fn = NULL;
+        if (c->rate)
+            c->rate = ferry_rate_unref(c->rate);
+        conn_error(c, 500);
+        return;
+    }
+    http_response_done(&resp);
+    conn_respond(c, chunks);
+}
+
+static void
+conn_process(struct http_conn *c)
+{
+    size_t consumed = 0;
+    int r;
+
+    if (c->in_len > 0 && !c->req_started) {
+        c->req_started = true;
+        conn_timer(c, HTTP_TIMER_HEADER, c->w->srv->header_timeout_ns);
+    }
+    r = http_parser_execute(&c->parser, c->in, c->in_len, &consumed);
+    if (consumed) {
+        memmove(c->in, c->in + consumed, c->in_len - consumed);
+        c->in_len -= consumed;
+    }
+    if (r == -EBADMSG) {
+        ferry_log_debug("http: refusing request with status %d", c->parser.status);
+        conn_error(c, c->parser.status);
+        return;
+    }
+    if (r == -EAGAIN) {
+        if (http_parser_head_complete(&c->parser)) {
+            /* Reading a body: the header timer is done, a stalled body hits idle. */
+            conn_timer(c, HTTP_TIMER_IDLE, c->w->srv->idle_timeout_ns);
+            if (c->parser.expect_continue && !c->sent_continue) {
+                static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+                c->sent_continue = true;
+                if (c->ssl) {
+                    if (SSL_write(c->ssl, cont, sizeof(cont) - 1) != (int)sizeof(cont) - 1) {
+                        http_conn_close(c);
+                        return;
+                    }
+                } else if (send(c->fd, cont, sizeof(cont) - 1, MSG_NOSIGNAL) !=
+                           (ssize_t)sizeof(cont) - 1) {
+                    http_conn_close(c);
+                    return;
+                }
+            }
+        }
+        conn_arm_read(c);
+        return;
+    }
+    loop_timer_cancel(c->w->loop, &c->timer);
+    c->timer_kind = HTTP_TIMER_NONE;
+    conn_dispatch(c);
+}
+
+/* The current response is fully on the socket. */
+static void
+conn_response_sent(struct http_conn *c)
+{
+    conn_set_cork(c, false);
+    if (c->responding)
+        conn_notify_done(c, true);
+    if (c->closing)
+        return;
+    if (c->close_after) {
+        conn_linger(c);
+        return;
+    }
+    http_parser_reset(&c->parser);
+    c->state = HTTP_CONN_READ;
+    c->req_started = false;
+    c->sent_continue = false;
+    if (c->in_len > 0) {
+        conn_process(c); /* pipelined; TLS-buffered bytes are picked up by conn_arm_read */
+        return;
+    }
+    conn_timer(c, HTTP_TIMER_IDLE, c->w->srv->idle_timeout_ns);
+    conn_arm_read(c);
+}
+
+/* Half-close and drain what the peer still sends, so an unread request body does not turn
+ * our last response into a reset; bounded by the header timeout. */
+static void
+conn_linger(struct http_conn *c)
+{
+    if (c->ssl) {
+        SSL_shutdown(c->ssl);
+        http_conn_close(c);
+        return;
+    }
+    c->state = HTTP_CONN_LINGER;
+    shutdown(c->fd, SHUT_WR);
+    c->in_len = 0;
+    conn_timer(c, HTTP_TIMER_LINGER, c->w->srv->header_timeout_ns);
+    conn_arm_read(c);
+}
+
+/* ---- accept ---- */
+
+/*
+ * Adopt an accepted socket on worker w. Takes fd (closed on failure). The connection is
+ * counted against the server's max_connections by the caller. 0 or -errno.
+ */
+int
+http_conn_new(struct http_worker *w, struct http_listener *l, int fd)
+{
+    struct ferry_http_server *srv = w->srv;
+    struct http_parser_limits lim;
+    struct sockaddr_storage local;
+    socklen_t local_len = sizeof(local);
+    struct http_conn *c;
+    int one = 1;
+
+    c = calloc(1, sizeof(*c));
+    if (!c) {
+        close(fd);
+        return -ENOMEM;
+    }
+    c->w = w;
+    c->l = l;
+    atomic_fetch_add(&l->refs, 1);
+    c->fd = fd;
+    c->out_tail = &c->out;
+    c->backend = srv->backend;
+    c->in_cap = srv->max_header_bytes + 4096;
+    c->in = malloc(c->in_cap);
+    c->peer_len = sizeof(c->peer);
+    getpeername(fd, (struct sockaddr *)&c->peer, &c->peer_len);
+    if (getsockname(fd, (struct sockaddr *)&local, &local_len) == 0)
+        c->local_port = local.ss_family == AF_INET6
+                            ? ntohs(((struct sockaddr_in6 *)&local)->sin6_port)
+                            : ntohs(((struct sockaddr_in *)&local)->sin_port);
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    lim.max_header_bytes = srv->max_header_bytes;
+    lim.max_headers = srv->max_headers;
+    lim.max_target_bytes = srv->max_header_bytes / 2;
+    lim.max_body_bytes = l->max_body_bytes;
+    http_parser_init(&c->parser, &lim);
+    loop_op_init(&c->rop, conn_on_read, c);
+    loop_op_init(&c->wop, conn_on_writable, c);
+    loop_timer_init(&c->timer, conn_timer_fire, c);
+    c->next = w->conns;
+    if (w->conns)
+        w->conns->prev = c;
+    w->conns = c;
+    atomic_fetch_add(&srv->nconns, 1);
+    if (!c->in) {
+        http_conn_close(c);
+        return -ENOMEM;
+    }
+    /* A connection that sends nothing is a slowloris too. */
+    c->req_started = true;
+    conn_timer(c, HTTP_TIMER_HEADER, srv->header_timeout_ns);
+    pthread_mutex_lock(&srv->lock);
+    c->tls = l->tls ? ferry_tls_ctx_ref(l->tls) : NULL;
+    pthread_mutex_unlock(&srv->lock);
+    if (c->tls) {
+        int r;
+        c->state = HTTP_CONN_HANDSHAKE;
+        r = http_tls_conn_start(c);
+        if (r < 0) {
+            http_conn_close(c);
+            return r;
+        }
+        r = http_tls_handshake(c);
+        if (r == -EAGAIN)
+            return 0;
+        if (r < 0) {
+            http_conn_close(c);
+            return r;
+        }
+    }
+    c->state = HTTP_CONN_READ;
+    conn_arm_read(c);
+    return 0;
+}

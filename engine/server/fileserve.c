@@ -1,0 +1,302 @@
+/*
+ * fileserve.c - serving published URLs: exact paths only, access rules, GET/HEAD with
+ * single ranges and conditionals (decisions in conditional.c), the Metalink Link header and
+ * URL.meta4, ConnectionLimit (503) and BandwidthLimit (the group's ferry_rate), counters.
+ * Runs on the data-plane worker threads: nothing here blocks beyond open/fstat.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ferry/log.h"
+#include "conditional.h"
+#include "fileserve.h"
+#include "metalink.h"
+
+#define FILESERVE_USER_MAX 65
+#define FILESERVE_PASS_MAX 512
+
+/* What on_done needs to close the books on one response. */
+struct fileserve_done {
+    struct fileserve *fs;
+    struct urlgroup_url *url; /* reference */
+};
+
+static void
+fileserve_text(struct ferry_http_response *resp, int status, const char *msg)
+{
+    ferry_http_response_status(resp, status);
+    ferry_http_response_header(resp, "Content-Type", "text/plain; charset=utf-8");
+    ferry_http_response_body_copy(resp, msg, strlen(msg));
+}
+
+static void
+fileserve_on_done(void *ud, uint64_t body_bytes_sent, bool complete)
+{
+    struct fileserve_done *d = ud;
+    struct urlgroup_url *url = d->url;
+
+    atomic_fetch_add(&url->bytes_sent, body_bytes_sent);
+    atomic_fetch_add(&url->group->bytes_sent, body_bytes_sent);
+    atomic_fetch_add(&d->fs->bytes_sent, body_bytes_sent);
+    atomic_fetch_sub(&url->active, 1);
+    atomic_fetch_sub(&url->group->active, 1);
+    atomic_fetch_sub(&d->fs->active, 1);
+    urlgroup_url_unref(url);
+    free(d);
+}
+
+/* Establish who the request is and apply the URL's rule. Returns true when allowed;
+ * otherwise the 401/403 response is filled. */
+static bool
+fileserve_authorize(struct fileserve *fs, const struct urlgroup_url *url,
+                    const struct ferry_http_request *req, struct ferry_http_response *resp)
+{
+    struct access_identity id = {0};
+    const char *auth;
+    char user[FILESERVE_USER_MAX], pass[FILESERVE_PASS_MAX];
+    bool basic_refused = false, tls = ferry_http_request_is_tls(req);
+    enum access_decision d;
+
+    if (url->rule->anonymous)
+        return true;
+    if (tls)
+        id.cert_sha256 = ferry_http_request_client_cert_sha256(req);
+    auth = ferry_http_request_header(req, "Authorization");
+    if (auth && access_rule_wants_user(url->rule)) {
+        if (!tls && !fs->allow_basic_over_http && !ferry_http_request_peer_is_loopback(req)) {
+            basic_refused = true;
+        } else if (fs->users &&
+                   access_basic_parse(auth, user, sizeof(user), pass, sizeof(pass)) == 0 &&
+                   ferry_users_verify(fs->users, user, pass, &id.role) == 0) {
+            id.user = user;
+        }
+        explicit_bzero(pass, sizeof(pass));
+    }
+    d = access_decide(url->rule, &id);
+    if (d == ACCESS_ALLOW)
+        return true;
+    if (d == ACCESS_UNAUTHORIZED) {
+        fileserve_text(resp, 401, basic_refused
+                                      ? "Basic authentication over plain http is only "
+                                        "accepted from loopback; use https\n"
+                                      : "authentication required\n");
+        ferry_http_response_header(resp, "WWW-Authenticate", "Basic realm=\"ferry\"");
+        return false;
+    }
+    fileserve_text(resp, 403, "access to this URL is not allowed\n");
+    return false;
+}
+
+/* The manifest describing this file version, or NULL (then a job is queued if none is). */
+static struct manifest *
+fileserve_manifest(struct fileserve *fs, struct urlgroup_url *url,
+                   const struct manifest_identity *id)
+{
+    struct manifest *m = NULL;
+    bool want = false;
+
+    pthread_mutex_lock(&url->mlock);
+    if (url->manifest && manifest_identity_eq(&url->manifest->id, id)) {
+        m = manifest_ref(url->manifest);
+    } else {
+        /* stale: the file changed since it was computed; drop it at once */
+        url->manifest = manifest_unref(url->manifest);
+        if (!url->manifest_pending && fs->manifest_wanted) {
+            url->manifest_pending = true;
+            want = true;
+        }
+    }
+    pthread_mutex_unlock(&url->mlock);
+    if (want)
+        fs->manifest_wanted(fs->ud, url);
+    return m;
+}
+
+static void
+fileserve_meta4(struct urlgroup_url *url, struct manifest *m, bool head,
+                const struct ferry_http_request *req, struct ferry_http_response *resp)
+{
+    char *link = NULL, *xml = NULL;
+    size_t len = 0;
+    int r;
+
+    link = urlgroup_url_string(url, ferry_http_request_header(req, "Host"));
+    if (!link) {
+        fileserve_text(resp, 500, "out of memory\n");
+        return;
+    }
+    r = metalink_render(m, url->suffix, link, &xml, &len);
+    free(link);
+    if (r < 0) {
+        fileserve_text(resp, 500, "the Metalink document could not be rendered\n");
+        return;
+    }
+    ferry_http_response_status(resp, 200);
+    ferry_http_response_header(resp, "Content-Type", METALINK_CONTENT_TYPE);
+    ferry_http_response_header(resp, "Cache-Control", "no-cache");
+    if (head) {
+        ferry_http_response_head_only(resp, (off_t)len);
+        free(xml);
+    } else if (ferry_http_response_body_take(resp, xml, len) < 0) {
+        free(xml);
+        fileserve_text(resp, 500, "out of memory\n");
+    }
+}
+
+static void
+fileserve_file(struct fileserve *fs, struct urlgroup_url *url, int fd, const struct stat *st,
+               bool head, const struct ferry_http_request *req,
+               struct ferry_http_response *resp)
+{
+    struct manifest_identity id;
+    struct manifest *m;
+    struct conditional_request rq;
+    struct conditional_file f;
+    struct conditional_result res;
+    char etag[MANIFEST_ETAG_MAX], date[64], enc[URLGROUP_SUFFIX_MAX * 3 + 1];
+    struct ferry_rate *rate;
+
+    manifest_identity_from_stat(st, &id);
+    manifest_identity_etag(&id, etag);
+    conditional_date_format(st->st_mtim.tv_sec, date, sizeof(date));
+    m = fileserve_manifest(fs, url, &id);
+
+    rq = (struct conditional_request){
+        .get = !head,
+        .range = ferry_http_request_header(req, "Range"),
+        .if_range = ferry_http_request_header(req, "If-Range"),
+        .if_none_match = ferry_http_request_header(req, "If-None-Match"),
+        .if_modified_since = ferry_http_request_header(req, "If-Modified-Since"),
+    };
+    f = (struct conditional_file){.etag = etag, .mtime = st->st_mtim.tv_sec,
+                                  .size = (uint64_t)st->st_size};
+    conditional_evaluate(&rq, &f, &res);
+
+    ferry_http_response_status(resp, res.status);
+    ferry_http_response_header(resp, "Accept-Ranges", "bytes");
+    ferry_http_response_header(resp, "ETag", "%s", etag);
+    ferry_http_response_header(resp, "Last-Modified", "%s", date);
+    if (m && urlgroup_path_encode(url->suffix, enc, sizeof(enc)) == 0)
+        ferry_http_response_header(resp, "Link",
+                                   "</%s/%s.meta4>; rel=describedby; type=\"%s\"",
+                                   url->group->p.name, enc, METALINK_CONTENT_TYPE);
+    manifest_unref(m);
+
+    switch (res.status) {
+    case 304:
+        close(fd);
+        return;
+    case 416:
+        close(fd);
+        ferry_http_response_header(resp, "Content-Range", "bytes */%" PRIu64, f.size);
+        return;
+    case 206:
+        ferry_http_response_header(resp, "Content-Range",
+                                   "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, res.start,
+                                   res.start + res.len - 1, f.size);
+        break;
+    default:
+        break;
+    }
+    ferry_http_response_header(resp, "Content-Type", "application/octet-stream");
+    if (head) {
+        close(fd);
+        ferry_http_response_head_only(resp, (off_t)res.len);
+        return;
+    }
+    rate = fs->group_rate ? fs->group_rate(fs->ud, url->group) : NULL;
+    if (rate)
+        ferry_http_response_rate(resp, rate);
+    /* the core owns fd from here, also on failure */
+    if (ferry_http_response_body_file(resp, fd, (off_t)res.start, (off_t)res.len) < 0)
+        fileserve_text(resp, 500, "the file could not be sent\n");
+}
+
+void
+fileserve_handle(void *userdata, const struct ferry_http_request *req,
+                 struct ferry_http_response *resp)
+{
+    struct fileserve *fs = userdata;
+    struct urlgroup_url *url = NULL;
+    struct urlgroup *g;
+    struct fileserve_done *done;
+    enum ferry_http_method method = ferry_http_request_method(req);
+    bool meta4 = false, head = method == FERRY_HTTP_HEAD;
+    uint32_t limit;
+    struct stat st;
+    int port = ferry_http_request_local_port(req), fd, r;
+
+    atomic_fetch_add(&fs->requests, 1);
+    if (port <= 0 || port > 65535 ||
+        urlgroup_route(fs->reg, (uint16_t)port, ferry_http_request_is_tls(req),
+                       ferry_http_request_header(req, "Host"), ferry_http_request_path(req),
+                       &url, &meta4) < 0) {
+        fileserve_text(resp, 404, "not found\n");
+        return;
+    }
+    g = url->group;
+    atomic_fetch_add(&url->requests, 1);
+    atomic_fetch_add(&g->requests, 1);
+    if (!fileserve_authorize(fs, url, req, resp))
+        goto cleanup;
+    if (method != FERRY_HTTP_GET && method != FERRY_HTTP_HEAD) {
+        fileserve_text(resp, 405, "only GET and HEAD are allowed\n");
+        ferry_http_response_header(resp, "Allow", "GET, HEAD");
+        goto cleanup;
+    }
+    limit = __atomic_load_n(&g->connection_limit, __ATOMIC_RELAXED);
+    if (atomic_fetch_add(&g->active, 1) >= limit && limit > 0) {
+        atomic_fetch_sub(&g->active, 1);
+        fileserve_text(resp, 503, "the URL group's connection limit is reached\n");
+        ferry_http_response_header(resp, "Retry-After", "%d", FILESERVE_RETRY_AFTER);
+        goto cleanup;
+    }
+    atomic_fetch_add(&url->active, 1);
+    atomic_fetch_add(&fs->active, 1);
+    done = calloc(1, sizeof(*done));
+    if (!done) {
+        atomic_fetch_sub(&g->active, 1);
+        atomic_fetch_sub(&url->active, 1);
+        atomic_fetch_sub(&fs->active, 1);
+        fileserve_text(resp, 500, "out of memory\n");
+        goto cleanup;
+    }
+    done->fs = fs;
+    done->url = url; /* the reference moves to on_done */
+    url = NULL;
+    ferry_http_response_on_done(resp, fileserve_on_done, done);
+
+    fd = urlgroup_url_open(fs->reg, done->url, &st);
+    if (fd < 0) {
+        r = fd;
+        ferry_log_warn("published source '%s' cannot be opened: %s", done->url->source,
+                       strerror(-r));
+        fileserve_text(resp, r == -ENOENT ? 404 : 500,
+                       r == -ENOENT ? "the published file is gone\n"
+                                    : "the published file cannot be opened\n");
+        return;
+    }
+    if (meta4) {
+        struct manifest_identity id;
+        struct manifest *m;
+
+        close(fd);
+        manifest_identity_from_stat(&st, &id);
+        m = fileserve_manifest(fs, done->url, &id);
+        if (!m) {
+            fileserve_text(resp, 404, "the manifest is not ready yet\n");
+            return;
+        }
+        fileserve_meta4(done->url, m, head, req, resp);
+        manifest_unref(m);
+        return;
+    }
+    fileserve_file(fs, done->url, fd, &st, head, req, resp);
+    return;
+cleanup:
+    urlgroup_url_unref(url);
+}

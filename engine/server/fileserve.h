@@ -1,0 +1,39 @@
+/*
+ * engine/server/fileserve.h - the request handler of published URLs on the data-plane
+ * ferry_http_server: routing, access rules, GET/HEAD with ranges and conditionals, the
+ * Metalink Link header and URL.meta4, per-group ConnectionLimit/BandwidthLimit, counters.
+ */
+#ifndef FERRY_SERVER_FILESERVE_H
+#define FERRY_SERVER_FILESERVE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "ferry/http.h"
+#include "ferry/users.h"
+#include "urlgroup.h"
+
+/* Seconds announced in Retry-After with a 503 for ConnectionLimit. */
+#define FILESERVE_RETRY_AFTER 5
+
+/* Embedded in the server; its address is every data-plane listener's userdata. */
+struct fileserve {
+    struct urlgroup_registry *reg;  /* borrowed */
+    struct ferry_users *users;      /* borrowed, may be NULL: nobody authenticates */
+    bool allow_basic_over_http;
+    /* The URL's manifest is missing or stale and no job is pending: queue one. Called on a
+     * worker thread with url->manifest_pending already set; must not block. */
+    void (*manifest_wanted)(void *ud, struct urlgroup_url *url);
+    void *ud;
+    /* The group's token bucket (BandwidthLimit), or NULL when unlimited; a borrowed
+     * pointer valid while the group is referenced. */
+    struct ferry_rate *(*group_rate)(void *ud, struct urlgroup *g);
+    atomic_uint_fast64_t requests, bytes_sent;
+    atomic_uint active;
+};
+
+/* ferry_http_handler_fn for data-plane listeners; userdata is the struct fileserve. */
+void fileserve_handle(void *userdata, const struct ferry_http_request *req,
+                      struct ferry_http_response *resp);
+
+#endif

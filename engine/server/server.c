@@ -1,0 +1,1166 @@
+/*
+ * server.c - the compact server role (include/ferry/server.h): the data-plane HTTP server,
+ * the URL group registry and its listeners, the manifest thread, certificates bound to ports
+ * (SetSslCertificate), and persistence in STATE/server.db (SQLite, WAL).
+ *
+ * Locking: srv->lock serialises control-plane calls (registry mutation + persistence +
+ * certificate bindings); the registry has its own rwlock for the workers' routing.
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <sqlite3.h>
+
+#include "ferry/config.h"
+#include "ferry/http.h"
+#include "ferry/log.h"
+#include "ferry/server.h"
+#include "fileserve.h"
+#include "manifest.h"
+#include "roles.h"
+#include "urlgroup.h"
+
+#define SERVER_DEFAULT_CHUNK (4ull * 1024 * 1024)
+#define SERVER_DEFAULT_MAX_GROUPS 64
+#define SERVER_DEFAULT_MAX_URLS 4096
+#define SERVER_MIN_BANDWIDTH 1024
+#define SERVER_SHA1_LEN 20
+
+/* A certificate bound to a port by SetSslCertificate. */
+struct server_cert {
+    uint16_t port;
+    char *store;
+    char sha1[2 * SERVER_SHA1_LEN + 1];
+    struct ferry_tls_ctx *tls;
+};
+
+struct ferry_server {
+    const struct ferry_config *cfg;
+    pthread_mutex_t lock;
+    struct ferry_http_server *http;
+    struct urlgroup_registry *reg;
+    struct manifest_worker *worker;
+    struct fileserve fs;
+    sqlite3 *db;
+    char *cert_store_dir;
+    struct server_cert *certs;
+    size_t ncerts;
+    struct ferry_tls_ctx *default_tls;
+    bool restoring;     /* restore/config phase: no writes back to the store */
+    bool stopping;      /* http server gone: unlisten is a no-op */
+    bool auth_warned;
+};
+
+/* ---- persistence ---- */
+
+static const char server_schema[] =
+    "PRAGMA journal_mode=WAL;"
+    "PRAGMA synchronous=NORMAL;"
+    "CREATE TABLE IF NOT EXISTS groups("
+    "  prefix TEXT PRIMARY KEY,"
+    "  connection_limit INTEGER NOT NULL DEFAULT 0,"
+    "  bandwidth_limit INTEGER NOT NULL DEFAULT 0,"
+    "  auth_negotiate INTEGER NOT NULL DEFAULT 0,"
+    "  auth_ntlm INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE IF NOT EXISTS urls("
+    "  prefix TEXT NOT NULL,"
+    "  suffix TEXT NOT NULL,"
+    "  source TEXT NOT NULL,"
+    "  rule TEXT,"
+    "  certs TEXT,"
+    "  PRIMARY KEY(prefix, suffix));"
+    "CREATE TABLE IF NOT EXISTS certs("
+    "  port INTEGER PRIMARY KEY,"
+    "  store TEXT NOT NULL,"
+    "  sha1 TEXT NOT NULL);";
+
+/* Run one statement with text/int parameters: 's' text (NULL ok), 'i' int64. */
+static int
+server_db_run(struct ferry_server *srv, const char *sql, const char *types, ...)
+{
+    sqlite3_stmt *stmt = NULL;
+    va_list ap;
+    int rc;
+
+    if (srv->restoring || !srv->db)
+        return 0;
+    rc = sqlite3_prepare_v2(srv->db, sql, -1, &stmt, NULL);
+    if (rc != SQLITE_OK)
+        goto error;
+    va_start(ap, types);
+    for (int i = 0; types[i]; i++) {
+        if (types[i] == 's') {
+            const char *s = va_arg(ap, const char *);
+            rc = s ? sqlite3_bind_text(stmt, i + 1, s, -1, SQLITE_TRANSIENT)
+                   : sqlite3_bind_null(stmt, i + 1);
+        } else {
+            rc = sqlite3_bind_int64(stmt, i + 1, va_arg(ap, int64_t));
+        }
+        if (rc != SQLITE_OK)
+            break;
+    }
+    va_end(ap);
+    if (rc != SQLITE_OK)
+        goto error;
+    rc = sqlite3_step(stmt);
+    if (rc != SQLITE_DONE)
+        goto error;
+    sqlite3_finalize(stmt);
+    return 0;
+error:
+    /* The change is in effect; only its persistence failed. Say so once, here. */
+    ferry_log_error("server store: '%.60s...' failed: %s", sql, sqlite3_errmsg(srv->db));
+    sqlite3_finalize(stmt);
+    return -EIO;
+}
+
+static void
+server_db_save_group(struct ferry_server *srv, const struct urlgroup *g)
+{
+    server_db_run(srv,
+                  "INSERT INTO groups(prefix, connection_limit, bandwidth_limit, "
+                  "auth_negotiate, auth_ntlm) VALUES(?,?,?,?,?) ON CONFLICT(prefix) DO UPDATE "
+                  "SET connection_limit=excluded.connection_limit, "
+                  "bandwidth_limit=excluded.bandwidth_limit, "
+                  "auth_negotiate=excluded.auth_negotiate, auth_ntlm=excluded.auth_ntlm",
+                  "siiii", g->p.canonical, (int64_t)g->connection_limit,
+                  (int64_t)g->bandwidth_limit, (int64_t)g->auth_negotiate,
+                  (int64_t)g->auth_ntlm);
+}
+
+static char *
+server_join_certs(const struct urlgroup_url *u)
+{
+    size_t len = 1;
+    char *s;
+
+    if (u->ncerts == 0)
+        return NULL;
+    for (size_t i = 0; i < u->ncerts; i++)
+        len += strlen(u->certs[i]) + 1;
+    s = calloc(1, len);
+    if (!s)
+        return NULL;
+    for (size_t i = 0, l = 0; i < u->ncerts; i++)
+        l += (size_t)snprintf(s + l, len - l, "%s%s", i > 0 ? "," : "", u->certs[i]);
+    return s;
+}
+
+static void
+server_db_save_url(struct ferry_server *srv, const struct urlgroup_url *u)
+{
+    char *certs = server_join_certs(u);
+
+    server_db_save_group(srv, u->group);
+    server_db_run(srv,
+                  "INSERT OR REPLACE INTO urls(prefix, suffix, source, rule, certs) "
+                  "VALUES(?,?,?,?,?)",
+                  "sssss", u->group->p.canonical, u->suffix, u->source, u->rule_text, certs);
+    free(certs);
+}
+
+static int
+server_db_open(struct ferry_server *srv)
+{
+    char *path = NULL, *msg = NULL;
+    int r = 0;
+
+    if (asprintf(&path, "%s/server.db", srv->cfg->state_dir) < 0)
+        return -ENOMEM;
+    if (sqlite3_open_v2(path, &srv->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                        NULL) != SQLITE_OK) {
+        ferry_log_error("server store '%s' cannot be opened: %s", path,
+                        srv->db ? sqlite3_errmsg(srv->db) : "out of memory");
+        r = -EIO;
+        goto cleanup;
+    }
+    sqlite3_busy_timeout(srv->db, 5000);
+    if (sqlite3_exec(srv->db, server_schema, NULL, NULL, &msg) != SQLITE_OK) {
+        ferry_log_error("server store '%s' cannot be set up: %s", path, msg ? msg : "?");
+        r = -EIO;
+    }
+    sqlite3_free(msg);
+cleanup:
+    free(path);
+    return r;
+}
+
+/* ---- certificates ---- */
+
+static void
+server_hex(const uint8_t *b, size_t n, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = hex[b[i] >> 4];
+        out[2 * i + 1] = hex[b[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+static bool
+server_store_name_ok(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+
+    if (n == 0 || n > 64 || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)s[i]) && s[i] != '.' && s[i] != '_' && s[i] != '-')
+            return false;
+    return true;
+}
+
+/* Find the PEM file in the store whose certificate has SHA-1 thumbprint sha1 (hex). Returns
+ * 0 and a malloc()ed path, -ENOENT, or -errno for an unreadable store. */
+static int
+server_cert_find(struct ferry_server *srv, const char *store, const char *sha1,
+                 char **ret_path)
+{
+    char *dir = NULL;
+    DIR *d;
+    struct dirent *e;
+    int r = -ENOENT;
+
+    if (asprintf(&dir, "%s/%s", srv->cert_store_dir, store) < 0)
+        return -ENOMEM;
+    d = opendir(dir);
+    if (!d) {
+        r = -errno;
+        free(dir);
+        return r;
+    }
+    for (e = readdir(d); r == -ENOENT && e; e = readdir(d)) {
+        size_t n = strlen(e->d_name);
+        char *path = NULL, hex[2 * SERVER_SHA1_LEN + 1];
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned mdlen = 0;
+        X509 *x = NULL;
+        FILE *f;
+
+        if (n < 5 || strcmp(e->d_name + n - 4, ".pem") != 0)
+            continue;
+        if (asprintf(&path, "%s/%s", dir, e->d_name) < 0) {
+            r = -ENOMEM;
+            break;
+        }
+        f = fopen(path, "re");
+        if (f) {
+            x = PEM_read_X509(f, NULL, NULL, NULL);
+            fclose(f);
+        }
+        if (x && X509_digest(x, EVP_sha1(), md, &mdlen) == 1 && mdlen == SERVER_SHA1_LEN) {
+            server_hex(md, mdlen, hex);
+            if (strcasecmp(hex, sha1) == 0) {
+                *ret_path = path;
+                path = NULL;
+                r = 0;
+            }
+        }
+        X509_free(x);
+        free(path);
+    }
+    closedir(d);
+    free(dir);
+    return r;
+}
+
+static struct server_cert *
+server_cert_for_port(struct ferry_server *srv, uint16_t port)
+{
+    for (size_t i = 0; i < srv->ncerts; i++)
+        if (srv->certs[i].port == port)
+            return &srv->certs[i];
+    return NULL;
+}
+
+/* The TLS context for an https listener on port: the bound certificate, else the daemon's
+ * default. Returns a new reference, or -ENOENT with err filled. */
+static int
+server_tls_for_port(struct ferry_server *srv, uint16_t port, struct ferry_tls_ctx **ret_tls,
+                    char *err, size_t errlen)
+{
+    struct server_cert *c = server_cert_for_port(srv, port);
+    int r;
+
+    if (c && c->tls) {
+        *ret_tls = ferry_tls_ctx_ref(c->tls);
+        return 0;
+    }
+    if (!srv->default_tls) {
+        if (!srv->cfg->tls_cert || !srv->cfg->tls_key) {
+            snprintf(err, errlen, "https port %u has no certificate: bind one with "
+                     "SetSslCertificate or configure tls-cert and tls-key", port);
+            return -ENOENT;
+        }
+        r = ferry_tls_ctx_new(srv->cfg->tls_cert, srv->cfg->tls_key, srv->cfg->tls_client_ca,
+                              &srv->default_tls);
+        if (r < 0) {
+            snprintf(err, errlen, "the default certificate '%s' cannot be loaded: %s",
+                     srv->cfg->tls_cert, strerror(-r));
+            return r;
+        }
+    }
+    *ret_tls = ferry_tls_ctx_ref(srv->default_tls);
+    return 0;
+}
+
+/* Load (store, sha1) and bind it to port, replacing any earlier binding; existing https
+ * listeners of the port switch at once. */
+static int
+server_cert_bind(struct ferry_server *srv, uint16_t port, const char *store, const char *sha1,
+                 struct ferry_status *st)
+{
+    struct ferry_tls_ctx *tls = NULL;
+    struct server_cert *c;
+    char *path = NULL, *store_copy;
+    int r;
+
+    r = server_cert_find(srv, store, sha1, &path);
+    if (r == -ENOENT)
+        return ferry_status_set(st, r, FERRY_STATUS_INVALID_PARAMETER, FERRY_E_INVALIDARG,
+                                "hashBlob", "no certificate with SHA-1 thumbprint %s in store "
+                                "'%s'", sha1, store);
+    if (r < 0)
+        return ferry_status_set(st, r, FERRY_STATUS_INVALID_PARAMETER, FERRY_E_INVALIDARG,
+                                "StoreName", "certificate store '%s/%s' cannot be read: %s",
+                                srv->cert_store_dir, store, strerror(-r));
+    r = ferry_tls_ctx_new(path, path, srv->cfg->tls_client_ca, &tls);
+    if (r < 0) {
+        r = ferry_status_set(st, r, FERRY_STATUS_INVALID_PARAMETER, FERRY_E_INVALIDARG,
+                             "hashBlob", "certificate file '%s' has no usable key: %s", path,
+                             strerror(-r));
+        free(path);
+        return r;
+    }
+    free(path);
+    store_copy = strdup(store);
+    c = server_cert_for_port(srv, port);
+    if (!c && store_copy) {
+        struct server_cert *nc = realloc(srv->certs, (srv->ncerts + 1) * sizeof(*nc));
+        if (nc) {
+            srv->certs = nc;
+            c = &srv->certs[srv->ncerts++];
+            memset(c, 0, sizeof(*c));
+            c->port = port;
+        }
+    }
+    if (!c || !store_copy) {
+        free(store_copy);
+        ferry_tls_ctx_unref(tls);
+        return ferry_status_set(st, -ENOMEM, FERRY_STATUS_INTERNAL, FERRY_E_OUTOFMEMORY, NULL,
+                                "out of memory");
+    }
+    free(c->store);
+    c->store = store_copy;
+    snprintf(c->sha1, sizeof(c->sha1), "%s", sha1);
+    ferry_tls_ctx_unref(c->tls);
+    c->tls = tls;
+    pthread_rwlock_rdlock(&srv->reg->lock);
+    for (size_t i = 0; i < srv->reg->nlisteners; i++) {
+        struct urlgroup_listener *l = &srv->reg->listeners[i];
+        if (l->port == port && l->https) {
+            r = ferry_http_server_set_tls(srv->http, l->id, tls);
+            if (r < 0)
+                ferry_log_error("certificate could not be switched on '%s': %s", l->addr,
+                                strerror(-r));
+        }
+    }
+    pthread_rwlock_unlock(&srv->reg->lock);
+    return 0;
+}
+
+/* ---- registry callbacks ---- */
+
+static int
+server_listen(void *ud, const char *addr, uint16_t port, bool https, uint32_t *ret_id,
+              char *err, size_t errlen)
+{
+    struct ferry_server *srv = ud;
+    struct ferry_tls_ctx *tls = NULL;
+    struct ferry_http_listen_opts opts = {0};
+    int r;
+
+    if (https) {
+        r = server_tls_for_port(srv, port, &tls, err, errlen);
+        if (r < 0)
+            return r;
+    }
+    opts.addr = addr;
+    opts.tls = tls;
+    opts.handler = fileserve_handle;
+    opts.userdata = &srv->fs;
+    opts.max_body_bytes = 0;
+    r = ferry_http_server_listen(srv->http, &opts, ret_id);
+    ferry_tls_ctx_unref(tls);
+    if (r < 0) {
+        snprintf(err, errlen, "cannot listen on %s: %s", addr, strerror(-r));
+        return r;
+    }
+    ferry_log_info("listening on %s (%s)", addr, https ? "https" : "http");
+    return 0;
+}
+
+static void
+server_unlisten(void *ud, uint32_t id)
+{
+    struct ferry_server *srv = ud;
+
+    if (srv->stopping)
+        return;
+    if (ferry_http_server_unlisten(srv->http, id) < 0)
+        ferry_log_warn("listener %u could not be closed", id);
+}
+
+static void
+server_rate_free(void *priv)
+{
+    ferry_rate_unref(priv);
+}
+
+static int
+server_group_new(void *ud, struct urlgroup *g)
+{
+    g->priv = ferry_rate_new(0);
+    if (!g->priv)
+        return -ENOMEM;
+    g->priv_free = server_rate_free;
+    return 0;
+}
+
+static const struct urlgroup_ops server_urlgroup_ops = {
+    .listen = server_listen,
+    .unlisten = server_unlisten,
+    .group_new = server_group_new,
+};
+
+static struct ferry_rate *
+server_group_rate(void *ud, struct urlgroup *g)
+{
+    return __atomic_load_n(&g->bandwidth_limit, __ATOMIC_RELAXED) > 0 ? g->priv : NULL;
+}
+
+/* ---- manifest jobs: ud is a URL reference ---- */
+
+/* One manifest job: the server (for its registry's publish roots) and a URL reference. */
+struct server_job {
+    struct ferry_server *srv;
+    struct urlgroup_url *url;
+};
+
+static int
+server_job_open_reg(void *ud)
+{
+    struct server_job *j = ud;
+    struct stat st;
+
+    if (atomic_load(&j->url->deleted))
+        return -ECANCELED;
+    return urlgroup_url_open(j->srv->reg, j->url, &st);
+}
+
+static void
+server_job_done(void *ud, struct manifest *m, int error)
+{
+    struct server_job *j = ud;
+    struct urlgroup_url *u = j->url;
+
+    pthread_mutex_lock(&u->mlock);
+    if (m) {
+        manifest_unref(u->manifest);
+        u->manifest = manifest_ref(m);
+    }
+    u->manifest_pending = false;
+    pthread_mutex_unlock(&u->mlock);
+    if (m)
+        ferry_log_debug("manifest of '%s' ready (%" PRIu64 " chunks)", u->source, m->nchunks);
+    else if (error != -ECANCELED && error != -ESTALE)
+        ferry_log_warn("manifest of '%s' could not be computed: %s", u->source,
+                       strerror(-error));
+}
+
+static void
+server_job_release(void *ud)
+{
+    struct server_job *j = ud;
+
+    urlgroup_url_unref(j->url);
+    free(j);
+}
+
+static const struct manifest_job_ops server_job_ops_reg = {
+    .open = server_job_open_reg,
+    .done = server_job_done,
+    .release = server_job_release,
+};
+
+/* fileserve's manifest_wanted, also used at publish: url->manifest_pending is set. */
+static void
+server_manifest_wanted(void *ud, struct urlgroup_url *url)
+{
+    struct ferry_server *srv = ud;
+    struct server_job *j = calloc(1, sizeof(*j));
+
+    if (j) {
+        j->srv = srv;
+        j->url = urlgroup_url_ref(url);
+        if (manifest_worker_submit(srv->worker, &server_job_ops_reg, j) == 0)
+            return;
+        urlgroup_url_unref(j->url);
+        free(j);
+    }
+    pthread_mutex_lock(&url->mlock);
+    url->manifest_pending = false;
+    pthread_mutex_unlock(&url->mlock);
+}
+
+static void
+server_manifest_queue(struct ferry_server *srv, struct urlgroup_url *url)
+{
+    bool want = false;
+
+    pthread_mutex_lock(&url->mlock);
+    if (!url->manifest_pending) {
+        url->manifest_pending = true;
+        want = true;
+    }
+    pthread_mutex_unlock(&url->mlock);
+    if (want)
+        server_manifest_wanted(srv, url);
+}
+
+/* ---- public API ---- */
+
+int
+ferry_server_group_create(struct ferry_server *srv, const char *prefix,
+                          struct ferry_status *st)
+{
+    struct urlgroup *g = NULL;
+    bool created = false;
+    int r;
+
+    ferry_status_clear(st);
+    pthread_mutex_lock(&srv->lock);
+    r = urlgroup_group_create(srv->reg, prefix, &created, st);
+    if (r >= 0 && created && urlgroup_group_find(srv->reg, prefix, &g, NULL) == 0) {
+        server_db_save_group(srv, g);
+        urlgroup_unref(g);
+    }
+    pthread_mutex_unlock(&srv->lock);
+    return r;
+}
+
+int
+ferry_server_group_delete(struct ferry_server *srv, const char *prefix,
+                          struct ferry_status *st)
+{
+    struct urlgroup_prefix p;
+    int r;
+
+    ferry_status_clear(st);
+    pthread_mutex_lock(&srv->lock);
+    r = urlgroup_group_delete(srv->reg, prefix, st);
+    if (r >= 0 && urlgroup_prefix_parse(prefix, &p, NULL, 0) == 0) {
+        server_db_run(srv, "DELETE FROM urls WHERE prefix=?", "s", p.canonical);
+        server_db_run(srv, "DELETE FROM groups WHERE prefix=?", "s", p.canonical);
+    }
+    pthread_mutex_unlock(&srv->lock);
+    return r;
+}
+
+int
+ferry_server_url_create(struct ferry_server *srv, const char *prefix, const char *suffix,
+                        const char *source_path, const char *rule,
+                        const char *const *cert_sha256, size_t ncert, struct ferry_status *st)
+{
+    struct urlgroup_url *u = NULL;
+    int r;
+
+    ferry_status_clear(st);
+    pthread_mutex_lock(&srv->lock);
+    r = urlgroup_url_create(srv->reg, prefix, suffix, source_path, rule, cert_sha256, ncert,
+                            &u, st);
+    if (r >= 0)
+        server_db_save_url(srv, u);
+    pthread_mutex_unlock(&srv->lock);
+    if (r >= 0) {
+        server_manifest_queue(srv, u);
+        urlgroup_url_unref(u);
+    }
+    return r;
+}
+
+int
+ferry_server_url_delete(struct ferry_server *srv, const char *prefix, const char *suffix,
+                        struct ferry_status *st)
+{
+    struct urlgroup_prefix p;
+    const char *sfx;
+    int r;
+
+    ferry_status_clear(st);
+    pthread_mutex_lock(&srv->lock);
+    r = urlgroup_url_delete(srv->reg, prefix, suffix, st);
+    if (r >= 0 && urlgroup_prefix_parse(prefix, &p, NULL, 0) == 0 &&
+        urlgroup_suffix_check(suffix, &sfx, NULL, 0) == 0)
+        server_db_run(srv, "DELETE FROM urls WHERE prefix=? AND suffix=?", "ss", p.canonical,
+                      sfx);
+    pthread_mutex_unlock(&srv->lock);
+    return r;
+}
+
+int
+ferry_server_url_check(struct ferry_server *srv, const char *prefix, const char *suffix,
+                       bool *ret_exists, struct ferry_status *st)
+{
+    struct urlgroup_url *u = NULL;
+    int r;
+
+    ferry_status_clear(st);
+    r = urlgroup_url_find(srv->reg, prefix, suffix, &u, st);
+    if (r == -ENOENT && st->kind == FERRY_STATUS_OK) {
+        *ret_exists = false;
+        return 0;
+    }
+    if (r < 0)
+        return r;
+    urlgroup_url_unref(u);
+    *ret_exists = true;
+    return 0;
+}
+
+int
+ferry_server_group_set_auth(struct ferry_server *srv, const char *prefix, unsigned scheme,
+                            bool enable, struct ferry_status *st)
+{
+    struct urlgroup *g = NULL;
+    int r;
+
+    ferry_status_clear(st);
+    if (scheme > 1)
+        return ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER,
+                                FERRY_E_INVALIDARG, "Scheme",
+                                "authentication scheme %u is not 0 (Negotiate) or 1 (NTLM)",
+                                scheme);
+    pthread_mutex_lock(&srv->lock);
+    r = urlgroup_group_find(srv->reg, prefix, &g, st);
+    if (r >= 0) {
+        pthread_rwlock_wrlock(&srv->reg->lock);
+        if (scheme == 0)
+            g->auth_negotiate = enable;
+        else
+            g->auth_ntlm = enable;
+        pthread_rwlock_unlock(&srv->reg->lock);
+        server_db_save_group(srv, g);
+        if (enable && !srv->auth_warned) {
+            srv->auth_warned = true;
+            ferry_log_warn("URL group '%s': %s is recorded but ferry authenticates with Basic "
+                           "and client certificates (the URL's access rule decides)",
+                           g->p.canonical, scheme == 0 ? "Negotiate" : "NTLM");
+        }
+        urlgroup_unref(g);
+    }
+    pthread_mutex_unlock(&srv->lock);
+    return r;
+}
+
+int
+ferry_server_group_get_auth(struct ferry_server *srv, const char *prefix, unsigned scheme,
+                            bool *ret_enable, struct ferry_status *st)
+{
+    struct urlgroup *g = NULL;
+    int r;
+
+    ferry_status_clear(st);
+    if (scheme > 1)
+        return ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER,
+                                FERRY_E_INVALIDARG, "Scheme",
+                                "authentication scheme %u is not 0 (Negotiate) or 1 (NTLM)",
+                                scheme);
+    r = urlgroup_group_find(srv->reg, prefix, &g, st);
+    if (r < 0)
+        return r;
+    pthread_rwlock_rdlock(&srv->reg->lock);
+    *ret_enable = scheme == 0 ? g->auth_negotiate : g->auth_ntlm;
+    pthread_rwlock_unlock(&srv->reg->lock);
+    urlgroup_unref(g);
+    return 0;
+}
+
+static int
+server_property_check(const char *name, uint32_t value, bool *ret_bandwidth,
+                      struct ferry_status *st)
+{
+    if (name && strcasecmp(name, FERRY_PROP_CONNECTION_LIMIT) == 0) {
+        *ret_bandwidth = false;
+        return 0;
+    }
+    if (name && strcasecmp(name, FERRY_PROP_BANDWIDTH_LIMIT) == 0) {
+        if (value > 0 && value < SERVER_MIN_BANDWIDTH)
+            return ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER,
+                                    FERRY_E_INVALIDARG, "Value",
+                                    "BandwidthLimit %u is below the minimum of %d bytes/s "
+                                    "(0 = unlimited)", value, SERVER_MIN_BANDWIDTH);
+        *ret_bandwidth = true;
+        return 0;
+    }
+    return ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER, FERRY_E_INVALIDARG,
+                            "Property", "property '%s' is not ConnectionLimit or "
+                            "BandwidthLimit", name ? name : "");
+}
+
+int
+ferry_server_group_set_property(struct ferry_server *srv, const char *prefix, const char *name,
+                                uint32_t value, struct ferry_status *st)
+{
+    struct urlgroup *g = NULL;
+    bool bandwidth = false;
+    int r;
+
+    ferry_status_clear(st);
+    r = server_property_check(name, value, &bandwidth, st);
+    if (r < 0)
+        return r;
+    pthread_mutex_lock(&srv->lock);
+    r = urlgroup_group_find(srv->reg, prefix, &g, st);
+    if (r >= 0) {
+        if (bandwidth) {
+            __atomic_store_n(&g->bandwidth_limit, value, __ATOMIC_RELAXED);
+            ferry_rate_set(g->priv, value);
+        } else {
+            __atomic_store_n(&g->connection_limit, value, __ATOMIC_RELAXED);
+        }
+        server_db_save_group(srv, g);
+        urlgroup_unref(g);
+    }
+    pthread_mutex_unlock(&srv->lock);
+    return r;
+}
+
+int
+ferry_server_group_get_property(struct ferry_server *srv, const char *prefix, const char *name,
+                                uint32_t *ret_value, struct ferry_status *st)
+{
+    struct urlgroup *g = NULL;
+    bool bandwidth = false;
+    int r;
+
+    ferry_status_clear(st);
+    r = server_property_check(name, 0, &bandwidth, st);
+    if (r < 0)
+        return r;
+    r = urlgroup_group_find(srv->reg, prefix, &g, st);
+    if (r < 0)
+        return r;
+    *ret_value = __atomic_load_n(bandwidth ? &g->bandwidth_limit : &g->connection_limit,
+                                 __ATOMIC_RELAXED);
+    urlgroup_unref(g);
+    return 0;
+}
+
+int
+ferry_server_set_ssl_cert(struct ferry_server *srv, uint16_t port, const char *store_name,
+                          const uint8_t *hash, size_t hash_len, struct ferry_status *st)
+{
+    char sha1[2 * SERVER_SHA1_LEN + 1];
+    int r;
+
+    ferry_status_clear(st);
+    if (port == 0)
+        return ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER,
+                                FERRY_E_INVALIDARG, "Port", "port must be 1-65535");
+    if (!server_store_name_ok(store_name))
+        return ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER,
+                                FERRY_E_INVALIDARG, "StoreName",
+                                "store name '%s' must be 1-64 characters of [A-Za-z0-9._-]",
+                                store_name ? store_name : "");
+    if (!hash || hash_len != SERVER_SHA1_LEN)
+        return ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER,
+                                FERRY_E_INVALIDARG, "hashBlob",
+                                "the certificate hash must be a 20-byte SHA-1 thumbprint, "
+                                "got %zu bytes", hash_len);
+    server_hex(hash, hash_len, sha1);
+    pthread_mutex_lock(&srv->lock);
+    r = server_cert_bind(srv, port, store_name, sha1, st);
+    if (r >= 0)
+        server_db_run(srv, "INSERT OR REPLACE INTO certs(port, store, sha1) VALUES(?,?,?)",
+                      "iss", (int64_t)port, store_name, sha1);
+    pthread_mutex_unlock(&srv->lock);
+    return r;
+}
+
+/* ---- snapshots ---- */
+
+static int
+server_url_info(const struct urlgroup_url *u, struct ferry_url_info *ret)
+{
+    struct urlgroup_url *mu = (struct urlgroup_url *)u;
+
+    ret->url = urlgroup_url_string(u, NULL);
+    ret->suffix = strdup(u->suffix);
+    ret->source = strdup(u->source);
+    ret->rule = u->rule_text ? strdup(u->rule_text) : NULL;
+    if (!ret->url || !ret->suffix || !ret->source || (u->rule_text && !ret->rule))
+        return -ENOMEM;
+    pthread_mutex_lock(&mu->mlock);
+    ret->manifest_ready = u->manifest != NULL;
+    pthread_mutex_unlock(&mu->mlock);
+    ret->requests = atomic_load(&mu->requests);
+    ret->bytes_sent = atomic_load(&mu->bytes_sent);
+    ret->active = atomic_load(&mu->active);
+    return 0;
+}
+
+/* Build one group's info (registry read-locked). */
+static int
+server_group_info(struct urlgroup *g, struct ferry_group_info **ret)
+{
+    struct ferry_group_info *gi = calloc(1, sizeof(*gi));
+    int r;
+
+    if (!gi)
+        return -ENOMEM;
+    gi->prefix = strdup(g->p.canonical);
+    gi->connection_limit = g->connection_limit;
+    gi->bandwidth_limit = g->bandwidth_limit;
+    gi->auth_negotiate = g->auth_negotiate;
+    gi->auth_ntlm = g->auth_ntlm;
+    gi->requests = atomic_load(&g->requests);
+    gi->bytes_sent = atomic_load(&g->bytes_sent);
+    gi->active = atomic_load(&g->active);
+    if (!gi->prefix)
+        goto oom;
+    if (g->nurls > 0) {
+        gi->urls = calloc(g->nurls, sizeof(*gi->urls));
+        if (!gi->urls)
+            goto oom;
+    }
+    for (size_t i = 0; i < g->nurls; i++) {
+        gi->nurls++;
+        r = server_url_info(g->urls[i], &gi->urls[i]);
+        if (r < 0)
+            goto oom;
+    }
+    *ret = gi;
+    return 0;
+oom:
+    ferry_group_info_free(gi);
+    return -ENOMEM;
+}
+
+int
+ferry_server_group_get(struct ferry_server *srv, const char *prefix,
+                       struct ferry_group_info **ret_group)
+{
+    struct urlgroup *g = NULL;
+    int r;
+
+    r = urlgroup_group_find(srv->reg, prefix, &g, NULL);
+    if (r < 0)
+        return r;
+    pthread_rwlock_rdlock(&srv->reg->lock);
+    r = server_group_info(g, ret_group);
+    pthread_rwlock_unlock(&srv->reg->lock);
+    urlgroup_unref(g);
+    return r;
+}
+
+int
+ferry_server_group_list(struct ferry_server *srv, struct ferry_group_info ***ret_groups,
+                        size_t *ret_n)
+{
+    struct ferry_group_info **v = NULL;
+    size_t n = 0;
+    int r = 0;
+
+    pthread_rwlock_rdlock(&srv->reg->lock);
+    if (srv->reg->ngroups > 0) {
+        v = calloc(srv->reg->ngroups, sizeof(*v));
+        if (!v)
+            r = -ENOMEM;
+    }
+    for (size_t i = 0; r == 0 && i < srv->reg->ngroups; i++) {
+        r = server_group_info(srv->reg->groups[i], &v[n]);
+        if (r == 0)
+            n++;
+    }
+    pthread_rwlock_unlock(&srv->reg->lock);
+    if (r < 0) {
+        ferry_group_info_list_free(v, n);
+        return r;
+    }
+    *ret_groups = v;
+    *ret_n = n;
+    return 0;
+}
+
+struct ferry_group_info *
+ferry_group_info_free(struct ferry_group_info *g)
+{
+    if (!g)
+        return NULL;
+    for (size_t i = 0; i < g->nurls; i++) {
+        free(g->urls[i].url);
+        free(g->urls[i].suffix);
+        free(g->urls[i].source);
+        free(g->urls[i].rule);
+    }
+    free(g->urls);
+    free(g->prefix);
+    free(g);
+    return NULL;
+}
+
+void
+ferry_group_info_list_free(struct ferry_group_info **v, size_t n)
+{
+    if (!v)
+        return;
+    for (size_t i = 0; i < n; i++)
+        ferry_group_info_free(v[i]);
+    free(v);
+}
+
+void
+ferry_server_stats(struct ferry_server *srv, struct ferry_server_stats *ret)
+{
+    ret->requests = atomic_load(&srv->fs.requests);
+    ret->bytes_sent = atomic_load(&srv->fs.bytes_sent);
+    ret->active_connections = atomic_load(&srv->fs.active);
+    ret->manifests_computed = manifest_worker_computed(srv->worker);
+}
+
+/* ---- lifecycle ---- */
+
+static void
+server_restore(struct ferry_server *srv)
+{
+    sqlite3_stmt *stmt = NULL;
+    struct ferry_status st;
+
+    /* certificates first: https groups need them to listen */
+    if (sqlite3_prepare_v2(srv->db, "SELECT port, store, sha1 FROM certs", -1, &stmt, NULL) ==
+        SQLITE_OK) {
+        while (sqlite3_step(stmt) == SQLITE_ROW) {
+            int port = sqlite3_column_int(stmt, 0);
+            const char *store = (const char *)sqlite3_column_text(stmt, 1);
+            const char *sha1 = (const char *)sqlite3_column_text(stmt, 2);
+            if (port < 1 || port > 65535 || !store || !sha1)
+                continue;
+            if (server_cert_bind(srv, (uint16_t)port, store, sha1, &st) < 0)
+                ferry_log_error("certificate %s of port %d not restored: %s", sha1, port,
+                                st.text);
+        }
+    }
+    sqlite3_finalize(stmt);
+    stmt = NULL;
+    if (sqlite3_prepare_v2(srv->db,
+                           "SELECT prefix, connection_limit, bandwidth_limit, auth_negotiate, "
+                           "auth_ntlm FROM groups", -1, &stmt, NULL) == SQLITE_OK) {
+        while (sqlite3_step(stmt) == SQLITE_ROW) {
+            const char *prefix = (const char *)sqlite3_column_text(stmt, 0);
+            struct urlgroup *g = NULL;
+            uint32_t conn = (uint32_t)sqlite3_column_int64(stmt, 1);
+            uint32_t bw = (uint32_t)sqlite3_column_int64(stmt, 2);
+
+            if (!prefix)
+                continue;
+            if (urlgroup_group_create(srv->reg, prefix, NULL, &st) < 0 ||
+                urlgroup_group_find(srv->reg, prefix, &g, &st) < 0) {
+                ferry_log_error("URL group '%s' not restored: %s", prefix, st.text);
+                continue;
+            }
+            /* listeners are already open: workers may read the limits */
+            __atomic_store_n(&g->connection_limit, conn, __ATOMIC_RELAXED);
+            __atomic_store_n(&g->bandwidth_limit, bw, __ATOMIC_RELAXED);
+            g->auth_negotiate = sqlite3_column_int(stmt, 3) != 0;
+            g->auth_ntlm = sqlite3_column_int(stmt, 4) != 0;
+            ferry_rate_set(g->priv, bw);
+            urlgroup_unref(g);
+        }
+    }
+    sqlite3_finalize(stmt);
+    stmt = NULL;
+    if (sqlite3_prepare_v2(srv->db, "SELECT prefix, suffix, source, rule, certs FROM urls", -1,
+                           &stmt, NULL) == SQLITE_OK) {
+        while (sqlite3_step(stmt) == SQLITE_ROW) {
+            const char *prefix = (const char *)sqlite3_column_text(stmt, 0);
+            const char *suffix = (const char *)sqlite3_column_text(stmt, 1);
+            const char *source = (const char *)sqlite3_column_text(stmt, 2);
+            const char *rule = (const char *)sqlite3_column_text(stmt, 3);
+            const char *certs = (const char *)sqlite3_column_text(stmt, 4);
+            const char *cv[ACCESS_RULE_MAX_ITEMS];
+            char *copy = certs ? strdup(certs) : NULL, *save = NULL, *tok;
+            size_t nc = 0;
+            struct urlgroup_url *u = NULL;
+
+            for (tok = copy ? strtok_r(copy, ",", &save) : NULL; tok && nc < ACCESS_RULE_MAX_ITEMS;
+                 tok = strtok_r(NULL, ",", &save))
+                cv[nc++] = tok;
+            if (!prefix || !suffix || !source ||
+                urlgroup_url_create(srv->reg, prefix, suffix, source, rule, cv, nc, &u,
+                                    &st) < 0) {
+                ferry_log_error("URL '%s/%s' not restored: %s", prefix ? prefix : "?",
+                                suffix ? suffix : "?", st.text);
+            } else {
+                server_manifest_queue(srv, u);
+                urlgroup_url_unref(u);
+            }
+            free(copy);
+        }
+    }
+    sqlite3_finalize(stmt);
+}
+
+/* The config file's url-group / url lines: applied at every start, not stored. */
+static void
+server_apply_config(struct ferry_server *srv)
+{
+    for (size_t i = 0; i < srv->cfg->nurls; i++) {
+        const struct ferry_config_url *cu = &srv->cfg->urls[i];
+        struct ferry_status st;
+        struct urlgroup_url *u = NULL;
+        char *prefix, *slash;
+
+        ferry_status_clear(&st);
+        if (!cu->url)
+            continue;
+        if (!cu->source) {
+            if (urlgroup_group_create(srv->reg, cu->url, NULL, &st) < 0)
+                ferry_log_error("config url-group '%s' refused: %s", cu->url, st.text);
+            continue;
+        }
+        prefix = strdup(cu->url);
+        if (!prefix)
+            continue;
+        slash = strrchr(prefix, '/');
+        if (!slash || slash == prefix) {
+            ferry_log_error("config url '%s' has no group prefix", cu->url);
+            free(prefix);
+            continue;
+        }
+        *slash = '\0';
+        if (urlgroup_url_create(srv->reg, prefix, slash + 1, cu->source, cu->rule, NULL, 0, &u,
+                                &st) < 0) {
+            if (st.code == FERRY_E_ALREADY_EXISTS)
+                ferry_log_info("config url '%s' is already published", cu->url);
+            else
+                ferry_log_error("config url '%s' refused: %s", cu->url, st.text);
+        } else {
+            server_manifest_queue(srv, u);
+            urlgroup_url_unref(u);
+        }
+        free(prefix);
+    }
+}
+
+int
+server_new(const struct ferry_config *cfg, struct ferry_users *users,
+           struct ferry_server **ret_srv)
+{
+    struct ferry_server *srv;
+    char *manifests = NULL;
+    const char *const *roots;
+    int r;
+
+    if (!cfg || !cfg->state_dir)
+        return -EINVAL;
+    srv = calloc(1, sizeof(*srv));
+    if (!srv)
+        return -ENOMEM;
+    srv->cfg = cfg;
+    pthread_mutex_init(&srv->lock, NULL);
+    if (cfg->cert_store_dir)
+        srv->cert_store_dir = strdup(cfg->cert_store_dir);
+    else if (asprintf(&srv->cert_store_dir, "%s/certs", cfg->state_dir) < 0)
+        srv->cert_store_dir = NULL;
+    if (asprintf(&manifests, "%s/manifests", cfg->state_dir) < 0)
+        manifests = NULL;
+    if (!srv->cert_store_dir || !manifests) {
+        r = -ENOMEM;
+        goto error;
+    }
+    r = ferry_http_server_new(cfg, "data", cfg->workers, &srv->http);
+    if (r < 0) {
+        ferry_log_error("the data-plane HTTP server could not start: %s", strerror(-r));
+        goto error;
+    }
+    roots = (const char *const *)cfg->publish_roots.v;
+    r = urlgroup_registry_new(roots, cfg->publish_roots.n,
+                              cfg->server_max_groups ? cfg->server_max_groups
+                                                     : SERVER_DEFAULT_MAX_GROUPS,
+                              cfg->server_max_urls ? cfg->server_max_urls
+                                                   : SERVER_DEFAULT_MAX_URLS,
+                              &server_urlgroup_ops, srv, &srv->reg);
+    if (r < 0)
+        goto error;
+    srv->fs.reg = srv->reg;
+    srv->fs.users = users;
+    srv->fs.allow_basic_over_http = cfg->allow_basic_over_http;
+    srv->fs.manifest_wanted = server_manifest_wanted;
+    srv->fs.group_rate = server_group_rate;
+    srv->fs.ud = srv;
+    r = manifest_worker_new(manifests,
+                            cfg->manifest_chunk_size ? cfg->manifest_chunk_size
+                                                     : SERVER_DEFAULT_CHUNK,
+                            cfg->manifest_sha256, &srv->worker);
+    if (r < 0) {
+        ferry_log_error("the manifest thread could not start (cache '%s'): %s", manifests,
+                        strerror(-r));
+        goto error;
+    }
+    r = server_db_open(srv);
+    if (r < 0)
+        goto error;
+    pthread_mutex_lock(&srv->lock);
+    srv->restoring = true;
+    server_restore(srv);
+    server_apply_config(srv);
+    srv->restoring = false;
+    pthread_mutex_unlock(&srv->lock);
+    free(manifests);
+    *ret_srv = srv;
+    return 0;
+error:
+    free(manifests);
+    server_free(srv);
+    return r;
+}
+
+struct ferry_server *
+server_free(struct ferry_server *srv)
+{
+    if (!srv)
+        return NULL;
+    /* workers first (no more handlers or on_done), then the manifest thread, then the
+     * registry whose listeners died with the HTTP server */
+    srv->http = ferry_http_server_free(srv->http);
+    srv->stopping = true;
+    srv->worker = manifest_worker_free(srv->worker);
+    srv->reg = urlgroup_registry_free(srv->reg);
+    for (size_t i = 0; i < srv->ncerts; i++) {
+        free(srv->certs[i].store);
+        ferry_tls_ctx_unref(srv->certs[i].tls);
+    }
+    free(srv->certs);
+    ferry_tls_ctx_unref(srv->default_tls);
+    if (srv->db)
+        sqlite3_close(srv->db);
+    free(srv->cert_store_dir);
+    pthread_mutex_destroy(&srv->lock);
+    free(srv);
+    return NULL;
+}

@@ -1,0 +1,188 @@
+/*
+ * engine/server/urlgroup.h - URL groups and URLs of the compact server (DESIGN §2): the
+ * prefix grammar, URL suffix rules, the registry of groups/URLs with their limits, the
+ * listeners they share (one per bind address, port and scheme), and source files resolved
+ * beneath a publish root.
+ *
+ * Threads: every registry call locks internally (a rwlock: workers route under the read
+ * lock, the control plane mutates under the write lock). Groups and URLs are reference
+ * counted so a request in flight keeps its URL alive after DeleteUrl.
+ */
+#ifndef FERRY_SERVER_URLGROUP_H
+#define FERRY_SERVER_URLGROUP_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "ferry/common.h"
+#include "access.h"
+#include "manifest.h"
+
+#define URLGROUP_HOST_MAX 253
+#define URLGROUP_NAME_MAX 128
+#define URLGROUP_SUFFIX_MAX 255
+#define URLGROUP_PREFIX_MAX 512
+
+enum urlgroup_host_kind {
+    URLGROUP_HOST_STRONG = 0, /* '+': all addresses */
+    URLGROUP_HOST_WEAK,       /* '*': all addresses, lowest routing priority */
+    URLGROUP_HOST_IPV4,
+    URLGROUP_HOST_IPV6,
+    URLGROUP_HOST_NAME,       /* resolved once, when the group is created */
+};
+
+struct urlgroup_prefix {
+    bool https;
+    enum urlgroup_host_kind host_kind;
+    char host[URLGROUP_HOST_MAX + 1];    /* lowercase; IPv6 canonical, without brackets */
+    uint16_t port;
+    char name[URLGROUP_NAME_MAX + 1];    /* the one path segment */
+    char canonical[URLGROUP_PREFIX_MAX]; /* scheme://host:port/name */
+};
+
+/* Parse a group prefix. -EINVAL with a sentence in err when it breaks the grammar. */
+int urlgroup_prefix_parse(const char *s, struct urlgroup_prefix *ret, char *err,
+                          size_t errlen);
+/* Check a URL suffix (one optional leading '/' is dropped): 1..255 bytes, no '/', no "..",
+ * no control characters. *ret_suffix points into s. -EINVAL with err otherwise. */
+int urlgroup_suffix_check(const char *s, const char **ret_suffix, char *err, size_t errlen);
+/* Percent-encode a path segment (everything but [A-Za-z0-9._~-]). -ENOSPC when out is too
+ * small (3 * strlen + 1 always suffices). */
+int urlgroup_path_encode(const char *seg, char *out, size_t outlen);
+
+struct urlgroup;
+
+/* One published URL. Immutable after creation except the counters and the manifest. */
+struct urlgroup_url {
+    atomic_uint refcnt;
+    struct urlgroup *group;     /* reference */
+    char *suffix;               /* decoded, as published */
+    char *source;               /* as given to CreateUrl */
+    char *rule_text;            /* as given (NULL = anonymous) */
+    char **certs;               /* CreateUrl's certificate hashes, as given */
+    size_t ncerts;
+    struct access_rule *rule;
+    int root;                   /* index into the registry's publish roots */
+    char *relpath;              /* source relative to that root */
+    atomic_bool deleted;
+    atomic_uint_fast64_t requests, bytes_sent;
+    atomic_uint active;
+    /* manifest state, under mlock */
+    pthread_mutex_t mlock;
+    struct manifest *manifest;  /* describes the file when its identity matches */
+    bool manifest_pending;      /* a job is queued or running */
+};
+
+struct urlgroup {
+    atomic_uint refcnt;
+    struct urlgroup_prefix p;
+    uint32_t connection_limit;  /* 0 = unlimited; under the registry lock */
+    uint32_t bandwidth_limit;   /* bytes/s, 0 = unlimited */
+    bool auth_negotiate, auth_ntlm;
+    atomic_uint_fast64_t requests, bytes_sent;
+    atomic_uint active;
+    struct urlgroup_url **urls;
+    size_t nurls;
+    uint32_t *listeners;        /* listener ids this group holds */
+    size_t nlisteners;
+    void *priv;                 /* owner's per-group data (server.c: the rate) */
+    void (*priv_free)(void *priv);
+};
+
+struct urlgroup_listener {
+    char addr[URLGROUP_HOST_MAX + 16]; /* "127.0.0.1:8080", "[::1]:443", "*:80" */
+    uint16_t port;
+    bool https;
+    uint32_t id;                       /* from ops->listen */
+    unsigned users;                    /* groups holding it */
+};
+
+/* What the registry asks of its owner. listen opens a listener on addr (fills err on
+ * failure, returns -errno); unlisten closes it; group_new (may be NULL) attaches owner data
+ * to a new group (priv/priv_free), failing the creation when it returns < 0. They are called
+ * with the registry write-locked: they must not call back into the registry. */
+struct urlgroup_ops {
+    int (*listen)(void *ud, const char *addr, uint16_t port, bool https, uint32_t *ret_id,
+                  char *err, size_t errlen);
+    void (*unlisten)(void *ud, uint32_t id);
+    int (*group_new)(void *ud, struct urlgroup *g);
+};
+
+struct urlgroup_registry {
+    pthread_rwlock_t lock;
+    struct urlgroup **groups;
+    size_t ngroups;
+    struct urlgroup_listener *listeners;
+    size_t nlisteners;
+    size_t nurls;
+    unsigned max_groups, max_urls;
+    char **roots;               /* publish roots as configured */
+    char **roots_real;          /* their realpath() (NULL when missing) */
+    int *root_fds;              /* O_PATH directory fds (-1 when missing) */
+    size_t nroots;
+    const struct urlgroup_ops *ops;
+    void *ud;
+};
+
+/* New registry. roots: publish roots (copied; missing ones are logged and refuse every
+ * source). */
+int urlgroup_registry_new(const char *const *roots, size_t nroots, unsigned max_groups,
+                          unsigned max_urls, const struct urlgroup_ops *ops, void *ud,
+                          struct urlgroup_registry **ret_reg);
+/* Drop every group (closing listeners through ops) and free. NULL-safe, returns NULL. */
+struct urlgroup_registry *urlgroup_registry_free(struct urlgroup_registry *reg);
+
+/* Create a group (idempotent: an existing group is left as it is; *ret_created says which).
+ * Opens the listeners it needs. Errors in st: INVALID_PARAMETER "UrlGroup" (grammar, http
+ * and https on one port, cannot listen, name does not resolve), RESULT
+ * BG_E_TOO_MANY... for the group limit. */
+int urlgroup_group_create(struct urlgroup_registry *reg, const char *prefix,
+                          bool *ret_created, struct ferry_status *st);
+/* Delete a group and its URLs; closes listeners no other group uses. NOT_FOUND. */
+int urlgroup_group_delete(struct urlgroup_registry *reg, const char *prefix,
+                          struct ferry_status *st);
+/* Publish: creates the group when missing. rule is parsed here (SDDLAuth errors), certs are
+ * added to it. -EEXIST (RESULT E_ALREADY_EXISTS) when the suffix is already published. */
+int urlgroup_url_create(struct urlgroup_registry *reg, const char *prefix, const char *suffix,
+                        const char *source, const char *rule, const char *const *certs,
+                        size_t ncerts, struct urlgroup_url **ret_url,
+                        struct ferry_status *st);
+int urlgroup_url_delete(struct urlgroup_registry *reg, const char *prefix, const char *suffix,
+                        struct ferry_status *st);
+/* Find a URL: 0 and a reference, NOT_FOUND for an unknown group, -ENOENT (no status
+ * error) when the group exists without that suffix. */
+int urlgroup_url_find(struct urlgroup_registry *reg, const char *prefix, const char *suffix,
+                      struct urlgroup_url **ret_url, struct ferry_status *st);
+/* Find a group (reference) by prefix. NOT_FOUND. */
+int urlgroup_group_find(struct urlgroup_registry *reg, const char *prefix,
+                        struct urlgroup **ret_group, struct ferry_status *st);
+
+/* Route a request: the decoded path "/name/suffix" arriving on (port, https) with Host
+ * header host_hdr (may be NULL). 0 and a URL reference; *ret_meta4 when the path is the
+ * URL's ".meta4". -ENOENT when nothing is published there. */
+int urlgroup_route(struct urlgroup_registry *reg, uint16_t port, bool https,
+                   const char *host_hdr, const char *path, struct urlgroup_url **ret_url,
+                   bool *ret_meta4);
+
+/* Open the URL's source beneath its publish root (openat2 RESOLVE_BENEATH |
+ * RESOLVE_NO_MAGICLINKS), O_RDONLY|O_CLOEXEC; fstat it into ret_st; -EINVAL when it is no
+ * longer a regular file. Returns the fd or -errno. */
+int urlgroup_url_open(struct urlgroup_registry *reg, const struct urlgroup_url *url,
+                      struct stat *ret_st);
+
+/* "scheme://host:port/name/suffix" with the suffix percent-encoded; host_override (a Host
+ * header, may be NULL) replaces host:port. malloc()ed, NULL on OOM. */
+char *urlgroup_url_string(const struct urlgroup_url *url, const char *host_override);
+
+struct urlgroup_url *urlgroup_url_ref(struct urlgroup_url *u);
+struct urlgroup_url *urlgroup_url_unref(struct urlgroup_url *u);
+struct urlgroup *urlgroup_ref(struct urlgroup *g);
+struct urlgroup *urlgroup_unref(struct urlgroup *g);
+
+/* The scheme in use on a port: 0 none, 1 http, 2 https. Caller holds the lock. */
+int urlgroup_port_scheme_locked(struct urlgroup_registry *reg, uint16_t port);
+
+#endif
