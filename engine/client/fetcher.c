@@ -1421,6 +1421,25 @@ xfer_pump(struct xfer *x)
         }
     }
     if (!pending && x->nreqs == 0) {
+        /* every chunk is in: make them durable on the jobs-sync thread first, so the
+         * role's lock is not held across a long fdatasync; finish once nothing is left */
+        bool undurable = false;
+        int r = xfer_sync_poll(x, false);
+
+        if (r < 0) {
+            xfer_fail_local(x, -r);
+            return;
+        }
+        if (x->sync)
+            return;
+        for (uint64_t i = 0; i < f->nchunks && !undurable; i++)
+            undurable = f->chunks[i].state == CHUNK_DONE;
+        if (undurable) {
+            r = xfer_checkpoint(x, false);
+            if (r < 0)
+                xfer_fail_local(x, -r);
+            return;
+        }
         xfer_finish_file(x);
         return;
     }

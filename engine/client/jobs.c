@@ -71,6 +71,11 @@ jobs_persist(struct ferry_jobs *jobs, struct job *job, struct ferry_status *st)
 
     if (r >= 0)
         r = store_sync(jobs->store);
+    if (r == -EBUSY)
+        return ferry_status_set(st, r, FERRY_STATUS_INTERNAL, FERRY_E_FAIL, NULL,
+                                "the job store '%s' is locked by another process; nothing "
+                                "was changed, try again",
+                                store_path(jobs->store));
     if (r < 0)
         return ferry_status_set(st, r, FERRY_STATUS_INTERNAL, FERRY_E_FAIL, NULL,
                                 "the job store could not be written (%s)", strerror(-r));
