@@ -250,9 +250,8 @@ void verify_stream_update(void *s, const void *data, size_t len);
 void verify_stream_digest(void *s, uint8_t ret[16]);
 /* Seed a stream with bytes [off, off+len) of fd (resuming a partial chunk). */
 int verify_stream_from_file(void *s, int fd, uint64_t off, uint64_t len);
-/* Re-hash the verified chunks of f from disk; mismatches go back to MISSING. Returns the
- * number of chunks dropped. */
-int verify_rehash_file(struct jfile *f, int fd);
+/* Do bytes [off, off+len) of fd hash to digest? (false also on short or failed reads) */
+bool verify_chunk_ok(int fd, uint64_t off, uint64_t len, const uint8_t digest[16]);
 /* Whole-file check of "sha256:HEX" / "xxh128:HEX". 0 match, -EBADMSG mismatch, -EINVAL
  * malformed spec, -errno I/O. */
 int verify_whole_file(int fd, uint64_t size, const char *spec);
@@ -308,9 +307,18 @@ struct sync_item {
     uint64_t fill;
     uint32_t epoch;
     bool done;
+    /* SYNC_REHASH: the chunk's bytes [off, off+len) must hash to digest; bad = they don't */
+    uint64_t off, len;
+    uint8_t digest[16];
+    bool bad;
+};
+enum sync_kind {
+    SYNC_FDATASYNC,         /* checkpoint: fdatasync, items = the snapshot */
+    SYNC_REHASH,            /* resume: re-hash verified chunks from disk */
 };
 struct sync_req {
     struct sync_req *next;
+    enum sync_kind kind;
     int fd;                 /* borrowed: open until the request finished */
     int result;             /* 0 or -errno from fdatasync */
     bool finished;
