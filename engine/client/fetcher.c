@@ -100,6 +100,8 @@ struct xfer {
     char *manifest_url;
     struct sync_req *sync;   /* checkpoint in progress on the jobs-sync thread */
     struct sync_req *rehash; /* re-hash of the verified chunks of a resumed file */
+    struct sync_req *digest; /* whole-file ExpectedDigest check before the file completes */
+    bool digest_ok;          /* ... and it matched */
     /* credentials, loaded once per transfer; wiped on free */
     bool have_server_cred, have_proxy_cred;
     unsigned server_scheme, proxy_scheme;
@@ -734,6 +736,7 @@ sync_req_free(struct sync_req *q)
 {
     if (q) {
         free(q->items);
+        free(q->spec);
         free(q);
     }
     return NULL;
@@ -906,6 +909,10 @@ xfer_free(struct xfer *x, bool checkpoint)
         syncer_wait(x->jobs->syncer, x->sync);
         x->sync = sync_req_free(x->sync);
     }
+    if (x->digest) {
+        syncer_wait(x->jobs->syncer, x->digest);
+        x->digest = sync_req_free(x->digest);
+    }
     if (x->rehash) {
         /* not applied: the chunks are re-hashed again when the file resumes */
         syncer_wait(x->jobs->syncer, x->rehash);
@@ -966,6 +973,7 @@ xfer_restart(struct xfer *x)
     }
     x->phase = PH_PROBE;
     x->probes_left = 0;
+    x->digest_ok = false;
 }
 
 /* ---- phases ---- */
@@ -1364,8 +1372,30 @@ xfer_finish_file(struct xfer *x)
     struct jfile *f = &job->files[idx];
     int r;
 
-    if (f->expected_digest) {
-        r = verify_whole_file(x->fd, f->bytes_total, f->expected_digest);
+    if (f->expected_digest && !x->digest_ok) {
+        /* read back on the jobs-sync thread (a whole image), then come back here */
+        if (!x->digest) {
+            struct sync_req *q = calloc(1, sizeof(*q));
+            if (q)
+                q->spec = strdup(f->expected_digest);
+            if (!q || !q->spec) {
+                free(q);
+                xfer_fail_local(x, ENOMEM);
+                return;
+            }
+            q->kind = SYNC_DIGEST;
+            q->fd = x->fd;
+            q->size = f->bytes_total;
+            syncer_submit(jobs->syncer, q);
+            x->digest = q;
+            return;
+        }
+        if (!syncer_done(jobs->syncer, x->digest))
+            return;
+        r = x->digest->result;
+        x->digest = sync_req_free(x->digest);
+        if (r >= 0)
+            x->digest_ok = true;
         if (r == -EBADMSG) {
             struct fetch_outcome o = {.reason = FETCH_CHECKSUM};
             ferry_log_warn("job %s: '%s' does not match its ExpectedDigest", job->id,

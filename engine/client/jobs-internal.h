@@ -315,6 +315,7 @@ struct sync_item {
 enum sync_kind {
     SYNC_FDATASYNC,         /* checkpoint: fdatasync, items = the snapshot */
     SYNC_REHASH,            /* resume: re-hash verified chunks from disk */
+    SYNC_DIGEST,            /* ExpectedDigest: whole-file digest, result 0 / -EBADMSG */
 };
 struct sync_req {
     struct sync_req *next;
@@ -323,6 +324,8 @@ struct sync_req {
     int result;             /* 0 or -errno from fdatasync */
     bool finished;
     uint32_t gen;           /* jfile.layout_gen of the snapshot */
+    uint64_t size;          /* SYNC_DIGEST: bytes to hash */
+    char *spec;             /* SYNC_DIGEST: "sha256:HEX" / "xxh128:HEX" (owned) */
     size_t n;
     struct sync_item *items;
 };

@@ -46,7 +46,9 @@ syncer_main(void *arg)
         if (!s->head)
             s->tail = NULL;
         pthread_mutex_unlock(&s->lock);
-        if (q->kind == SYNC_REHASH) {
+        if (q->kind == SYNC_DIGEST) {
+            r = verify_whole_file(q->fd, q->size, q->spec);
+        } else if (q->kind == SYNC_REHASH) {
             r = 0;
             for (size_t i = 0; i < q->n; i++)
                 q->items[i].bad = !verify_chunk_ok(q->fd, q->items[i].off, q->items[i].len,
