@@ -890,6 +890,7 @@ START_TEST(test_source_changes_and_pipelining)
     ck_assert_int_eq(curl_code(out, "", url), 200);
     ck_assert_int_eq(sh("cmp -s '%s' '%s'", out, f), 0);
     /* pipelining: three requests in one write, answered in order on one connection */
+    ck_assert_msg(getenv("FERRY_SRC"), "FERRY_SRC is not set: run through meson test");
     h = sh_out("/usr/bin/python3 '%s/tests/engine/server/pipeline.py' %d /files/moving.bin "
                "0-9 10-19 -5 | od -An -tx1 | tr -d ' \\n'", getenv("FERRY_SRC"), port);
     char *want = sh_out("(head -c 20 '%s'; tail -c 5 '%s') | od -An -tx1 | tr -d ' \\n'",
@@ -937,6 +938,39 @@ START_TEST(test_basic_non_loopback)
     ck_assert_int_eq(curl_code(out, "-u alice:alice-pw", url), 200);
     ck_assert_int_eq(sh("cmp -s '%s' '%s'", out, small_path), 0);
     ck_assert_int_eq(curl_code(out, "-u alice:nope", url), 401);
+    free(out);
+}
+END_TEST
+
+/* IPv6 literal and a DNS name as group hosts; '+' on all addresses. */
+START_TEST(test_hosts)
+{
+    struct ferry_status st;
+    char g6[160], gn[160], gp[160], url[256], *out = tpath("out");
+    int p6 = free_port(), pp = free_port();
+
+    snprintf(g6, sizeof(g6), "http://[::1]:%d/v6", p6);
+    ck_assert_msg(ferry_server_url_create(srv, g6, "small.bin", small_path, NULL, NULL, 0, &st)
+                      == 0, "%s", st.text);
+    snprintf(url, sizeof(url), "http://[::1]:%d/v6/small.bin", p6);
+    ck_assert_int_eq(curl_code(out, "-g", url), 200);
+    ck_assert_int_eq(sh("cmp -s '%s' '%s'", out, small_path), 0);
+    /* a name is resolved once, to every address getaddrinfo gives (here 127.0.0.1) */
+    snprintf(gn, sizeof(gn), "http://localhost:%d/byname", port);
+    ck_assert_msg(ferry_server_url_create(srv, gn, "small.bin", small_path, NULL, NULL, 0, &st)
+                      == 0, "%s", st.text);
+    snprintf(url, sizeof(url), "http://localhost:%d/byname/small.bin", port);
+    ck_assert_int_eq(curl_code(out, "-4", url), 200);
+    /* '+' listens on every address of the port */
+    snprintf(gp, sizeof(gp), "http://+:%d/all", pp);
+    ck_assert_msg(ferry_server_url_create(srv, gp, "small.bin", small_path, NULL, NULL, 0, &st)
+                      == 0, "%s", st.text);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/all/small.bin", pp);
+    ck_assert_int_eq(curl_code(out, "", url), 200);
+    snprintf(url, sizeof(url), "http://[::1]:%d/all/small.bin", pp);
+    ck_assert_int_eq(curl_code(out, "-g", url), 200);
+    ck_assert_int_eq(ferry_server_group_delete(srv, gp, &st), 0);
+    ck_assert_int_eq(sh("curl -s -o /dev/null '%s'", url), 7);
     free(out);
 }
 END_TEST
@@ -997,6 +1031,7 @@ main(void)
     tcase_add_test(tc, test_manifest_invalidation);
     tcase_add_test(tc, test_client_role_interop);
     tcase_add_test(tc, test_source_changes_and_pipelining);
+    tcase_add_test(tc, test_hosts);
     tcase_add_test(tc, test_config_urls_and_info);
     suite_add_tcase(s, tc);
     /* needs a non-loopback address of this host; without one the case is left out and
