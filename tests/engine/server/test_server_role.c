@@ -969,7 +969,16 @@ START_TEST(test_hosts)
     ck_assert_int_eq(curl_code(out, "", url), 200);
     snprintf(url, sizeof(url), "http://[::1]:%d/all/small.bin", pp);
     ck_assert_int_eq(curl_code(out, "-g", url), 200);
+    /* a specific address on that port shares the all-addresses listener */
+    char gs[160];
+    snprintf(gs, sizeof(gs), "http://127.0.0.1:%d/one", pp);
+    ck_assert_msg(ferry_server_url_create(srv, gs, "small.bin", small_path, NULL, NULL, 0, &st)
+                      == 0, "%s", st.text);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/one/small.bin", pp);
+    ck_assert_int_eq(curl_code(out, "", url), 200);
     ck_assert_int_eq(ferry_server_group_delete(srv, gp, &st), 0);
+    ck_assert_int_eq(curl_code(out, "", url), 200);
+    ck_assert_int_eq(ferry_server_group_delete(srv, gs, &st), 0);
     ck_assert_int_eq(sh("curl -s -o /dev/null '%s'", url), 7);
     free(out);
 }
