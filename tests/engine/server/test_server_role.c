@@ -11,6 +11,8 @@
 #include <signal.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -984,6 +986,73 @@ START_TEST(test_hosts)
 }
 END_TEST
 
+struct churn {
+    atomic_bool stop;
+    int rounds;
+    char other[160];
+};
+
+/* Control-plane churn on another thread: publish/unpublish, property changes, a group on
+ * another port created and deleted. */
+static void *
+churn_main(void *arg)
+{
+    struct churn *c = arg;
+    struct ferry_status st;
+
+    while (!atomic_load(&c->stop)) {
+        ck_assert_int_eq(ferry_server_url_create(srv, prefix, "churn.bin", small_path, NULL,
+                                                 NULL, 0, &st), 0);
+        ferry_server_group_set_property(srv, prefix, "BandwidthLimit",
+                                        c->rounds % 2 ? 0 : 64 * 1024 * 1024, &st);
+        ck_assert_int_eq(ferry_server_group_create(srv, c->other, &st), 0);
+        usleep(2000);
+        ck_assert_int_eq(ferry_server_url_delete(srv, prefix, "churn.bin", &st), 0);
+        ck_assert_int_eq(ferry_server_group_delete(srv, c->other, &st), 0);
+        c->rounds++;
+    }
+    return NULL;
+}
+
+START_TEST(test_concurrent_churn)
+{
+    struct churn c = {0};
+    pthread_t t;
+    char *codes;
+    int stable = 0, churn200 = 0, churn404 = 0, other = 0;
+
+    publish("stable.bin", small_path, NULL);
+    snprintf(c.other, sizeof(c.other), "http://127.0.0.1:%d/other", free_port());
+    ck_assert_int_eq(pthread_create(&t, NULL, churn_main, &c), 0);
+    codes = sh_out("for i in $(seq 1 120); do echo stable.bin; echo churn.bin; done | "
+                   "xargs -P4 -I{} curl -s -o /dev/null -w '{} %%{http_code} "
+                   "%%{size_download}\\n' '%s/{}'", base);
+    atomic_store(&c.stop, true);
+    pthread_join(t, NULL);
+    for (char *save = NULL, *line = strtok_r(codes, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save)) {
+        char name[32];
+        int code;
+        long long size;
+        if (sscanf(line, "%31s %d %lld", name, &code, &size) != 3)
+            continue;
+        if (strcmp(name, "stable.bin") == 0 && code == 200 && size == SMALL_SIZE)
+            stable++;
+        else if (strcmp(name, "churn.bin") == 0 && code == 200 && size == SMALL_SIZE)
+            churn200++;
+        else if (strcmp(name, "churn.bin") == 0 && code == 404)
+            churn404++;
+        else
+            other++;
+    }
+    free(codes);
+    ck_assert_msg(stable == 120 && other == 0 && churn200 + churn404 == 120,
+                  "stable %d churn 200/404 %d/%d other %d (rounds %d)", stable, churn200,
+                  churn404, other, c.rounds);
+    ck_assert_int_gt(c.rounds, 5);
+}
+END_TEST
+
 START_TEST(test_config_urls_and_info)
 {
     struct ferry_group_info **v = NULL;
@@ -1041,6 +1110,7 @@ main(void)
     tcase_add_test(tc, test_client_role_interop);
     tcase_add_test(tc, test_source_changes_and_pipelining);
     tcase_add_test(tc, test_hosts);
+    tcase_add_test(tc, test_concurrent_churn);
     tcase_add_test(tc, test_config_urls_and_info);
     suite_add_tcase(s, tc);
     /* needs a non-loopback address of this host; without one the case is left out and
