@@ -521,6 +521,13 @@ START_TEST(test_restart_and_close)
 
     publish("small.bin", small_path, "D:(A;;GA;;;WD)");
     ck_assert_int_eq(ferry_server_group_set_property(srv, prefix, "ConnectionLimit", 7, &st), 0);
+    ck_assert_int_eq(ferry_server_group_set_auth(srv, prefix, 1, true, &st), 0);
+    ck_assert_int_eq(ferry_server_group_set_auth(srv, prefix, 2, true, &st), -EINVAL);
+    ck_assert_str_eq(st.param, "Scheme");
+    ck_assert_int_eq(ferry_server_group_get_property(srv, "http://+:1/none", "ConnectionLimit",
+                                                     &v, &st), -ENOENT);
+    ck_assert_int_eq(st.kind, FERRY_STATUS_NOT_FOUND);
+    ck_assert_str_eq(st.param, "UrlGroup");
     server_stop();
     /* nothing listens while stopped */
     snprintf(url, sizeof(url), "%s/small.bin", base);
@@ -531,6 +538,10 @@ START_TEST(test_restart_and_close)
     ck_assert_int_eq(ferry_server_group_get_property(srv, prefix, "ConnectionLimit", &v, &st),
                      0);
     ck_assert_uint_eq(v, 7);
+    bool ntlm = false, negotiate = true;
+    ck_assert_int_eq(ferry_server_group_get_auth(srv, prefix, 1, &ntlm, &st), 0);
+    ck_assert_int_eq(ferry_server_group_get_auth(srv, prefix, 0, &negotiate, &st), 0);
+    ck_assert(ntlm && !negotiate);
     ck_assert_int_eq(curl_code(out, "", url), 200);
     ck_assert_int_eq(sh("cmp -s '%s' '%s'", out, small_path), 0);
     /* deleting the last group on the port closes it: connection refused */
