@@ -655,6 +655,14 @@ START_TEST(test_https)
     snprintf(extra, sizeof(extra), "--cacert '%s'", crt2);
     ck_assert_int_eq(curl_code(out, extra, url), 200);
     ck_assert_int_eq(sh("cmp -s '%s' '%s'", out, small_path), 0);
+    /* aria2c, several ranges in parallel over TLS */
+    if (sh("command -v aria2c >/dev/null 2>&1") == 0) {
+        char *dl = tpath("dl-tls");
+        ck_assert_int_eq(sh("aria2c -q -x4 -s4 -k1M --ca-certificate='%s' "
+                            "--allow-overwrite=true -d '%s' -o s.bin '%s'", crt2, dl, url), 0);
+        ck_assert_int_eq(sh("cmp -s '%s/s.bin' '%s'", dl, small_path), 0);
+        free(dl);
+    }
     /* the binding survives a restart */
     server_stop();
     server_start();
