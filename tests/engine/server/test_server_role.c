@@ -717,6 +717,20 @@ START_TEST(test_client_cert_rule)
              crt, tmp, tmp);
     ck_assert_int_eq(curl_code(out, extra, url), 200);
     ck_assert_int_eq(sh("cmp -s '%s' '%s'", out, small_path), 0);
+    /* CreateUrl's certificate hash list adds cert grants to an SDDL rule; it persists */
+    const char *fps[] = {rule + 5};
+    ck_assert_msg(ferry_server_url_create(srv, sprefix, "adm.bin", small_path, "D:(A;;GA;;;BA)",
+                                          fps, 1, &st) == 0, "%s", st.text);
+    server_stop();
+    server_start();
+    snprintf(url, sizeof(url), "https://127.0.0.1:%d/sec/adm.bin", sport);
+    ck_assert_int_eq(curl_code(out, extra, url), 200);
+    snprintf(extra, sizeof(extra), "--cacert '%s' --cert '%s/other.crt' --key '%s/other.key'",
+             crt, tmp, tmp);
+    ck_assert_int_eq(curl_code(out, extra, url), 401);
+    char extra2[1200];
+    snprintf(extra2, sizeof(extra2), "%s -u root:root-pw", extra);
+    ck_assert_int_eq(curl_code(out, extra2, url), 200);
     free(crt);
     free(key);
     free(out);
