@@ -718,8 +718,15 @@ urlgroup_source_resolve(struct urlgroup_registry *reg, const char *source, int *
                                 "be published", source);
     for (size_t i = 0; i < reg->nroots && !rel; i++) {
         const char *cands[2] = {reg->roots[i], reg->roots_real[i]};
-        if (reg->root_fds[i] < 0)
+        size_t rlen = strlen(reg->roots[i]);
+        if (reg->root_fds[i] < 0) {
+            if (strncmp(source, reg->roots[i], rlen) == 0 && source[rlen] == '/')
+                return ferry_status_set(st, -ENOENT, FERRY_STATUS_INVALID_PARAMETER,
+                                        FERRY_E_INVALIDARG, "SourceFilePath",
+                                        "publish root '%s' of '%s' could not be opened when "
+                                        "ferryd started", reg->roots[i], source);
             continue;
+        }
         for (size_t c = 0; c < 2 && !rel; c++) {
             size_t len;
             if (!cands[c])
