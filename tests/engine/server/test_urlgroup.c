@@ -489,6 +489,31 @@ START_TEST(test_route_hosts)
 }
 END_TEST
 
+START_TEST(test_missing_root)
+{
+    struct fake f = {0};
+    struct urlgroup_registry *reg = NULL;
+    struct ferry_status st;
+    char missing[512], src[600];
+    const char *roots[2];
+
+    snprintf(missing, sizeof(missing), "%s/nope", tmp);
+    roots[0] = missing;
+    roots[1] = root;
+    ck_assert_int_eq(urlgroup_registry_new(roots, 2, 8, 8, &fake_ops, &f, &reg), 0);
+    snprintf(src, sizeof(src), "%s/x.img", missing);
+    ck_assert_int_eq(urlgroup_url_create(reg, "http://+:8080/g", "x", src, NULL, NULL, 0, NULL,
+                                         &st), -ENOENT);
+    ck_assert_str_eq(st.param, "SourceFilePath");
+    ck_assert_ptr_nonnull(strstr(st.text, "could not be opened"));
+    /* the other root still works */
+    snprintf(src, sizeof(src), "%s/disk.img", root);
+    ck_assert_int_eq(urlgroup_url_create(reg, "http://+:8080/g", "d", src, NULL, NULL, 0, NULL,
+                                         &st), 0);
+    urlgroup_registry_free(reg);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -508,6 +533,7 @@ main(void)
     tcase_add_test(tr, test_group_limit);
     tcase_add_test(tr, test_urls);
     tcase_add_test(tr, test_route_hosts);
+    tcase_add_test(tr, test_missing_root);
     suite_add_tcase(s, tr);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
