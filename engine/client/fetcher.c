@@ -512,6 +512,8 @@ req_write_cb(char *buf, size_t size, size_t nmemb, void *userdata)
         verify_stream_update(q->hs, buf, len);
         q->pos += len;
         c->fill = q->pos - q->chunk * f->chunk_size;
+        verify_stream_digest(q->hs, c->fill_digest); /* the prefix so far; the stream goes on */
+        c->have_fill_digest = true;
         f->bytes_transferred += len;
         x->unpersisted += len;
         x->job->bytes_fetched += len;
@@ -726,6 +728,9 @@ xfer_snapshot(struct xfer *x)
         q->items[q->n].fill = c->fill;
         q->items[q->n].epoch = c->epoch;
         q->items[q->n].done = done;
+        q->items[q->n].have_digest = !done && c->have_fill_digest;
+        if (q->items[q->n].have_digest)
+            memcpy(q->items[q->n].digest, c->fill_digest, 16);
         q->n++;
     }
     return q;
@@ -765,6 +770,9 @@ xfer_sync_apply(struct xfer *x, struct sync_req *q)
                     c->state == CHUNK_DONE) &&
                    q->items[k].fill > c->fill_durable && q->items[k].fill <= c->fill) {
             c->fill_durable = q->items[k].fill;
+            c->have_durable_digest = q->items[k].have_digest;
+            if (c->have_durable_digest)
+                memcpy(c->durable_digest, q->items[k].digest, 16);
             c->dirty = true;
         }
     }
@@ -1431,6 +1439,32 @@ xfer_finish_file(struct xfer *x)
     store_sync(jobs->store);
 }
 
+/*
+ * May partial chunk ci be continued from its `fill` bytes on disk? They are read into the
+ * request's stream state and must hash to the digest recorded with that fill (DESIGN §3:
+ * nothing on disk is trusted unchecked). Without a recorded digest (a store from before it
+ * was kept) only a chunk the manifest will check at its end is continued. false: the chunk
+ * starts over from zero (the caller counts the refetch).
+ */
+static bool
+xfer_prefix_resume(struct xfer *x, struct req *q, struct chunk *c, uint64_t ci, uint64_t off)
+{
+    uint8_t d[16];
+
+    if (verify_stream_from_file(q->hs, x->fd, off, c->fill) < 0)
+        return false;
+    if (!c->have_fill_digest)
+        return c->have_expected;
+    verify_stream_digest(q->hs, d);
+    if (memcmp(d, c->fill_digest, 16) == 0)
+        return true;
+    x->jobs->verify_failures++;
+    ferry_log_warn("job %s: chunk %llu of '%s': its first %llu bytes on disk no longer match "
+                   "their digest; fetched again", x->job->id, (unsigned long long)ci,
+                   x->job->files[x->fidx].local_file, (unsigned long long)c->fill);
+    return false;
+}
+
 static int
 xfer_start_range(struct xfer *x, uint64_t ci)
 {
@@ -1461,7 +1495,7 @@ xfer_start_range(struct xfer *x, uint64_t ci)
     }
     q->chunk = ci;
     if (c->state == CHUNK_PARTIAL && c->fill > 0 && c->fill < len &&
-        verify_stream_from_file(q->hs, x->fd, off, c->fill) >= 0) {
+        xfer_prefix_resume(x, q, c, ci, off)) {
         q->start = off + c->fill;
     } else {
         if (c->state == CHUNK_PARTIAL && c->fill) {

@@ -58,6 +58,13 @@ struct chunk {
     uint64_t fill_durable; /* fill value covered by the last fdatasync */
     uint8_t digest[16];    /* canonical (big-endian) XXH128 */
     uint8_t expected[16];
+    /* XXH3-128 of the first `fill` bytes (PARTIAL/INFLIGHT), so that a partial chunk is
+     * resumed only when its bytes on disk still hash to it; and of the first
+     * `fill_durable` bytes, which the store records with the durable fill. */
+    bool have_fill_digest;
+    bool have_durable_digest;
+    uint8_t fill_digest[16];
+    uint8_t durable_digest[16];
 };
 
 struct jfile {
@@ -237,6 +244,10 @@ int localpath_remove_temp(const struct ferry_config *cfg, const char *job_id,
                           const char *path);
 /* Complete: fsync the temp file, rename it onto LocalFile, fsync the directory. */
 int localpath_commit(const struct ferry_config *cfg, const char *job_id, const char *path);
+/* Complete cut short: 1 temp still there, 0 already renamed onto a LocalFile of `size` bytes
+ * (matching expected_digest when given; directory fsync()ed), -ENOENT neither. */
+int localpath_placed(const struct ferry_config *cfg, const char *job_id, const char *path,
+                     uint64_t size, const char *expected_digest);
 
 /* ---- verify.c: chunk digests ---- */
 void verify_digest(const void *data, size_t len, uint8_t ret[16]);
@@ -307,6 +318,9 @@ struct sync_item {
     uint64_t fill;
     uint32_t epoch;
     bool done;
+    /* SYNC_FDATASYNC, not done: have_digest = `digest` is the XXH3-128 of the first `fill`
+     * bytes (the partial chunk's prefix made durable by this sync) */
+    bool have_digest;
     /* SYNC_REHASH: the chunk's bytes [off, off+len) must hash to digest; bad = they don't */
     uint64_t off, len;
     uint8_t digest[16];

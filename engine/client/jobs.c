@@ -277,11 +277,32 @@ jobs_remove_temps(struct ferry_jobs *jobs, struct job *job)
     }
 }
 
+/*
+ * Put file i in place: rename its temp file onto LocalFile. A temp file that is gone while
+ * LocalFile is whole (right size, ExpectedDigest when set) was renamed by a Complete that a
+ * crash cut short: that file is done (its directory is fsync()ed again). Complete is thereby
+ * idempotent: repeated, or resumed by jobs_new, it finishes the renames that remain.
+ */
+static int
+jobs_commit_file(struct ferry_jobs *jobs, struct job *job, size_t i)
+{
+    const struct jfile *f = &job->files[i];
+    int r = localpath_commit(jobs->cfg, job->id, f->local_file);
+
+    if (r != -ENOENT)
+        return r;
+    r = localpath_placed(jobs->cfg, job->id, f->local_file, f->bytes_total, f->expected_digest);
+    if (r == 0)
+        ferry_log_info("job %s: '%s' was already in place (a Complete interrupted)", job->id,
+                       f->local_file);
+    return r == 1 ? -ENOENT : r;
+}
+
 static int
 jobs_complete(struct ferry_jobs *jobs, struct job *job, struct ferry_status *st)
 {
     for (size_t i = 0; i < job->nfiles; i++) {
-        int r = localpath_commit(jobs->cfg, job->id, job->files[i].local_file);
+        int r = jobs_commit_file(jobs, job, i);
         if (r < 0)
             return ferry_status_set(st, r, FERRY_STATUS_RESULT,
                                     r == -ENOSPC    ? FERRY_E_DISK_FULL
@@ -902,6 +923,37 @@ jobs_cfg_defaults(struct ferry_config *c)
         c->stall_timeout = 60;
 }
 
+/*
+ * Recovery of a Complete that a crash cut between its renames and its state commit: a
+ * TRANSFERRED job with a file already renamed onto LocalFile (temp gone, LocalFile whole)
+ * is completed now — the remaining temp files renamed, directories fsync()ed, ACKNOWLEDGED
+ * persisted. A job with all its temp files in place is left alone (Complete not started).
+ */
+static void
+jobs_recover_complete(struct ferry_jobs *jobs, struct job *job)
+{
+    struct ferry_status st;
+    bool started = false;
+    int r;
+
+    for (size_t i = 0; i < job->nfiles && !started; i++)
+        started = localpath_placed(jobs->cfg, job->id, job->files[i].local_file,
+                                   job->files[i].bytes_total,
+                                   job->files[i].expected_digest) == 0;
+    if (!started)
+        return;
+    ferry_status_clear(&st);
+    r = jobs_complete(jobs, job, &st);
+    if (r < 0) {
+        ferry_log_warn("job %s: an interrupted Complete could not be finished: %s", job->id,
+                       strerror(-r));
+        return;
+    }
+    ferry_log_info("job %s: an interrupted Complete was finished", job->id);
+    store_job_put(jobs->store, job);
+    store_sync(jobs->store);
+}
+
 /* The private copy of the configuration the role reads (defaults filled in). */
 struct jobs_with_cfg {
     struct ferry_jobs jobs;
@@ -953,6 +1005,8 @@ jobs_new(const struct ferry_config *cfg, struct ferry_jobs **ret_jobs)
         } else if (job->state == FERRY_JOB_TRANSIENT_ERROR) {
             job->retry_at_ms = jobs_now_ms() + (int64_t)job_retry_delay(jobs->cfg, job) * 1000;
             job->no_progress_since = jobs_now_ms();
+        } else if (job->state == FERRY_JOB_TRANSFERRED) {
+            jobs_recover_complete(jobs, job);
         }
     }
     jobs_prune(jobs);

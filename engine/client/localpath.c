@@ -305,3 +305,62 @@ cleanup:
     close(dirfd);
     return r;
 }
+
+/*
+ * Was the temp file of (job, path) already renamed onto LocalFile (a Complete cut short by a
+ * crash)? 1: the temp file is still there (not renamed yet). 0: it is gone and LocalFile is a
+ * regular file of `size` bytes matching `expected_digest` when one is given — it counts as
+ * renamed, and the directory is fsync()ed so the rename is durable. -ENOENT: neither (the
+ * file is lost); other -errno on I/O failure.
+ */
+int
+localpath_placed(const struct ferry_config *cfg, const char *job_id, const char *path,
+                 uint64_t size, const char *expected_digest)
+{
+    char tmp[300];
+    const char *name;
+    struct stat sb;
+    int dirfd = -1, fd = -1, r;
+
+    r = localpath_open_dir(cfg, path, &dirfd, &name);
+    if (r < 0)
+        return r;
+    r = localpath_temp_name(name, job_id, tmp, sizeof(tmp));
+    if (r < 0)
+        goto cleanup;
+    if (fstatat(dirfd, tmp, &sb, AT_SYMLINK_NOFOLLOW) == 0) {
+        r = 1;
+        goto cleanup;
+    }
+    if (errno != ENOENT) {
+        r = -errno;
+        goto cleanup;
+    }
+    fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        r = errno == ELOOP ? -ENOENT : -errno;
+        goto cleanup;
+    }
+    if (fstat(fd, &sb) < 0) {
+        r = -errno;
+        goto cleanup;
+    }
+    if (!S_ISREG(sb.st_mode) || (uint64_t)sb.st_size != size) {
+        r = -ENOENT;
+        goto cleanup;
+    }
+    if (expected_digest && verify_whole_file(fd, size, expected_digest) != 0) {
+        r = -ENOENT;
+        goto cleanup;
+    }
+    if (fsync(dirfd) < 0) {
+        r = -errno;
+        goto cleanup;
+    }
+    r = 0;
+cleanup:
+    if (fd >= 0)
+        close(fd);
+    close(dirfd);
+    return r;
+}

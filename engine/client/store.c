@@ -24,7 +24,7 @@
 #include "ferry/log.h"
 #include "jobs-internal.h"
 
-#define STORE_VERSION 1
+#define STORE_VERSION 2
 #define STORE_BUSY_TIMEOUT_MS 5000
 
 struct store {
@@ -163,7 +163,25 @@ store_migrate(struct store *s)
         if (r < 0)
             return r;
     }
-    /* Future versions: if (version < 2) { ALTER TABLE ...; PRAGMA user_version = 2 } */
+    if (version < 2) {
+        /* v2: chunks.fill_digest = XXH3-128 of the durable prefix of a partial chunk, checked
+         * against the disk before the chunk is continued. Rows from v1 have none: their
+         * partial chunks are continued only when a manifest checks them. */
+        r = store_exec(s, "BEGIN IMMEDIATE");
+        if (r < 0)
+            return r;
+        r = store_exec(s, "ALTER TABLE chunks ADD COLUMN fill_digest BLOB");
+        if (r >= 0)
+            r = store_exec(s, "PRAGMA user_version = 2");
+        if (r < 0) {
+            store_exec(s, "ROLLBACK");
+            return r;
+        }
+        r = store_exec(s, "COMMIT");
+        if (r < 0)
+            return r;
+    }
+    /* Future versions: if (version < 3) { ALTER TABLE ...; PRAGMA user_version = 3 } */
     return 0;
 }
 
@@ -528,7 +546,7 @@ store_progress_put(struct store *s, struct job *job, size_t idx)
         goto error;
     r = store_prepare(s,
                       "INSERT OR REPLACE INTO chunks(job_id, file_idx, chunk_idx, fill,"
-                      " verified, digest) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+                      " verified, digest, fill_digest) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                       &stmt);
     if (r < 0)
         goto error;
@@ -549,6 +567,10 @@ store_progress_put(struct store *s, struct job *job, size_t idx)
             sqlite3_bind_blob(stmt, 6, c->digest, 16, SQLITE_TRANSIENT);
         else
             sqlite3_bind_null(stmt, 6);
+        if (!verified && c->fill_durable > 0 && c->have_durable_digest)
+            sqlite3_bind_blob(stmt, 7, c->durable_digest, 16, SQLITE_TRANSIENT);
+        else
+            sqlite3_bind_null(stmt, 7);
         rc = sqlite3_step(stmt);
         if (rc != SQLITE_DONE) {
             r = store_err(s, rc, "write chunk");
@@ -689,7 +711,8 @@ store_load_chunks(struct store *s, struct job *job)
             return -ENOMEM;
     }
     r = store_prepare(s,
-                      "SELECT file_idx, chunk_idx, fill, verified, digest FROM chunks"
+                      "SELECT file_idx, chunk_idx, fill, verified, digest, fill_digest"
+                      " FROM chunks"
                       " WHERE job_id = ?1",
                       &stmt);
     if (r < 0)
@@ -717,6 +740,12 @@ store_load_chunks(struct store *s, struct job *job)
             c->state = CHUNK_PARTIAL;
             c->fill = (uint64_t)sqlite3_column_int64(stmt, 2);
             c->fill_durable = c->fill;
+            if (sqlite3_column_bytes(stmt, 5) == 16) {
+                memcpy(c->fill_digest, sqlite3_column_blob(stmt, 5), 16);
+                memcpy(c->durable_digest, c->fill_digest, 16);
+                c->have_fill_digest = true;
+                c->have_durable_digest = true;
+            }
         }
     }
     if (rc != SQLITE_DONE)
