@@ -12,6 +12,8 @@ SIGKILL at these points, restarting it after each on the same state dir:
   cancel    SetJobState(cancel) in flight, killed 0-30 ms after
   verify    when a job holds all its bytes (verification and the switch to TRANSFERRED)
   recovery  0-50 ms after a restart, while jobs are being recovered (a second crash)
+  damage    killed at 30-60 %, then the temp file is damaged while the daemon is down
+            (4 KiB flipped inside the fetched bytes, or the file cut short)
   complete  SetJobState(complete) in flight, killed 0-30 ms after (rename + commit)
 
 After every kill, before and after the restart: each LocalFile is absent or byte-identical
@@ -256,6 +258,46 @@ class Episode:
             delay * 1000, "answered" if box["ok"] else "cut"))
         self.jobs[jid]["want"] = "cancel"
 
+    def point_damage(self, jid, how):
+        """Kill at 30-60 %, damage the job's temp file while the daemon is down (flip 4 KiB
+        inside the bytes already fetched, or cut the file short, as a power loss may), then
+        restart: checksummed resume must notice, and the file still ends identical."""
+        f = self.rnd.uniform(0.3, 0.6)
+        inf = self.wait_for(jid, lambda i: int(i.get("BytesTransferred", 0)) >= f * FILE_SIZE
+                            or int(i.get("State", 0)) >= 6, timeout=60, poll=0.01)
+        got = int(inf.get("BytesTransferred", 0)) if inf else 0
+        t0 = time.time()
+        self.d.kill9()
+        probs = self.check_files("after kill")
+        name = self.jobs[jid]["name"]
+        parts = [x for x in os.listdir(self.inroot) if x.startswith("." + name + ".ferry-")]
+        detail = "no temp file (state %s)" % (inf or {}).get("State")
+        if parts and got > 8192:
+            p = os.path.join(self.inroot, parts[0])
+            size = os.path.getsize(p)
+            if how == "flip" and size > 8192:
+                off = self.rnd.randrange(0, min(got, size) - 4096)
+                with open(p, "r+b") as fh:
+                    fh.seek(off)
+                    old = fh.read(4096)
+                    fh.seek(off)
+                    fh.write(bytes(b ^ 0xFF for b in old))
+                detail = "4 KiB flipped at %d of %d B" % (off, got)
+            elif how == "truncate":
+                cut = self.rnd.randrange(0, max(1, min(got, size)))
+                os.truncate(p, cut)
+                detail = "temp file cut to %d of %d B" % (cut, got)
+        self.jobs[jid]["damaged"] = True
+        try:
+            self.d.start()
+        except RuntimeError as e:
+            probs.append("restart failed: %s" % e)
+            self.record("damage", detail, probs, t0)
+            raise
+        probs += self.check_files("after restart")
+        probs += self.check_jobs("after restart")
+        self.record("damage", detail, probs, t0)
+
     def point_restart(self):
         """A second crash while the daemon is recovering: 0-50 ms after it is ready."""
         delay = self.rnd.uniform(0, 0.05)
@@ -358,6 +400,7 @@ class Episode:
         c = self.add_job("c.bin", "c")
         self.point_create()
         self.point_transfer(a, 0.05, 0.35)
+        self.point_damage(b, "flip" if self.n % 2 == 0 else "truncate")
         self.point_commit()
         self.point_cancel(c)
         self.point_transfer(a, 0.4, 0.8)
