@@ -18,6 +18,7 @@
 #include "ferry/jobs.h"
 
 struct store;
+struct syncer;
 struct xfer;
 
 /* BITS defaults (research/bits.md §3.2). */
@@ -52,6 +53,7 @@ struct chunk {
     bool have_digest;      /* `digest` holds the XXH3-128 of the whole chunk */
     bool have_expected;    /* the manifest gave `expected` */
     uint8_t failures;      /* digest mismatches in a row */
+    uint32_t epoch;        /* bumped whenever the chunk starts over (fill back to 0) */
     uint64_t fill;         /* bytes at the start of the chunk written (durable if PARTIAL) */
     uint64_t fill_durable; /* fill value covered by the last fdatasync */
     uint8_t digest[16];    /* canonical (big-endian) XXH128 */
@@ -74,6 +76,7 @@ struct jfile {
     uint64_t nchunks;
     struct chunk *chunks;
     bool rehash_pending;     /* verified chunks loaded from the store, not re-hashed yet */
+    uint32_t layout_gen;     /* bumped whenever `chunks` is replaced or dropped */
 };
 
 struct job_err {
@@ -142,12 +145,15 @@ struct ferry_jobs {
     bool thread_started;
     bool stopping;
     void *multi;                 /* CURLM *, owned by the jobs thread */
+    pthread_mutex_t wake_lock;   /* guards `multi` for curl_multi_wakeup from other threads */
+    bool conns_used;             /* the multi handle may hold idle connections */
+    int64_t idle_since_ms;       /* no transfer running since, 0 = running */
 
     uint64_t bytes_fetched;
-    uint64_t bytes_refetched;
     uint64_t verify_failures;
     uint32_t active_connections;
     uint32_t paused_reqs;        /* requests held back by bandwidth pacing */
+    struct syncer *syncer;       /* the jobs-sync thread (checkpoint fdatasync) */
     int64_t bw_tokens;           /* global pacing (cfg->bandwidth_limit) */
     int64_t bw_at_ms;
 };
@@ -286,8 +292,35 @@ void fetcher_run(struct ferry_jobs *jobs);
 /* Wait for sockets or a wakeup, at most timeout_ms. Called without the lock. */
 void fetcher_poll(struct ferry_jobs *jobs, int timeout_ms);
 void fetcher_wakeup(struct ferry_jobs *jobs);
+/* Requests (connections) the job has in flight now. */
+uint32_t fetcher_connections(const struct job *job);
 /* Does pacing hold requests back (the thread should wake again soon)? */
 bool fetcher_throttled(struct ferry_jobs *jobs);
+/* Idle for a while: drop the multi handle's cached connections (a fresh handle). */
+void fetcher_idle(struct ferry_jobs *jobs, int64_t now_ms);
+#define FETCHER_IDLE_CLOSE_MS 1000
+
+/* ---- syncer.c: fdatasync off the jobs thread ---- */
+struct sync_item {
+    uint64_t idx;
+    uint64_t fill;
+    uint32_t epoch;
+    bool done;
+};
+struct sync_req {
+    struct sync_req *next;
+    int fd;                 /* borrowed: open until the request finished */
+    int result;             /* 0 or -errno from fdatasync */
+    bool finished;
+    uint32_t gen;           /* jfile.layout_gen of the snapshot */
+    size_t n;
+    struct sync_item *items;
+};
+int syncer_new(struct ferry_jobs *jobs, struct syncer **ret);
+struct syncer *syncer_free(struct syncer *s);
+void syncer_submit(struct syncer *s, struct sync_req *q);
+bool syncer_done(struct syncer *s, struct sync_req *q);
+void syncer_wait(struct syncer *s, struct sync_req *q);
 
 /* ---- scheduler.c: the jobs thread ---- */
 int scheduler_start(struct ferry_jobs *jobs);

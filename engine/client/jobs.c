@@ -22,6 +22,7 @@
 
 #define JOBS_CERT_NOT_FOUND 0x80092004u /* CRYPT_E_NOT_FOUND */
 
+/* The job with this id (case-insensitive GUID) or NULL; caller holds the lock. */
 struct job *
 jobs_find(struct ferry_jobs *jobs, const char *id)
 {
@@ -33,6 +34,7 @@ jobs_find(struct ferry_jobs *jobs, const char *id)
     return NULL;
 }
 
+/* Wake the jobs thread (thread-safe; call without the lock). */
 void
 jobs_wake(struct ferry_jobs *jobs)
 {
@@ -326,6 +328,7 @@ ferry_jobs_set_props(struct ferry_jobs *jobs, const char *job_id,
     return jobs_unlock_ret(jobs, r, true);
 }
 
+/* Snapshot of one job (final states included); caller frees with ferry_job_info_free. */
 int
 ferry_jobs_get(struct ferry_jobs *jobs, const char *job_id, struct ferry_job_info **ret_info,
                struct ferry_status *st)
@@ -344,6 +347,7 @@ ferry_jobs_get(struct ferry_jobs *jobs, const char *job_id, struct ferry_job_inf
     return jobs_unlock_ret(jobs, r, false);
 }
 
+/* Snapshots of the jobs not in a final state, oldest first; -ENOMEM. */
 int
 ferry_jobs_list(struct ferry_jobs *jobs, struct ferry_job_info ***ret_v, size_t *ret_n)
 {
@@ -399,6 +403,8 @@ jobs_context_text(enum ferry_error_context ctx)
     return "The error context is unknown.";
 }
 
+/* GetError: context, code, texts and failing file of a job in ERROR/TRANSIENT_ERROR;
+ * strings owned by the caller (ferry_job_error_done). */
 int
 ferry_jobs_get_error(struct ferry_jobs *jobs, const char *job_id,
                      struct ferry_job_error *ret_err, struct ferry_status *st)
@@ -447,6 +453,7 @@ jobs_cred_text_ok(const char *s)
     return true;
 }
 
+/* SetCredentials: stored (write-only) per (target, scheme), used from the next request. */
 int
 ferry_jobs_set_credentials(struct ferry_jobs *jobs, const char *job_id, unsigned target,
                            unsigned scheme, const char *user, const char *password,
@@ -496,6 +503,7 @@ ferry_jobs_set_credentials(struct ferry_jobs *jobs, const char *job_id, unsigned
     return jobs_unlock_ret(jobs, r, true);
 }
 
+/* RemoveCredentials of (target, scheme); removing what is not there succeeds. */
 int
 ferry_jobs_remove_credentials(struct ferry_jobs *jobs, const char *job_id, unsigned target,
                               unsigned scheme, struct ferry_status *st)
@@ -537,6 +545,7 @@ jobs_set_str(char **slot, const char *v)
     return 0;
 }
 
+/* SetProxySettings: usage 0-3, lists only with OVERRIDE (BITS). */
 int
 ferry_jobs_set_proxy(struct ferry_jobs *jobs, const char *job_id, unsigned usage,
                      const char *proxy_list, const char *bypass_list, struct ferry_status *st)
@@ -634,6 +643,8 @@ jobs_find_cert(const char *dir, const uint8_t *hash, char **ret_path)
     return r;
 }
 
+/* SetClientCertificateById: the PEM in cert-store-dir/STORE whose SHA-1 matches;
+ * CRYPT_E_NOT_FOUND (kind RESULT) when none. */
 int
 ferry_jobs_set_client_cert(struct ferry_jobs *jobs, const char *job_id,
                            unsigned store_location, const char *store_name,
@@ -693,6 +704,7 @@ ferry_jobs_set_client_cert(struct ferry_jobs *jobs, const char *job_id,
     return jobs_unlock_ret(jobs, r, true);
 }
 
+/* RemoveClientCertificate. */
 int
 ferry_jobs_remove_client_cert(struct ferry_jobs *jobs, const char *job_id,
                               struct ferry_status *st)
@@ -809,6 +821,7 @@ ferry_jobs_set_option(struct ferry_jobs *jobs, const char *job_id, const char *n
     return jobs_unlock_ret(jobs, r, true);
 }
 
+/* Counters for metrics: jobs per state, bytes fetched and re-fetched, verify failures. */
 void
 ferry_jobs_stats(struct ferry_jobs *jobs, struct ferry_jobs_stats *ret)
 {
@@ -882,6 +895,7 @@ jobs_new(const struct ferry_config *cfg, struct ferry_jobs **ret_jobs)
     jobs = &w->jobs;
     jobs->cfg = &w->cfg;
     pthread_mutex_init(&jobs->lock, NULL);
+    pthread_mutex_init(&jobs->wake_lock, NULL);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     r = store_open(cfg->state_dir, &jobs->store);
     if (r < 0)
@@ -927,6 +941,7 @@ jobs_free(struct ferry_jobs *jobs)
         job_free(jobs->v[i]);
     free(jobs->v);
     jobs->store = store_free(jobs->store);
+    pthread_mutex_destroy(&jobs->wake_lock);
     pthread_mutex_destroy(&jobs->lock);
     free((struct jobs_with_cfg *)jobs);
     return NULL;

@@ -264,6 +264,10 @@ store_open(const char *state_dir, struct store **ret_store)
     r = store_migrate(s);
     if (r < 0)
         goto error;
+    /* which ferry last opened the store: for diagnostics and future migrations */
+    r = store_setting_set(s, "last_opened_by", "ferry " FERRY_VERSION);
+    if (r < 0)
+        goto error;
     free(lock_path);
     *ret_store = s;
     return 0;

@@ -42,6 +42,7 @@ verify_stream_new(void)
     return s;
 }
 
+/* NULL-safe; returns NULL. */
 void *
 verify_stream_free(void *s)
 {
@@ -50,18 +51,21 @@ verify_stream_free(void *s)
     return NULL;
 }
 
+/* Start the stream over (a chunk fetched from its first byte). */
 void
 verify_stream_reset(void *s)
 {
     XXH3_128bits_reset(s);
 }
 
+/* Feed bytes as they are written. */
 void
 verify_stream_update(void *s, const void *data, size_t len)
 {
     XXH3_128bits_update(s, data, len);
 }
 
+/* The canonical XXH3-128 of what was fed. */
 void
 verify_stream_digest(void *s, uint8_t ret[16])
 {
@@ -147,6 +151,7 @@ verify_rehash_file(struct jfile *f, int fd)
             c->fill_durable = 0;
             c->have_digest = false;
             c->dirty = true;
+            c->epoch++;
             f->bytes_transferred -= f->bytes_transferred >= len ? len : f->bytes_transferred;
             dropped++;
         }
@@ -210,6 +215,7 @@ verify_spec_parse(const char *spec, bool *ret_sha, uint8_t *digest)
     return -EINVAL;
 }
 
+/* 0 when spec is "sha256:<64 hex>" or "xxh128:<32 hex>", -EINVAL otherwise. */
 int
 verify_digest_spec_check(const char *spec)
 {

@@ -1,0 +1,553 @@
+#!/usr/bin/python3
+"""bench/lib/benchlib.py - helpers of bench/run: timing a command, parsing tool output, a
+minimal WS-Management client for the ferry-fetching column, environment capture, and the
+report (results.md, results.json, plot.png).
+
+Subcommands (all print to stdout, errors to stderr, exit non-zero on failure):
+  free-port
+  timeit OUTJSON -- CMD...           wall/user/sys/maxrss of CMD (its exit code is kept)
+  parse-dd FILE                      GB/s from dd's last line
+  parse-iperf FILE                   GB/s received from iperf3 -J
+  parse-xxhsum FILE                  "XXH3_64 XXH128" GB/s from xxhsum -b
+  parse-ssl FILE                     GB/s of the 1 MiB column of openssl speed
+  parse-wrk FILE                     "gbps rps p50_ms p99_ms errors status_errors bytes secs"
+  users-line NAME PASSWORD           a users-file line (PBKDF2-HMAC-SHA256, 100000 rounds)
+  wsman-identify ENDPOINT USER PW
+  wsman-fetch ENDPOINT USER PW URL LOCAL TIMEOUT
+                                     CreateJob, wait for TRANSFERRED, complete; prints the
+                                     wall time in seconds
+  env OUTJSON KEY=VALUE...           machine facts plus the run's parameters
+  report OUTDIR                      results.md, results.json, plot.png from OUTDIR/raw.jsonl
+"""
+import base64
+import hashlib
+import json
+import os
+import re
+import resource
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+import xml.etree.ElementTree as ET
+from xml.sax.saxutils import escape
+
+
+def die(msg):
+    print("benchlib: " + msg, file=sys.stderr)
+    sys.exit(1)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    print(port)
+
+
+def timeit(args):
+    out = args[0]
+    if len(args) < 3 or args[1] != "--":
+        die("usage: timeit OUTJSON -- CMD...")
+    cmd = args[2:]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.monotonic()
+    rc = subprocess.call(cmd)
+    wall = time.monotonic() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    res = {
+        "wall": wall,
+        "user": after.ru_utime - before.ru_utime,
+        "sys": after.ru_stime - before.ru_stime,
+        "maxrss_kb": after.ru_maxrss,
+        "rc": rc,
+    }
+    with open(out, "w") as fh:
+        json.dump(res, fh)
+    sys.exit(rc)
+
+
+def parse_dd(path):
+    # "2147483648 bytes (2.1 GB, 2.0 GiB) copied, 0.171 s, 12.6 GB/s"
+    for line in reversed(open(path).read().splitlines()):
+        m = re.match(r"^(\d+) bytes .* copied, ([0-9.e+-]+) s,", line)
+        if m:
+            print("%.4f" % (int(m.group(1)) / float(m.group(2)) / 1e9))
+            return
+    die("no dd result in " + path)
+
+
+def parse_iperf(path):
+    d = json.load(open(path))
+    bps = d["end"]["sum_received"]["bits_per_second"]
+    print("%.4f" % (bps / 8 / 1e9))
+
+
+def parse_xxhsum(path):
+    text = open(path).read().replace("\r", "\n")
+    got = {}
+    for name in ("XXH3_64b", "XXH128"):
+        vals = re.findall(r"#" + name + r"\s*:.*\(\s*([0-9.]+) MB/s\)", text)
+        if not vals:
+            die("no %s result in %s" % (name, path))
+        got[name] = float(vals[-1]) * 1e6 / 1e9
+    print("%.3f %.3f" % (got["XXH3_64b"], got["XXH128"]))
+
+
+def parse_ssl(path):
+    # last line: "sha256  1812345.67k" (1000s of bytes per second)
+    for line in reversed(open(path).read().splitlines()):
+        f = line.split()
+        if len(f) >= 2 and f[-1].endswith("k") and not line.startswith("type"):
+            print("%.4f" % (float(f[-1][:-1]) * 1000 / 1e9))
+            return
+    die("no openssl speed result in " + path)
+
+
+def parse_wrk(path):
+    for line in open(path).read().splitlines():
+        if line.startswith("WRKJSON "):
+            d = json.loads(line[8:])
+            secs = d["duration_us"] / 1e6
+            errors = d["err_connect"] + d["err_read"] + d["err_write"] + d["err_timeout"]
+            print("%.4f %.1f %.3f %.3f %d %d %d %.3f" % (
+                d["bytes"] / secs / 1e9, d["requests"] / secs, d["p50_us"] / 1e3,
+                d["p99_us"] / 1e3, errors, d["err_status"], d["bytes"], secs))
+            return
+    die("no WRKJSON line in " + path)
+
+
+def users_line(name, password):
+    salt = os.urandom(16)
+    it = 100000
+    h = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, it)
+    print("%s:admin:pbkdf2-sha256$%d$%s$%s" % (
+        name, it, base64.b64encode(salt).decode(), base64.b64encode(h).decode()))
+
+
+# ---- minimal WS-Management client (DESIGN.md §4) ----
+
+NS_S = "http://www.w3.org/2003/05/soap-envelope"
+NS_A = "http://schemas.xmlsoap.org/ws/2004/08/addressing"
+NS_W = "http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd"
+NS_ID = "http://schemas.dmtf.org/wbem/wsman/identity/1/wsmanidentity.xsd"
+ANON = NS_A + "/role/anonymous"
+JOB = "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/microsoft/bits/BitsClientJob"
+ACTION_GET = "http://schemas.xmlsoap.org/ws/2004/09/transfer/Get"
+
+
+def soap(endpoint, user, pw, action, resource_uri, body, selectors=None):
+    sel = ""
+    if selectors:
+        sel = "<w:SelectorSet>" + "".join(
+            '<w:Selector Name="%s">%s</w:Selector>' % (k, escape(v))
+            for k, v in selectors.items()) + "</w:SelectorSet>"
+    header = ""
+    if action:
+        header = (
+            '<a:To>%s</a:To>'
+            '<w:ResourceURI s:mustUnderstand="true">%s</w:ResourceURI>'
+            '<a:ReplyTo><a:Address s:mustUnderstand="true">%s</a:Address></a:ReplyTo>'
+            '<a:Action s:mustUnderstand="true">%s</a:Action>'
+            '<w:MaxEnvelopeSize s:mustUnderstand="true">512000</w:MaxEnvelopeSize>'
+            '<a:MessageID>uuid:%s</a:MessageID>'
+            '<w:OperationTimeout>PT60S</w:OperationTimeout>%s'
+        ) % (escape(endpoint), resource_uri, ANON, action, uuid.uuid4(), sel)
+    doc = ('<?xml version="1.0" encoding="UTF-8"?>'
+           '<s:Envelope xmlns:s="%s" xmlns:a="%s" xmlns:w="%s"><s:Header>%s</s:Header>'
+           '<s:Body>%s</s:Body></s:Envelope>') % (NS_S, NS_A, NS_W, header, body)
+    req = urllib.request.Request(endpoint, data=doc.encode(), method="POST")
+    req.add_header("Content-Type", "application/soap+xml;charset=UTF-8")
+    tok = base64.b64encode(("%s:%s" % (user, pw)).encode()).decode()
+    req.add_header("Authorization", "Basic " + tok)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return ET.fromstring(r.read())
+    except urllib.error.HTTPError as e:
+        raise RuntimeError("HTTP %d from %s: %s" % (e.code, endpoint, e.read()[:300]))
+
+
+def find_text(root, local):
+    for el in root.iter():
+        if el.tag.rsplit("}", 1)[-1] == local:
+            return (el.text or "").strip()
+    return None
+
+
+def wsman_identify(endpoint, user, pw):
+    root = soap(endpoint, user, pw, None, None, '<wsmid:Identify xmlns:wsmid="%s"/>' % NS_ID)
+    vendor = find_text(root, "ProductVendor")
+    if vendor is None:
+        die("Identify answered without ProductVendor")
+    print(vendor)
+
+
+def wsman_fetch(endpoint, user, pw, url, local, timeout):
+    t0 = time.monotonic()
+    body = ('<p:CreateJob_INPUT xmlns:p="%s"><p:DisplayName>bench</p:DisplayName>'
+            '<p:RemoteUrl>%s</p:RemoteUrl><p:LocalFile>%s</p:LocalFile>'
+            '</p:CreateJob_INPUT>') % (JOB, escape(url), escape(local))
+    root = soap(endpoint, user, pw, JOB + "/CreateJob", JOB, body)
+    rv, job = find_text(root, "ReturnValue"), find_text(root, "JobId")
+    if rv != "0" or not job:
+        die("CreateJob failed: ReturnValue %s JobId %s" % (rv, job))
+    state = None
+    while time.monotonic() - t0 < timeout:
+        root = soap(endpoint, user, pw, ACTION_GET, JOB, "", {"JobId": job})
+        state = find_text(root, "State")
+        if state == "6":
+            break
+        if state in ("4", "8"):
+            die("job %s ended in state %s" % (job, state))
+        time.sleep(0.01)
+    if state != "6":
+        die("job %s not transferred after %s s (state %s)" % (job, timeout, state))
+    body = ('<p:SetJobState_INPUT xmlns:p="%s"><p:JobState>1</p:JobState>'
+            '</p:SetJobState_INPUT>') % JOB
+    root = soap(endpoint, user, pw, JOB + "/SetJobState", JOB, body, {"JobId": job})
+    if find_text(root, "ReturnValue") != "0":
+        die("SetJobState(complete) failed for %s" % job)
+    print("%.4f" % (time.monotonic() - t0))
+
+
+# ---- environment ----
+
+def sh(cmd):
+    try:
+        out = subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=20)
+        return (out.stdout + out.stderr).strip()
+    except Exception as e:  # a missing tool is a fact, not a failure
+        return "unavailable (%s)" % e
+
+
+def env(out, kv):
+    cpu = sh("lscpu | sed -n 's/^Model name: *//p'")
+    e = {
+        "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "kernel": sh("uname -r"),
+        "cpu": cpu,
+        "nproc": sh("nproc"),
+        "memory": sh("free -g | awk '/^Mem:/ {print $2\" GiB\"}'"),
+        "ktls": "available" if os.path.exists("/proc/net/tls_stat") else "unavailable",
+        "sysctl": ", ".join(
+            "%s=%s" % (k.rsplit(".", 1)[-1], sh("sysctl -n " + k).replace("\t", " "))
+            for k in ("net.ipv4.tcp_congestion_control", "net.ipv4.tcp_wmem",
+                      "net.ipv4.tcp_rmem", "fs.pipe-max-size")),
+        "versions": {
+            "nginx": sh("nginx -v 2>&1"),
+            "curl": sh("curl --version | head -1 | cut -d' ' -f1-2"),
+            "aria2c": sh("aria2c --version | head -1"),
+            "wrk": sh("wrk -v 2>&1 | head -1 | cut -d' ' -f1-2"),
+            "iperf3": sh("iperf3 --version | head -1"),
+            "openssl": sh("openssl version"),
+            "xxhsum": sh("xxhsum --version 2>&1 | head -1"),
+            "ferry": sh("git -C %s describe --always --dirty 2>/dev/null"
+                        % os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+        },
+    }
+    for item in kv:
+        k, _, v = item.partition("=")
+        e[k] = v
+    with open(out, "w") as fh:
+        json.dump(e, fh, indent=1)
+
+
+# ---- report ----
+
+SERVER_ORDER = ["nginx-sendfile", "nginx-copy", "ferryd"]
+CLIENT_ORDER = ["curl", "aria2c-x4", "aria2c-x8", "ferry"]
+CEILINGS = [
+    ("dd-read", "GB/s", "page-cache read, dd bs=1M of the large file"),
+    ("iperf3-128K", "GB/s", "loopback TCP, iperf3 -l 128K, 1 stream"),
+    ("iperf3-1M", "GB/s", "loopback TCP, iperf3 -l 1M, 1 stream"),
+    ("dd-write-ext4", "GB/s", "sink write to the ext4 output dir, dd bs=1M conv=fdatasync"),
+    ("dd-write-tmpfs", "GB/s", "sink write to tmpfs, dd bs=1M conv=fdatasync"),
+    ("xxh3", "GB/s", "XXH3_64, xxhsum -b (100 KB in cache)"),
+    ("xxh128", "GB/s", "XXH128, xxhsum -b (100 KB in cache)"),
+    ("sha256", "GB/s", "SHA-256, openssl speed -evp sha256, 1 MiB blocks"),
+]
+
+
+def load_cells(path):
+    cells = {}
+    if os.path.exists(path):
+        for line in open(path):
+            line = line.strip()
+            if not line:
+                continue
+            r = json.loads(line)
+            key = (r["section"], r["case"], r["tool"], r["metric"])
+            cells.setdefault(key, []).append(float(r["value"]))
+    return cells
+
+
+def fmt(v, digits=2):
+    if v is None:
+        return "—"
+    if abs(v) >= 1000:
+        return "%.0f" % v
+    return ("%." + str(digits) + "f") % v
+
+
+def agg(cells, key):
+    vals = cells.get(key)
+    if not vals:
+        return None
+    return {"median": statistics.median(vals), "min": min(vals), "max": max(vals),
+            "n": len(vals), "values": vals}
+
+
+def cell_text(a, digits=2, spread=True):
+    if not a:
+        return "—"
+    if spread and a["n"] > 1:
+        return "%s (%s–%s)" % (fmt(a["median"], digits), fmt(a["min"], digits),
+                               fmt(a["max"], digits))
+    return fmt(a["median"], digits)
+
+
+def ratio(a, b):
+    if not a or not b or not b["median"]:
+        return "—"
+    return "%.2f" % (a["median"] / b["median"])
+
+
+def report(outdir):
+    cells = load_cells(os.path.join(outdir, "raw.jsonl"))
+    envp = os.path.join(outdir, "env.json")
+    e = json.load(open(envp)) if os.path.exists(envp) else {}
+    notesp = os.path.join(outdir, "notes.txt")
+    notes = [n for n in open(notesp).read().splitlines() if n] if os.path.exists(notesp) else []
+    md = []
+    w = md.append
+
+    w("# ferry benchmark results")
+    w("")
+    w("Produced by `bench/run%s` on %s. Medians of %s alternated runs per cell, (min–max) "
+      "beside them; GB/s = 10^9 bytes per second." % (
+          " --quick" if e.get("quick") == "1" else "", e.get("date_utc", "?"),
+          e.get("runs", "?")))
+    w("")
+    w("## Machine")
+    w("")
+    w("| fact | value |")
+    w("|---|---|")
+    for k in ("kernel", "cpu", "nproc", "memory", "ktls", "sysctl", "loadavg_start"):
+        w("| %s | %s |" % (k, e.get(k, "?")))
+    for k, v in sorted(e.get("versions", {}).items()):
+        w("| %s | %s |" % (k, v))
+    for k in ("files", "sink_ext4", "sink_tmpfs", "wrk_duration", "workers"):
+        if k in e:
+            w("| %s | %s |" % (k, e[k]))
+    w("")
+
+    w("## Ceilings")
+    w("")
+    w("| ceiling | median | min–max | runs |")
+    w("|---|---|---|---|")
+    for name, unit, desc in CEILINGS:
+        a = agg(cells, ("ceiling", name, "-", "gbps"))
+        if a:
+            w("| %s | %s %s | %s–%s | %d |" % (desc, fmt(a["median"]), unit, fmt(a["min"]),
+                                              fmt(a["max"]), a["n"]))
+        else:
+            w("| %s | — | — | 0 |" % desc)
+    w("")
+
+    servers = [s for s in SERVER_ORDER if any(k[0] == "server" and k[2] == s for k in cells)]
+    order = ["4k", "64k", "1m", "1m-range"]
+
+    def case_key(c):
+        name, _, conn = c.partition("/c")
+        return (order.index(name) if name in order else len(order), name, int(conn or 0))
+
+    cases = sorted({k[1] for k in cells if k[0] == "server" and "/c" in k[1]}, key=case_key)
+    if servers:
+        for metric, title, digits in (
+                ("gbps", "Server throughput, GB/s (wrk -t1)", 2),
+                ("rps", "Server request rate, requests/s (wrk -t1)", 0),
+                ("p99_ms", "Server latency p99, ms (wrk --latency)", 2),
+                ("cpu_s_per_gb", "Server CPU-seconds per GB sent (utime+stime of the server "
+                                 "processes)", 3)):
+            w("## " + title)
+            w("")
+            head = "| case / connections | " + " | ".join(servers)
+            sep = "|---|" + "---|" * len(servers)
+            if "ferryd" in servers and "nginx-sendfile" in servers:
+                head += " | ferryd / nginx-sendfile"
+                sep += "---|"
+            w(head + " |")
+            w(sep)
+            for c in cases:
+                row = [cell_text(agg(cells, ("server", c, s, metric)), digits) for s in servers]
+                line = "| %s | %s" % (c, " | ".join(row))
+                if "ferryd" in servers and "nginx-sendfile" in servers:
+                    line += " | " + ratio(agg(cells, ("server", c, "ferryd", metric)),
+                                          agg(cells, ("server", c, "nginx-sendfile", metric)))
+                w(line + " |")
+            w("")
+        w("## Large file, one connection (curl -o /dev/null)")
+        w("")
+        w("| server | GB/s | server CPU-s per GB | ratio to nginx-sendfile |")
+        w("|---|---|---|---|")
+        base = agg(cells, ("server", "large-curl", "nginx-sendfile", "gbps"))
+        for s in servers:
+            a = agg(cells, ("server", "large-curl", s, "gbps"))
+            cpu = agg(cells, ("server", "large-curl", s, "cpu_s_per_gb"))
+            w("| %s | %s | %s | %s |" % (s, cell_text(a), cell_text(cpu, 3), ratio(a, base)))
+        w("")
+        w("Peak RSS of the server processes over the whole server section (VmHWM, MiB): " +
+          ", ".join("%s %s" % (s, fmt((agg(cells, ("server", "all", s, "rss_peak_mb")) or
+                                        {"median": None})["median"], 1)) for s in servers))
+        w("")
+
+    sinks = sorted({k[1] for k in cells if k[0] == "client"})
+    if sinks:
+        w("## Client: fetching the large file from nginx (sendfile on)")
+        w("")
+        w("| sink | tool | wall s | GB/s | client CPU-s | max RSS MiB | GB/s vs curl | "
+          "efficiency vs ceiling |")
+        w("|---|---|---|---|---|---|---|---|")
+        i1m = agg(cells, ("ceiling", "iperf3-1M", "-", "gbps"))
+        for sink in sinks:
+            wr = agg(cells, ("ceiling", "dd-write-" + sink, "-", "gbps"))
+            ceil = None
+            if i1m and wr:
+                ceil = min(i1m["median"], wr["median"])
+            elif i1m:
+                ceil = i1m["median"]
+            base = agg(cells, ("client", sink, "curl", "gbps"))
+            for t in CLIENT_ORDER:
+                g = agg(cells, ("client", sink, t, "gbps"))
+                if not g:
+                    continue
+                eff = "%.0f %%" % (100 * g["median"] / ceil) if ceil else "—"
+                w("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                    sink, t, cell_text(agg(cells, ("client", sink, t, "wall_s"))),
+                    cell_text(g), cell_text(agg(cells, ("client", sink, t, "cpu_s")), 2, False),
+                    cell_text(agg(cells, ("client", sink, t, "maxrss_mb")), 1, False),
+                    ratio(g, base), eff))
+        w("")
+        w("Ceiling per sink = min(iperf3 -l 1M, sink write rate). Every output file is "
+          "checked with xxhsum -H2 against the source; a mismatch voids the run.")
+        w("")
+    voids = sum(len(v) for k, v in cells.items() if k[3] == "void")
+    w("## Notes")
+    w("")
+    if voids:
+        w("- %d run(s) voided (wrong hash, HTTP errors or a failed command); see raw.jsonl."
+          % voids)
+    for n in notes:
+        w("- " + n)
+    if not voids and not notes:
+        w("- none")
+    w("")
+    w("![plot](plot.png)")
+    w("")
+    with open(os.path.join(outdir, "results.md"), "w") as fh:
+        fh.write("\n".join(md))
+
+    js = {"env": e, "notes": notes, "cells": []}
+    for k in sorted(cells):
+        a = agg(cells, k)
+        js["cells"].append({"section": k[0], "case": k[1], "tool": k[2], "metric": k[3],
+                            "median": a["median"], "min": a["min"], "max": a["max"],
+                            "n": a["n"], "values": a["values"]})
+    with open(os.path.join(outdir, "results.json"), "w") as fh:
+        json.dump(js, fh, indent=1)
+
+    plot(outdir, cells, servers, cases, sinks)
+
+
+def plot(outdir, cells, servers, cases, sinks):
+    if not shutil.which("gnuplot"):
+        print("benchlib: gnuplot missing, no plot", file=sys.stderr)
+        return
+    sd = os.path.join(outdir, "plot-server.dat")
+    with open(sd, "w") as fh:
+        fh.write("case " + " ".join(servers or ["none"]) + "\n")
+        for c in cases:
+            vals = []
+            for s in servers:
+                a = agg(cells, ("server", c, s, "gbps"))
+                vals.append("%.4f" % a["median"] if a else "-")
+            fh.write('"%s" %s\n' % (c, " ".join(vals)))
+    cd = os.path.join(outdir, "plot-client.dat")
+    tools = [t for t in CLIENT_ORDER if any(k[0] == "client" and k[2] == t for k in cells)]
+    with open(cd, "w") as fh:
+        fh.write("sink " + " ".join(tools or ["none"]) + "\n")
+        for s in sinks:
+            vals = []
+            for t in tools:
+                a = agg(cells, ("client", s, t, "gbps"))
+                vals.append("%.4f" % a["median"] if a else "-")
+            fh.write('"%s" %s\n' % (s, " ".join(vals)))
+    gp = os.path.join(outdir, "plot.gp")
+    ns, nt = max(len(servers), 1), max(len(tools), 1)
+    with open(gp, "w") as fh:
+        fh.write("""set terminal pngcairo size 1400,900 font ",10"
+set output "%s"
+set datafile missing "-"
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.8 border -1
+set key top left
+set grid ytics
+set yrange [0:*]
+set multiplot layout 2,1
+set title "Server: GB/s by case/connections (median)"
+set ylabel "GB/s"
+set xtics rotate by -30
+plot for [i=2:%d] "%s" using i:xtic(1) title columnhead(i)
+set title "Client: GB/s fetching the large file from nginx (median)"
+plot for [i=2:%d] "%s" using i:xtic(1) title columnhead(i)
+unset multiplot
+""" % (os.path.join(outdir, "plot.png"), ns + 1, sd, nt + 1, cd))
+    r = subprocess.run(["gnuplot", gp], capture_output=True, text=True)
+    if r.returncode != 0:
+        print("benchlib: gnuplot failed: " + r.stderr.strip(), file=sys.stderr)
+
+
+def main():
+    if len(sys.argv) < 2:
+        die("usage: benchlib.py SUBCOMMAND ... (see the file's docstring)")
+    cmd, a = sys.argv[1], sys.argv[2:]
+    try:
+        if cmd == "free-port":
+            free_port()
+        elif cmd == "timeit":
+            timeit(a)
+        elif cmd == "parse-dd":
+            parse_dd(a[0])
+        elif cmd == "parse-iperf":
+            parse_iperf(a[0])
+        elif cmd == "parse-xxhsum":
+            parse_xxhsum(a[0])
+        elif cmd == "parse-ssl":
+            parse_ssl(a[0])
+        elif cmd == "parse-wrk":
+            parse_wrk(a[0])
+        elif cmd == "users-line":
+            users_line(a[0], a[1])
+        elif cmd == "wsman-identify":
+            wsman_identify(*a[:3])
+        elif cmd == "wsman-fetch":
+            wsman_fetch(a[0], a[1], a[2], a[3], a[4], float(a[5]))
+        elif cmd == "env":
+            env(a[0], a[1:])
+        elif cmd == "report":
+            report(a[0])
+        else:
+            die("unknown subcommand " + cmd)
+    except (OSError, RuntimeError, ValueError, KeyError, IndexError, ET.ParseError) as ex:
+        die("%s: %s" % (cmd, ex))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,211 @@
+/*
+ * wsman_http.c - the WS-Man listener's request handling, free of any socket code so unit
+ * tests drive it directly (wsman_server.c adapts the HTTP core's requests to it).
+ *
+ *   POST /wsman     SOAP (Content-Type application/soap+xml, charset UTF-8 or UTF-16,
+ *                   matched case-insensitively) -> 415 for other types; other methods 405.
+ *   GET  /metrics   Prometheus text, administrators only, when cfg->metrics.
+ *   anything else   404.
+ * No or wrong credentials -> 401 with an empty body and WWW-Authenticate: Basic
+ * realm="WSMAN"; an Identify with "WSMANIDENTIFY: unauthenticated" is answered without
+ * credentials when cfg->anonymous_identify (then without SecurityProfiles).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "ferry/log.h"
+#include "wsman.h"
+
+#define WSMAN_PATH "/wsman"
+#define METRICS_PATH "/metrics"
+
+void
+wsman_http_out_done(struct wsman_http_out *out)
+{
+    free(out->body);
+    memset(out, 0, sizeof(*out));
+}
+
+static const char *
+skip_ws(const char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    return s;
+}
+
+bool
+wsman_http_content_type_ok(const char *v)
+{
+    static const char media[] = "application/soap+xml";
+    static const char *const charsets[] = {"utf-8", "utf-16", "utf-16le", "utf-16be"};
+
+    if (!v)
+        return false;
+    v = skip_ws(v);
+    if (strncasecmp(v, media, sizeof(media) - 1) != 0)
+        return false;
+    v = skip_ws(v + sizeof(media) - 1);
+    while (*v) {
+        const char *name, *val, *end;
+        size_t nlen, vlen;
+
+        if (*v != ';')
+            return false;
+        v = skip_ws(v + 1);
+        name = v;
+        while (*v && *v != '=' && *v != ';' && *v != ' ' && *v != '\t')
+            v++;
+        nlen = (size_t)(v - name);
+        v = skip_ws(v);
+        if (*v != '=')
+            return false;
+        v = skip_ws(v + 1);
+        if (*v == '"') {
+            val = ++v;
+            end = strchr(v, '"');
+            if (!end)
+                return false;
+            vlen = (size_t)(end - val);
+            v = skip_ws(end + 1);
+        } else {
+            val = v;
+            while (*v && *v != ';' && *v != ' ' && *v != '\t')
+                v++;
+            vlen = (size_t)(v - val);
+            v = skip_ws(v);
+        }
+        if (nlen == 7 && strncasecmp(name, "charset", 7) == 0) {
+            bool ok = false;
+
+            for (size_t i = 0; i < sizeof(charsets) / sizeof(charsets[0]); i++)
+                if (strlen(charsets[i]) == vlen && strncasecmp(val, charsets[i], vlen) == 0)
+                    ok = true;
+            if (!ok)
+                return false;
+        }
+    }
+    return true;
+}
+
+static void
+http_unauthorized(struct wsman_http_out *out)
+{
+    out->status = 401;
+    out->www_authenticate = true;
+}
+
+static void
+http_metrics(struct wsman_ctx *ctx, const struct wsman_http_in *in, struct wsman_http_out *out)
+{
+    struct wsman_auth_in ai = {
+        .authorization = in->header(in->header_userdata, "Authorization"),
+        .peer = in->peer,
+        .peer_loopback = in->peer_loopback,
+        .is_tls = in->is_tls,
+        .cert_sha256 = in->cert_sha256,
+    };
+    enum ferry_role role = FERRY_ROLE_NONE;
+    char user[72];
+    enum wsman_auth_result ar;
+
+    if (strcmp(in->method, "GET") != 0) {
+        out->status = 405;
+        out->allow = "GET";
+        return;
+    }
+    ar = wsman_auth_check(ctx, &ai, user, sizeof(user), &role);
+    if (ar == WSMAN_AUTH_RATE_LIMITED) {
+        out->status = 429;
+        out->retry_after = 60;
+        return;
+    }
+    if (ar != WSMAN_AUTH_OK) {
+        http_unauthorized(out);
+        return;
+    }
+    if (role != FERRY_ROLE_ADMIN) {
+        out->status = 403;
+        return;
+    }
+    if (wsman_metrics_render(ctx, &out->body, &out->len) < 0) {
+        out->status = 500;
+        return;
+    }
+    out->status = 200;
+    out->content_type = "text/plain; version=0.0.4; charset=utf-8";
+}
+
+void
+wsman_http_handle(struct wsman_ctx *ctx, const struct wsman_http_in *in,
+                  struct wsman_http_out *out)
+{
+    struct wsman_auth_in ai = {0};
+    struct wsman_caller caller = {0};
+    struct wsman_reply reply = {0};
+    enum wsman_auth_result ar;
+    enum ferry_role role = FERRY_ROLE_NONE;
+    char user[72];
+    const char *ident;
+
+    memset(out, 0, sizeof(*out));
+    if (ctx->cfg->metrics && strcmp(in->path, METRICS_PATH) == 0) {
+        http_metrics(ctx, in, out);
+        return;
+    }
+    if (strcmp(in->path, WSMAN_PATH) != 0) {
+        out->status = 404;
+        return;
+    }
+    if (strcmp(in->method, "POST") != 0) {
+        out->status = 405;
+        out->allow = "POST";
+        return;
+    }
+    if (!wsman_http_content_type_ok(in->header(in->header_userdata, "Content-Type"))) {
+        out->status = 415;
+        return;
+    }
+    ai.authorization = in->header(in->header_userdata, "Authorization");
+    ai.peer = in->peer;
+    ai.peer_loopback = in->peer_loopback;
+    ai.is_tls = in->is_tls;
+    ai.cert_sha256 = in->cert_sha256;
+    ar = wsman_auth_check(ctx, &ai, user, sizeof(user), &role);
+    if (ar == WSMAN_AUTH_RATE_LIMITED) {
+        out->status = 429;
+        out->retry_after = 60;
+        return;
+    }
+    if (ar == WSMAN_AUTH_OK) {
+        caller.user = user;
+        caller.role = role;
+        caller.authenticated = true;
+    } else {
+        ident = in->header(in->header_userdata, "WSMANIDENTIFY");
+        if (ar != WSMAN_AUTH_NONE || !ctx->cfg->anonymous_identify || !ident ||
+            strcasecmp(skip_ws(ident), "unauthenticated") != 0) {
+            if (ar == WSMAN_AUTH_REFUSED)
+                ferry_log_info("WS-Man Basic login over plain http from %s refused",
+                               in->peer ? in->peer : "?");
+            http_unauthorized(out);
+            return;
+        }
+    }
+    if (wsman_dispatch(ctx, in->body, in->body_len, &caller, &reply) < 0) {
+        out->status = 500;
+        return;
+    }
+    if (reply.need_auth) {
+        wsman_reply_done(&reply);
+        http_unauthorized(out);
+        return;
+    }
+    out->status = reply.http_status;
+    out->body = reply.body;
+    out->len = reply.len;
+    out->content_type = WSMAN_CONTENT_TYPE;
+}
