@@ -3,7 +3,8 @@
 check, go on.
 
 An episode starts a client ferryd (its own state dir), creates jobs fetching 12 MiB files
-from nginx or from a server-role ferryd (chunk manifests), and kills the client with
+(one of them a 3-file job filled by AddFile) from nginx or from a server-role ferryd
+(chunk manifests), and kills the client with
 SIGKILL at these points, restarting it after each on the same state dir:
 
   create    CreateJob in flight, killed 0-20 ms after the request left
@@ -87,21 +88,38 @@ class Episode:
                 return None
             raise
 
-    def add_job(self, name, src):
+    def add_job(self, name, src, extra=()):
+        """A job fetching src to name; extra = [(name, src)] more files added by AddFile
+        (the job is created suspended, filled, then resumed)."""
         dst = os.path.join(self.inroot, name)
-        jid = self.ws().create_job("crash-%s" % name, self.src_urls[src], dst)
+        ws = self.ws()
+        jid = ws.create_job("crash-%s" % name, self.src_urls[src], dst, suspend=bool(extra))
+        more = []
+        for n2, s2 in extra:
+            d2 = os.path.join(self.inroot, n2)
+            out = ws.invoke(wsmanc.JOB, "AddFile", [("RemoteUrl", self.src_urls[s2]),
+                                                    ("LocalFile", d2)], {"JobId": jid})
+            if out.get("ReturnValue") != "0":
+                raise RuntimeError("AddFile %s returned %s" % (n2, out.get("ReturnValue")))
+            more.append((d2, s2))
+        if extra:
+            ws.set_state(jid, 2)
         self.jobs[jid] = {"name": name, "dst": dst, "src": src, "cancel_ok": False,
-                          "complete_ok": False, "want": "ack"}
+                          "complete_ok": False, "want": "ack", "more": more}
         return jid
+
+    @staticmethod
+    def files_of(j):
+        return [(j["dst"], j["src"])] + list(j.get("more", ()))
 
     def check_files(self, where):
         """Every LocalFile is absent or identical to its source."""
         bad = []
         for jid, j in self.jobs.items():
-            if os.path.exists(j["dst"]):
-                if sha(j["dst"]) != self.src_sha[j["src"]]:
+            for dst, src in self.files_of(j):
+                if os.path.exists(dst) and sha(dst) != self.src_sha[src]:
                     bad.append("%s: LocalFile %s is partial or wrong (%d bytes) %s" % (
-                        where, j["name"], os.path.getsize(j["dst"]), jid))
+                        where, os.path.basename(dst), os.path.getsize(dst), jid))
         return bad
 
     def check_jobs(self, where):
@@ -124,8 +142,10 @@ class Episode:
                 bad.append("%s: job %s was cancelled (answered) but is in state %d" % (where, j["name"], st))
             if j["complete_ok"] and st != 7:
                 bad.append("%s: job %s was completed (answered) but is in state %d" % (where, j["name"], st))
-            if os.path.exists(j["dst"]) and st not in (6, 7):
-                bad.append("%s: job %s has its LocalFile while in state %d" % (where, j["name"], st))
+            for dst, _src in self.files_of(j):
+                if os.path.exists(dst) and st not in (6, 7):
+                    bad.append("%s: job %s has LocalFile %s while in state %d" % (
+                        where, j["name"], os.path.basename(dst), st))
             if st == 4:
                 err = ""
                 try:
@@ -349,7 +369,8 @@ class Episode:
                         err = " (GetError %s %s)" % (e.get("ErrorCode"), e.get("ErrorDescription"))
                     except Fault as f:
                         err = " (%s)" % f
-                    there = os.path.exists(j["dst"]) and sha(j["dst"]) == self.src_sha[j["src"]]
+                    present = [(dd, ss) for dd, ss in self.files_of(j) if os.path.exists(dd)]
+                    there = bool(present) and all(sha(dd) == self.src_sha[ss] for dd, ss in present)
                     if out.get("ReturnValue") == str(0x80070002) and there:
                         # OPEN finding: killed between the rename and the state commit,
                         # the job stays TRANSFERRED and Complete cannot find its temp file
@@ -357,7 +378,8 @@ class Episode:
                         j["stuck"] = True
                         self.open.append("complete after a crash between rename and commit: "
                                          "job %s stays TRANSFERRED, Complete returns "
-                                         "0x80070002 (LocalFile whole)" % j["name"])
+                                         "0x80070002 (%d of %d LocalFiles there, whole)" % (
+                                             j["name"], len(present), len(self.files_of(j))))
                         log("OPEN ep%d %s" % (self.n, self.open[-1]))
                         continue
                     msg = "end: complete of %s returned %s%s; LocalFile %s; dir %s" % (
@@ -372,21 +394,33 @@ class Episode:
                 want = 6
             if inf is not None and int(inf["State"]) != want:
                 self.problems.append("end: job %s in state %s, want %d" % (j["name"], inf["State"], want))
-            if want in (6, 7):
-                if not os.path.exists(j["dst"]) or sha(j["dst"]) != self.src_sha[j["src"]]:
-                    self.problems.append("end: %s missing or not identical" % j["name"])
-            elif os.path.exists(j["dst"]):
-                self.problems.append("end: cancelled %s has a LocalFile" % j["name"])
+            for dst, src in self.files_of(j):
+                if j.get("stuck") and not os.path.exists(dst):
+                    continue  # not renamed yet: part of the OPEN finding above
+                if want in (6, 7):
+                    if not os.path.exists(dst) or sha(dst) != self.src_sha[src]:
+                        self.problems.append("end: %s missing or not identical" % os.path.basename(dst))
+                elif os.path.exists(dst):
+                    self.problems.append("end: cancelled %s has a LocalFile" % os.path.basename(dst))
         left = [x for x in ws.enumerate_all(wsmanc.JOB)
                 if not self.jobs.get(x.get("JobId"), {}).get("stuck")]
         if left:
             self.problems.append("end: %d jobs still listed" % len(left))
-        want_files = sorted(j["name"] for j in self.jobs.values() if j["want"] == "ack")
+        stuck_names = [os.path.basename(dst) for j in self.jobs.values() if j.get("stuck")
+                       for dst, _src in self.files_of(j)]
+        want_files = sorted(os.path.basename(dst) for j in self.jobs.values()
+                            if j["want"] == "ack" and not j.get("stuck")
+                            for dst, _src in self.files_of(j))
+
+        def listing():
+            return sorted(x for x in os.listdir(self.inroot)
+                          if not any(x == n or x.startswith("." + n + ".ferry-")
+                                     for n in stuck_names))
         # temp files of cancelled/completed jobs may take a moment to be removed
         end = time.time() + 5
-        while time.time() < end and sorted(os.listdir(self.inroot)) != want_files:
+        while time.time() < end and listing() != want_files:
             time.sleep(0.1)
-        have = sorted(os.listdir(self.inroot))
+        have = listing()
         if have != want_files:
             self.problems.append("end: download root holds %s, want %s" % (have, want_files))
         rc = self.d.stop()
@@ -396,7 +430,7 @@ class Episode:
     def run(self):
         self.d.start()
         a = self.add_job("a.bin", "a")
-        b = self.add_job("b.bin", "b")
+        b = self.add_job("b.bin", "b", extra=[("b-e1.bin", "e"), ("b-e2.bin", "e")])
         c = self.add_job("c.bin", "c")
         self.point_create()
         self.point_transfer(a, 0.05, 0.35)
@@ -440,10 +474,10 @@ def main():
         src = os.path.join(tmp.path, "src")
         os.makedirs(src)
         shas = {}
-        for n in ("a", "b", "c"):
+        for n, size in (("a", FILE_SIZE), ("b", FILE_SIZE), ("c", FILE_SIZE), ("e", 2 << 20)):
             p = os.path.join(src, n + ".bin")
             with open(p, "wb") as fh:
-                fh.write(os.urandom(FILE_SIZE))
+                fh.write(os.urandom(size))
             shas[n] = sha(p)
         ng = relpy.Nginx(tmp.path, "src", src).start()
         procs.append(ng)
