@@ -99,6 +99,9 @@ struct xfer {
     struct metalink *ml;
     char *manifest_url;
     struct sync_req *sync;   /* checkpoint in progress on the jobs-sync thread */
+    struct sync_req *rehash; /* re-hash of the verified chunks of a resumed file */
+    struct sync_req *digest; /* whole-file ExpectedDigest check before the file completes */
+    bool digest_ok;          /* ... and it matched */
     /* credentials, loaded once per transfer; wiped on free */
     bool have_server_cred, have_proxy_cred;
     unsigned server_scheme, proxy_scheme;
@@ -733,6 +736,7 @@ sync_req_free(struct sync_req *q)
 {
     if (q) {
         free(q->items);
+        free(q->spec);
         free(q);
     }
     return NULL;
@@ -905,6 +909,16 @@ xfer_free(struct xfer *x, bool checkpoint)
         syncer_wait(x->jobs->syncer, x->sync);
         x->sync = sync_req_free(x->sync);
     }
+    if (x->digest) {
+        syncer_wait(x->jobs->syncer, x->digest);
+        x->digest = sync_req_free(x->digest);
+    }
+    if (x->rehash) {
+        /* not applied: the chunks are re-hashed again when the file resumes */
+        syncer_wait(x->jobs->syncer, x->rehash);
+        x->rehash = sync_req_free(x->rehash);
+        x->job->files[x->fidx].rehash_pending = true;
+    }
     free(x->reqs);
     xfer_free_mirrors(x);
     metalink_free(x->ml);
@@ -959,6 +973,7 @@ xfer_restart(struct xfer *x)
     }
     x->phase = PH_PROBE;
     x->probes_left = 0;
+    x->digest_ok = false;
 }
 
 /* ---- phases ---- */
@@ -1030,6 +1045,87 @@ xfer_fail_local(struct xfer *x, int err)
     struct fetch_outcome o = {.reason = FETCH_LOCAL, .err = err};
 
     xfer_fail(x, &o);
+}
+
+/*
+ * A file resumed from the store: its VERIFIED chunks are re-hashed from disk before the file
+ * can finish, on the jobs-sync thread (a disk image may take minutes to read), while the
+ * missing chunks are already being fetched. VERIFIED chunks are never written meanwhile.
+ */
+static int
+xfer_rehash_start(struct xfer *x)
+{
+    struct jfile *f = &x->job->files[x->fidx];
+    struct sync_req *q;
+    size_t n = 0;
+
+    f->rehash_pending = false;
+    for (uint64_t i = 0; i < f->nchunks; i++)
+        if (f->chunks[i].state == CHUNK_VERIFIED)
+            n++;
+    if (n == 0)
+        return 0;
+    q = calloc(1, sizeof(*q));
+    if (q)
+        q->items = calloc(n, sizeof(*q->items));
+    if (!q || !q->items) {
+        free(q);
+        return -ENOMEM;
+    }
+    q->kind = SYNC_REHASH;
+    q->fd = x->fd;
+    q->gen = f->layout_gen;
+    for (uint64_t i = 0; i < f->nchunks; i++) {
+        struct chunk *c = &f->chunks[i];
+        struct sync_item *it;
+        if (c->state != CHUNK_VERIFIED)
+            continue;
+        it = &q->items[q->n++];
+        it->idx = i;
+        it->epoch = c->epoch;
+        it->off = i * f->chunk_size;
+        it->len = xfer_chunk_len(f, i);
+        memcpy(it->digest, c->have_expected ? c->expected : c->digest, 16);
+        if (!c->have_digest && !c->have_expected)
+            memset(it->digest, 0, 16); /* nothing to compare with: refetch */
+    }
+    syncer_submit(x->jobs->syncer, q);
+    x->rehash = q;
+    return 0;
+}
+
+/* The re-hash finished: chunks whose bytes no longer match go back to MISSING. */
+static void
+xfer_rehash_apply(struct xfer *x, struct sync_req *q)
+{
+    struct job *job = x->job;
+    struct jfile *f = &job->files[x->fidx];
+    unsigned dropped = 0;
+
+    if (!f->chunks || f->layout_gen != q->gen)
+        return;
+    for (size_t k = 0; k < q->n; k++) {
+        struct chunk *c = &f->chunks[q->items[k].idx];
+        if (!q->items[k].bad || c->epoch != q->items[k].epoch || c->state != CHUNK_VERIFIED)
+            continue;
+        c->state = CHUNK_MISSING;
+        c->fill = 0;
+        c->fill_durable = 0;
+        c->have_digest = false;
+        c->dirty = true;
+        c->epoch++;
+        f->bytes_transferred -= f->bytes_transferred >= q->items[k].len ? q->items[k].len
+                                                                        : f->bytes_transferred;
+        job->bytes_refetched += q->items[k].len;
+        x->jobs->verify_failures++;
+        dropped++;
+    }
+    if (dropped) {
+        ferry_log_warn("job %s: %u verified chunk(s) of '%s' no longer match on disk; "
+                       "fetching them again",
+                       job->id, dropped, f->remote_url);
+        store_progress_put(x->jobs->store, job, x->fidx);
+    }
 }
 
 /*
@@ -1107,16 +1203,9 @@ xfer_layout(struct xfer *x)
                 f->chunks[k].dirty = false;
             }
     } else if (f->rehash_pending) {
-        int dropped = verify_rehash_file(f, x->fd);
-        if (dropped < 0)
-            return dropped;
-        if (dropped > 0) {
-            ferry_log_warn("job %s: %d verified chunk(s) of '%s' no longer match on disk; "
-                           "fetching them again",
-                           job->id, dropped, f->remote_url);
-            job->bytes_refetched += (uint64_t)dropped * cs;
-            x->jobs->verify_failures += (uint64_t)dropped;
-        }
+        int r = xfer_rehash_start(x);
+        if (r < 0)
+            return r;
     }
     /* zero chunks count as transferred from the start (they are never fetched) */
     {
@@ -1283,8 +1372,30 @@ xfer_finish_file(struct xfer *x)
     struct jfile *f = &job->files[idx];
     int r;
 
-    if (f->expected_digest) {
-        r = verify_whole_file(x->fd, f->bytes_total, f->expected_digest);
+    if (f->expected_digest && !x->digest_ok) {
+        /* read back on the jobs-sync thread (a whole image), then come back here */
+        if (!x->digest) {
+            struct sync_req *q = calloc(1, sizeof(*q));
+            if (q)
+                q->spec = strdup(f->expected_digest);
+            if (!q || !q->spec) {
+                free(q);
+                xfer_fail_local(x, ENOMEM);
+                return;
+            }
+            q->kind = SYNC_DIGEST;
+            q->fd = x->fd;
+            q->size = f->bytes_total;
+            syncer_submit(jobs->syncer, q);
+            x->digest = q;
+            return;
+        }
+        if (!syncer_done(jobs->syncer, x->digest))
+            return;
+        r = x->digest->result;
+        x->digest = sync_req_free(x->digest);
+        if (r >= 0)
+            x->digest_ok = true;
         if (r == -EBADMSG) {
             struct fetch_outcome o = {.reason = FETCH_CHECKSUM};
             ferry_log_warn("job %s: '%s' does not match its ExpectedDigest", job->id,
@@ -1402,6 +1513,10 @@ xfer_pump(struct xfer *x)
     }
     if (x->phase != PH_RANGES)
         return;
+    if (x->rehash && syncer_done(x->jobs->syncer, x->rehash)) {
+        xfer_rehash_apply(x, x->rehash);
+        x->rehash = sync_req_free(x->rehash);
+    }
     for (uint64_t k = 0; k < f->nchunks && x->nreqs < x->conns; k++) {
         uint64_t i = (x->scan + k) % f->nchunks;
         struct chunk *c = &f->chunks[i];
@@ -1420,7 +1535,26 @@ xfer_pump(struct xfer *x)
             break;
         }
     }
-    if (!pending && x->nreqs == 0) {
+    if (!pending && x->nreqs == 0 && !x->rehash) {
+        /* every chunk is in: make them durable on the jobs-sync thread first, so the
+         * role's lock is not held across a long fdatasync; finish once nothing is left */
+        bool undurable = false;
+        int r = xfer_sync_poll(x, false);
+
+        if (r < 0) {
+            xfer_fail_local(x, -r);
+            return;
+        }
+        if (x->sync)
+            return;
+        for (uint64_t i = 0; i < f->nchunks && !undurable; i++)
+            undurable = f->chunks[i].state == CHUNK_DONE;
+        if (undurable) {
+            r = xfer_checkpoint(x, false);
+            if (r < 0)
+                xfer_fail_local(x, -r);
+            return;
+        }
         xfer_finish_file(x);
         return;
     }

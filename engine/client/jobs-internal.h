@@ -171,6 +171,8 @@ int store_load(struct store *s, struct job ***ret_v, size_t *ret_n);
 int store_job_put(struct store *s, const struct job *job);
 /* Upsert the dirty chunks of file `idx`, in one transaction with the job row. */
 int store_progress_put(struct store *s, struct job *job, size_t idx);
+/* Forget a job entirely (pruning of old final-state jobs). */
+int store_job_delete(struct store *s, const char *job_id);
 /* Forget the chunk rows of one file (remote changed) or of the whole job (idx = SIZE_MAX). */
 int store_chunks_clear(struct store *s, const char *job_id, size_t idx);
 /* Credentials: write-only from the API; the fetcher reads them with store_cred_get. */
@@ -248,9 +250,8 @@ void verify_stream_update(void *s, const void *data, size_t len);
 void verify_stream_digest(void *s, uint8_t ret[16]);
 /* Seed a stream with bytes [off, off+len) of fd (resuming a partial chunk). */
 int verify_stream_from_file(void *s, int fd, uint64_t off, uint64_t len);
-/* Re-hash the verified chunks of f from disk; mismatches go back to MISSING. Returns the
- * number of chunks dropped. */
-int verify_rehash_file(struct jfile *f, int fd);
+/* Do bytes [off, off+len) of fd hash to digest? (false also on short or failed reads) */
+bool verify_chunk_ok(int fd, uint64_t off, uint64_t len, const uint8_t digest[16]);
 /* Whole-file check of "sha256:HEX" / "xxh128:HEX". 0 match, -EBADMSG mismatch, -EINVAL
  * malformed spec, -errno I/O. */
 int verify_whole_file(int fd, uint64_t size, const char *spec);
@@ -306,13 +307,25 @@ struct sync_item {
     uint64_t fill;
     uint32_t epoch;
     bool done;
+    /* SYNC_REHASH: the chunk's bytes [off, off+len) must hash to digest; bad = they don't */
+    uint64_t off, len;
+    uint8_t digest[16];
+    bool bad;
+};
+enum sync_kind {
+    SYNC_FDATASYNC,         /* checkpoint: fdatasync, items = the snapshot */
+    SYNC_REHASH,            /* resume: re-hash verified chunks from disk */
+    SYNC_DIGEST,            /* ExpectedDigest: whole-file digest, result 0 / -EBADMSG */
 };
 struct sync_req {
     struct sync_req *next;
+    enum sync_kind kind;
     int fd;                 /* borrowed: open until the request finished */
     int result;             /* 0 or -errno from fdatasync */
     bool finished;
     uint32_t gen;           /* jfile.layout_gen of the snapshot */
+    uint64_t size;          /* SYNC_DIGEST: bytes to hash */
+    char *spec;             /* SYNC_DIGEST: "sha256:HEX" / "xxh128:HEX" (owned) */
     size_t n;
     struct sync_item *items;
 };
@@ -332,6 +345,8 @@ void scheduler_tick(struct ferry_jobs *jobs, int64_t now_ms);
 
 /* ---- jobs.c ---- */
 struct job *jobs_find(struct ferry_jobs *jobs, const char *id);
+/* Keep at most cfg->max_jobs jobs in a final state (the oldest go first). */
+void jobs_prune(struct ferry_jobs *jobs);
 void jobs_wake(struct ferry_jobs *jobs);
 
 #endif

@@ -71,6 +71,11 @@ jobs_persist(struct ferry_jobs *jobs, struct job *job, struct ferry_status *st)
 
     if (r >= 0)
         r = store_sync(jobs->store);
+    if (r == -EBUSY)
+        return ferry_status_set(st, r, FERRY_STATUS_INTERNAL, FERRY_E_FAIL, NULL,
+                                "the job store '%s' is locked by another process; nothing "
+                                "was changed, try again",
+                                store_path(jobs->store));
     if (r < 0)
         return ferry_status_set(st, r, FERRY_STATUS_INTERNAL, FERRY_E_FAIL, NULL,
                                 "the job store could not be written (%s)", strerror(-r));
@@ -84,6 +89,34 @@ jobs_unlock_ret(struct ferry_jobs *jobs, int r, bool wake)
     if (wake && r >= 0)
         jobs_wake(jobs);
     return r;
+}
+
+/*
+ * Final-state jobs stay readable by id, but not forever: beyond cfg->max_jobs of them the
+ * oldest (by creation) are deleted from memory and the store. Caller holds the lock; jobs
+ * in a final state have no transfer.
+ */
+void
+jobs_prune(struct ferry_jobs *jobs)
+{
+    size_t nfinal = 0;
+
+    for (size_t i = 0; i < jobs->n; i++)
+        if (job_state_final(jobs->v[i]->state))
+            nfinal++;
+    for (size_t i = 0; i < jobs->n && nfinal > jobs->cfg->max_jobs;) {
+        struct job *job = jobs->v[i];
+        if (!job_state_final(job->state) || job->xfer) {
+            i++;
+            continue;
+        }
+        if (store_job_delete(jobs->store, job->id) < 0)
+            return; /* logged by the store; try again next time */
+        memmove(&jobs->v[i], &jobs->v[i + 1], (jobs->n - i - 1) * sizeof(*jobs->v));
+        jobs->n--;
+        job_free(job);
+        nfinal--;
+    }
 }
 
 static int
@@ -305,6 +338,8 @@ ferry_jobs_set_state(struct ferry_jobs *jobs, const char *job_id,
         break;
     }
     r = jobs_persist(jobs, job, st);
+    if (r >= 0 && job_state_final(job->state) && !job->xfer)
+        jobs_prune(jobs);
     return jobs_unlock_ret(jobs, r, true);
 }
 
@@ -920,6 +955,7 @@ jobs_new(const struct ferry_config *cfg, struct ferry_jobs **ret_jobs)
             job->no_progress_since = jobs_now_ms();
         }
     }
+    jobs_prune(jobs);
     r = scheduler_start(jobs);
     if (r < 0)
         goto error;

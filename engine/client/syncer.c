@@ -1,6 +1,7 @@
 /*
  * syncer.c - the `jobs-sync` thread: runs fdatasync() for checkpoints so that the `jobs`
- * thread keeps draining its sockets while the disk catches up. Without it every checkpoint
+ * thread keeps draining its sockets while the disk catches up, and re-hashes verified chunks
+ * of a resumed file (which may be a whole disk image) without holding the role's lock. Without it every checkpoint
  * stalls all transfers for the length of a sync, the peer keeps sending into the socket
  * buffers, and whatever sits there when the process dies is fetched twice.
  *
@@ -45,7 +46,14 @@ syncer_main(void *arg)
         if (!s->head)
             s->tail = NULL;
         pthread_mutex_unlock(&s->lock);
-        {
+        if (q->kind == SYNC_DIGEST) {
+            r = verify_whole_file(q->fd, q->size, q->spec);
+        } else if (q->kind == SYNC_REHASH) {
+            r = 0;
+            for (size_t i = 0; i < q->n; i++)
+                q->items[i].bad = !verify_chunk_ok(q->fd, q->items[i].off, q->items[i].len,
+                                                   q->items[i].digest);
+        } else {
             int64_t t0 = jobs_now_ms();
             r = fdatasync(q->fd) < 0 ? -errno : 0;
             ferry_log_debug("fdatasync of %zu chunk(s) took %lld ms", q->n,

@@ -552,6 +552,15 @@ ferry_http_server_free(struct ferry_http_server *srv)
 {
     if (!srv)
         return NULL;
+    /* Leave the LISTEN state first: the rings tear down their pending accepts
+     * asynchronously and would otherwise keep the ports bound for a while after this
+     * returns, so an immediate re-bind (restart in-process) would see EADDRINUSE. */
+    pthread_mutex_lock(&srv->lock);
+    for (size_t i = 0; i < srv->nlisteners; i++)
+        for (unsigned k = 0; k < srv->nworkers; k++)
+            if (srv->listeners[i]->socks[k].fd >= 0)
+                shutdown(srv->listeners[i]->socks[k].fd, SHUT_RDWR);
+    pthread_mutex_unlock(&srv->lock);
     for (unsigned i = 0; i < srv->nworkers; i++)
         if (srv->workers[i].started)
             loop_stop(srv->workers[i].loop);

@@ -273,9 +273,11 @@ fileserve_handle(void *userdata, const struct ferry_http_request *req,
     fd = urlgroup_url_open(fs->reg, done->url, &st);
     if (fd < 0) {
         r = fd;
-        ferry_log_warn("published source '%s' cannot be opened: %s", done->url->source,
-                       r == -EXDEV ? "it resolves outside its publish root"
-                       : r == -EINVAL ? "it is no longer a regular file" : strerror(-r));
+        /* once per outage, not once per request */
+        if (!atomic_exchange(&done->url->open_failing, true))
+            ferry_log_warn("published source '%s' cannot be opened: %s", done->url->source,
+                           r == -EXDEV ? "it resolves outside its publish root"
+                           : r == -EINVAL ? "it is no longer a regular file" : strerror(-r));
         /* gone, replaced by something that leaves the root, or not a file any more: the
          * URL has nothing to serve */
         if (r == -ENOENT || r == -EXDEV || r == -ELOOP || r == -EINVAL || r == -ENOTDIR)
@@ -286,6 +288,9 @@ fileserve_handle(void *userdata, const struct ferry_http_request *req,
             fileserve_text(resp, 500, "the published file cannot be opened\n");
         return;
     }
+    if (atomic_load_explicit(&done->url->open_failing, memory_order_relaxed) &&
+        atomic_exchange(&done->url->open_failing, false))
+        ferry_log_info("published source '%s' is available again", done->url->source);
     if (meta4) {
         struct manifest_identity id;
         struct manifest *m;

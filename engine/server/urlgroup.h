@@ -68,6 +68,7 @@ struct urlgroup_url {
     int root;                   /* index into the registry's publish roots */
     char *relpath;              /* source relative to that root */
     atomic_bool deleted;
+    atomic_bool open_failing;   /* the source could not be opened (warned once) */
     atomic_uint_fast64_t requests, bytes_sent;
     atomic_uint active;
     /* manifest state, under mlock */

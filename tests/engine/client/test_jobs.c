@@ -454,6 +454,72 @@ START_TEST(test_no_progress_timeout)
 }
 END_TEST
 
+/* Final-state jobs stay readable by id, up to max-jobs of them; older ones are pruned from
+ * memory and the store. */
+START_TEST(test_prune_final)
+{
+    struct env e;
+    char ids[5][FERRY_GUID_STRLEN], local[600], db[600];
+    struct ferry_job_info *info = NULL;
+    struct ferry_status st;
+
+    env_init(&e, "jobs-prune", false, NULL);
+    e.cfg->max_jobs = 3;
+    ck_assert_int_eq(jobs_new(e.cfg, &e.jobs), 0);
+    snprintf(local, sizeof(local), "%s/x.bin", e.root);
+    for (int i = 0; i < 5; i++) {
+        ct_create(e.jobs, "http://127.0.0.1:9/x", local, true, ids[i]);
+        ck_assert_int_eq(ferry_jobs_set_state(e.jobs, ids[i], FERRY_JOB_ACTION_CANCEL, &st), 0);
+    }
+    for (int i = 0; i < 5; i++) {
+        ck_assert_int_eq(ferry_jobs_get(e.jobs, ids[i], &info, &st), i < 2 ? -ENOENT : 0);
+        info = ferry_job_info_free(info);
+    }
+    e.jobs = jobs_free(e.jobs);
+    snprintf(db, sizeof(db), "%s/jobs.db", e.state);
+    ck_assert_int_eq(db_query_int(db, "SELECT COUNT(*) FROM jobs"), 3);
+    ck_assert_int_eq(db_query_int(db, "SELECT COUNT(*) FROM files"), 3);
+    env_done(&e);
+}
+END_TEST
+
+/* A clean stop mid-transfer (jobs_free) persists progress: the next start resumes the job
+ * (state back to running, verified chunks re-hashed and kept, nothing re-fetched). */
+START_TEST(test_clean_restart)
+{
+    struct env e;
+    char id[FERRY_GUID_STRLEN], url[256], local[600], src[600];
+    uint64_t size = 32u << 20, before;
+    struct ferry_job_info *info = NULL;
+
+    env_init(&e, "jobs-restart", true, "limit_rate 4m;");
+    snprintf(src, sizeof(src), "%s/r.bin", e.www);
+    ck_assert_int_eq(ct_random_file(src, size, 9), 0);
+    ck_assert_int_eq(jobs_new(e.cfg, &e.jobs), 0);
+    snprintf(url, sizeof(url), "%s/r.bin", e.ngx.url);
+    snprintf(local, sizeof(local), "%s/r.bin", e.root);
+    ct_create(e.jobs, url, local, false, id);
+    ck_assert_uint_ge(ct_wait_bytes(e.jobs, id, size / 3, 30000), size / 3);
+    e.jobs = jobs_free(e.jobs);
+    ck_assert_int_eq(jobs_new(e.cfg, &e.jobs), 0);
+    ck_assert_int_eq(ferry_jobs_get(e.jobs, id, &info, NULL), 0);
+    before = info->bytes_transferred;
+    ck_assert_uint_ge(before, size / 3); /* progress survived */
+    ferry_job_info_free(info);
+    ck_assert_int_eq(ct_wait_state(e.jobs, id, FERRY_JOB_TRANSFERRED, 60000),
+                     FERRY_JOB_TRANSFERRED);
+    ck_assert_int_eq(ferry_jobs_get(e.jobs, id, &info, NULL), 0);
+    ck_assert_uint_eq(info->bytes_refetched, 0);
+    ferry_job_info_free(info);
+    ck_assert_int_eq(ferry_jobs_set_state(e.jobs, id, FERRY_JOB_ACTION_COMPLETE, NULL), 0);
+    ck_assert(ct_files_equal(src, local));
+    ct_sleep_ms(200);
+    /* nginx may count a part of a second's burst queued on the closed connections */
+    ck_assert_uint_le(ct_nginx_bytes_sent(&e.ngx), size + (8u << 20));
+    env_done(&e);
+}
+END_TEST
+
 static int
 db_query_int(const char *db, const char *sql)
 {
@@ -585,6 +651,8 @@ main(void)
     ct_add(s, "suspend", test_suspend_resume_cancel);
     ct_add(s, "crash", test_crash_resume);
     ct_add(s, "noprogress", test_no_progress_timeout);
+    ct_add(s, "prune", test_prune_final);
+    ct_add(s, "restart", test_clean_restart);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);

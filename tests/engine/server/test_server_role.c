@@ -11,6 +11,8 @@
 #include <signal.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -519,6 +521,13 @@ START_TEST(test_restart_and_close)
 
     publish("small.bin", small_path, "D:(A;;GA;;;WD)");
     ck_assert_int_eq(ferry_server_group_set_property(srv, prefix, "ConnectionLimit", 7, &st), 0);
+    ck_assert_int_eq(ferry_server_group_set_auth(srv, prefix, 1, true, &st), 0);
+    ck_assert_int_eq(ferry_server_group_set_auth(srv, prefix, 2, true, &st), -EINVAL);
+    ck_assert_str_eq(st.param, "Scheme");
+    ck_assert_int_eq(ferry_server_group_get_property(srv, "http://+:1/none", "ConnectionLimit",
+                                                     &v, &st), -ENOENT);
+    ck_assert_int_eq(st.kind, FERRY_STATUS_NOT_FOUND);
+    ck_assert_str_eq(st.param, "UrlGroup");
     server_stop();
     /* nothing listens while stopped */
     snprintf(url, sizeof(url), "%s/small.bin", base);
@@ -529,6 +538,10 @@ START_TEST(test_restart_and_close)
     ck_assert_int_eq(ferry_server_group_get_property(srv, prefix, "ConnectionLimit", &v, &st),
                      0);
     ck_assert_uint_eq(v, 7);
+    bool ntlm = false, negotiate = true;
+    ck_assert_int_eq(ferry_server_group_get_auth(srv, prefix, 1, &ntlm, &st), 0);
+    ck_assert_int_eq(ferry_server_group_get_auth(srv, prefix, 0, &negotiate, &st), 0);
+    ck_assert(ntlm && !negotiate);
     ck_assert_int_eq(curl_code(out, "", url), 200);
     ck_assert_int_eq(sh("cmp -s '%s' '%s'", out, small_path), 0);
     /* deleting the last group on the port closes it: connection refused */
@@ -642,6 +655,14 @@ START_TEST(test_https)
     snprintf(extra, sizeof(extra), "--cacert '%s'", crt2);
     ck_assert_int_eq(curl_code(out, extra, url), 200);
     ck_assert_int_eq(sh("cmp -s '%s' '%s'", out, small_path), 0);
+    /* aria2c, several ranges in parallel over TLS */
+    if (sh("command -v aria2c >/dev/null 2>&1") == 0) {
+        char *dl = tpath("dl-tls");
+        ck_assert_int_eq(sh("aria2c -q -x4 -s4 -k1M --ca-certificate='%s' "
+                            "--allow-overwrite=true -d '%s' -o s.bin '%s'", crt2, dl, url), 0);
+        ck_assert_int_eq(sh("cmp -s '%s/s.bin' '%s'", dl, small_path), 0);
+        free(dl);
+    }
     /* the binding survives a restart */
     server_stop();
     server_start();
@@ -696,6 +717,20 @@ START_TEST(test_client_cert_rule)
              crt, tmp, tmp);
     ck_assert_int_eq(curl_code(out, extra, url), 200);
     ck_assert_int_eq(sh("cmp -s '%s' '%s'", out, small_path), 0);
+    /* CreateUrl's certificate hash list adds cert grants to an SDDL rule; it persists */
+    const char *fps[] = {rule + 5};
+    ck_assert_msg(ferry_server_url_create(srv, sprefix, "adm.bin", small_path, "D:(A;;GA;;;BA)",
+                                          fps, 1, &st) == 0, "%s", st.text);
+    server_stop();
+    server_start();
+    snprintf(url, sizeof(url), "https://127.0.0.1:%d/sec/adm.bin", sport);
+    ck_assert_int_eq(curl_code(out, extra, url), 200);
+    snprintf(extra, sizeof(extra), "--cacert '%s' --cert '%s/other.crt' --key '%s/other.key'",
+             crt, tmp, tmp);
+    ck_assert_int_eq(curl_code(out, extra, url), 401);
+    char extra2[1200];
+    snprintf(extra2, sizeof(extra2), "%s -u root:root-pw", extra);
+    ck_assert_int_eq(curl_code(out, extra2, url), 200);
     free(crt);
     free(key);
     free(out);
@@ -890,6 +925,7 @@ START_TEST(test_source_changes_and_pipelining)
     ck_assert_int_eq(curl_code(out, "", url), 200);
     ck_assert_int_eq(sh("cmp -s '%s' '%s'", out, f), 0);
     /* pipelining: three requests in one write, answered in order on one connection */
+    ck_assert_msg(getenv("FERRY_SRC"), "FERRY_SRC is not set: run through meson test");
     h = sh_out("/usr/bin/python3 '%s/tests/engine/server/pipeline.py' %d /files/moving.bin "
                "0-9 10-19 -5 | od -An -tx1 | tr -d ' \\n'", getenv("FERRY_SRC"), port);
     char *want = sh_out("(head -c 20 '%s'; tail -c 5 '%s') | od -An -tx1 | tr -d ' \\n'",
@@ -938,6 +974,115 @@ START_TEST(test_basic_non_loopback)
     ck_assert_int_eq(sh("cmp -s '%s' '%s'", out, small_path), 0);
     ck_assert_int_eq(curl_code(out, "-u alice:nope", url), 401);
     free(out);
+}
+END_TEST
+
+/* IPv6 literal and a DNS name as group hosts; '+' on all addresses. */
+START_TEST(test_hosts)
+{
+    struct ferry_status st;
+    char g6[160], gn[160], gp[160], url[256], *out = tpath("out");
+    int p6 = free_port(), pp = free_port();
+
+    snprintf(g6, sizeof(g6), "http://[::1]:%d/v6", p6);
+    ck_assert_msg(ferry_server_url_create(srv, g6, "small.bin", small_path, NULL, NULL, 0, &st)
+                      == 0, "%s", st.text);
+    snprintf(url, sizeof(url), "http://[::1]:%d/v6/small.bin", p6);
+    ck_assert_int_eq(curl_code(out, "-g", url), 200);
+    ck_assert_int_eq(sh("cmp -s '%s' '%s'", out, small_path), 0);
+    /* a name is resolved once, to every address getaddrinfo gives (here 127.0.0.1) */
+    snprintf(gn, sizeof(gn), "http://localhost:%d/byname", port);
+    ck_assert_msg(ferry_server_url_create(srv, gn, "small.bin", small_path, NULL, NULL, 0, &st)
+                      == 0, "%s", st.text);
+    snprintf(url, sizeof(url), "http://localhost:%d/byname/small.bin", port);
+    ck_assert_int_eq(curl_code(out, "-4", url), 200);
+    /* '+' listens on every address of the port */
+    snprintf(gp, sizeof(gp), "http://+:%d/all", pp);
+    ck_assert_msg(ferry_server_url_create(srv, gp, "small.bin", small_path, NULL, NULL, 0, &st)
+                      == 0, "%s", st.text);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/all/small.bin", pp);
+    ck_assert_int_eq(curl_code(out, "", url), 200);
+    snprintf(url, sizeof(url), "http://[::1]:%d/all/small.bin", pp);
+    ck_assert_int_eq(curl_code(out, "-g", url), 200);
+    /* a specific address on that port shares the all-addresses listener */
+    char gs[160];
+    snprintf(gs, sizeof(gs), "http://127.0.0.1:%d/one", pp);
+    ck_assert_msg(ferry_server_url_create(srv, gs, "small.bin", small_path, NULL, NULL, 0, &st)
+                      == 0, "%s", st.text);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/one/small.bin", pp);
+    ck_assert_int_eq(curl_code(out, "", url), 200);
+    ck_assert_int_eq(ferry_server_group_delete(srv, gp, &st), 0);
+    ck_assert_int_eq(curl_code(out, "", url), 200);
+    ck_assert_int_eq(ferry_server_group_delete(srv, gs, &st), 0);
+    ck_assert_int_eq(sh("curl -s -o /dev/null '%s'", url), 7);
+    free(out);
+}
+END_TEST
+
+struct churn {
+    atomic_bool stop;
+    int rounds;
+    char other[160];
+};
+
+/* Control-plane churn on another thread: publish/unpublish, property changes, a group on
+ * another port created and deleted. */
+static void *
+churn_main(void *arg)
+{
+    struct churn *c = arg;
+    struct ferry_status st;
+
+    while (!atomic_load(&c->stop)) {
+        ck_assert_int_eq(ferry_server_url_create(srv, prefix, "churn.bin", small_path, NULL,
+                                                 NULL, 0, &st), 0);
+        ferry_server_group_set_property(srv, prefix, "BandwidthLimit",
+                                        c->rounds % 2 ? 0 : 64 * 1024 * 1024, &st);
+        ck_assert_int_eq(ferry_server_group_create(srv, c->other, &st), 0);
+        usleep(2000);
+        ck_assert_int_eq(ferry_server_url_delete(srv, prefix, "churn.bin", &st), 0);
+        ck_assert_int_eq(ferry_server_group_delete(srv, c->other, &st), 0);
+        c->rounds++;
+    }
+    return NULL;
+}
+
+START_TEST(test_concurrent_churn)
+{
+    struct churn c = {0};
+    pthread_t t;
+    char *codes;
+    int stable = 0, churn200 = 0, churn404 = 0, other = 0;
+
+    publish("stable.bin", small_path, NULL);
+    snprintf(c.other, sizeof(c.other), "http://127.0.0.1:%d/other", free_port());
+    ck_assert_int_eq(pthread_create(&t, NULL, churn_main, &c), 0);
+    codes = sh_out("for i in $(seq 1 120); do echo stable.bin; echo churn.bin; done | "
+                   "xargs -P4 -I{} curl -s -o /dev/null -w '{} %%{http_code} "
+                   "%%{size_download}\\n' '%s/{}'", base);
+    atomic_store(&c.stop, true);
+    pthread_join(t, NULL);
+    for (char *save = NULL, *line = strtok_r(codes, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save)) {
+        char name[32];
+        int code;
+        long long size;
+        if (sscanf(line, "%31s %d %lld", name, &code, &size) != 3)
+            continue;
+        if (strcmp(name, "stable.bin") == 0 && code == 200 && size == SMALL_SIZE)
+            stable++;
+        else if (strcmp(name, "churn.bin") == 0 && code == 200 && size == SMALL_SIZE)
+            churn200++;
+        else if (strcmp(name, "churn.bin") == 0 && code == 404)
+            churn404++;
+        else
+            other++;
+    }
+    free(codes);
+    ck_assert_msg(stable == 120 && other == 0 && churn200 + churn404 == 120,
+                  "stable %d churn 200/404 %d/%d other %d (rounds %d)", stable, churn200,
+                  churn404, other, c.rounds);
+    ck_assert_int_gt(c.rounds, 5);
 }
 END_TEST
 
@@ -997,6 +1142,8 @@ main(void)
     tcase_add_test(tc, test_manifest_invalidation);
     tcase_add_test(tc, test_client_role_interop);
     tcase_add_test(tc, test_source_changes_and_pipelining);
+    tcase_add_test(tc, test_hosts);
+    tcase_add_test(tc, test_concurrent_churn);
     tcase_add_test(tc, test_config_urls_and_info);
     suite_add_tcase(s, tc);
     /* needs a non-loopback address of this host; without one the case is left out and
