@@ -6,12 +6,13 @@ jobs. One keep-alive HTTP connection, Basic auth, envelopes like wsl's.
   bench/wsman_ops.py --endpoint http://127.0.0.1:5985/wsman --user admin \
       --password-file F --download-root DIR [--jobs 10000] [--gets 2000] [--json]
 
-With --spawn, starts its own ferryd (paths from $FERRYD / $FERRYCTL) in a temp state dir and
+With --spawn, starts its own ferryd ($FERRYD) in a temp state dir and
 stops it afterwards. Prints one line per figure, or a JSON object with --json (for the
 bench helper's table).
 """
 import argparse
 import base64
+import hashlib
 import http.client
 import json
 import os
@@ -98,15 +99,19 @@ def pct(v, p):
 
 
 def spawn():
-    ferryd, ferryctl = os.environ.get("FERRYD"), os.environ.get("FERRYCTL")
-    if not ferryd or not ferryctl:
-        sys.exit("--spawn needs $FERRYD and $FERRYCTL")
+    ferryd = os.environ.get("FERRYD")
+    if not ferryd:
+        sys.exit("--spawn needs $FERRYD")
     tmp = tempfile.mkdtemp(prefix="ferry-bench-wsman-")
     state, dl = os.path.join(tmp, "state"), os.path.join(tmp, "in")
     os.makedirs(state)
     os.makedirs(dl)
-    subprocess.run([ferryctl, "user", "add", "--state-dir", state, "admin", "--role", "admin"],
-                   input=b"admin-pw\n", check=True, stdout=subprocess.DEVNULL)
+    salt = os.urandom(16)
+    digest = hashlib.pbkdf2_hmac("sha256", b"admin-pw", salt, 10000, 32)
+    fd = os.open(os.path.join(state, "users"), os.O_WRONLY | os.O_CREAT, 0o600)
+    os.write(fd, ("admin:admin:pbkdf2-sha256$10000$%s$%s\n" % (
+        base64.b64encode(salt).decode(), base64.b64encode(digest).decode())).encode())
+    os.close(fd)
     p = subprocess.Popen([ferryd, "--state-dir", state, "--wsman-listen", "127.0.0.1:0",
                           "--download-root", dl, "--max-jobs", "100000", "--log-level",
                           "warn"])

@@ -1,25 +1,197 @@
 /*
  * ferryd.c - the agent's main(): configuration, engine, WS-Man endpoint, signals.
+ *
+ * Start-up: parse the configuration (exit 0 after --help/--version, 2 on bad arguments),
+ * set the log level, start the engine (both roles), start the WS-Man listeners, then write
+ * STATE/ferryd.ready atomically (tmp + rename) with one "NAME URL" line per listener,
+ *   wsman http://127.0.0.1:PORT/wsman
+ *   wsman-tls https://127.0.0.1:PORT/wsman
+ * (the ports actually bound, so port 0 works) and tell systemd READY=1 when $NOTIFY_SOCKET
+ * is set. SIGTERM/SIGINT stop cleanly (STOPPING=1, exit 0); SIGHUP logs that the users
+ * file and certificate map are re-read when they change on disk (both reload on mtime).
+ * Every thread inherits a mask blocking those signals; main() receives them with sigwait.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
+#include "ferry/config.h"
+#include "ferry/engine.h"
 #include "ferry/log.h"
+#include "wsman.h"
+#include "wsman_server.h"
+
+#define READY_FILE "ferryd.ready"
+
+/* sd_notify(3)'s datagram protocol without libsystemd: one datagram to $NOTIFY_SOCKET
+ * (a path, or an abstract name starting with '@'). Silently nothing when unset. */
+static void
+ferryd_notify(const char *state)
+{
+    const char *path = getenv("NOTIFY_SOCKET");
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    size_t len;
+    int fd;
+
+    if (!path || (path[0] != '/' && path[0] != '@'))
+        return;
+    len = strlen(path);
+    if (len >= sizeof(sa.sun_path))
+        return;
+    memcpy(sa.sun_path, path, len);
+    if (sa.sun_path[0] == '@')
+        sa.sun_path[0] = '\0';
+    fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return;
+    if (sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&sa,
+               (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len)) < 0)
+        ferry_log_warn("sd_notify('%s') failed: %s", state, strerror(errno));
+    close(fd);
+}
+
+/* Host part of ADDR:PORT for the ready file; wildcards become loopback. */
+static void
+ferryd_host(const char *addr, char *buf, size_t len)
+{
+    const char *colon = strrchr(addr, ':');
+    size_t n = colon ? (size_t)(colon - addr) : strlen(addr);
+
+    if (n == 0 || (n == 1 && (addr[0] == '*' || addr[0] == '+')) ||
+        (n == 7 && strncmp(addr, "0.0.0.0", 7) == 0)) {
+        snprintf(buf, len, "127.0.0.1");
+        return;
+    }
+    if (n == 4 && strncmp(addr, "[::]", 4) == 0) {
+        snprintf(buf, len, "[::1]");
+        return;
+    }
+    snprintf(buf, len, "%.*s", (int)n, addr);
+}
+
+static int
+ferryd_write_ready(const struct ferry_config *cfg, struct wsman_server *ws)
+{
+    char path[4096], tmp[4200], host[256];
+    FILE *fp;
+    int port, r = 0;
+
+    snprintf(path, sizeof(path), "%s/%s", cfg->state_dir, READY_FILE);
+    snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
+    fp = fopen(tmp, "we");
+    if (!fp) {
+        r = -errno;
+        ferry_log_error("fopen('%s') failed: %s", tmp, strerror(errno));
+        return r;
+    }
+    port = wsman_server_port(ws, false);
+    if (port > 0) {
+        ferryd_host(cfg->wsman_listen, host, sizeof(host));
+        fprintf(fp, "wsman http://%s:%d/wsman\n", host, port);
+    }
+    port = wsman_server_port(ws, true);
+    if (port > 0) {
+        ferryd_host(cfg->wsman_tls_listen, host, sizeof(host));
+        fprintf(fp, "wsman-tls https://%s:%d/wsman\n", host, port);
+    }
+    if (fflush(fp) != 0 || fsync(fileno(fp)) < 0)
+        r = -errno;
+    if (fclose(fp) != 0 && r == 0)
+        r = -errno;
+    if (r == 0 && rename(tmp, path) < 0)
+        r = -errno;
+    if (r < 0) {
+        ferry_log_error("writing '%s' failed: %s", path, strerror(-r));
+        unlink(tmp);
+    }
+    return r;
+}
 
 int
 main(int argc, char **argv)
 {
+    struct ferry_config *cfg = NULL;
+    struct ferry_engine *engine = NULL;
+    struct wsman_server *ws = NULL;
+    enum ferry_log_level level;
+    char err[512] = "";
+    sigset_t mask;
+    int r, sig, status = 1;
+
     ferry_log_set_ident("ferryd");
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            printf("usage: ferryd --state-dir DIR [options]\n");
-            return 0;
-        }
-        if (strcmp(argv[i], "--version") == 0) {
-            printf("ferryd %s\n", FERRY_VERSION);
-            return 0;
-        }
+    ferry_log_set_thread_name("main");
+    cfg = ferry_config_new();
+    if (!cfg) {
+        fprintf(stderr, "ferryd: out of memory\n");
+        return 1;
     }
-    ferry_log_error("ferryd is not assembled yet in this build");
-    return 1;
+    r = ferry_config_parse_args(cfg, argc, argv, err, sizeof(err));
+    if (r == 1) {
+        ferry_config_free(cfg);
+        return 0;
+    }
+    if (r < 0) {
+        fprintf(stderr, "ferryd: %s\n", err[0] ? err : "bad arguments");
+        fprintf(stderr, "Try 'ferryd --help'.\n");
+        ferry_config_free(cfg);
+        return 2;
+    }
+    if (cfg->log_level && ferry_log_parse_level(cfg->log_level, &level) == 0)
+        ferry_log_set_level(level);
+
+    /* Before any thread exists: they all inherit this mask. */
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &mask, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    r = ferry_engine_new(cfg, &engine);
+    if (r < 0) {
+        ferry_log_error("the engine could not start: %s", strerror(-r));
+        goto cleanup;
+    }
+    r = wsman_server_new(cfg, &wsman_engine_ops_real, ferry_engine_jobs(engine),
+                         ferry_engine_server(engine), ferry_engine_users(engine), &ws);
+    if (r < 0)
+        goto cleanup;
+    r = ferryd_write_ready(cfg, ws);
+    if (r < 0)
+        goto cleanup;
+    ferry_log_info("ferryd %s ready (state '%s')", FERRY_VERSION, cfg->state_dir);
+    ferryd_notify("READY=1");
+
+    for (;;) {
+        if (sigwait(&mask, &sig) != 0)
+            continue;
+        if (sig == SIGHUP) {
+            ferry_log_info("SIGHUP: the users file and certmap are re-read when they change");
+            continue;
+        }
+        ferry_log_info("signal %d: stopping", sig);
+        break;
+    }
+    ferryd_notify("STOPPING=1");
+    status = 0;
+cleanup:
+    ws = wsman_server_free(ws);
+    engine = ferry_engine_free(engine);
+    if (cfg->state_dir) {
+        char path[4096];
+
+        snprintf(path, sizeof(path), "%s/%s", cfg->state_dir, READY_FILE);
+        unlink(path);
+    }
+    ferry_config_free(cfg);
+    return status;
 }

@@ -85,6 +85,9 @@ void ctl_sleep(double s);
 /* Help: the usage text of a command path ("job", "job wait", ...); false if unknown. */
 bool ctl_help(FILE *f, const char *cmd);
 
+/* The command families. argv[0] is the command name ("job", ...); each parses its own
+ * options, prints its result (text, or JSON with ctx->json) and returns the exit code
+ * (CTL_EXIT_*), having reported any failure on stderr. */
 int ctl_cmd_identify(struct ctl_ctx *ctx, int argc, char **argv);
 int ctl_cmd_job(struct ctl_ctx *ctx, int argc, char **argv);
 int ctl_cmd_group(struct ctl_ctx *ctx, int argc, char **argv);
@@ -98,6 +101,8 @@ struct ctl_job_status {
     uint64_t bytes_total, bytes_transferred;
     uint64_t creation_time, completion_time; /* FILETIME, 0 when absent */
 };
+/* Read State, BytesTotal/Transferred and the times of a BitsClientJob instance (absent
+ * sizes read as CTL_SIZE_UNKNOWN, absent times as 0). -EBADMSG without a State. */
 int ctl_job_status_read(const struct ctl_instance *inst, struct ctl_job_status *ret);
 /* SetJobState on job id; 0 or the session error. */
 int ctl_job_set_state(struct ctl_session *s, const char *job_id, unsigned action);

@@ -17,8 +17,9 @@
 #define JOB_URI WSMAN_URI_BITS_CLIENT_JOB
 /* Without a terminal, one progress line at most this often (s). */
 #define JOB_PLAIN_PERIOD 5.0
-/* Consecutive failed polls `job wait` tolerates (a daemon restarting). */
-#define JOB_WAIT_MAX_POLL_FAILURES 5
+/* How long `job wait` keeps polling through connection failures (a daemon restarting:
+ * the job persists and resumes), in seconds. */
+#define JOB_WAIT_RECONNECT_S 60.0
 
 static int
 job_state_of(const struct ctl_instance *inst, unsigned *ret)
@@ -687,7 +688,8 @@ job_wait(struct ctl_ctx *ctx, int argc, char **argv)
     struct ctl_pair sel;
     char *pos[1], line[256], err[1024];
     double t0, last_plain = -1e9;
-    unsigned last_state = 1000, failures = 0;
+    unsigned last_state = 1000;
+    double down_since = -1;
     bool live, drawn = false, completed = false;
     int r;
 
@@ -711,17 +713,21 @@ job_wait(struct ctl_ctx *ctx, int argc, char **argv)
         r = ctl_session_get(s, JOB_URI, &sel, 1, &resp);
         if (r < 0) {
             /* a job that is gone, or an auth failure, ends the wait; a restart does not */
-            if (r == -EREMOTEIO || r == -EACCES || r == -EBADMSG ||
-                ++failures > JOB_WAIT_MAX_POLL_FAILURES) {
+            if (down_since < 0)
+                down_since = ctl_now();
+            if (ctl_session_exit_code(r) != CTL_EXIT_CONNECT || r == -EACCES ||
+                ctl_now() - down_since > JOB_WAIT_RECONNECT_S) {
                 if (drawn)
                     fputc('\n', stdout);
                 r = ctl_report(ctx, s, r);
                 goto out;
             }
-            ctl_sleep(o.interval);
+            if (!live)
+                fprintf(stderr, "ferryctl: %s; retrying\n", s->message);
+            ctl_sleep(o.interval < 1.0 ? 1.0 : o.interval);
             continue;
         }
-        failures = 0;
+        down_since = -1;
         if (ctl_job_status_read(resp->instances[0], &st) < 0) {
             r = ctl_fail(ctx, CTL_EXIT_FAILED, "job %s: the instance has no State", pos[0]);
             goto out;

@@ -17,8 +17,8 @@
 
 /* Client endpoints one run accepts. */
 #define DIST_MAX_HOSTS 256
-/* Consecutive failed polls before a host counts as failed. */
-#define DIST_MAX_POLL_FAILURES 5
+/* How long a host may stay unreachable (an agent restarting) before it counts as failed. */
+#define DIST_RECONNECT_S 60.0
 /* How long distribute waits for the server's chunk manifest of the published file (s). */
 #define DIST_MANIFEST_WAIT 300.0
 /* Without a terminal, one status block at most this often (s). */
@@ -38,7 +38,7 @@ struct dist_host {
     struct ctl_job_status st;
     struct ctl_rate rate;
     double t_done;          /* s since start when completed */
-    unsigned poll_failures;
+    double down_since;      /* s since start of the current outage, < 0 when reachable */
     char error[600];
 };
 
@@ -271,6 +271,7 @@ dist_host_start(struct ctl_ctx *ctx, struct dist_host *h, const char *remote_url
         }
     }
     ctl_rate_init(&h->rate, 3.0);
+    h->down_since = -1;
 }
 
 static void
@@ -285,11 +286,14 @@ dist_host_poll(struct dist_host *h, double t)
         return;
     r = ctl_session_get(h->s, WSMAN_URI_BITS_CLIENT_JOB, &sel, 1, &resp);
     if (r < 0) {
-        if (r == -EREMOTEIO || r == -EACCES || ++h->poll_failures > DIST_MAX_POLL_FAILURES)
+        if (h->down_since < 0)
+            h->down_since = t;
+        if (ctl_session_exit_code(r) != CTL_EXIT_CONNECT || r == -EACCES ||
+            t - h->down_since > DIST_RECONNECT_S)
             dist_host_fail(h, "Get", h->s->message);
         return;
     }
-    h->poll_failures = 0;
+    h->down_since = -1;
     r = ctl_job_status_read(resp->instances[0], &h->st);
     ctl_response_free(resp);
     if (r < 0) {

@@ -101,6 +101,7 @@ int ctl_envelope_invoke(const struct ctl_target *t, const char *message_id,
 /* Parse a response body. 0 and *ret on success; -EBADMSG when it is not a SOAP 1.2
  * envelope ferryctl understands (no network access, no DTD, no entity expansion). */
 int ctl_envelope_parse(const char *buf, size_t len, struct ctl_response **ret);
+/* Free a response with its document and instances. NULL-safe; returns NULL. */
 struct ctl_response *ctl_response_free(struct ctl_response *resp);
 
 /* "subcode: reason (detail)" (parts that are missing are left out) into buf. */
@@ -119,6 +120,7 @@ int ctl_envelope_set_property(xmlNode *instance, const char *name, const char *v
 const char *ctl_instance_get(const struct ctl_instance *inst, const char *name);
 /* The property as an unsigned number; -ENOENT when absent, -EINVAL when not a number. */
 int ctl_instance_get_u64(const struct ctl_instance *inst, const char *name, uint64_t *ret);
+/* Free an instance and its nested ones. NULL-safe; returns NULL. */
 struct ctl_instance *ctl_instance_free(struct ctl_instance *inst);
 
 #endif

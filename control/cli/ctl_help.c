@@ -123,7 +123,8 @@ static const struct {
      "Follows a job until it is TRANSFERRED (or ACKNOWLEDGED), ERROR or CANCELLED: a live\n"
      "progress bar on a terminal, plain lines otherwise; then the job's statistics.\n"
      "Exit 0 when it ends TRANSFERRED/ACKNOWLEDGED (ACKNOWLEDGED with --complete), 1 on\n"
-     "ERROR (the error is printed) or CANCELLED.\n"
+     "ERROR (the error is printed) or CANCELLED. Connection failures (an agent restarting)\n"
+     "are retried for up to 60 s.\n"
      "\n"
      "  --complete     complete the job when it is TRANSFERRED\n"
      "  --interval S   seconds between polls (default 0.5)\n"},

@@ -23,9 +23,11 @@ struct ctl_http_options {
 
 struct ctl_http;
 
-/* The options are copied. -ENOMEM, or -EINVAL for a URL that is not http(s). */
+/* A transport for one endpoint URL; the options are copied (the caller may free them).
+ * -ENOMEM, or -EINVAL for a URL that is not http(s). */
 int ctl_http_new(const char *url, const struct ctl_http_options *opts,
                  struct ctl_http **ret);
+/* Close the connection, wipe the password copy, free. NULL-safe; returns NULL. */
 struct ctl_http *ctl_http_free(struct ctl_http *http);
 
 /* POST a SOAP envelope. 0 with the HTTP status and the body (malloc'ed, NUL-terminated,
@@ -37,6 +39,7 @@ int ctl_http_post(struct ctl_http *http, const char *body, size_t len, long *ret
                   char **ret_body, size_t *ret_len);
 /* The last transport error as one line. */
 const char *ctl_http_error(const struct ctl_http *http);
+/* The endpoint URL (owned by http). */
 const char *ctl_http_url(const struct ctl_http *http);
 
 #endif

@@ -21,14 +21,20 @@ struct ctl_json {
     bool after_key;
 };
 
+/* Start a document written to f (borrowed; the caller keeps and closes it). */
 void ctl_json_init(struct ctl_json *j, FILE *f);
+/* Containers; the writer adds the commas. Nesting deeper than CTL_JSON_MAX_DEPTH keeps
+ * writing valid JSON but no longer tracks commas below that depth. No failure: output
+ * errors show in ferror(f). */
 void ctl_json_begin_object(struct ctl_json *j);
 void ctl_json_end_object(struct ctl_json *j);
 void ctl_json_begin_array(struct ctl_json *j);
 void ctl_json_end_array(struct ctl_json *j);
+/* The key of the next member of an object (escaped like every string). */
 void ctl_json_key(struct ctl_json *j, const char *key);
 /* NULL is written as null. */
 void ctl_json_string(struct ctl_json *j, const char *s);
+/* Scalars. A double is written with 3 decimals; NaN and infinities as null. */
 void ctl_json_u64(struct ctl_json *j, uint64_t v);
 void ctl_json_double(struct ctl_json *j, double v);
 void ctl_json_bool(struct ctl_json *j, bool v);

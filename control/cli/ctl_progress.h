@@ -32,6 +32,7 @@ struct ctl_rate {
     double rate;       /* bytes/s */
     bool started, has_rate;
 };
+/* Reset r; tau <= 0 means 3 s. */
 void ctl_rate_init(struct ctl_rate *r, double tau);
 /* Add a sample (t in seconds, monotonic; bytes transferred so far). A decrease in bytes
  * (a restart) resets the base. */

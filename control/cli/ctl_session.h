@@ -38,8 +38,11 @@ struct ctl_session {
     char message[1024];       /* one line describing the last failure */
 };
 
+/* A session on endpoint (copied) with the transport options (copied). -EINVAL for a URL
+ * that is not http(s), -ENOMEM. */
 int ctl_session_new(const char *endpoint, const struct ctl_http_options *opts,
                     struct ctl_session **ret);
+/* Free the session, its transport and its last fault. NULL-safe; returns NULL. */
 struct ctl_session *ctl_session_free(struct ctl_session *s);
 
 /* Each call returns 0 and a parsed response of the expected kind, or a negative errno with

@@ -98,6 +98,10 @@ struct xfer {
     int64_t last_ckpt_ms;
     struct metalink *ml;
     char *manifest_url;
+    struct sync_req *sync;   /* checkpoint in progress on the jobs-sync thread */
+    struct sync_req *rehash; /* re-hash of the verified chunks of a resumed file */
+    struct sync_req *digest; /* whole-file ExpectedDigest check before the file completes */
+    bool digest_ok;          /* ... and it matched */
     /* credentials, loaded once per transfer; wiped on free */
     bool have_server_cred, have_proxy_cred;
     unsigned server_scheme, proxy_scheme;
@@ -379,9 +383,18 @@ req_check_range(struct req *q)
         q->fail = FETCH_NO_RANGES;
         return 0;
     }
-    if (fetch_parse_content_range(q->content_range, &a, &b, &t) < 0 || a != q->start ||
-        b != q->end || t != f->bytes_total) {
-        q->fail = FETCH_REMOTE_CHANGED;
+    if (fetch_parse_content_range(q->content_range, &a, &b, &t) < 0) {
+        q->fail = FETCH_BAD_RESPONSE;
+        return 0;
+    }
+    if (t != f->bytes_total) {
+        q->fail = FETCH_REMOTE_CHANGED; /* another size: another version */
+        return 0;
+    }
+    if (a != q->start || b != q->end) {
+        /* same version (validators, size) but not the bytes asked for: a broken server or
+         * proxy; starting over would not help, keep the progress and retry later */
+        q->fail = FETCH_BAD_RESPONSE;
         return 0;
     }
     return 1;
@@ -613,6 +626,7 @@ req_new(struct xfer *x, enum req_kind kind, size_t mirror, const char *url)
     }
     q->easy = e;
     x->jobs->active_connections++;
+    x->jobs->conns_used = true;
     curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_PRIVATE, q);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -671,48 +685,144 @@ xfer_add_req(struct xfer *x, struct req *q)
 /* ---- checkpoints ---- */
 
 /*
- * Make progress durable: fdatasync the temp file, then record in one store transaction the
- * chunks that became VERIFIED and the fill of partial chunks as they were before the sync.
- * A chunk row therefore never claims bytes that are not on disk.
+ * Checkpoints make progress durable in two steps: a snapshot of what is complete (DONE
+ * chunks) and of the fill of partial ones, an fdatasync of the temp file (on the jobs-sync
+ * thread, so sockets keep draining), and only then one store transaction recording that
+ * snapshot. A chunk row therefore never claims bytes that are not on disk. Chunks that
+ * started over since the snapshot (epoch) or a file laid out again (layout_gen) are skipped.
  */
-static int
-xfer_checkpoint(struct xfer *x)
+static struct sync_req *
+xfer_snapshot(struct xfer *x)
 {
-    struct job *job = x->job;
-    struct jfile *f = &job->files[x->fidx];
-    bool any = false;
-    int r;
+    struct jfile *f = &x->job->files[x->fidx];
+    struct sync_req *q;
+    size_t n = 0;
 
-    if (x->fd < 0 || !f->chunks)
-        return 0;
     for (uint64_t i = 0; i < f->nchunks; i++) {
         struct chunk *c = &f->chunks[i];
         if (c->state == CHUNK_DONE ||
             ((c->state == CHUNK_INFLIGHT || c->state == CHUNK_PARTIAL) &&
-             c->fill != c->fill_durable))
-            any = true;
+             c->fill > c->fill_durable))
+            n++;
     }
-    x->last_ckpt_ms = jobs_now_ms();
-    x->unpersisted = 0;
-    if (!any)
-        return 0;
-    /* snapshot first: no bytes are written while we sync (single thread) */
-    if (fdatasync(x->fd) < 0)
-        return -errno;
+    if (n == 0)
+        return NULL;
+    q = calloc(1, sizeof(*q));
+    if (q)
+        q->items = calloc(n, sizeof(*q->items));
+    if (!q || !q->items) {
+        free(q);
+        return NULL;
+    }
+    q->fd = x->fd;
+    q->gen = f->layout_gen;
     for (uint64_t i = 0; i < f->nchunks; i++) {
         struct chunk *c = &f->chunks[i];
-        if (c->state == CHUNK_DONE) {
+        bool done = c->state == CHUNK_DONE;
+        if (!done && !((c->state == CHUNK_INFLIGHT || c->state == CHUNK_PARTIAL) &&
+                       c->fill > c->fill_durable))
+            continue;
+        q->items[q->n].idx = i;
+        q->items[q->n].fill = c->fill;
+        q->items[q->n].epoch = c->epoch;
+        q->items[q->n].done = done;
+        q->n++;
+    }
+    return q;
+}
+
+static struct sync_req *
+sync_req_free(struct sync_req *q)
+{
+    if (q) {
+        free(q->items);
+        free(q->spec);
+        free(q);
+    }
+    return NULL;
+}
+
+/* The sync of q finished: record what it made durable. */
+static int
+xfer_sync_apply(struct xfer *x, struct sync_req *q)
+{
+    struct job *job = x->job;
+    struct jfile *f = &job->files[x->fidx];
+    int r;
+
+    if (q->result < 0)
+        return q->result;
+    if (!f->chunks || f->layout_gen != q->gen)
+        return 0;
+    for (size_t k = 0; k < q->n; k++) {
+        struct chunk *c = &f->chunks[q->items[k].idx];
+        if (c->epoch != q->items[k].epoch)
+            continue;
+        if (q->items[k].done && c->state == CHUNK_DONE) {
             c->state = CHUNK_VERIFIED;
             c->dirty = true;
-        } else if ((c->state == CHUNK_INFLIGHT || c->state == CHUNK_PARTIAL) &&
-                   c->fill != c->fill_durable) {
-            c->fill_durable = c->fill;
+        } else if ((c->state == CHUNK_INFLIGHT || c->state == CHUNK_PARTIAL ||
+                    c->state == CHUNK_DONE) &&
+                   q->items[k].fill > c->fill_durable && q->items[k].fill <= c->fill) {
+            c->fill_durable = q->items[k].fill;
             c->dirty = true;
         }
     }
     r = store_progress_put(x->jobs->store, job, x->fidx);
     if (r < 0)
         ferry_log_warn("job %s: progress could not be saved: %s", job->id, strerror(-r));
+    return 0;
+}
+
+/* Apply a finished background sync, if any. -errno when the sync failed. */
+static int
+xfer_sync_poll(struct xfer *x, bool wait)
+{
+    int r;
+
+    if (!x->sync)
+        return 0;
+    if (wait)
+        syncer_wait(x->jobs->syncer, x->sync);
+    else if (!syncer_done(x->jobs->syncer, x->sync))
+        return 0;
+    r = xfer_sync_apply(x, x->sync);
+    x->sync = sync_req_free(x->sync);
+    return r;
+}
+
+/*
+ * Checkpoint now. wait = false: hand the sync to the jobs-sync thread (nothing happens while
+ * one is still running); wait = true: finish any pending one, then sync inline (stop,
+ * file done).
+ */
+static int
+xfer_checkpoint(struct xfer *x, bool wait)
+{
+    struct jfile *f = &x->job->files[x->fidx];
+    struct sync_req *q;
+    int r;
+
+    if (x->fd < 0)
+        return 0;
+    r = xfer_sync_poll(x, wait);
+    if (r < 0)
+        return r;
+    if (x->sync || !f->chunks)
+        return 0;
+    q = xfer_snapshot(x);
+    x->last_ckpt_ms = jobs_now_ms();
+    x->unpersisted = 0;
+    if (!q)
+        return 0;
+    if (wait) {
+        q->result = fdatasync(x->fd) < 0 ? -errno : 0;
+        r = xfer_sync_apply(x, q);
+        sync_req_free(q);
+        return r;
+    }
+    syncer_submit(x->jobs->syncer, q);
+    x->sync = q;
     return 0;
 }
 
@@ -727,6 +837,12 @@ xfer_fail(struct xfer *x, const struct fetch_outcome *o)
     struct fetch_error e;
     char *file = strdup(job->files[x->fidx].remote_url);
 
+    if (!job_runnable(job)) {
+        /* suspended or cancelled meanwhile: the API's state stands, only stop */
+        free(file);
+        xfer_free(x, true);
+        return;
+    }
     fetcher_classify(o, &e);
     ferry_log_info("job %s: '%s': %s (0x%08X, %s)", job->id, file ? file : "", e.text, e.code,
                    e.transient ? "transient" : "fatal");
@@ -784,10 +900,25 @@ xfer_free(struct xfer *x, bool checkpoint)
     if (!x)
         return;
     if (checkpoint && x->job->state != FERRY_JOB_CANCELLED)
-        xfer_checkpoint(x);
+        xfer_checkpoint(x, true);
     xfer_abort_reqs(x);
     if (checkpoint && x->job->state != FERRY_JOB_CANCELLED)
-        xfer_checkpoint(x); /* partial chunks just became PARTIAL */
+        xfer_checkpoint(x, true); /* partial chunks just became PARTIAL */
+    if (x->sync) {
+        /* the fd must stay open until the syncer is done with it */
+        syncer_wait(x->jobs->syncer, x->sync);
+        x->sync = sync_req_free(x->sync);
+    }
+    if (x->digest) {
+        syncer_wait(x->jobs->syncer, x->digest);
+        x->digest = sync_req_free(x->digest);
+    }
+    if (x->rehash) {
+        /* not applied: the chunks are re-hashed again when the file resumes */
+        syncer_wait(x->jobs->syncer, x->rehash);
+        x->rehash = sync_req_free(x->rehash);
+        x->job->files[x->fidx].rehash_pending = true;
+    }
     free(x->reqs);
     xfer_free_mirrors(x);
     metalink_free(x->ml);
@@ -842,6 +973,7 @@ xfer_restart(struct xfer *x)
     }
     x->phase = PH_PROBE;
     x->probes_left = 0;
+    x->digest_ok = false;
 }
 
 /* ---- phases ---- */
@@ -916,6 +1048,87 @@ xfer_fail_local(struct xfer *x, int err)
 }
 
 /*
+ * A file resumed from the store: its VERIFIED chunks are re-hashed from disk before the file
+ * can finish, on the jobs-sync thread (a disk image may take minutes to read), while the
+ * missing chunks are already being fetched. VERIFIED chunks are never written meanwhile.
+ */
+static int
+xfer_rehash_start(struct xfer *x)
+{
+    struct jfile *f = &x->job->files[x->fidx];
+    struct sync_req *q;
+    size_t n = 0;
+
+    f->rehash_pending = false;
+    for (uint64_t i = 0; i < f->nchunks; i++)
+        if (f->chunks[i].state == CHUNK_VERIFIED)
+            n++;
+    if (n == 0)
+        return 0;
+    q = calloc(1, sizeof(*q));
+    if (q)
+        q->items = calloc(n, sizeof(*q->items));
+    if (!q || !q->items) {
+        free(q);
+        return -ENOMEM;
+    }
+    q->kind = SYNC_REHASH;
+    q->fd = x->fd;
+    q->gen = f->layout_gen;
+    for (uint64_t i = 0; i < f->nchunks; i++) {
+        struct chunk *c = &f->chunks[i];
+        struct sync_item *it;
+        if (c->state != CHUNK_VERIFIED)
+            continue;
+        it = &q->items[q->n++];
+        it->idx = i;
+        it->epoch = c->epoch;
+        it->off = i * f->chunk_size;
+        it->len = xfer_chunk_len(f, i);
+        memcpy(it->digest, c->have_expected ? c->expected : c->digest, 16);
+        if (!c->have_digest && !c->have_expected)
+            memset(it->digest, 0, 16); /* nothing to compare with: refetch */
+    }
+    syncer_submit(x->jobs->syncer, q);
+    x->rehash = q;
+    return 0;
+}
+
+/* The re-hash finished: chunks whose bytes no longer match go back to MISSING. */
+static void
+xfer_rehash_apply(struct xfer *x, struct sync_req *q)
+{
+    struct job *job = x->job;
+    struct jfile *f = &job->files[x->fidx];
+    unsigned dropped = 0;
+
+    if (!f->chunks || f->layout_gen != q->gen)
+        return;
+    for (size_t k = 0; k < q->n; k++) {
+        struct chunk *c = &f->chunks[q->items[k].idx];
+        if (!q->items[k].bad || c->epoch != q->items[k].epoch || c->state != CHUNK_VERIFIED)
+            continue;
+        c->state = CHUNK_MISSING;
+        c->fill = 0;
+        c->fill_durable = 0;
+        c->have_digest = false;
+        c->dirty = true;
+        c->epoch++;
+        f->bytes_transferred -= f->bytes_transferred >= q->items[k].len ? q->items[k].len
+                                                                        : f->bytes_transferred;
+        job->bytes_refetched += q->items[k].len;
+        x->jobs->verify_failures++;
+        dropped++;
+    }
+    if (dropped) {
+        ferry_log_warn("job %s: %u verified chunk(s) of '%s' no longer match on disk; "
+                       "fetching them again",
+                       job->id, dropped, f->remote_url);
+        store_progress_put(x->jobs->store, job, x->fidx);
+    }
+}
+
+/*
  * Chunk layout once the size (and maybe the manifest) is known. Progress from an earlier
  * run is kept when the layout matches; otherwise the file starts fresh: truncated,
  * preallocated except where the manifest marks zero chunks (those stay holes).
@@ -942,6 +1155,7 @@ xfer_layout(struct xfer *x)
         f->bytes_transferred = 0;
         f->rehash_pending = false;
         store_chunks_clear(x->jobs->store, job->id, x->fidx);
+        f->layout_gen++;
         f->chunk_size = cs;
         f->nchunks = n;
         if (n) {
@@ -989,16 +1203,9 @@ xfer_layout(struct xfer *x)
                 f->chunks[k].dirty = false;
             }
     } else if (f->rehash_pending) {
-        int dropped = verify_rehash_file(f, x->fd);
-        if (dropped < 0)
-            return dropped;
-        if (dropped > 0) {
-            ferry_log_warn("job %s: %d verified chunk(s) of '%s' no longer match on disk; "
-                           "fetching them again",
-                           job->id, dropped, f->remote_url);
-            job->bytes_refetched += (uint64_t)dropped * cs;
-            x->jobs->verify_failures += (uint64_t)dropped;
-        }
+        int r = xfer_rehash_start(x);
+        if (r < 0)
+            return r;
     }
     /* zero chunks count as transferred from the start (they are never fetched) */
     {
@@ -1136,6 +1343,7 @@ xfer_range_done(struct xfer *x, struct req *q)
         c->fill = 0;
         c->fill_durable = 0;
         c->dirty = true;
+        c->epoch++;
         c->failures++;
         ferry_log_warn("job %s: chunk %llu of '%s' does not match the manifest digest "
                        "(attempt %u)",
@@ -1164,8 +1372,30 @@ xfer_finish_file(struct xfer *x)
     struct jfile *f = &job->files[idx];
     int r;
 
-    if (f->expected_digest) {
-        r = verify_whole_file(x->fd, f->bytes_total, f->expected_digest);
+    if (f->expected_digest && !x->digest_ok) {
+        /* read back on the jobs-sync thread (a whole image), then come back here */
+        if (!x->digest) {
+            struct sync_req *q = calloc(1, sizeof(*q));
+            if (q)
+                q->spec = strdup(f->expected_digest);
+            if (!q || !q->spec) {
+                free(q);
+                xfer_fail_local(x, ENOMEM);
+                return;
+            }
+            q->kind = SYNC_DIGEST;
+            q->fd = x->fd;
+            q->size = f->bytes_total;
+            syncer_submit(jobs->syncer, q);
+            x->digest = q;
+            return;
+        }
+        if (!syncer_done(jobs->syncer, x->digest))
+            return;
+        r = x->digest->result;
+        x->digest = sync_req_free(x->digest);
+        if (r >= 0)
+            x->digest_ok = true;
         if (r == -EBADMSG) {
             struct fetch_outcome o = {.reason = FETCH_CHECKSUM};
             ferry_log_warn("job %s: '%s' does not match its ExpectedDigest", job->id,
@@ -1180,11 +1410,11 @@ xfer_finish_file(struct xfer *x)
             return;
         }
     }
-    if (fdatasync(x->fd) < 0) {
-        xfer_fail_local(x, errno);
+    r = xfer_checkpoint(x, true);
+    if (r < 0) {
+        xfer_fail_local(x, -r);
         return;
     }
-    xfer_checkpoint(x);
     f->completed = true;
     f->bytes_transferred = f->bytes_total;
     free(f->chunks);
@@ -1234,10 +1464,17 @@ xfer_start_range(struct xfer *x, uint64_t ci)
         verify_stream_from_file(q->hs, x->fd, off, c->fill) >= 0) {
         q->start = off + c->fill;
     } else {
-        if (c->state == CHUNK_PARTIAL && c->fill)
+        if (c->state == CHUNK_PARTIAL && c->fill) {
             f->bytes_transferred -= f->bytes_transferred >= c->fill ? c->fill
                                                                     : f->bytes_transferred;
+            x->job->bytes_refetched += c->fill;
+        }
         verify_stream_reset(q->hs);
+        if (c->fill || c->fill_durable) {
+            c->epoch++;
+            c->fill_durable = 0;
+            c->dirty = true;
+        }
         c->fill = 0;
         q->start = off;
     }
@@ -1276,6 +1513,10 @@ xfer_pump(struct xfer *x)
     }
     if (x->phase != PH_RANGES)
         return;
+    if (x->rehash && syncer_done(x->jobs->syncer, x->rehash)) {
+        xfer_rehash_apply(x, x->rehash);
+        x->rehash = sync_req_free(x->rehash);
+    }
     for (uint64_t k = 0; k < f->nchunks && x->nreqs < x->conns; k++) {
         uint64_t i = (x->scan + k) % f->nchunks;
         struct chunk *c = &f->chunks[i];
@@ -1294,14 +1535,36 @@ xfer_pump(struct xfer *x)
             break;
         }
     }
-    if (!pending && x->nreqs == 0) {
+    if (!pending && x->nreqs == 0 && !x->rehash) {
+        /* every chunk is in: make them durable on the jobs-sync thread first, so the
+         * role's lock is not held across a long fdatasync; finish once nothing is left */
+        bool undurable = false;
+        int r = xfer_sync_poll(x, false);
+
+        if (r < 0) {
+            xfer_fail_local(x, -r);
+            return;
+        }
+        if (x->sync)
+            return;
+        for (uint64_t i = 0; i < f->nchunks && !undurable; i++)
+            undurable = f->chunks[i].state == CHUNK_DONE;
+        if (undurable) {
+            r = xfer_checkpoint(x, false);
+            if (r < 0)
+                xfer_fail_local(x, -r);
+            return;
+        }
         xfer_finish_file(x);
         return;
     }
-    if (x->unpersisted >= x->ckpt_bytes ||
-        (x->unpersisted > 0 &&
-         jobs_now_ms() - x->last_ckpt_ms >= (int64_t)cfg->progress_interval_ms)) {
-        int r = xfer_checkpoint(x);
+    {
+        int r = xfer_sync_poll(x, false);
+        if (r >= 0 && !x->sync &&
+            (x->unpersisted >= x->ckpt_bytes ||
+             (x->unpersisted > 0 &&
+              jobs_now_ms() - x->last_ckpt_ms >= (int64_t)cfg->progress_interval_ms)))
+            r = xfer_checkpoint(x, false);
         if (r < 0)
             xfer_fail_local(x, -r);
     }
@@ -1316,7 +1579,7 @@ fetcher_req_done(struct ferry_jobs *jobs, struct req *q, CURLcode res)
     struct fetch_outcome o = {.res = res, .curl_text = errtext};
     long status = 0;
 
-    /* the outcome outlives q (freed before the transfer fails): keep its own copy */
+    /* q may be freed before the outcome is classified: keep its text */
     snprintf(errtext, sizeof(errtext), "%s", q->errbuf);
 
     curl_easy_getinfo(q->easy, CURLINFO_RESPONSE_CODE, &status);
@@ -1411,16 +1674,58 @@ fetcher_init(struct ferry_jobs *jobs)
     if (!m)
         return -ENOMEM;
     curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, 64L);
+    pthread_mutex_lock(&jobs->wake_lock);
     jobs->multi = m;
+    pthread_mutex_unlock(&jobs->wake_lock);
     return 0;
 }
 
+/*
+ * Keep-alive connections are reused between chunks, files and jobs; once nothing has run
+ * for FETCHER_IDLE_CLOSE_MS they are closed by swapping in a fresh multi handle, so an idle
+ * daemon holds no sockets. Jobs thread, with the role locked.
+ */
+void
+fetcher_idle(struct ferry_jobs *jobs, int64_t now_ms)
+{
+    CURLM *fresh, *old;
+
+    for (size_t i = 0; i < jobs->n; i++) {
+        if (jobs->v[i]->xfer) {
+            jobs->idle_since_ms = 0;
+            return;
+        }
+    }
+    if (jobs->idle_since_ms == 0) {
+        jobs->idle_since_ms = now_ms;
+        return;
+    }
+    if (!jobs->conns_used || now_ms - jobs->idle_since_ms < FETCHER_IDLE_CLOSE_MS)
+        return;
+    fresh = curl_multi_init();
+    if (!fresh)
+        return;
+    curl_multi_setopt(fresh, CURLMOPT_MAXCONNECTS, 64L);
+    pthread_mutex_lock(&jobs->wake_lock);
+    old = jobs->multi;
+    jobs->multi = fresh;
+    pthread_mutex_unlock(&jobs->wake_lock);
+    curl_multi_cleanup(old);
+    jobs->conns_used = false;
+}
+
+/* Free the multi handle (after the jobs thread ended). */
 void
 fetcher_done(struct ferry_jobs *jobs)
 {
-    if (jobs->multi)
-        curl_multi_cleanup(jobs->multi);
+    CURLM *m;
+
+    pthread_mutex_lock(&jobs->wake_lock);
+    m = jobs->multi;
     jobs->multi = NULL;
+    pthread_mutex_unlock(&jobs->wake_lock);
+    if (m)
+        curl_multi_cleanup(m);
 }
 
 /* Load the job's credentials for this transfer (kept in memory only while it runs). */
@@ -1562,17 +1867,28 @@ fetcher_run(struct ferry_jobs *jobs)
         fetcher_unpause(jobs);
     for (size_t i = 0; i < jobs->n; i++) {
         struct job *job = jobs->v[i];
-        if (job->xfer)
+        /* a job suspended or cancelled by the API is stopped by the next tick; never
+         * finish or checkpoint it here */
+        if (job->xfer && job_runnable(job))
             xfer_pump(job->xfer);
     }
 }
 
+/* Requests the job has in flight (its connections in use), 0 when it is not running. */
+uint32_t
+fetcher_connections(const struct job *job)
+{
+    return job->xfer ? (uint32_t)job->xfer->nreqs : 0;
+}
+
+/* Does pacing hold requests back (so the thread should wake again soon)? */
 bool
 fetcher_throttled(struct ferry_jobs *jobs)
 {
     return jobs->paused_reqs > 0;
 }
 
+/* Sleep until a socket is ready, a wakeup, or timeout_ms; called without the lock. */
 void
 fetcher_poll(struct ferry_jobs *jobs, int timeout_ms)
 {
@@ -1583,6 +1899,8 @@ fetcher_poll(struct ferry_jobs *jobs, int timeout_ms)
 void
 fetcher_wakeup(struct ferry_jobs *jobs)
 {
+    pthread_mutex_lock(&jobs->wake_lock);
     if (jobs->multi)
         curl_multi_wakeup(jobs->multi);
+    pthread_mutex_unlock(&jobs->wake_lock);
 }

@@ -99,6 +99,7 @@ job_set_error(struct job *job, enum ferry_error_context ctx, uint32_t code, cons
     return 0;
 }
 
+/* ACKNOWLEDGED and CANCELLED are never left. */
 bool
 job_state_final(enum ferry_job_state state)
 {
@@ -308,6 +309,7 @@ job_add_file(struct job *job, const char *remote_url, const char *local_file)
     return 0;
 }
 
+/* Index of the first file not completed (files go in order), nfiles when all are. */
 size_t
 job_current_file(const struct job *job)
 {
@@ -339,8 +341,10 @@ job_file_reset(struct job *job, size_t idx)
     f->nchunks = 0;
     f->chunk_size = 0;
     f->rehash_pending = false;
+    f->layout_gen++;
 }
 
+/* Seconds before a retry: MinimumRetryDelay, at least cfg->retry_delay_min. */
 uint32_t
 job_retry_delay(const struct ferry_config *cfg, const struct job *job)
 {
@@ -417,6 +421,7 @@ job_info(const struct job *job, const struct ferry_config *cfg,
         job->transfer_ms > 0 ? job->bytes_fetched * 1000 / (uint64_t)job->transfer_ms : 0;
     info->bytes_refetched = job->bytes_refetched;
     info->retries = job->retries;
+    info->connections = fetcher_connections(job);
     info->connections_per_file = job->connections ? job->connections
                                                   : cfg->connections_per_file;
     info->bandwidth_limit = job->bandwidth_limit;

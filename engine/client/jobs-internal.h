@@ -18,6 +18,7 @@
 #include "ferry/jobs.h"
 
 struct store;
+struct syncer;
 struct xfer;
 
 /* BITS defaults (research/bits.md §3.2). */
@@ -52,6 +53,7 @@ struct chunk {
     bool have_digest;      /* `digest` holds the XXH3-128 of the whole chunk */
     bool have_expected;    /* the manifest gave `expected` */
     uint8_t failures;      /* digest mismatches in a row */
+    uint32_t epoch;        /* bumped whenever the chunk starts over (fill back to 0) */
     uint64_t fill;         /* bytes at the start of the chunk written (durable if PARTIAL) */
     uint64_t fill_durable; /* fill value covered by the last fdatasync */
     uint8_t digest[16];    /* canonical (big-endian) XXH128 */
@@ -74,6 +76,7 @@ struct jfile {
     uint64_t nchunks;
     struct chunk *chunks;
     bool rehash_pending;     /* verified chunks loaded from the store, not re-hashed yet */
+    uint32_t layout_gen;     /* bumped whenever `chunks` is replaced or dropped */
 };
 
 struct job_err {
@@ -142,12 +145,15 @@ struct ferry_jobs {
     bool thread_started;
     bool stopping;
     void *multi;                 /* CURLM *, owned by the jobs thread */
+    pthread_mutex_t wake_lock;   /* guards `multi` for curl_multi_wakeup from other threads */
+    bool conns_used;             /* the multi handle may hold idle connections */
+    int64_t idle_since_ms;       /* no transfer running since, 0 = running */
 
     uint64_t bytes_fetched;
-    uint64_t bytes_refetched;
     uint64_t verify_failures;
     uint32_t active_connections;
     uint32_t paused_reqs;        /* requests held back by bandwidth pacing */
+    struct syncer *syncer;       /* the jobs-sync thread (checkpoint fdatasync) */
     int64_t bw_tokens;           /* global pacing (cfg->bandwidth_limit) */
     int64_t bw_at_ms;
 };
@@ -165,6 +171,8 @@ int store_load(struct store *s, struct job ***ret_v, size_t *ret_n);
 int store_job_put(struct store *s, const struct job *job);
 /* Upsert the dirty chunks of file `idx`, in one transaction with the job row. */
 int store_progress_put(struct store *s, struct job *job, size_t idx);
+/* Forget a job entirely (pruning of old final-state jobs). */
+int store_job_delete(struct store *s, const char *job_id);
 /* Forget the chunk rows of one file (remote changed) or of the whole job (idx = SIZE_MAX). */
 int store_chunks_clear(struct store *s, const char *job_id, size_t idx);
 /* Credentials: write-only from the API; the fetcher reads them with store_cred_get. */
@@ -242,9 +250,8 @@ void verify_stream_update(void *s, const void *data, size_t len);
 void verify_stream_digest(void *s, uint8_t ret[16]);
 /* Seed a stream with bytes [off, off+len) of fd (resuming a partial chunk). */
 int verify_stream_from_file(void *s, int fd, uint64_t off, uint64_t len);
-/* Re-hash the verified chunks of f from disk; mismatches go back to MISSING. Returns the
- * number of chunks dropped. */
-int verify_rehash_file(struct jfile *f, int fd);
+/* Do bytes [off, off+len) of fd hash to digest? (false also on short or failed reads) */
+bool verify_chunk_ok(int fd, uint64_t off, uint64_t len, const uint8_t digest[16]);
 /* Whole-file check of "sha256:HEX" / "xxh128:HEX". 0 match, -EBADMSG mismatch, -EINVAL
  * malformed spec, -errno I/O. */
 int verify_whole_file(int fd, uint64_t size, const char *spec);
@@ -286,8 +293,47 @@ void fetcher_run(struct ferry_jobs *jobs);
 /* Wait for sockets or a wakeup, at most timeout_ms. Called without the lock. */
 void fetcher_poll(struct ferry_jobs *jobs, int timeout_ms);
 void fetcher_wakeup(struct ferry_jobs *jobs);
+/* Requests (connections) the job has in flight now. */
+uint32_t fetcher_connections(const struct job *job);
 /* Does pacing hold requests back (the thread should wake again soon)? */
 bool fetcher_throttled(struct ferry_jobs *jobs);
+/* Idle for a while: drop the multi handle's cached connections (a fresh handle). */
+void fetcher_idle(struct ferry_jobs *jobs, int64_t now_ms);
+#define FETCHER_IDLE_CLOSE_MS 1000
+
+/* ---- syncer.c: fdatasync off the jobs thread ---- */
+struct sync_item {
+    uint64_t idx;
+    uint64_t fill;
+    uint32_t epoch;
+    bool done;
+    /* SYNC_REHASH: the chunk's bytes [off, off+len) must hash to digest; bad = they don't */
+    uint64_t off, len;
+    uint8_t digest[16];
+    bool bad;
+};
+enum sync_kind {
+    SYNC_FDATASYNC,         /* checkpoint: fdatasync, items = the snapshot */
+    SYNC_REHASH,            /* resume: re-hash verified chunks from disk */
+    SYNC_DIGEST,            /* ExpectedDigest: whole-file digest, result 0 / -EBADMSG */
+};
+struct sync_req {
+    struct sync_req *next;
+    enum sync_kind kind;
+    int fd;                 /* borrowed: open until the request finished */
+    int result;             /* 0 or -errno from fdatasync */
+    bool finished;
+    uint32_t gen;           /* jfile.layout_gen of the snapshot */
+    uint64_t size;          /* SYNC_DIGEST: bytes to hash */
+    char *spec;             /* SYNC_DIGEST: "sha256:HEX" / "xxh128:HEX" (owned) */
+    size_t n;
+    struct sync_item *items;
+};
+int syncer_new(struct ferry_jobs *jobs, struct syncer **ret);
+struct syncer *syncer_free(struct syncer *s);
+void syncer_submit(struct syncer *s, struct sync_req *q);
+bool syncer_done(struct syncer *s, struct sync_req *q);
+void syncer_wait(struct syncer *s, struct sync_req *q);
 
 /* ---- scheduler.c: the jobs thread ---- */
 int scheduler_start(struct ferry_jobs *jobs);
@@ -299,6 +345,8 @@ void scheduler_tick(struct ferry_jobs *jobs, int64_t now_ms);
 
 /* ---- jobs.c ---- */
 struct job *jobs_find(struct ferry_jobs *jobs, const char *id);
+/* Keep at most cfg->max_jobs jobs in a final state (the oldest go first). */
+void jobs_prune(struct ferry_jobs *jobs);
 void jobs_wake(struct ferry_jobs *jobs);
 
 #endif

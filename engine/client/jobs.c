@@ -22,6 +22,7 @@
 
 #define JOBS_CERT_NOT_FOUND 0x80092004u /* CRYPT_E_NOT_FOUND */
 
+/* The job with this id (case-insensitive GUID) or NULL; caller holds the lock. */
 struct job *
 jobs_find(struct ferry_jobs *jobs, const char *id)
 {
@@ -33,6 +34,7 @@ jobs_find(struct ferry_jobs *jobs, const char *id)
     return NULL;
 }
 
+/* Wake the jobs thread (thread-safe; call without the lock). */
 void
 jobs_wake(struct ferry_jobs *jobs)
 {
@@ -69,6 +71,11 @@ jobs_persist(struct ferry_jobs *jobs, struct job *job, struct ferry_status *st)
 
     if (r >= 0)
         r = store_sync(jobs->store);
+    if (r == -EBUSY)
+        return ferry_status_set(st, r, FERRY_STATUS_INTERNAL, FERRY_E_FAIL, NULL,
+                                "the job store '%s' is locked by another process; nothing "
+                                "was changed, try again",
+                                store_path(jobs->store));
     if (r < 0)
         return ferry_status_set(st, r, FERRY_STATUS_INTERNAL, FERRY_E_FAIL, NULL,
                                 "the job store could not be written (%s)", strerror(-r));
@@ -82,6 +89,34 @@ jobs_unlock_ret(struct ferry_jobs *jobs, int r, bool wake)
     if (wake && r >= 0)
         jobs_wake(jobs);
     return r;
+}
+
+/*
+ * Final-state jobs stay readable by id, but not forever: beyond cfg->max_jobs of them the
+ * oldest (by creation) are deleted from memory and the store. Caller holds the lock; jobs
+ * in a final state have no transfer.
+ */
+void
+jobs_prune(struct ferry_jobs *jobs)
+{
+    size_t nfinal = 0;
+
+    for (size_t i = 0; i < jobs->n; i++)
+        if (job_state_final(jobs->v[i]->state))
+            nfinal++;
+    for (size_t i = 0; i < jobs->n && nfinal > jobs->cfg->max_jobs;) {
+        struct job *job = jobs->v[i];
+        if (!job_state_final(job->state) || job->xfer) {
+            i++;
+            continue;
+        }
+        if (store_job_delete(jobs->store, job->id) < 0)
+            return; /* logged by the store; try again next time */
+        memmove(&jobs->v[i], &jobs->v[i + 1], (jobs->n - i - 1) * sizeof(*jobs->v));
+        jobs->n--;
+        job_free(job);
+        nfinal--;
+    }
 }
 
 static int
@@ -303,6 +338,8 @@ ferry_jobs_set_state(struct ferry_jobs *jobs, const char *job_id,
         break;
     }
     r = jobs_persist(jobs, job, st);
+    if (r >= 0 && job_state_final(job->state) && !job->xfer)
+        jobs_prune(jobs);
     return jobs_unlock_ret(jobs, r, true);
 }
 
@@ -326,6 +363,7 @@ ferry_jobs_set_props(struct ferry_jobs *jobs, const char *job_id,
     return jobs_unlock_ret(jobs, r, true);
 }
 
+/* Snapshot of one job (final states included); caller frees with ferry_job_info_free. */
 int
 ferry_jobs_get(struct ferry_jobs *jobs, const char *job_id, struct ferry_job_info **ret_info,
                struct ferry_status *st)
@@ -344,6 +382,7 @@ ferry_jobs_get(struct ferry_jobs *jobs, const char *job_id, struct ferry_job_inf
     return jobs_unlock_ret(jobs, r, false);
 }
 
+/* Snapshots of the jobs not in a final state, oldest first; -ENOMEM. */
 int
 ferry_jobs_list(struct ferry_jobs *jobs, struct ferry_job_info ***ret_v, size_t *ret_n)
 {
@@ -399,6 +438,8 @@ jobs_context_text(enum ferry_error_context ctx)
     return "The error context is unknown.";
 }
 
+/* GetError: context, code, texts and failing file of a job in ERROR/TRANSIENT_ERROR;
+ * strings owned by the caller (ferry_job_error_done). */
 int
 ferry_jobs_get_error(struct ferry_jobs *jobs, const char *job_id,
                      struct ferry_job_error *ret_err, struct ferry_status *st)
@@ -447,6 +488,7 @@ jobs_cred_text_ok(const char *s)
     return true;
 }
 
+/* SetCredentials: stored (write-only) per (target, scheme), used from the next request. */
 int
 ferry_jobs_set_credentials(struct ferry_jobs *jobs, const char *job_id, unsigned target,
                            unsigned scheme, const char *user, const char *password,
@@ -496,6 +538,7 @@ ferry_jobs_set_credentials(struct ferry_jobs *jobs, const char *job_id, unsigned
     return jobs_unlock_ret(jobs, r, true);
 }
 
+/* RemoveCredentials of (target, scheme); removing what is not there succeeds. */
 int
 ferry_jobs_remove_credentials(struct ferry_jobs *jobs, const char *job_id, unsigned target,
                               unsigned scheme, struct ferry_status *st)
@@ -537,6 +580,7 @@ jobs_set_str(char **slot, const char *v)
     return 0;
 }
 
+/* SetProxySettings: usage 0-3, lists only with OVERRIDE (BITS). */
 int
 ferry_jobs_set_proxy(struct ferry_jobs *jobs, const char *job_id, unsigned usage,
                      const char *proxy_list, const char *bypass_list, struct ferry_status *st)
@@ -634,6 +678,8 @@ jobs_find_cert(const char *dir, const uint8_t *hash, char **ret_path)
     return r;
 }
 
+/* SetClientCertificateById: the PEM in cert-store-dir/STORE whose SHA-1 matches;
+ * CRYPT_E_NOT_FOUND (kind RESULT) when none. */
 int
 ferry_jobs_set_client_cert(struct ferry_jobs *jobs, const char *job_id,
                            unsigned store_location, const char *store_name,
@@ -693,6 +739,7 @@ ferry_jobs_set_client_cert(struct ferry_jobs *jobs, const char *job_id,
     return jobs_unlock_ret(jobs, r, true);
 }
 
+/* RemoveClientCertificate. */
 int
 ferry_jobs_remove_client_cert(struct ferry_jobs *jobs, const char *job_id,
                               struct ferry_status *st)
@@ -809,6 +856,7 @@ ferry_jobs_set_option(struct ferry_jobs *jobs, const char *job_id, const char *n
     return jobs_unlock_ret(jobs, r, true);
 }
 
+/* Counters for metrics: jobs per state, bytes fetched and re-fetched, verify failures. */
 void
 ferry_jobs_stats(struct ferry_jobs *jobs, struct ferry_jobs_stats *ret)
 {
@@ -882,6 +930,7 @@ jobs_new(const struct ferry_config *cfg, struct ferry_jobs **ret_jobs)
     jobs = &w->jobs;
     jobs->cfg = &w->cfg;
     pthread_mutex_init(&jobs->lock, NULL);
+    pthread_mutex_init(&jobs->wake_lock, NULL);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     r = store_open(cfg->state_dir, &jobs->store);
     if (r < 0)
@@ -906,6 +955,7 @@ jobs_new(const struct ferry_config *cfg, struct ferry_jobs **ret_jobs)
             job->no_progress_since = jobs_now_ms();
         }
     }
+    jobs_prune(jobs);
     r = scheduler_start(jobs);
     if (r < 0)
         goto error;
@@ -927,6 +977,7 @@ jobs_free(struct ferry_jobs *jobs)
         job_free(jobs->v[i]);
     free(jobs->v);
     jobs->store = store_free(jobs->store);
+    pthread_mutex_destroy(&jobs->wake_lock);
     pthread_mutex_destroy(&jobs->lock);
     free((struct jobs_with_cfg *)jobs);
     return NULL;

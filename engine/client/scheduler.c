@@ -18,6 +18,7 @@
 #include "ferry/log.h"
 #include "jobs-internal.h"
 
+/* Monotonic milliseconds (timers, checkpoints, pacing). */
 int64_t
 jobs_now_ms(void)
 {
@@ -210,6 +211,7 @@ scheduler_main(void *arg)
         fetcher_run(jobs);
         now = jobs_now_ms();
         scheduler_tick(jobs, now);
+        fetcher_idle(jobs, now);
         timeout = scheduler_timeout(jobs, now);
         pthread_mutex_unlock(&jobs->lock);
         fetcher_poll(jobs, timeout);
@@ -235,8 +237,14 @@ scheduler_start(struct ferry_jobs *jobs)
 
     if (r < 0)
         return r;
+    r = syncer_new(jobs, &jobs->syncer);
+    if (r < 0) {
+        fetcher_done(jobs);
+        return r;
+    }
     r = pthread_create(&jobs->thread, NULL, scheduler_main, jobs);
     if (r != 0) {
+        jobs->syncer = syncer_free(jobs->syncer);
         fetcher_done(jobs);
         return -r;
     }
@@ -256,5 +264,6 @@ scheduler_stop(struct ferry_jobs *jobs)
     fetcher_wakeup(jobs);
     pthread_join(jobs->thread, NULL);
     jobs->thread_started = false;
+    jobs->syncer = syncer_free(jobs->syncer);
     fetcher_done(jobs);
 }

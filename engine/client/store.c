@@ -264,6 +264,10 @@ store_open(const char *state_dir, struct store **ret_store)
     r = store_migrate(s);
     if (r < 0)
         goto error;
+    /* which ferry last opened the store: for diagnostics and future migrations */
+    r = store_setting_set(s, "last_opened_by", "ferry " FERRY_VERSION);
+    if (r < 0)
+        goto error;
     free(lock_path);
     *ret_store = s;
     return 0;
@@ -563,6 +567,37 @@ error:
     sqlite3_finalize(stmt);
     store_exec(s, "ROLLBACK");
     return r;
+}
+
+/* Forget a job entirely: its row, files, chunks and credentials, in one transaction. */
+int
+store_job_delete(struct store *s, const char *job_id)
+{
+    static const char *const sql[] = {
+        "DELETE FROM chunks WHERE job_id = ?1",
+        "DELETE FROM credentials WHERE job_id = ?1",
+        "DELETE FROM files WHERE job_id = ?1",
+        "DELETE FROM jobs WHERE id = ?1",
+    };
+    int r = store_exec(s, "BEGIN IMMEDIATE");
+
+    if (r < 0)
+        return r;
+    for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
+        sqlite3_stmt *stmt;
+        r = store_prepare(s, sql[i], &stmt);
+        if (r < 0)
+            break;
+        store_bind_text(stmt, 1, job_id);
+        r = store_step_done(s, stmt, "delete job");
+        if (r < 0)
+            break;
+    }
+    if (r < 0) {
+        store_exec(s, "ROLLBACK");
+        return r;
+    }
+    return store_exec(s, "COMMIT");
 }
 
 /* Delete chunk rows of one file, or of every file of the job when idx == SIZE_MAX. */

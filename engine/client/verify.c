@@ -42,6 +42,7 @@ verify_stream_new(void)
     return s;
 }
 
+/* NULL-safe; returns NULL. */
 void *
 verify_stream_free(void *s)
 {
@@ -50,18 +51,21 @@ verify_stream_free(void *s)
     return NULL;
 }
 
+/* Start the stream over (a chunk fetched from its first byte). */
 void
 verify_stream_reset(void *s)
 {
     XXH3_128bits_reset(s);
 }
 
+/* Feed bytes as they are written. */
 void
 verify_stream_update(void *s, const void *data, size_t len)
 {
     XXH3_128bits_update(s, data, len);
 }
 
+/* The canonical XXH3-128 of what was fed. */
 void
 verify_stream_digest(void *s, uint8_t ret[16])
 {
@@ -115,44 +119,18 @@ verify_file_range(int fd, uint64_t off, uint64_t len, uint8_t ret[16])
 }
 
 /*
- * Re-hash every VERIFIED chunk of f from disk before trusting it (after a restart, a crash
- * or power loss can leave bytes that differ from what was recorded). Chunks that differ go
- * back to MISSING (and are refetched). Returns the number dropped, or -errno on I/O errors.
+ * Re-hash check of one chunk on resume: after a restart, a crash or power loss can leave
+ * bytes that differ from what was recorded (torn writes, tampering). Runs on the jobs-sync
+ * thread; a chunk that fails is fetched again.
  */
-int
-verify_rehash_file(struct jfile *f, int fd)
+bool
+verify_chunk_ok(int fd, uint64_t off, uint64_t len, const uint8_t digest[16])
 {
-    int dropped = 0;
+    uint8_t d[16];
 
-    for (uint64_t i = 0; i < f->nchunks; i++) {
-        struct chunk *c = &f->chunks[i];
-        uint64_t off = i * f->chunk_size;
-        uint64_t len = off + f->chunk_size > f->bytes_total ? f->bytes_total - off
-                                                             : f->chunk_size;
-        uint8_t d[16];
-        int r;
-
-        if (c->state != CHUNK_VERIFIED)
-            continue;
-        r = verify_file_range(fd, off, len, d);
-        if (r == -EIO) {
-            memset(d, 0, sizeof(d));
-        } else if (r < 0) {
-            return r;
-        }
-        if (!c->have_digest || memcmp(d, c->digest, 16) != 0 ||
-            (c->have_expected && memcmp(d, c->expected, 16) != 0)) {
-            c->state = CHUNK_MISSING;
-            c->fill = 0;
-            c->fill_durable = 0;
-            c->have_digest = false;
-            c->dirty = true;
-            f->bytes_transferred -= f->bytes_transferred >= len ? len : f->bytes_transferred;
-            dropped++;
-        }
-    }
-    f->rehash_pending = false;
-    return dropped;
+    if (verify_file_range(fd, off, len, d) < 0)
+        return false;
+    return memcmp(d, digest, 16) == 0;
 }
 
 static int
@@ -210,6 +188,7 @@ verify_spec_parse(const char *spec, bool *ret_sha, uint8_t *digest)
     return -EINVAL;
 }
 
+/* 0 when spec is "sha256:<64 hex>" or "xxh128:<32 hex>", -EINVAL otherwise. */
 int
 verify_digest_spec_check(const char *spec)
 {

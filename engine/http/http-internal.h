@@ -74,7 +74,6 @@ struct http_listener {
     size_t max_body_bytes;
     struct ferry_tls_ctx *tls;  /* under srv->lock */
     struct http_lsock *socks;   /* one per worker */
-    unsigned pending_close;     /* workers that still have to close their socket */
     atomic_uint refs;           /* server table + every connection accepted on it */
 };
 
@@ -91,6 +90,7 @@ struct http_worker {
     pthread_t thread;
     bool started;
     struct http_conn *conns; /* doubly linked */
+    unsigned nest;           /* conn_process recursion depth (pipelining) */
     time_t date_sec;
     char date[40];
     /* splice backend: pool of pipes */
@@ -109,7 +109,6 @@ struct ferry_http_server {
     struct http_worker *workers;
 
     pthread_mutex_t lock;
-    pthread_cond_t cond;
     struct http_listener **listeners;
     size_t nlisteners;
     uint32_t next_id;
@@ -152,6 +151,7 @@ enum http_timer_kind {
     HTTP_TIMER_IDLE,
     HTTP_TIMER_RATE,
     HTTP_TIMER_LINGER,
+    HTTP_TIMER_RESUME,  /* continue answering pipelined requests on the next iteration */
 };
 
 struct http_conn {

@@ -28,8 +28,13 @@
 #include "send/send.h"
 
 #define IOV_MAX_BATCH 16
+/* Body bytes one connection may write before the worker serves others. */
+#define HTTP_FLUSH_BUDGET (8u * 1024 * 1024)
+/* Pipelined requests answered in one go before yielding to the loop. */
+#define HTTP_PIPELINE_NEST_MAX 16
 
 static void conn_process(struct http_conn *c);
+static void conn_process_step(struct http_conn *c);
 static void conn_flush(struct http_conn *c);
 static void conn_arm_read(struct http_conn *c);
 static void conn_linger(struct http_conn *c);
@@ -203,12 +208,15 @@ http_conn_free_all(struct http_worker *w)
 
 /* ---- timers ---- */
 
+/* Arm the connection's timer. Callers keep using c afterwards, so a failure (the heap
+ * could not grow) must not free it: the socket is shut down instead and the connection
+ * closes through its next I/O completion. */
 static void
 conn_timer(struct http_conn *c, enum http_timer_kind kind, uint64_t ns)
 {
     c->timer_kind = kind;
     if (loop_timer_add(c->w->loop, &c->timer, ns) < 0)
-        http_conn_close(c);
+        shutdown(c->fd, SHUT_RDWR);
 }
 
 static void
@@ -221,6 +229,9 @@ conn_timer_fire(struct loop *loop, struct loop_timer *t)
     switch (kind) {
     case HTTP_TIMER_RATE:
         conn_flush(c);
+        break;
+    case HTTP_TIMER_RESUME:
+        conn_process(c);
         break;
     case HTTP_TIMER_HEADER:
         ferry_log_debug("http: closing connection: header timeout");
@@ -509,6 +520,8 @@ conn_write_mem_tls(struct http_conn *c, uint64_t grant)
 static void
 conn_flush(struct http_conn *c)
 {
+    uint64_t sent_before = c->body_sent;
+
     if (c->wop.armed)
         return;
     while (c->out) {
@@ -516,6 +529,13 @@ conn_flush(struct http_conn *c)
         uint64_t grant = UINT64_MAX;
         int r;
 
+        if (c->body_sent - sent_before >= HTTP_FLUSH_BUDGET) {
+            /* A fast reader must not monopolise the worker: yield, and continue when the
+             * (still writable) socket's poll completes on the next loop iteration. */
+            if (conn_wait_writable(c, POLLOUT) < 0)
+                http_conn_close(c);
+            return;
+        }
         if (ch->body) {
             grant = conn_rate_grant(c, http_chunk_left(ch));
             if (grant == 0)
@@ -642,10 +662,10 @@ conn_dispatch(struct http_conn *c)
     c->done_fn = resp.done_fn;
     c->done_ud = resp.done_ud;
     if (http_response_finish(c, &resp, &c->parser, &chunks) < 0) {
+        /* The handler's response cannot be sent: it still hears about it once. */
         http_response_done(&resp);
-        c->done_fn = NULL;
-        if (c->rate)
-            c->rate = ferry_rate_unref(c->rate);
+        c->body_sent = 0;
+        conn_notify_done(c, false);
         conn_error(c, 500);
         return;
     }
@@ -653,8 +673,26 @@ conn_dispatch(struct http_conn *c)
     conn_respond(c, chunks);
 }
 
+/* Parse and answer what the buffer holds. Answering a pipelined request may come straight
+ * back here when its response went out at once; past a small depth the rest waits for the
+ * next loop iteration (a zero-delay timer), so a buffer full of tiny requests cannot grow
+ * the stack without bound. */
 static void
 conn_process(struct http_conn *c)
+{
+    struct http_worker *w = c->w; /* c may be freed by the step; w outlives it */
+
+    if (w->nest >= HTTP_PIPELINE_NEST_MAX) {
+        conn_timer(c, HTTP_TIMER_RESUME, 0);
+        return;
+    }
+    w->nest++;
+    conn_process_step(c);
+    w->nest--;
+}
+
+static void
+conn_process_step(struct http_conn *c)
 {
     size_t consumed = 0;
     int r;

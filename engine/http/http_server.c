@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +22,6 @@
 #define LISTEN_BACKLOG 1024
 #define ACCEPT_RETRY_NS (100ULL * 1000 * 1000)
 
-static _Thread_local struct ferry_http_server *current_server;
 
 /* ---- Date header, cached per worker per second ---- */
 
@@ -68,14 +68,8 @@ lsock_retry(struct loop *loop, struct loop_timer *t)
 static void
 lsock_closed(struct http_lsock *ls)
 {
-    struct ferry_http_server *srv = ls->w->srv;
-
     close(ls->fd);
     ls->fd = -1;
-    pthread_mutex_lock(&srv->lock);
-    ls->l->pending_close--;
-    pthread_cond_broadcast(&srv->cond);
-    pthread_mutex_unlock(&srv->lock);
     http_listener_unref(ls->l);
 }
 
@@ -99,6 +93,8 @@ lsock_on_accept(struct loop *loop, struct loop_op *op, int res, bool more)
         lsock_closed(ls);
         return;
     }
+    if (res == -EINVAL)
+        return; /* shut down by unlisten; its command closes the socket */
     if (res < 0 && res != -EINTR && res != -ECONNABORTED && res != -EAGAIN) {
         /* EMFILE and friends: try again shortly instead of spinning. */
         ferry_log_warn("http: accept on port %d failed: %s", ls->l->port, strerror(-res));
@@ -348,13 +344,11 @@ ferry_http_server_listen(struct ferry_http_server *srv, const struct ferry_http_
 
     for (unsigned i = 0; i < srv->nworkers; i++) {
         atomic_fetch_add(&l->refs, 1); /* each worker's socket holds one until closed */
-        l->pending_close++;
         if (loop_post(srv->workers[i].loop, cmd_listen, &l->socks[i]) < 0) {
             /* Loop shutting down (cannot happen while the server lives). */
             close(l->socks[i].fd);
             l->socks[i].fd = -1;
             atomic_fetch_sub(&l->refs, 1);
-            l->pending_close--;
         }
     }
     *ret_id = l->id;
@@ -380,10 +374,11 @@ find_listener(struct ferry_http_server *srv, uint32_t id, size_t *ret_index)
 }
 
 /*
- * Close listener `id` on every worker. Open connections keep being served. Waits until
- * every worker has closed its socket (so the port is free on return), except when called
- * from one of this server's own workers (then the sockets close right after the caller
- * returns to its loop). Thread-safe. 0 or -ENOENT.
+ * Close listener `id` on every worker. Open connections keep being served. The sockets
+ * stop listening before this returns (shutdown(2) from the calling thread: new connections
+ * are refused, the port can be listened on again); each worker then closes its descriptor
+ * when it next runs. Never waits for a worker, so it may be called while holding locks a
+ * handler takes, and from a handler. Thread-safe. 0 or -ENOENT.
  */
 int
 ferry_http_server_unlisten(struct ferry_http_server *srv, uint32_t id)
@@ -402,14 +397,11 @@ ferry_http_server_unlisten(struct ferry_http_server *srv, uint32_t id)
     srv->listeners[idx] = srv->listeners[--srv->nlisteners];
     pthread_mutex_unlock(&srv->lock);
     for (unsigned i = 0; i < srv->nworkers; i++) {
-        if (loop_post(srv->workers[i].loop, cmd_unlisten, &l->socks[i]) < 0)
-            l->pending_close--; /* cannot happen while the server lives */
-    }
-    if (current_server != srv) {
-        pthread_mutex_lock(&srv->lock);
-        while (l->pending_close > 0)
-            pthread_cond_wait(&srv->cond, &srv->lock);
-        pthread_mutex_unlock(&srv->lock);
+        /* The worker owns the descriptor until its cmd_unlisten ran, which is posted only
+         * below, so it is still open here. A pending accept fails with EINVAL. */
+        if (l->socks[i].fd >= 0)
+            shutdown(l->socks[i].fd, SHUT_RDWR);
+        loop_post(srv->workers[i].loop, cmd_unlisten, &l->socks[i]);
     }
     http_listener_unref(l); /* the table's reference */
     return 0;
@@ -466,9 +458,16 @@ worker_main(void *arg)
     char name[16];
     int r;
 
+    sigset_t set;
+
+    /* sendfile(2) and OpenSSL's socket writes have no MSG_NOSIGNAL: a peer that went away
+     * must give EPIPE, not kill the process. SIGPIPE is synchronous, so blocking it on the
+     * worker threads is enough. */
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
     snprintf(name, sizeof(name), "%s-%u", w->srv->name, w->index);
     ferry_log_set_thread_name(name);
-    current_server = w->srv;
     r = loop_run(w->loop);
     if (r < 0)
         ferry_log_error("http: event loop of %s failed: %s", name, strerror(-r));
@@ -497,7 +496,6 @@ ferry_http_server_new(const struct ferry_config *cfg, const char *name, unsigned
     if (!srv)
         return -ENOMEM;
     pthread_mutex_init(&srv->lock, NULL);
-    pthread_cond_init(&srv->cond, NULL);
     srv->name = strdup(name && *name ? name : "http");
     srv->max_header_bytes = cfg->http_max_header_bytes ? cfg->http_max_header_bytes : 16384;
     srv->max_headers = cfg->http_max_headers ? cfg->http_max_headers : 64;
@@ -554,6 +552,15 @@ ferry_http_server_free(struct ferry_http_server *srv)
 {
     if (!srv)
         return NULL;
+    /* Leave the LISTEN state first: the rings tear down their pending accepts
+     * asynchronously and would otherwise keep the ports bound for a while after this
+     * returns, so an immediate re-bind (restart in-process) would see EADDRINUSE. */
+    pthread_mutex_lock(&srv->lock);
+    for (size_t i = 0; i < srv->nlisteners; i++)
+        for (unsigned k = 0; k < srv->nworkers; k++)
+            if (srv->listeners[i]->socks[k].fd >= 0)
+                shutdown(srv->listeners[i]->socks[k].fd, SHUT_RDWR);
+    pthread_mutex_unlock(&srv->lock);
     for (unsigned i = 0; i < srv->nworkers; i++)
         if (srv->workers[i].started)
             loop_stop(srv->workers[i].loop);
@@ -581,7 +588,6 @@ ferry_http_server_free(struct ferry_http_server *srv)
     free(srv->listeners);
     free(srv->workers);
     free(srv->name);
-    pthread_cond_destroy(&srv->cond);
     pthread_mutex_destroy(&srv->lock);
     free(srv);
     return NULL;

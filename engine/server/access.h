@@ -36,6 +36,7 @@ int access_rule_parse(const char *text, struct access_rule **ret_rule, char *err
  * err on a malformed one. */
 int access_rule_add_certs(struct access_rule *rule, const char *const *certs, size_t n,
                           char *err, size_t errlen);
+/* Free a rule (NULL-safe); returns NULL. */
 struct access_rule *access_rule_free(struct access_rule *rule);
 /* true when a user name/password can change the decision (401 makes sense). */
 bool access_rule_wants_user(const struct access_rule *rule);
@@ -53,6 +54,8 @@ enum access_decision {
     ACCESS_FORBIDDEN,    /* 403: identified but not allowed */
 };
 
+/* Allow when any grant of the rule matches id; otherwise 401 when credentials could help
+ * (no user established and the rule has a user grant), else 403. Pure. */
 enum access_decision access_decide(const struct access_rule *rule,
                                    const struct access_identity *id);
 

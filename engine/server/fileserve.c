@@ -273,13 +273,24 @@ fileserve_handle(void *userdata, const struct ferry_http_request *req,
     fd = urlgroup_url_open(fs->reg, done->url, &st);
     if (fd < 0) {
         r = fd;
-        ferry_log_warn("published source '%s' cannot be opened: %s", done->url->source,
-                       strerror(-r));
-        fileserve_text(resp, r == -ENOENT ? 404 : 500,
-                       r == -ENOENT ? "the published file is gone\n"
-                                    : "the published file cannot be opened\n");
+        /* once per outage, not once per request */
+        if (!atomic_exchange(&done->url->open_failing, true))
+            ferry_log_warn("published source '%s' cannot be opened: %s", done->url->source,
+                           r == -EXDEV ? "it resolves outside its publish root"
+                           : r == -EINVAL ? "it is no longer a regular file" : strerror(-r));
+        /* gone, replaced by something that leaves the root, or not a file any more: the
+         * URL has nothing to serve */
+        if (r == -ENOENT || r == -EXDEV || r == -ELOOP || r == -EINVAL || r == -ENOTDIR)
+            fileserve_text(resp, 404, "the published file is not available\n");
+        else if (r == -EACCES || r == -EPERM)
+            fileserve_text(resp, 403, "the published file cannot be read\n");
+        else
+            fileserve_text(resp, 500, "the published file cannot be opened\n");
         return;
     }
+    if (atomic_load_explicit(&done->url->open_failing, memory_order_relaxed) &&
+        atomic_exchange(&done->url->open_failing, false))
+        ferry_log_info("published source '%s' is available again", done->url->source);
     if (meta4) {
         struct manifest_identity id;
         struct manifest *m;

@@ -212,12 +212,45 @@ manifest_chunk_feed(int fd, struct manifest_hasher *h, uint8_t *buf, uint64_t st
     return 0;
 }
 
+/* true when [start, end) holds no data at all (one SEEK_DATA). Clears *seek_ok when the
+ * filesystem cannot tell. */
+static bool
+manifest_chunk_is_hole(int fd, uint64_t start, uint64_t end, bool *seek_ok)
+{
+    off_t d;
+
+    if (!*seek_ok)
+        return false;
+    d = lseek(fd, (off_t)start, SEEK_DATA);
+    if (d < 0 && errno == ENXIO)
+        return true;
+    if (d < 0) {
+        *seek_ok = false;
+        return false;
+    }
+    return (uint64_t)d >= end;
+}
+
+static int
+manifest_sha_feed_zeros(EVP_MD_CTX *ctx, uint64_t len)
+{
+    while (len > 0) {
+        size_t n = len > MANIFEST_ZERO_BUF ? MANIFEST_ZERO_BUF : (size_t)len;
+        if (EVP_DigestUpdate(ctx, manifest_zeros, n) != 1)
+            return -EIO;
+        len -= n;
+    }
+    return 0;
+}
+
 int
 manifest_compute(int fd, const struct manifest_identity *id, uint64_t chunk_size, bool sha256,
                  const atomic_bool *cancel, struct manifest **ret_manifest)
 {
     struct manifest *m = NULL;
     struct manifest_hasher h = {0};
+    struct manifest_chunk zero_chunk; /* digests of a full-size hole chunk, once known */
+    bool have_zero_chunk = false;
     uint8_t *buf = NULL;
     bool seek_ok = true;
     unsigned dlen = 0;
@@ -250,9 +283,23 @@ manifest_compute(int fd, const struct manifest_identity *id, uint64_t chunk_size
         XXH128_canonical_t canon;
         bool all_hole;
 
+        bool hole;
+
         if (cancel && atomic_load(cancel)) {
             r = -ECANCELED;
             goto error;
+        }
+        /* A full-size chunk that is one hole has the digests of every other such chunk:
+         * computed once, then copied (a 1 TiB sparse image costs lseeks, not hashing). */
+        hole = end - start == chunk_size && manifest_chunk_is_hole(fd, start, end, &seek_ok);
+        if (hole && have_zero_chunk) {
+            *c = zero_chunk;
+            if (h.sha_file) {
+                r = manifest_sha_feed_zeros(h.sha_file, chunk_size);
+                if (r < 0)
+                    goto error;
+            }
+            continue;
         }
         if (XXH3_128bits_reset(h.xxh) != XXH_OK) {
             r = -EIO;
@@ -272,6 +319,10 @@ manifest_compute(int fd, const struct manifest_identity *id, uint64_t chunk_size
         if (h.sha_chunk && EVP_DigestFinal_ex(h.sha_chunk, c->sha256, &dlen) != 1) {
             r = -EIO;
             goto error;
+        }
+        if (hole) {
+            zero_chunk = *c;
+            have_zero_chunk = true;
         }
     }
     if (h.sha_file && EVP_DigestFinal_ex(h.sha_file, m->file_sha256, &dlen) != 1) {

@@ -39,7 +39,9 @@ struct manifest {
 /* Longest strong ETag manifest_identity_etag writes, NUL included. */
 #define MANIFEST_ETAG_MAX 80
 
+/* The identity of an fstat()ed file (device, inode, size, mtime in ns). Cannot fail. */
 void manifest_identity_from_stat(const struct stat *st, struct manifest_identity *ret);
+/* true when both describe the same file version. */
 bool manifest_identity_eq(const struct manifest_identity *a, const struct manifest_identity *b);
 /* The strong ETag of a file version, quotes included: "DEV-INO-SIZE-MTIMENS" in hex. */
 void manifest_identity_etag(const struct manifest_identity *id, char ret[MANIFEST_ETAG_MAX]);
@@ -50,6 +52,7 @@ void manifest_identity_etag(const struct manifest_identity *id, char ret[MANIFES
  * Returns 0 and a manifest with one reference, or -errno (read errors, -ENOMEM). */
 int manifest_compute(int fd, const struct manifest_identity *id, uint64_t chunk_size,
                      bool sha256, const atomic_bool *cancel, struct manifest **ret_manifest);
+/* Take one more reference (NULL-safe); returns m. */
 struct manifest *manifest_ref(struct manifest *m);
 /* Drop one reference (NULL-safe); frees on the last. Returns NULL. */
 struct manifest *manifest_unref(struct manifest *m);

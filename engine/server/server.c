@@ -36,6 +36,7 @@
 #define SERVER_DEFAULT_MAX_URLS 4096
 #define SERVER_MIN_BANDWIDTH 1024
 #define SERVER_SHA1_LEN 20
+#define SERVER_RESTORE_BIND_MS 2000
 
 /* A certificate bound to a port by SetSslCertificate. */
 struct server_cert {
@@ -60,6 +61,8 @@ struct ferry_server {
     bool restoring;     /* restore/config phase: no writes back to the store */
     bool stopping;      /* http server gone: unlisten is a no-op */
     bool auth_warned;
+    char *manifests_dir;
+    uint64_t chunk_size;
 };
 
 /* ---- persistence ---- */
@@ -472,19 +475,58 @@ server_job_open_reg(void *ud)
     return urlgroup_url_open(j->srv->reg, j->url, &st);
 }
 
+/* true when a published URL's last manifest has this identity (its cache file is live). */
+static bool
+server_identity_in_use(struct ferry_server *srv, const struct manifest_identity *id)
+{
+    bool used = false;
+
+    pthread_rwlock_rdlock(&srv->reg->lock);
+    for (size_t i = 0; i < srv->reg->ngroups && !used; i++) {
+        struct urlgroup *g = srv->reg->groups[i];
+        for (size_t k = 0; k < g->nurls && !used; k++) {
+            struct urlgroup_url *u = g->urls[k];
+            pthread_mutex_lock(&u->mlock);
+            used = u->has_cached_id && manifest_identity_eq(&u->cached_id, id);
+            pthread_mutex_unlock(&u->mlock);
+        }
+    }
+    pthread_rwlock_unlock(&srv->reg->lock);
+    return used;
+}
+
+/* Forget the cache file of a file version no URL describes any more. */
+static void
+server_cache_forget(struct ferry_server *srv, const struct manifest_identity *id)
+{
+    if (server_identity_in_use(srv, id))
+        return;
+    manifest_cache_remove(srv->manifests_dir, id, srv->chunk_size, srv->cfg->manifest_sha256);
+}
+
 static void
 server_job_done(void *ud, struct manifest *m, int error)
 {
     struct server_job *j = ud;
     struct urlgroup_url *u = j->url;
+    struct manifest_identity old;
+    bool forget = false;
 
     pthread_mutex_lock(&u->mlock);
     if (m) {
         manifest_unref(u->manifest);
         u->manifest = manifest_ref(m);
+        if (u->has_cached_id && !manifest_identity_eq(&u->cached_id, &m->id)) {
+            old = u->cached_id;
+            forget = true;
+        }
+        u->cached_id = m->id;
+        u->has_cached_id = true;
     }
     u->manifest_pending = false;
     pthread_mutex_unlock(&u->mlock);
+    if (forget)
+        server_cache_forget(j->srv, &old);
     if (m)
         ferry_log_debug("manifest of '%s' ready (%" PRIu64 " chunks)", u->source, m->nchunks);
     else if (error != -ECANCELED && error != -ESTALE)
@@ -542,6 +584,21 @@ server_manifest_queue(struct ferry_server *srv, struct urlgroup_url *url)
         server_manifest_wanted(srv, url);
 }
 
+/* A URL left the registry: its cache file goes unless another URL publishes that file. */
+static void
+server_url_forget(struct ferry_server *srv, struct urlgroup_url *u)
+{
+    struct manifest_identity id;
+    bool has;
+
+    pthread_mutex_lock(&u->mlock);
+    has = u->has_cached_id;
+    id = u->cached_id;
+    pthread_mutex_unlock(&u->mlock);
+    if (has)
+        server_cache_forget(srv, &id);
+}
+
 /* ---- public API ---- */
 
 int
@@ -567,17 +624,34 @@ int
 ferry_server_group_delete(struct ferry_server *srv, const char *prefix,
                           struct ferry_status *st)
 {
+    struct urlgroup_url **urls = NULL;
+    struct urlgroup *g = NULL;
     struct urlgroup_prefix p;
+    size_t nurls = 0;
     int r;
 
     ferry_status_clear(st);
     pthread_mutex_lock(&srv->lock);
+    if (urlgroup_group_find(srv->reg, prefix, &g, NULL) == 0) {
+        pthread_rwlock_rdlock(&srv->reg->lock);
+        urls = calloc(g->nurls ? g->nurls : 1, sizeof(*urls));
+        for (size_t i = 0; urls && i < g->nurls; i++)
+            urls[nurls++] = urlgroup_url_ref(g->urls[i]);
+        pthread_rwlock_unlock(&srv->reg->lock);
+        urlgroup_unref(g);
+    }
     r = urlgroup_group_delete(srv->reg, prefix, st);
     if (r >= 0 && urlgroup_prefix_parse(prefix, &p, NULL, 0) == 0) {
         server_db_run(srv, "DELETE FROM urls WHERE prefix=?", "s", p.canonical);
         server_db_run(srv, "DELETE FROM groups WHERE prefix=?", "s", p.canonical);
     }
     pthread_mutex_unlock(&srv->lock);
+    for (size_t i = 0; i < nurls; i++) {
+        if (r >= 0)
+            server_url_forget(srv, urls[i]);
+        urlgroup_url_unref(urls[i]);
+    }
+    free(urls);
     return r;
 }
 
@@ -607,18 +681,23 @@ int
 ferry_server_url_delete(struct ferry_server *srv, const char *prefix, const char *suffix,
                         struct ferry_status *st)
 {
+    struct urlgroup_url *u = NULL;
     struct urlgroup_prefix p;
     const char *sfx;
     int r;
 
     ferry_status_clear(st);
     pthread_mutex_lock(&srv->lock);
+    (void)urlgroup_url_find(srv->reg, prefix, suffix, &u, NULL);
     r = urlgroup_url_delete(srv->reg, prefix, suffix, st);
     if (r >= 0 && urlgroup_prefix_parse(prefix, &p, NULL, 0) == 0 &&
         urlgroup_suffix_check(suffix, &sfx, NULL, 0) == 0)
         server_db_run(srv, "DELETE FROM urls WHERE prefix=? AND suffix=?", "ss", p.canonical,
                       sfx);
     pthread_mutex_unlock(&srv->lock);
+    if (r >= 0 && u)
+        server_url_forget(srv, u);
+    urlgroup_url_unref(u);
     return r;
 }
 
@@ -627,8 +706,11 @@ ferry_server_url_check(struct ferry_server *srv, const char *prefix, const char 
                        bool *ret_exists, struct ferry_status *st)
 {
     struct urlgroup_url *u = NULL;
+    struct ferry_status local;
     int r;
 
+    if (!st)
+        st = &local;
     ferry_status_clear(st);
     r = urlgroup_url_find(srv->reg, prefix, suffix, &u, st);
     if (r == -ENOENT && st->kind == FERRY_STATUS_OK) {
@@ -950,6 +1032,7 @@ server_restore(struct ferry_server *srv)
 {
     sqlite3_stmt *stmt = NULL;
     struct ferry_status st;
+    int r;
 
     /* certificates first: https groups need them to listen */
     if (sqlite3_prepare_v2(srv->db, "SELECT port, store, sha1 FROM certs", -1, &stmt, NULL) ==
@@ -978,8 +1061,16 @@ server_restore(struct ferry_server *srv)
 
             if (!prefix)
                 continue;
-            if (urlgroup_group_create(srv->reg, prefix, NULL, &st) < 0 ||
-                urlgroup_group_find(srv->reg, prefix, &g, &st) < 0) {
+            /* The listeners of a server (or process) that just stopped can linger for a
+             * moment while their io_uring requests are cancelled: retry EADDRINUSE for up
+             * to SERVER_RESTORE_BIND_MS before giving up on the group. */
+            r = urlgroup_group_create(srv->reg, prefix, NULL, &st);
+            for (int waited = 0; r == -EADDRINUSE && waited < SERVER_RESTORE_BIND_MS;
+                 waited += 25) {
+                usleep(25000);
+                r = urlgroup_group_create(srv->reg, prefix, NULL, &st);
+            }
+            if (r < 0 || urlgroup_group_find(srv->reg, prefix, &g, &st) < 0) {
                 ferry_log_error("URL group '%s' not restored: %s", prefix, st.text);
                 continue;
             }
@@ -1089,6 +1180,7 @@ server_new(const struct ferry_config *cfg, struct ferry_users *users,
         srv->cert_store_dir = NULL;
     if (asprintf(&manifests, "%s/manifests", cfg->state_dir) < 0)
         manifests = NULL;
+    srv->manifests_dir = manifests; /* owned by srv from here */
     if (!srv->cert_store_dir || !manifests) {
         r = -ENOMEM;
         goto error;
@@ -1113,10 +1205,9 @@ server_new(const struct ferry_config *cfg, struct ferry_users *users,
     srv->fs.manifest_wanted = server_manifest_wanted;
     srv->fs.group_rate = server_group_rate;
     srv->fs.ud = srv;
-    r = manifest_worker_new(manifests,
-                            cfg->manifest_chunk_size ? cfg->manifest_chunk_size
-                                                     : SERVER_DEFAULT_CHUNK,
-                            cfg->manifest_sha256, &srv->worker);
+    srv->chunk_size = cfg->manifest_chunk_size ? cfg->manifest_chunk_size
+                                               : SERVER_DEFAULT_CHUNK;
+    r = manifest_worker_new(manifests, srv->chunk_size, cfg->manifest_sha256, &srv->worker);
     if (r < 0) {
         ferry_log_error("the manifest thread could not start (cache '%s'): %s", manifests,
                         strerror(-r));
@@ -1131,11 +1222,9 @@ server_new(const struct ferry_config *cfg, struct ferry_users *users,
     server_apply_config(srv);
     srv->restoring = false;
     pthread_mutex_unlock(&srv->lock);
-    free(manifests);
     *ret_srv = srv;
     return 0;
 error:
-    free(manifests);
     server_free(srv);
     return r;
 }
@@ -1160,6 +1249,7 @@ server_free(struct ferry_server *srv)
     if (srv->db)
         sqlite3_close(srv->db);
     free(srv->cert_store_dir);
+    free(srv->manifests_dir);
     pthread_mutex_destroy(&srv->lock);
     free(srv);
     return NULL;

@@ -474,11 +474,30 @@ urlgroup_attach_listeners_locked(struct urlgroup_registry *reg, struct urlgroup 
 {
     char addrs[URLGROUP_MAX_ADDRS][URLGROUP_HOST_MAX + 16];
     size_t n = 0;
+    bool wildcard;
     int r;
 
     r = urlgroup_bind_addrs(&g->p, addrs, URLGROUP_MAX_ADDRS, &n, err, errlen);
     if (r < 0)
         return r;
+    wildcard = g->p.host_kind == URLGROUP_HOST_STRONG || g->p.host_kind == URLGROUP_HOST_WEAK;
+    for (size_t k = 0; k < reg->nlisteners; k++) {
+        struct urlgroup_listener *l = &reg->listeners[k];
+        if (l->port != g->p.port)
+            continue;
+        if (!wildcard && l->addr[0] == '*' && l->https == g->p.https) {
+            /* the port already accepts on every address: share that listener */
+            snprintf(addrs[0], sizeof(addrs[0]), "%s", l->addr);
+            n = 1;
+            break;
+        }
+        if (wildcard && l->addr[0] != '*') {
+            snprintf(err, errlen, "port %u already listens on %.100s for another URL group; a "
+                     "group on all addresses (+ or *) must be created first on a port",
+                     g->p.port, l->addr);
+            return -EADDRINUSE;
+        }
+    }
     g->listeners = calloc(n, sizeof(*g->listeners));
     if (!g->listeners)
         return -ENOMEM;
@@ -699,8 +718,15 @@ urlgroup_source_resolve(struct urlgroup_registry *reg, const char *source, int *
                                 "be published", source);
     for (size_t i = 0; i < reg->nroots && !rel; i++) {
         const char *cands[2] = {reg->roots[i], reg->roots_real[i]};
-        if (reg->root_fds[i] < 0)
+        size_t rlen = strlen(reg->roots[i]);
+        if (reg->root_fds[i] < 0) {
+            if (strncmp(source, reg->roots[i], rlen) == 0 && source[rlen] == '/')
+                return ferry_status_set(st, -ENOENT, FERRY_STATUS_INVALID_PARAMETER,
+                                        FERRY_E_INVALIDARG, "SourceFilePath",
+                                        "publish root '%s' of '%s' could not be opened when "
+                                        "ferryd started", reg->roots[i], source);
             continue;
+        }
         for (size_t c = 0; c < 2 && !rel; c++) {
             size_t len;
             if (!cands[c])

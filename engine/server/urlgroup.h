@@ -68,12 +68,15 @@ struct urlgroup_url {
     int root;                   /* index into the registry's publish roots */
     char *relpath;              /* source relative to that root */
     atomic_bool deleted;
+    atomic_bool open_failing;   /* the source could not be opened (warned once) */
     atomic_uint_fast64_t requests, bytes_sent;
     atomic_uint active;
     /* manifest state, under mlock */
     pthread_mutex_t mlock;
     struct manifest *manifest;  /* describes the file when its identity matches */
     bool manifest_pending;      /* a job is queued or running */
+    struct manifest_identity cached_id; /* identity of the last manifest (its cache file) */
+    bool has_cached_id;
 };
 
 struct urlgroup {
@@ -177,6 +180,8 @@ int urlgroup_url_open(struct urlgroup_registry *reg, const struct urlgroup_url *
  * header, may be NULL) replaces host:port. malloc()ed, NULL on OOM. */
 char *urlgroup_url_string(const struct urlgroup_url *url, const char *host_override);
 
+/* References (NULL-safe). A URL holds its group; the last unref of a URL frees its rule,
+ * manifest and strings, the last unref of a group calls its priv_free. unref returns NULL. */
 struct urlgroup_url *urlgroup_url_ref(struct urlgroup_url *u);
 struct urlgroup_url *urlgroup_url_unref(struct urlgroup_url *u);
 struct urlgroup *urlgroup_ref(struct urlgroup *g);

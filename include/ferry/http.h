@@ -47,7 +47,9 @@ typedef void (*ferry_http_done_fn)(void *userdata, uint64_t body_bytes_sent, boo
  * `name` labels its threads in logs ("data", "wsman"). Threads start at once. */
 FERRY_API int ferry_http_server_new(const struct ferry_config *cfg, const char *name,
                                     unsigned workers, struct ferry_http_server **ret_srv);
-/* Stop accepting, close every connection, join the threads. NULL-safe, returns NULL. */
+/* Stop accepting, close every connection, join the threads. Responses still in flight get
+ * their on_done(complete = false) on the calling thread. Joins the workers: never call it
+ * from a handler or while holding a lock handlers take. NULL-safe, returns NULL. */
 FERRY_API struct ferry_http_server *ferry_http_server_free(struct ferry_http_server *srv);
 
 struct ferry_http_listen_opts {
@@ -63,8 +65,9 @@ struct ferry_http_listen_opts {
 FERRY_API int ferry_http_server_listen(struct ferry_http_server *srv,
                                        const struct ferry_http_listen_opts *opts,
                                        uint32_t *ret_id);
-/* Close a listener (its open connections are still served). Thread-safe; returns once the
- * port is closed on every worker, except when called from a worker of this server. */
+/* Close a listener (its open connections are still served). Thread-safe and never waits
+ * for a worker (callable under locks handlers take, or from a handler); the port stops
+ * listening before it returns and can be listened on again at once. */
 FERRY_API int ferry_http_server_unlisten(struct ferry_http_server *srv, uint32_t id);
 /* Port actually bound (useful with port 0). */
 FERRY_API int ferry_http_server_port(struct ferry_http_server *srv, uint32_t id);

@@ -6,9 +6,6 @@
 # unreachable endpoints.
 . "$(dirname "$0")/../lib/ferry-test.sh"
 ft_need xxhsum /usr/bin/python3
-if grep -q "not assembled yet in this build" "$FERRYD"; then
-    ft_skip "ferryd is not assembled in this tree yet"
-fi
 
 mkdir -p "$FT_TMP/pub" "$FT_TMP/in"
 ft_ferryd_start srv --publish-root "$FT_TMP/pub"
@@ -64,6 +61,28 @@ grep -q "bytes *24.0 MiB (25165824)" "$FT_TMP/wait.out" || ft_fail "wait stats: 
 ft_assert_eq "$(ft_xxh128 "$f")" "$(ft_xxh128 "$dest")" "XXH3-128 of the fetched file"
 # final jobs leave the list
 ft_assert_eq "[]" "$("${C[@]}" --json job list)" "job list after ACKNOWLEDGED"
+
+# a file the server does not publish: ERROR; job wait exits 1 and prints GetError
+bad=$("${C[@]}" job create missing "$group/nope.bin" "$FT_TMP/in/nope.bin") || ft_fail "create (404)"
+rc=0; "${C[@]}" job wait "$bad" --interval 0.1 >"$FT_TMP/bw.out" 2>"$FT_TMP/bw.err" || rc=$?
+ft_assert_eq 1 "$rc" "job wait on a 404 job"
+grep -q "failed: error 0x80190194 BG_E_HTTP_ERROR" "$FT_TMP/bw.err" || ft_fail "GetError: $(cat "$FT_TMP/bw.err")"
+grep -q "^job $bad ERROR" "$FT_TMP/bw.out" || ft_fail "final state: $(cat "$FT_TMP/bw.out")"
+"${C[@]}" --json job error "$bad" | /usr/bin/python3 -c \
+    'import json,sys; e=json.load(sys.stdin); assert int(e["ErrorCode"])==0x80190194 and e["ErrorContext"]=="5", e' \
+    || ft_fail "job error --json"
+"${C[@]}" job cancel "$bad" || ft_fail "cancel"
+"${C[@]}" job show "$bad" | grep -q "^State *8 (CANCELLED)$" || ft_fail "not CANCELLED"
+
+# add-file on a suspended job: two files
+two=$("${C[@]}" job create two "$url" "$FT_TMP/in/a.bin" --suspended) || ft_fail "create two"
+"${C[@]}" job add-file "$two" "$url" "$FT_TMP/in/b.bin" || ft_fail "add-file"
+"${C[@]}" --json job show "$two" | /usr/bin/python3 -c \
+    'import json,sys; j=json.load(sys.stdin); assert j["FilesTotal"]=="2" and len(j["Files"])==2, j' \
+    || ft_fail "two files"
+"${C[@]}" job resume "$two"
+"${C[@]}" job wait "$two" --complete --interval 0.1 >/dev/null || ft_fail "wait two"
+ft_assert_eq "$(ft_xxh128 "$f")" "$(ft_xxh128 "$FT_TMP/in/b.bin")" "second file"
 
 # faults: exit 1 with "subcode: reason"
 rc=0; "${C[@]}" job show '{00000000-0000-4000-8000-000000000000}' 2>"$FT_TMP/err" || rc=$?

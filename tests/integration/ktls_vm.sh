@@ -95,9 +95,11 @@ grep -q "KTLS_VM insmod .* failed" "$log" && { cat "$log"; fail "ktls: insmod fa
 grep -q "KTLS_PROBE kernel_has_ktls=1" "$log" || { cat "$log"; fail "ktls: probe saw no tls module"; }
 grep -q "KTLS_PROBE path=ktls bytes=3145728 sha256=$want OK" "$log" \
     || { cat "$log"; fail "ktls: the body did not go by kTLS byte-exact"; }
+grep -q "KTLS_PROBE_TLS12 path=ktls bytes=3145728 sha256=$want OK" "$log" \
+    || { cat "$log"; fail "ktls: the TLS 1.2 body did not go by kTLS byte-exact"; }
 grep -q "TLS send path: kTLS (SSL_sendfile)" "$log" || { cat "$log"; fail "ktls: no kTLS log line"; }
 grep -q "KTLS_VM probe_exit=0" "$log" || { cat "$log"; fail "ktls: probe failed"; }
-grep -Eq "KTLS_VM TlsTxSw[[:space:]]+[1-9]" "$log" || { cat "$log"; fail "ktls: kernel counted no TLS TX socket"; }
+grep -Eq "KTLS_VM TlsTxSw[[:space:]]+2" "$log" || { cat "$log"; fail "ktls: kernel did not count 2 TLS TX sockets"; }
 
 # 2: without it: userspace fallback, said once in the log
 boot userspace ""
@@ -105,6 +107,8 @@ log=$work/userspace.log.txt
 grep -q "KTLS_PROBE kernel_has_ktls=0" "$log" || { cat "$log"; fail "userspace: tls module present?"; }
 grep -q "KTLS_PROBE path=userspace bytes=3145728 sha256=$want OK" "$log" \
     || { cat "$log"; fail "userspace: the body did not arrive byte-exact"; }
+grep -q "KTLS_PROBE_TLS12 path=userspace bytes=3145728 sha256=$want OK" "$log" \
+    || { cat "$log"; fail "userspace: the TLS 1.2 body did not arrive byte-exact"; }
 grep -q "TLS send path: userspace TLS (kernel has no kTLS: TCP_ULP tls ENOENT)" "$log" \
     || { cat "$log"; fail "userspace: no fallback log line"; }
 [ "$(grep -c 'TLS send path:' "$log")" -eq 1 ] || { cat "$log"; fail "userspace: path logged more than once"; }

@@ -4,6 +4,7 @@
 # datagram socket, SIGHUP keeps serving, SIGTERM exits 0 and removes the ready file; GET
 # /metrics (admin only) with real engine counters.
 . "$(dirname "$0")/../lib/ferry-test.sh"
+. "$(dirname "$0")/wsman_lib.sh"
 ft_need curl /usr/bin/python3
 cd "$FT_TMP"
 
@@ -39,7 +40,7 @@ FT_PIDS+=("$NPID")
 for i in $(seq 1 100); do [ -S "$FT_TMP/notify.sock" ] && break; sleep 0.05; done
 
 mkdir -p "$FT_TMP/in"
-NOTIFY_SOCKET="$FT_TMP/notify.sock" ft_ferryd_start d --download-root "$FT_TMP/in" --metrics
+NOTIFY_SOCKET="$FT_TMP/notify.sock" wsman_ferryd_start d --download-root "$FT_TMP/in" --metrics
 URL=$FT_WSMAN_d
 [[ $URL =~ ^http://127\.0\.0\.1:[0-9]+/wsman$ ]] || ft_fail "ready file URL '$URL'"
 [[ $URL =~ :0/ ]] && ft_fail "the ready file shows port 0"
@@ -60,7 +61,7 @@ grep -qi '^Content-Type: text/plain' mh || ft_fail "metrics content type"
 grep -q '^ferry_jobs{state="QUEUED"} [0-9]' metrics.txt || ft_fail "no jobs gauge: $(head metrics.txt)"
 grep -q '^ferry_server_bytes_served_total [0-9]' metrics.txt || ft_fail "no served bytes"
 grep -q '^# TYPE ferry_client_bytes_fetched_total counter' metrics.txt || ft_fail "no TYPE line"
-printf 'bob-pw\n' | "$FERRYCTL" user add --state-dir "$FT_TMP/d" bob --role user >/dev/null
+wsman_user_add "$FT_TMP/d" bob user bob-pw
 ft_assert_eq 403 "$(curl -s -o /dev/null -w '%{http_code}' -u bob:bob-pw "$BASE/metrics")" "metrics as a user"
 
 # SIGHUP: still serving (and bob, added meanwhile, authenticates)

@@ -4,6 +4,7 @@
 # with --allow-basic-over-http; and failed logins from that address are rate limited (429
 # with Retry-After) after --auth-fail-limit failures within a minute.
 . "$(dirname "$0")/../lib/ferry-test.sh"
+. "$(dirname "$0")/wsman_lib.sh"
 ft_need ip curl
 cd "$FT_TMP"
 
@@ -33,7 +34,7 @@ remote() { # URL user:pass -> status, from inside the namespace
 
 PORT=$(ft_free_port)
 mkdir -p "$FT_TMP/n"
-printf 'admin-pw\n' | "$FERRYCTL" user add --state-dir "$FT_TMP/n" admin --role admin >/dev/null
+wsman_user_add "$FT_TMP/n" admin admin admin-pw
 "$FERRYD" --state-dir "$FT_TMP/n" --wsman-listen "$HOSTIP:$PORT" --auth-fail-limit 3 \
     2>>"$FT_TMP/n/ferryd.log" &
 FT_PIDS+=("$!")

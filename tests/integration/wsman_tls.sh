@@ -4,6 +4,7 @@
 # certificate refused, and pywinrm's certificate transport (its literal
 # "Authorization: .../secprofile/https/mutual" header with a mapped certificate).
 . "$(dirname "$0")/../lib/ferry-test.sh"
+. "$(dirname "$0")/wsman_lib.sh"
 ft_need curl openssl /usr/bin/python3
 cd "$FT_TMP"
 
@@ -26,7 +27,7 @@ mkdir -p "$FT_TMP/t"
 fp=$(openssl x509 -in admincert.pem -outform DER | sha256sum | awk '{print $1}')
 printf '# certificate fingerprint (SHA-256 of DER) -> user\n%s admin\n' "$fp" > "$FT_TMP/t/certmap"
 
-ft_ferryd_start t --wsman-tls-listen 127.0.0.1:0 --tls-cert server.pem --tls-key server.key \
+wsman_ferryd_start t --wsman-tls-listen 127.0.0.1:0 --tls-cert server.pem --tls-key server.key \
     --tls-client-ca ca.pem
 TURL=$(awk '$1=="wsman-tls" {print $2; exit}' "$FT_TMP/t/ferryd.ready")
 [[ $TURL =~ ^https://127\.0\.0\.1:[0-9]+/wsman$ ]] || ft_fail "no wsman-tls line: $(cat "$FT_TMP/t/ferryd.ready")"

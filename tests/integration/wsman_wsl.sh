@@ -5,15 +5,16 @@
 # WWW-Authenticate vs w:AccessDenied, 404/405/415, chunked and UTF-16 request bodies,
 # anonymous Identify, a hostile envelope).
 . "$(dirname "$0")/../lib/ferry-test.sh"
+. "$(dirname "$0")/wsman_lib.sh"
 ft_need wsl curl xmllint uuidgen iconv
 
 R=http://schemas.microsoft.com/wbem/wsman/1/wmi/root/microsoft/bits/BitsClientJob
 mkdir -p "$FT_TMP/in"
-ft_ferryd_start a --download-root "$FT_TMP/in"
+wsman_ferryd_start a --download-root "$FT_TMP/in"
 URL=$FT_WSMAN_a
 HP=${URL#http://}
 HP=${HP%/wsman}
-printf 'bob-pw\n' | "$FERRYCTL" user add --state-dir "$FT_TMP/a" bob --role user >/dev/null
+wsman_user_add "$FT_TMP/a" bob user bob-pw
 
 CT='Content-Type: application/soap+xml;charset=utf-8'
 xval() { xmllint --xpath "string(//*[local-name()='$1'])" - 2>/dev/null; }

@@ -100,7 +100,8 @@ def run(tmp, daemons):
     d = wsmanc.Ferryd(tmp, "a", ["--download-root", inroot, "--publish-root", pub],
                       users=(("admin", "admin-pw", "admin"), ("bob", "bob-pw", "user")),
                       config_lines=["wsman-max-enums = 8", "wsman-enum-ttl = 2",
-                                    "auth-fail-limit = 1000"])
+                                    "auth-fail-limit = 1000", "http-header-timeout = 2",
+                                    "http-idle-timeout = 3"])
     daemons.append(d)
     d.start()
     ws = d.client()
@@ -369,6 +370,37 @@ def run(tmp, daemons):
         GROUP, "CreateUrl", [("UrlSuffix", "s.bin"), ("SourceFilePath", pub + "/ok.bin"),
                              ("SDDLAuth", "O:BAG:BAD:(A;;FA;;;SY)")], {"UrlGroup": grp}),
         {"w:InvalidParameter"}, {400})
+
+    # ---- slow request bodies: a body trickled at 1 byte/s must not hold a connection
+    # forever (header timeout 2 s, idle timeout 3 s here)
+    host, port = d.url.split("/")[2].split(":")
+    for mode in ("Content-Length", "chunked"):
+        s = socket.create_connection((host, int(port)), timeout=5)
+        s.settimeout(0.2)
+        te = (b"Content-Length: 100000" if mode == "Content-Length"
+              else b"Transfer-Encoding: chunked")
+        s.sendall(b"POST /wsman HTTP/1.1\r\nHost: x\r\nContent-Type: application/soap+xml;"
+                  b"charset=UTF-8\r\n" + te + b"\r\n\r\n")
+        t0 = time.time()
+        closed = False
+        while time.time() - t0 < 8:
+            try:
+                s.sendall(b"<" if mode == "Content-Length" else b"1\r\n<\r\n")
+                if s.recv(4096) == b"":
+                    closed = True
+                    break
+            except socket.timeout:
+                pass
+            except OSError:
+                closed = True
+                break
+            time.sleep(0.5)
+        dt = time.time() - t0
+        s.close()
+        t.add("slow %s body at 2 bytes/s" % mode, "closed within 6 s",
+              "%s after %.1f s" % ("closed" if closed else "still open", dt),
+              closed and dt < 6, known=True)
+        alive("slow body")
 
     # ---- authentication and authorization
     anon = wsmanc.Wsman(d.url, None, None)

@@ -30,7 +30,7 @@ ct_sleep_ms(int ms)
         ;
 }
 
-static int
+int
 ct_free_port(void)
 {
     struct sockaddr_in a = {.sin_family = AF_INET};

@@ -34,6 +34,9 @@ uint64_t ct_nginx_bytes_sent(struct ct_nginx *n);
 /* Number of access-log lines whose request line contains `needle`. */
 unsigned ct_nginx_count(struct ct_nginx *n, const char *needle);
 
+/* A free 127.0.0.1 TCP port (bound and released), -1 on failure. */
+int ct_free_port(void);
+
 /* Write `size` pseudo-random bytes (seeded) to path. */
 int ct_random_file(const char *path, uint64_t size, uint64_t seed);
 /* XXH3-128 of a whole file, canonical; -errno. */

@@ -4,12 +4,16 @@
  * changing mid-transfer, nginx going away and coming back, whole-file digests.
  */
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "client-test.h"
@@ -94,6 +98,7 @@ START_TEST(test_parallel_ranges)
         char id[FERRY_GUID_STRLEN], url[256], local[600], tmpf[700];
         struct ferry_job_info *info = NULL;
         struct stat sb;
+        struct timespec t0, t1;
         uint64_t before = ct_nginx_bytes_sent(&e.ngx);
 
         snprintf(url, sizeof(url), "%s/big.bin", e.ngx.url);
@@ -101,9 +106,11 @@ START_TEST(test_parallel_ranges)
         ct_create(e.jobs, url, local, true, id);
         snprintf(tmpf, sizeof(tmpf), "%s/.big-%u.bin.ferry-%.8s.part", e.root, ns[k], id + 1);
         set_connections(e.jobs, id, ns[k]);
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         ck_assert_int_eq(ferry_jobs_set_state(e.jobs, id, FERRY_JOB_ACTION_RESUME, NULL), 0);
         ck_assert_int_eq(ct_wait_state(e.jobs, id, FERRY_JOB_TRANSFERRED, 120000),
                          FERRY_JOB_TRANSFERRED);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
         ck_assert_int_ne(stat(local, &sb), 0);      /* not there before Complete */
         ck_assert_int_eq(stat(tmpf, &sb), 0);        /* the hidden temp file is */
         ck_assert_int_eq(ferry_jobs_get(e.jobs, id, &info, NULL), 0);
@@ -113,9 +120,11 @@ START_TEST(test_parallel_ranges)
         ck_assert_uint_eq(info->bytes_refetched, 0);
         ck_assert_uint_eq(info->connections_per_file, ns[k]);
         ck_assert_uint_ne(info->completion_time, 0);
-        fprintf(stderr, "N=%u: %llu bytes, avg %llu MB/s\n", ns[k],
-                (unsigned long long)info->bytes_transferred,
-                (unsigned long long)(info->throughput_avg / 1000000));
+        fprintf(stderr, "N=%u: %llu bytes in %.2f s: %.0f MB/s (resume to TRANSFERRED)\n",
+                ns[k], (unsigned long long)info->bytes_transferred,
+                (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
+                (double)size / 1e6 /
+                    ((double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9));
         ferry_job_info_free(info);
         complete_ok(e.jobs, id);
         ck_assert_int_ne(stat(tmpf, &sb), 0);
@@ -131,6 +140,19 @@ START_TEST(test_parallel_ranges)
 }
 END_TEST
 
+static int
+count_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    int n = 0;
+
+    ck_assert_ptr_nonnull(d);
+    while (readdir(d))
+        n++;
+    closedir(d);
+    return n;
+}
+
 /* Three files (one empty) in one job, fetched in order; all exact after Complete. */
 START_TEST(test_multi_file)
 {
@@ -140,8 +162,11 @@ START_TEST(test_multi_file)
     struct ferry_job_info *info = NULL;
     struct ferry_status st;
 
+    int fds0;
+
     env_init(&e, "fetch-multi", NULL);
     env_jobs(&e);
+    fds0 = count_fds();
     for (size_t i = 0; i < 3; i++) {
         char src[600], url[256], local[600];
         snprintf(src, sizeof(src), "%s/f%zu.bin", e.www, i);
@@ -171,6 +196,9 @@ START_TEST(test_multi_file)
         snprintf(local, sizeof(local), "%s/f%zu.bin", e.root, i);
         ck_assert_msg(ct_files_equal(src, local), "file %zu differs", i);
     }
+    /* idle: temp files closed and keep-alive connections dropped */
+    ct_sleep_ms(FETCHER_IDLE_CLOSE_MS + 800);
+    ck_assert_int_le(count_fds(), fds0);
     env_done(&e);
 }
 END_TEST
@@ -507,6 +535,221 @@ START_TEST(test_manifest_mismatch)
 }
 END_TEST
 
+#define AUTH_LOC                                                                              \
+    "location /secret/ { auth_basic \"ferry\"; auth_basic_user_file %s/htpasswd; }\n"        \
+    "    location /hdr/ { if ($http_x_ferry_test != \"yes\") { return 403; } }\n"           \
+    "    location /via/ { if ($http_x_ferry_test != \"yes\") { return 403; } }"
+
+/* Server credentials (Basic): 401 without them (fatal 0x80190191), fetched with them;
+ * the credentials never show in the job snapshot. */
+START_TEST(test_credentials)
+{
+    struct env e;
+    char id[FERRY_GUID_STRLEN], id2[FERRY_GUID_STRLEN], url[256], local[600], src[600];
+    char extra[1024], dir[600], hp[700];
+    struct ferry_job_error err;
+    struct ferry_status st;
+    char *tmp = ft_tmpdir_new("fetch-auth-www");
+
+    snprintf(extra, sizeof(extra), AUTH_LOC, tmp);
+    snprintf(hp, sizeof(hp), "%s/htpasswd", tmp);
+    ck_assert_int_eq(ft_write_file(hp, "alice:{PLAIN}s3cr3t\n", 20), 0);
+    env_init(&e, "fetch-auth", extra);
+    snprintf(dir, sizeof(dir), "%s/secret", e.www);
+    mkdir(dir, 0755);
+    snprintf(src, sizeof(src), "%s/secret/x.bin", e.www);
+    ck_assert_int_eq(ct_random_file(src, 6u << 20, 21), 0);
+    env_jobs(&e);
+    snprintf(url, sizeof(url), "%s/secret/x.bin", e.ngx.url);
+    snprintf(local, sizeof(local), "%s/x1.bin", e.root);
+    ct_create(e.jobs, url, local, false, id);
+    ck_assert_int_eq(ct_wait_state(e.jobs, id, FERRY_JOB_ERROR, 10000), FERRY_JOB_ERROR);
+    ck_assert_int_eq(ferry_jobs_get_error(e.jobs, id, &err, NULL), 0);
+    ck_assert_uint_eq(err.code, 0x80190191u);
+    ferry_job_error_done(&err);
+
+    snprintf(local, sizeof(local), "%s/x2.bin", e.root);
+    ct_create(e.jobs, url, local, true, id2);
+    ck_assert_int_eq(ferry_jobs_set_credentials(e.jobs, id2, 0, 0, "alice", "s3cr3t", &st), 0);
+    ck_assert_int_eq(ferry_jobs_set_state(e.jobs, id2, FERRY_JOB_ACTION_RESUME, &st), 0);
+    ck_assert_int_eq(ct_wait_state(e.jobs, id2, FERRY_JOB_TRANSFERRED, 20000),
+                     FERRY_JOB_TRANSFERRED);
+    complete_ok(e.jobs, id2);
+    ck_assert(ct_files_equal(src, local));
+    env_done(&e);
+    ft_tmpdir_free(tmp);
+}
+END_TEST
+
+/* A mirror shares the ranges; a custom header reaches every request (the server refuses
+ * requests without it). */
+START_TEST(test_mirror_and_header)
+{
+    struct env e;
+    char id[FERRY_GUID_STRLEN], url[256], murl[256], local[600], src[600], dir[600];
+    char src2[600], extra[1024];
+    struct ferry_status st;
+
+    snprintf(extra, sizeof(extra), AUTH_LOC, "/nonexistent");
+    env_init(&e, "fetch-mirror", extra);
+    snprintf(dir, sizeof(dir), "%s/hdr", e.www);
+    mkdir(dir, 0755);
+    snprintf(dir, sizeof(dir), "%s/via", e.www);
+    mkdir(dir, 0755);
+    snprintf(src, sizeof(src), "%s/hdr/m.bin", e.www);
+    snprintf(src2, sizeof(src2), "%s/via/m.bin", e.www);
+    ck_assert_int_eq(ct_random_file(src, 32u << 20, 22), 0);
+    ck_assert_int_eq(link(src, src2), 0); /* same inode: same ETag on both paths */
+    env_jobs(&e);
+    snprintf(url, sizeof(url), "%s/hdr/m.bin", e.ngx.url);
+    snprintf(murl, sizeof(murl), "%s/via/m.bin", e.ngx.url);
+    snprintf(local, sizeof(local), "%s/m.bin", e.root);
+    ct_create(e.jobs, url, local, true, id);
+    ck_assert_int_eq(ferry_jobs_set_option(e.jobs, id, "Mirror", murl, &st), 0);
+    ck_assert_int_eq(ferry_jobs_set_option(e.jobs, id, "CustomHeader", "X-Ferry-Test: yes",
+                                           &st),
+                     0);
+    ck_assert_int_eq(ferry_jobs_set_state(e.jobs, id, FERRY_JOB_ACTION_RESUME, &st), 0);
+    ck_assert_int_eq(ct_wait_state(e.jobs, id, FERRY_JOB_TRANSFERRED, 20000),
+                     FERRY_JOB_TRANSFERRED);
+    complete_ok(e.jobs, id);
+    ck_assert(ct_files_equal(src, local));
+    ck_assert_uint_ge(ct_nginx_count(&e.ngx, "GET /hdr/m.bin"), 2);
+    ck_assert_uint_ge(ct_nginx_count(&e.ngx, "GET /via/m.bin"), 2);
+    ck_assert_uint_eq(ct_nginx_count(&e.ngx, " 403 "), 0);
+    env_done(&e);
+}
+END_TEST
+
+/* ProxyUsage 2 (override): every request goes through the proxy (a second nginx server
+ * acting as a forward proxy); the bypass list is honoured when it names the host. */
+START_TEST(test_proxy)
+{
+    struct env e;
+    char id[FERRY_GUID_STRLEN], url[256], local[600], src[600], proxy[64], extra[512];
+    struct ferry_status st;
+    int pport = ct_free_port();
+
+    ck_assert_int_gt(pport, 0);
+    /* closes the origin server {} and opens the proxy's (the helper closes it) */
+    snprintf(extra, sizeof(extra),
+             "}\n  server {\n    listen 127.0.0.1:%d;\n"
+             "    location / { proxy_pass http://$http_host; }",
+             pport);
+    env_init(&e, "fetch-proxy", extra);
+    snprintf(src, sizeof(src), "%s/p.bin", e.www);
+    ck_assert_int_eq(ct_random_file(src, 12u << 20, 23), 0);
+    env_jobs(&e);
+    snprintf(url, sizeof(url), "%s/p.bin", e.ngx.url);
+    snprintf(local, sizeof(local), "%s/p.bin", e.root);
+    snprintf(proxy, sizeof(proxy), "http://127.0.0.1:%d", pport);
+    ct_create(e.jobs, url, local, true, id);
+    ck_assert_int_eq(ferry_jobs_set_proxy(e.jobs, id, 2, proxy, "otherhost", &st), 0);
+    ck_assert_int_eq(ferry_jobs_set_state(e.jobs, id, FERRY_JOB_ACTION_RESUME, &st), 0);
+    ck_assert_int_eq(ct_wait_state(e.jobs, id, FERRY_JOB_TRANSFERRED, 20000),
+                     FERRY_JOB_TRANSFERRED);
+    complete_ok(e.jobs, id);
+    ck_assert(ct_files_equal(src, local));
+    /* the proxy logs absolute-form request lines: probe + 3 ranges */
+    ck_assert_uint_ge(ct_nginx_count(&e.ngx, "GET http://127.0.0.1"), 3);
+    ck_assert_uint_ge(ct_nginx_count(&e.ngx, "HEAD http://127.0.0.1"), 1);
+    env_done(&e);
+}
+END_TEST
+
+/* tests/tools/faultproxy.py in front of nginx with one fault armed; returns its pid and
+ * port (SKIP when python3 or the tool is missing). */
+static pid_t
+start_faultproxy(struct env *e, const char *fault, int *ret_port)
+{
+    const char *srcdir = getenv("FERRY_SRC");
+    char tool[600], target[64], pfile[600];
+    pid_t pid;
+
+    if (!srcdir || access("/usr/bin/python3", X_OK) != 0)
+        ft_skip("python3 or FERRY_SRC missing for faultproxy");
+    snprintf(tool, sizeof(tool), "%s/tests/tools/faultproxy.py", srcdir);
+    if (access(tool, R_OK) != 0)
+        ft_skip("%s missing", tool);
+    snprintf(target, sizeof(target), "127.0.0.1:%d", e->ngx.port);
+    snprintf(pfile, sizeof(pfile), "%s/proxy.port", e->tmp);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int fd = open("/dev/null", O_WRONLY);
+        if (fd >= 0)
+            dup2(fd, 1);
+        execl("/usr/bin/python3", "python3", tool, "serve", "--target", target, "--port-file",
+              pfile, "--fault", fault, (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 500; i++) {
+        char *txt = NULL;
+        size_t len = 0;
+        if (ft_read_file(pfile, &txt, &len) == 0) {
+            char *p = strstr(txt, "proxy ");
+            if (p && strstr(txt, "control ")) {
+                *ret_port = (int)strtol(p + 6, NULL, 10);
+                free(txt);
+                return pid;
+            }
+            free(txt);
+        }
+        ct_sleep_ms(10);
+    }
+    kill(pid, SIGKILL);
+    ck_abort_msg("faultproxy did not start");
+    return -1;
+}
+
+/* A 206 of the same version carrying another byte range (a broken proxy): transient
+ * BG_E_INVALID_SERVER_RESPONSE with progress kept, not a restart; then it finishes. */
+START_TEST(test_bad_content_range)
+{
+    struct env e;
+    char id[FERRY_GUID_STRLEN], url[256], local[600], src[600];
+    struct ferry_job_info *info = NULL;
+    struct ferry_job_error err;
+    int pport = 0;
+    pid_t px;
+
+    env_init(&e, "fetch-badrange", NULL);
+    snprintf(src, sizeof(src), "%s/r.bin", e.www);
+    ck_assert_int_eq(ct_random_file(src, 24u << 20, 31), 0);
+    px = start_faultproxy(&e, "bad-content-range shift=4096 skip=3 times=2", &pport);
+    e.cfg->retry_delay_min = 1;
+    e.cfg->connections_per_file = 1;
+    env_jobs(&e);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/r.bin", pport);
+    snprintf(local, sizeof(local), "%s/r.bin", e.root);
+    ct_create(e.jobs, url, local, true, id);
+    {
+        struct ferry_job_props p = {.mask = FERRY_JOBPROP_MIN_RETRY_DELAY,
+                                    .minimum_retry_delay = 1};
+        ck_assert_int_eq(ferry_jobs_set_props(e.jobs, id, &p, NULL), 0);
+    }
+    ck_assert_int_eq(ferry_jobs_set_state(e.jobs, id, FERRY_JOB_ACTION_RESUME, NULL), 0);
+    ck_assert_int_eq(ct_wait_state(e.jobs, id, FERRY_JOB_TRANSIENT_ERROR, 20000),
+                     FERRY_JOB_TRANSIENT_ERROR);
+    ck_assert_int_eq(ferry_jobs_get_error(e.jobs, id, &err, NULL), 0);
+    ck_assert_uint_eq(err.code, FERRY_BG_E_INVALID_SERVER_RESPONSE);
+    ck_assert_int_eq(err.context, FERRY_ERRCTX_REMOTE_FILE);
+    ferry_job_error_done(&err);
+    ck_assert_uint_ge(ct_job_bytes(e.jobs, id), 8u << 20); /* the good chunks stay */
+    ck_assert_int_eq(ct_wait_state(e.jobs, id, FERRY_JOB_TRANSFERRED, 30000),
+                     FERRY_JOB_TRANSFERRED);
+    ck_assert_int_eq(ferry_jobs_get(e.jobs, id, &info, NULL), 0);
+    ck_assert_uint_eq(info->bytes_refetched, 0);
+    ck_assert_uint_ge(info->transient_error_count, 1);
+    ferry_job_info_free(info);
+    complete_ok(e.jobs, id);
+    ck_assert(ct_files_equal(src, local));
+    kill(px, SIGKILL);
+    waitpid(px, NULL, 0);
+    env_done(&e);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -522,6 +765,10 @@ main(void)
     ct_add(s, "digest", test_expected_digest);
     ct_add(s, "manifest", test_manifest_sparse);
     ct_add(s, "manifest-bad", test_manifest_mismatch);
+    ct_add(s, "credentials", test_credentials);
+    ct_add(s, "mirror", test_mirror_and_header);
+    ct_add(s, "proxy", test_proxy);
+    ct_add(s, "bad-range", test_bad_content_range);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);

@@ -1,7 +1,8 @@
 /*
  * tests/engine/core/test_loop.c - engine/core/loop.c: timers fire in deadline order and can
  * be cancelled, commands posted from another thread run on the loop thread, recv/send and
- * poll over a socketpair, cancellation of a pending recv, multishot accept.
+ * poll over a socketpair, cancellation of a pending recv, splice file -> pipe -> socket,
+ * multishot accept.
  */
 #include <arpa/inet.h>
 #include <check.h>
@@ -9,6 +10,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -226,6 +228,61 @@ START_TEST(test_cancel_recv)
 }
 END_TEST
 
+/* ---- splice: file -> pipe -> socket ---- */
+
+struct sstate {
+    struct loop_op op;
+    int res[2];
+    int n;
+    int pipefd[2], sv[2], file;
+};
+
+static void
+splice_done(struct loop *loop, struct loop_op *op, int res, bool more)
+{
+    struct sstate *st = op->data;
+
+    st->res[st->n++] = res;
+    if (st->n == 1 && res > 0) {
+        /* second leg from the completion handler, reusing the same op */
+        ck_assert_int_eq(loop_splice(loop, op, st->pipefd[0], -1, st->sv[0], -1,
+                                     (unsigned)res, 0), 0);
+        return;
+    }
+    loop_stop(loop);
+}
+
+START_TEST(test_splice)
+{
+    char path[] = "/tmp/ferry-loop-splice-XXXXXX", buf[64];
+    struct loop *loop;
+    struct sstate st;
+
+    memset(&st, 0, sizeof(st));
+    st.file = mkstemp(path);
+    ck_assert_int_ge(st.file, 0);
+    unlink(path);
+    ck_assert_int_eq(write(st.file, "0123456789abcdef", 16), 16);
+    ck_assert_int_eq(pipe(st.pipefd), 0);
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, st.sv), 0);
+    ck_assert_int_eq(loop_new(0, &loop), 0);
+    loop_op_init(&st.op, splice_done, &st);
+    /* bytes 4..13 of the file, by offset: the file position is not used */
+    ck_assert_int_eq(loop_splice(loop, &st.op, st.file, 4, st.pipefd[1], -1, 10, 0), 0);
+    ck_assert_int_eq(loop_run(loop), 0);
+    ck_assert_int_eq(st.res[0], 10);
+    ck_assert_int_eq(st.res[1], 10);
+    ck_assert_int_eq(read(st.sv[1], buf, sizeof(buf)), 10);
+    ck_assert_int_eq(memcmp(buf, "456789abcd", 10), 0);
+    loop_free(loop);
+    close(st.file);
+    close(st.pipefd[0]);
+    close(st.pipefd[1]);
+    close(st.sv[0]);
+    close(st.sv[1]);
+}
+END_TEST
+
 /* ---- multishot accept ---- */
 
 struct astate {
@@ -300,6 +357,7 @@ main(void)
     tcase_add_test(tc, test_stop_from_other_thread);
     tcase_add_test(tc, test_recv_send_poll);
     tcase_add_test(tc, test_cancel_recv);
+    tcase_add_test(tc, test_splice);
     tcase_add_test(tc, test_accept);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);

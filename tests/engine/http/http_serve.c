@@ -62,9 +62,12 @@ main(int argc, char **argv)
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
-    if (argc == 6 && (r = ferry_tls_ctx_new(argv[4], argv[5], NULL, &tls)) < 0) {
-        fprintf(stderr, "http_serve: tls: %s\n", strerror(-r));
-        return 1;
+    if (argc == 6) {
+        r = ferry_tls_ctx_new(argv[4], argv[5], NULL, &tls);
+        if (r < 0) {
+            fprintf(stderr, "http_serve: tls: %s\n", strerror(-r));
+            return 1;
+        }
     }
     o.tls = tls;
     r = ferry_http_server_new(&cfg, "serve", (unsigned)strtoul(argv[3], NULL, 10), &srv);

@@ -8,7 +8,8 @@
  * (SSL_sendfile under kTLS, pread + SSL_write otherwise). An OpenSSL client in the same
  * program fetches it and checks the digest. The handler reads the connection's kTLS
  * decision from the engine's internals (http-internal.h), so the final line says which
- * path really carried the body:
+ * path really carried the body, first over TLS 1.2, then over the default (TLS 1.3):
+ *   KTLS_PROBE_TLS12 path=ktls|userspace bytes=N sha256=HEX OK|MISMATCH
  *   KTLS_PROBE path=ktls|userspace bytes=N sha256=HEX OK|MISMATCH
  * `ktls_probe --sha256` prints the expected digest (for the host side).
  */
@@ -76,7 +77,7 @@ handler(void *ud, const struct ferry_http_request *req, struct ferry_http_respon
 
 /* Fetch https://127.0.0.1:port/probe with OpenSSL; returns the body length or -1. */
 static long
-fetch(int port, unsigned char *body, size_t cap)
+fetch(int port, int max_version, unsigned char *body, size_t cap)
 {
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     static const char req[] = "GET /probe HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
@@ -89,6 +90,8 @@ fetch(int port, unsigned char *body, size_t cap)
     int fd;
 
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (ctx && max_version)
+        SSL_CTX_set_max_proto_version(ctx, max_version);
     fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (!ctx || fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
         perror("ktls_probe: connect");
@@ -180,16 +183,26 @@ main(int argc, char **argv)
         fprintf(stderr, "ktls_probe: server: %s\n", strerror(-r));
         return 1;
     }
-    n = fetch(ferry_http_server_port(srv, id), got, sizeof(got));
+    /* TLS 1.2 first (its own line), then the default (TLS 1.3): the final line */
+    int ok = 1;
+    for (int round = 0; round < 2; round++) {
+        atomic_store(&served_ktls, -1);
+        n = fetch(ferry_http_server_port(srv, id), round == 0 ? TLS1_2_VERSION : 0, got,
+                  sizeof(got));
+        if (n < 0) {
+            ok = 0;
+            break;
+        }
+        sha256_hex(got, (size_t)n, have);
+        bool good = (size_t)n == sizeof(data) && strcmp(have, want) == 0;
+        printf("%s path=%s bytes=%ld sha256=%s %s\n",
+               round == 0 ? "KTLS_PROBE_TLS12" : "KTLS_PROBE", atomic_load(&served_ktls) == 1 ? "ktls" : "userspace", n, have,
+               good ? "OK" : "MISMATCH");
+        fflush(stdout);
+        ok &= good;
+    }
     ferry_http_server_free(srv);
     ferry_tls_ctx_unref(tls);
     unlink(path);
-    if (n < 0)
-        return 1;
-    sha256_hex(got, (size_t)n, have);
-    printf("KTLS_PROBE path=%s bytes=%ld sha256=%s %s\n",
-           atomic_load(&served_ktls) == 1 ? "ktls" : "userspace", n, have,
-           (size_t)n == sizeof(data) && strcmp(have, want) == 0 ? "OK" : "MISMATCH");
-    fflush(stdout);
-    return (size_t)n == sizeof(data) && strcmp(have, want) == 0 ? 0 : 1;
+    return ok ? 0 : 1;
 }

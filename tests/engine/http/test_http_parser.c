@@ -115,8 +115,8 @@ START_TEST(test_request_line_rejections)
     ck_assert_int_eq(status_of("GET / HTTP/1.10\r\nHost: a\r\n\r\n"), 400);
     ck_assert_int_eq(status_of("GET / http/1.1\r\nHost: a\r\n\r\n"), 400);
     ck_assert_int_eq(status_of("GET /\r\n\r\n"), 400);
-    ck_assert_int_eq(status_of("ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEFGHIJ / HTTP/1.1\r\nHost: a\r\n\r\n"),
-                     501);
+    ck_assert_int_eq(
+        status_of("ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEFGHIJ / HTTP/1.1\r\nHost: a\r\n\r\n"), 501);
 }
 END_TEST
 

@@ -160,6 +160,45 @@ START_TEST(test_sha256_pieces)
 }
 END_TEST
 
+/* Many full-size hole chunks: the digest computed once is right for each of them. */
+START_TEST(test_many_holes)
+{
+    char *path;
+    uint8_t *buf = malloc(CH);
+    struct manifest *m;
+    int fd;
+
+    ck_assert_int_ge(asprintf(&path, "%s/holes.img", tmp), 0);
+    fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(ftruncate(fd, 8 * CH), 0);
+    fill_random(buf, CH, 5);
+    ck_assert_int_eq(pwrite(fd, buf, CH, 0), CH);
+    ck_assert_int_eq(pwrite(fd, buf, 10, 7 * CH + 100), 10);
+    close(fd);
+    for (int sha = 0; sha < 2; sha++) {
+        m = compute_path(path, sha);
+        fd = open(path, O_RDONLY);
+        expect_chunk(fd, m, 0, false);
+        for (uint64_t i = 1; i < 7; i++)
+            expect_chunk(fd, m, i, true);
+        expect_chunk(fd, m, 7, false);
+        if (sha) {
+            uint8_t *all = malloc(8 * CH), d[32];
+            unsigned dlen;
+            ck_assert_int_eq(pread(fd, all, 8 * CH, 0), (ssize_t)(8 * CH));
+            ck_assert_int_eq(EVP_Digest(all, 8 * CH, d, &dlen, EVP_sha256(), NULL), 1);
+            ck_assert_mem_eq(m->file_sha256, d, 32);
+            free(all);
+        }
+        close(fd);
+        manifest_unref(m);
+    }
+    free(buf);
+    free(path);
+}
+END_TEST
+
 START_TEST(test_empty_and_exact)
 {
     char *path;
@@ -343,6 +382,7 @@ main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_sparse_digests);
     tcase_add_test(tc, test_sha256_pieces);
+    tcase_add_test(tc, test_many_holes);
     tcase_add_test(tc, test_empty_and_exact);
     tcase_add_test(tc, test_etag);
     tcase_add_test(tc, test_cache_roundtrip);

@@ -11,6 +11,8 @@
 #include <signal.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +24,7 @@
 #include <unistd.h>
 
 #include "ferry/config.h"
+#include "ferry/jobs.h"
 #include "ferry/server.h"
 #include "ferry/users.h"
 #include "ferry-test.h"
@@ -260,6 +263,26 @@ START_TEST(test_get_head_ranges)
     ck_assert_msg(strstr(h, "Link: </files/small.bin.meta4>; rel=describedby; "
                             "type=\"application/metalink4+xml\"\n"), "%s", h);
     free(h);
+    /* HEAD of the Metalink: its type and the length GET sends */
+    char murl[256], *meta = tpath("m.meta4");
+    snprintf(murl, sizeof(murl), "%s/small.bin.meta4", base);
+    h = sh_out("curl -sSI '%s' | tr -d '\\r'", murl);
+    ck_assert_msg(strstr(h, "Content-Type: application/metalink4+xml\n"), "%s", h);
+    ck_assert_int_eq(curl_code(meta, "", murl), 200);
+    struct stat mst;
+    ck_assert_int_eq(stat(meta, &mst), 0);
+    char cl[64];
+    snprintf(cl, sizeof(cl), "Content-Length: %lld\n", (long long)mst.st_size);
+    ck_assert_msg(strstr(h, cl), "%s (want %s)", h, cl);
+    free(h);
+    /* the document names this file, its size and 4 chunks of 1 MiB */
+    h = sh_out("cat '%s'", meta);
+    ck_assert_ptr_nonnull(strstr(h, "<file name=\"small.bin\">"));
+    ck_assert_ptr_nonnull(strstr(h, "<size>3145851</size>"));
+    ck_assert_ptr_nonnull(strstr(h, "<pieces type=\"xxh3-128\" length=\"1048576\">"));
+    ck_assert_msg(strstr(h, "<url priority=\"1\">http://127.0.0.1:"), "%s", h);
+    free(h);
+    free(meta);
     /* ranges: middle, suffix, open-ended */
     ck_assert_int_eq(curl_code(out, "-r 100-199", url), 206);
     ck_assert(same_slice(out, small_path, 100, 100));
@@ -498,6 +521,13 @@ START_TEST(test_restart_and_close)
 
     publish("small.bin", small_path, "D:(A;;GA;;;WD)");
     ck_assert_int_eq(ferry_server_group_set_property(srv, prefix, "ConnectionLimit", 7, &st), 0);
+    ck_assert_int_eq(ferry_server_group_set_auth(srv, prefix, 1, true, &st), 0);
+    ck_assert_int_eq(ferry_server_group_set_auth(srv, prefix, 2, true, &st), -EINVAL);
+    ck_assert_str_eq(st.param, "Scheme");
+    ck_assert_int_eq(ferry_server_group_get_property(srv, "http://+:1/none", "ConnectionLimit",
+                                                     &v, &st), -ENOENT);
+    ck_assert_int_eq(st.kind, FERRY_STATUS_NOT_FOUND);
+    ck_assert_str_eq(st.param, "UrlGroup");
     server_stop();
     /* nothing listens while stopped */
     snprintf(url, sizeof(url), "%s/small.bin", base);
@@ -508,11 +538,20 @@ START_TEST(test_restart_and_close)
     ck_assert_int_eq(ferry_server_group_get_property(srv, prefix, "ConnectionLimit", &v, &st),
                      0);
     ck_assert_uint_eq(v, 7);
+    bool ntlm = false, negotiate = true;
+    ck_assert_int_eq(ferry_server_group_get_auth(srv, prefix, 1, &ntlm, &st), 0);
+    ck_assert_int_eq(ferry_server_group_get_auth(srv, prefix, 0, &negotiate, &st), 0);
+    ck_assert(ntlm && !negotiate);
     ck_assert_int_eq(curl_code(out, "", url), 200);
     ck_assert_int_eq(sh("cmp -s '%s' '%s'", out, small_path), 0);
     /* deleting the last group on the port closes it: connection refused */
     ck_assert_int_eq(ferry_server_group_delete(srv, prefix, &st), 0);
     ck_assert_int_eq(sh("curl -s -o /dev/null '%s'", url), 7);
+    /* the port can be taken again at once */
+    ck_assert_msg(ferry_server_url_create(srv, prefix, "small.bin", small_path, NULL, NULL, 0,
+                                          &st) == 0, "%s", st.text);
+    ck_assert_int_eq(curl_code(out, "", url), 200);
+    ck_assert_int_eq(ferry_server_group_delete(srv, prefix, &st), 0);
     /* and it stays deleted across a restart */
     server_stop();
     server_start();
@@ -616,6 +655,14 @@ START_TEST(test_https)
     snprintf(extra, sizeof(extra), "--cacert '%s'", crt2);
     ck_assert_int_eq(curl_code(out, extra, url), 200);
     ck_assert_int_eq(sh("cmp -s '%s' '%s'", out, small_path), 0);
+    /* aria2c, several ranges in parallel over TLS */
+    if (sh("command -v aria2c >/dev/null 2>&1") == 0) {
+        char *dl = tpath("dl-tls");
+        ck_assert_int_eq(sh("aria2c -q -x4 -s4 -k1M --ca-certificate='%s' "
+                            "--allow-overwrite=true -d '%s' -o s.bin '%s'", crt2, dl, url), 0);
+        ck_assert_int_eq(sh("cmp -s '%s/s.bin' '%s'", dl, small_path), 0);
+        free(dl);
+    }
     /* the binding survives a restart */
     server_stop();
     server_start();
@@ -670,9 +717,372 @@ START_TEST(test_client_cert_rule)
              crt, tmp, tmp);
     ck_assert_int_eq(curl_code(out, extra, url), 200);
     ck_assert_int_eq(sh("cmp -s '%s' '%s'", out, small_path), 0);
+    /* CreateUrl's certificate hash list adds cert grants to an SDDL rule; it persists */
+    const char *fps[] = {rule + 5};
+    ck_assert_msg(ferry_server_url_create(srv, sprefix, "adm.bin", small_path, "D:(A;;GA;;;BA)",
+                                          fps, 1, &st) == 0, "%s", st.text);
+    server_stop();
+    server_start();
+    snprintf(url, sizeof(url), "https://127.0.0.1:%d/sec/adm.bin", sport);
+    ck_assert_int_eq(curl_code(out, extra, url), 200);
+    snprintf(extra, sizeof(extra), "--cacert '%s' --cert '%s/other.crt' --key '%s/other.key'",
+             crt, tmp, tmp);
+    ck_assert_int_eq(curl_code(out, extra, url), 401);
+    char extra2[1200];
+    snprintf(extra2, sizeof(extra2), "%s -u root:root-pw", extra);
+    ck_assert_int_eq(curl_code(out, extra2, url), 200);
     free(crt);
     free(key);
     free(out);
+}
+END_TEST
+
+START_TEST(test_manifest_invalidation)
+{
+    char url[256], murl[256], *h, *out = tpath("m.meta4");
+    struct ferry_server_stats stats;
+    struct timespec times[2];
+    struct stat st;
+
+    need("xxhsum");
+    publish("small.bin", small_path, NULL);
+    wait_manifest("small.bin");
+    snprintf(url, sizeof(url), "%s/small.bin", base);
+    snprintf(murl, sizeof(murl), "%s/small.bin.meta4", base);
+    h = sh_out("curl -sSI '%s' | tr -d '\\r'", url);
+    ck_assert_ptr_nonnull(strstr(h, "Link: "));
+    free(h);
+    /* new bytes, same size, newer mtime: another identity */
+    ck_assert_int_eq(stat(small_path, &st), 0);
+    fill_random(small_path, SMALL_SIZE, 4242);
+    times[0] = st.st_atim;
+    times[1] = st.st_mtim;
+    times[1].tv_sec += 10;
+    ck_assert_int_eq(utimensat(AT_FDCWD, small_path, times, 0), 0);
+    /* the first response after the change drops the stale manifest: no Link */
+    h = sh_out("curl -sSI '%s' | tr -d '\\r'", url);
+    ck_assert_msg(!strstr(h, "Link: "), "%s", h);
+    free(h);
+    wait_manifest("small.bin");
+    for (int i = 0; i < 300; i++) {
+        h = sh_out("curl -sSI '%s' | tr -d '\\r'", url);
+        bool linked = strstr(h, "Link: ") != NULL;
+        free(h);
+        if (linked)
+            break;
+        usleep(10000);
+    }
+    ck_assert_int_eq(curl_code(out, "", murl), 200);
+    /* chunk 0 and the short last chunk of the new bytes are in the document */
+    char *c0 = sh_out("head -c 1048576 '%s' | xxhsum -H2 | cut -d' ' -f1 | tr -d '\\n'",
+                      small_path);
+    char *c3 = sh_out("tail -c 123 '%s' | xxhsum -H2 | cut -d' ' -f1 | tr -d '\\n'",
+                      small_path);
+    h = sh_out("cat '%s'", out);
+    ck_assert_uint_eq(strlen(c0), 32);
+    ck_assert_msg(strstr(h, c0), "%s not in %s", c0, h);
+    ck_assert_msg(strstr(h, c3), "%s not in %s", c3, h);
+    ck_assert_ptr_nonnull(strstr(h, "<size>3145851</size>"));
+    free(h);
+    free(c0);
+    free(c3);
+    ferry_server_stats(srv, &stats);
+    ck_assert_uint_eq(stats.manifests_computed, 2);
+    /* the old version's cache file is gone, the new one is there */
+    h = sh_out("ls '%s/manifests' | grep -c '\\.bin$'", state);
+    ck_assert_str_eq(h, "1\n");
+    free(h);
+    /* a restart loads it from the cache instead of computing again */
+    server_stop();
+    server_start();
+    wait_manifest("small.bin");
+    ferry_server_stats(srv, &stats);
+    ck_assert_uint_eq(stats.manifests_computed, 0);
+    ck_assert_int_eq(curl_code(out, "", murl), 200);
+    /* unpublishing forgets the cache file */
+    struct ferry_status fst;
+    ck_assert_int_eq(ferry_server_url_delete(srv, prefix, "small.bin", &fst), 0);
+    h = sh_out("ls '%s/manifests' | grep -c '\\.bin$'", state);
+    ck_assert_str_eq(h, "0\n");
+    free(h);
+    free(out);
+}
+END_TEST
+
+/* Optional (FERRY_TEST_LONG=1): aria2c -x8 -s8 on a 1 GiB sparse-ish file. */
+START_TEST(test_aria2c_1g)
+{
+    char url[256], *big = tpath("pub/huge.img"), *dl = tpath("dl");
+
+    need("aria2c");
+    need("xxhsum");
+    ck_assert_int_eq(sh("head -c 536870912 /dev/urandom > '%s' && truncate -s 1G '%s'", big,
+                        big), 0);
+    publish("huge.img", big, NULL);
+    snprintf(url, sizeof(url), "%s/huge.img", base);
+    ck_assert_int_eq(sh("aria2c -q -x8 -s8 --allow-overwrite=true -d '%s' -o huge.img '%s'",
+                        dl, url), 0);
+    char *a = sh_out("xxhsum -H2 '%s' | cut -d' ' -f1", big);
+    char *b = sh_out("xxhsum -H2 '%s/huge.img' | cut -d' ' -f1", dl);
+    ck_assert_str_eq(a, b);
+    free(a);
+    free(b);
+    free(big);
+    free(dl);
+}
+END_TEST
+
+/* The two roles together: a BITS job of the client role fetches a sparse image from this
+ * server, uses its manifest (zero chunks are not fetched) and ends byte-exact. */
+START_TEST(test_client_role_interop)
+{
+    struct ferry_jobs *jobs = NULL;
+    struct ferry_job_create req = {0};
+    struct ferry_job_info *info = NULL;
+    struct ferry_group_info *g = NULL;
+    struct ferry_status st;
+    char id[FERRY_GUID_STRLEN], url[256], *img = tpath("pub/sparse.img"), *in = tpath("in");
+    char local[512];
+    uint8_t *buf = malloc(1024 * 1024);
+    enum ferry_job_state js = FERRY_JOB_QUEUED;
+    int fd;
+
+    /* 12 MiB: chunk 0 data, chunks 1-9 holes, chunk 10 zeros written, chunk 11 data */
+    fd = open(img, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(ftruncate(fd, 12 * 1024 * 1024), 0);
+    for (size_t i = 0; i < 1024 * 1024; i++)
+        buf[i] = (uint8_t)(i * 7 + 1);
+    ck_assert_int_eq(pwrite(fd, buf, 1024 * 1024, 0), 1024 * 1024);
+    ck_assert_int_eq(pwrite(fd, buf, 1024 * 1024, 11 * 1024 * 1024), 1024 * 1024);
+    memset(buf, 0, 1024 * 1024);
+    ck_assert_int_eq(pwrite(fd, buf, 1024 * 1024, 10 * 1024 * 1024), 1024 * 1024);
+    close(fd);
+    free(buf);
+    ck_assert_int_eq(mkdir(in, 0755), 0);
+    publish("sparse.img", img, NULL);
+    wait_manifest("sparse.img");
+
+    server_stop();
+    set("download-root", in);
+    server_start();
+    wait_manifest("sparse.img");
+    ck_assert_int_eq(jobs_new(cfg, &jobs), 0);
+    snprintf(url, sizeof(url), "%s/sparse.img", base);
+    snprintf(local, sizeof(local), "%s/sparse.img", in);
+    req.display_name = "interop";
+    req.remote_url = url;
+    req.local_file = local;
+    ck_assert_msg(ferry_jobs_create(jobs, &req, id, &st) == 0, "%s", st.text);
+    for (int t = 0; t < 3000; t++) {
+        ck_assert_int_eq(ferry_jobs_get(jobs, id, &info, &st), 0);
+        js = info->state;
+        info = ferry_job_info_free(info);
+        if (js == FERRY_JOB_TRANSFERRED || js == FERRY_JOB_ERROR)
+            break;
+        usleep(10000);
+    }
+    ck_assert_int_eq(js, FERRY_JOB_TRANSFERRED);
+    ck_assert_int_eq(ferry_jobs_set_state(jobs, id, FERRY_JOB_ACTION_COMPLETE, &st), 0);
+    ck_assert_int_eq(sh("cmp -s '%s' '%s'", local, img), 0);
+    /* only the two data chunks crossed the wire (plus the manifest) */
+    ck_assert_int_eq(ferry_server_group_get(srv, prefix, &g), 0);
+    ck_assert_msg(g->bytes_sent >= 2u * 1024 * 1024 && g->bytes_sent < 3u * 1024 * 1024,
+                  "server sent %llu bytes of a 12 MiB file with 2 MiB of data",
+                  (unsigned long long)g->bytes_sent);
+    ferry_group_info_free(g);
+    jobs = jobs_free(jobs);
+    free(img);
+    free(in);
+}
+END_TEST
+
+START_TEST(test_source_changes_and_pipelining)
+{
+    char url[256], *f = tpath("pub/moving.bin"), *outside = tpath("secret.txt"), *h;
+    char *out = tpath("out");
+
+    fill_random(f, 100000, 77);
+    ck_assert_int_eq(ft_write_file(outside, "top secret\n", 11), 0);
+    publish("moving.bin", f, NULL);
+    snprintf(url, sizeof(url), "%s/moving.bin", base);
+    ck_assert_int_eq(curl_code(out, "", url), 200);
+    /* replaced by a symlink leaving the publish root: opened beneath the root per request,
+     * so never served */
+    ck_assert_int_eq(unlink(f), 0);
+    ck_assert_int_eq(symlink(outside, f), 0);
+    ck_assert_int_eq(curl_code(out, "", url), 404);
+    h = sh_out("curl -s '%s'", url);
+    ck_assert_ptr_null(strstr(h, "top secret"));
+    free(h);
+    /* gone -> 404; back -> 200 */
+    ck_assert_int_eq(unlink(f), 0);
+    ck_assert_int_eq(curl_code(out, "", url), 404);
+    ck_assert_int_eq(mkdir(f, 0755), 0);
+    ck_assert_int_eq(curl_code(out, "", url), 404);
+    ck_assert_int_eq(rmdir(f), 0);
+    fill_random(f, 100000, 78);
+    ck_assert_int_eq(curl_code(out, "", url), 200);
+    ck_assert_int_eq(sh("cmp -s '%s' '%s'", out, f), 0);
+    /* pipelining: three requests in one write, answered in order on one connection */
+    ck_assert_msg(getenv("FERRY_SRC"), "FERRY_SRC is not set: run through meson test");
+    h = sh_out("/usr/bin/python3 '%s/tests/engine/server/pipeline.py' %d /files/moving.bin "
+               "0-9 10-19 -5 | od -An -tx1 | tr -d ' \\n'", getenv("FERRY_SRC"), port);
+    char *want = sh_out("(head -c 20 '%s'; tail -c 5 '%s') | od -An -tx1 | tr -d ' \\n'",
+                        f, f);
+    ck_assert_uint_eq(strlen(want), 50);
+    ck_assert_str_eq(h, want);
+    free(h);
+    free(want);
+    free(f);
+    free(outside);
+    free(out);
+}
+END_TEST
+
+/* The host's first global IPv4 address (non-loopback), or "" when it has none. */
+static void
+global_ipv4(char *buf, size_t len)
+{
+    char *ip = sh_out("ip -4 -o addr show scope global 2>/dev/null | awk '{print $4}' | "
+                      "cut -d/ -f1 | head -n1 | tr -d '\\n'");
+    snprintf(buf, len, "%s", ip);
+    free(ip);
+}
+
+/* Basic over plain http from a non-loopback peer is refused unless allow-basic-over-http. */
+START_TEST(test_basic_non_loopback)
+{
+    struct ferry_status st;
+    char ip[64], gprefix[160], url[256], *out = tpath("out"), *h;
+
+    global_ipv4(ip, sizeof(ip));
+    ck_assert_uint_gt(strlen(ip), 0);
+    snprintf(gprefix, sizeof(gprefix), "http://%s:%d/files", ip, port);
+    ck_assert_msg(ferry_server_url_create(srv, gprefix, "s.bin", small_path, "authenticated",
+                                          NULL, 0, &st) == 0, "%s", st.text);
+    snprintf(url, sizeof(url), "http://%s:%d/files/s.bin", ip, port);
+    /* the peer address is the host's own global address, not loopback */
+    h = sh_out("curl -s -u alice:alice-pw -D - '%s' | tr -d '\\r'", url);
+    ck_assert_msg(strstr(h, "HTTP/1.1 401"), "%s", h);
+    ck_assert_ptr_nonnull(strstr(h, "only accepted from loopback"));
+    free(h);
+    server_stop();
+    set("allow-basic-over-http", "true");
+    server_start();
+    ck_assert_int_eq(curl_code(out, "-u alice:alice-pw", url), 200);
+    ck_assert_int_eq(sh("cmp -s '%s' '%s'", out, small_path), 0);
+    ck_assert_int_eq(curl_code(out, "-u alice:nope", url), 401);
+    free(out);
+}
+END_TEST
+
+/* IPv6 literal and a DNS name as group hosts; '+' on all addresses. */
+START_TEST(test_hosts)
+{
+    struct ferry_status st;
+    char g6[160], gn[160], gp[160], url[256], *out = tpath("out");
+    int p6 = free_port(), pp = free_port();
+
+    snprintf(g6, sizeof(g6), "http://[::1]:%d/v6", p6);
+    ck_assert_msg(ferry_server_url_create(srv, g6, "small.bin", small_path, NULL, NULL, 0, &st)
+                      == 0, "%s", st.text);
+    snprintf(url, sizeof(url), "http://[::1]:%d/v6/small.bin", p6);
+    ck_assert_int_eq(curl_code(out, "-g", url), 200);
+    ck_assert_int_eq(sh("cmp -s '%s' '%s'", out, small_path), 0);
+    /* a name is resolved once, to every address getaddrinfo gives (here 127.0.0.1) */
+    snprintf(gn, sizeof(gn), "http://localhost:%d/byname", port);
+    ck_assert_msg(ferry_server_url_create(srv, gn, "small.bin", small_path, NULL, NULL, 0, &st)
+                      == 0, "%s", st.text);
+    snprintf(url, sizeof(url), "http://localhost:%d/byname/small.bin", port);
+    ck_assert_int_eq(curl_code(out, "-4", url), 200);
+    /* '+' listens on every address of the port */
+    snprintf(gp, sizeof(gp), "http://+:%d/all", pp);
+    ck_assert_msg(ferry_server_url_create(srv, gp, "small.bin", small_path, NULL, NULL, 0, &st)
+                      == 0, "%s", st.text);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/all/small.bin", pp);
+    ck_assert_int_eq(curl_code(out, "", url), 200);
+    snprintf(url, sizeof(url), "http://[::1]:%d/all/small.bin", pp);
+    ck_assert_int_eq(curl_code(out, "-g", url), 200);
+    /* a specific address on that port shares the all-addresses listener */
+    char gs[160];
+    snprintf(gs, sizeof(gs), "http://127.0.0.1:%d/one", pp);
+    ck_assert_msg(ferry_server_url_create(srv, gs, "small.bin", small_path, NULL, NULL, 0, &st)
+                      == 0, "%s", st.text);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/one/small.bin", pp);
+    ck_assert_int_eq(curl_code(out, "", url), 200);
+    ck_assert_int_eq(ferry_server_group_delete(srv, gp, &st), 0);
+    ck_assert_int_eq(curl_code(out, "", url), 200);
+    ck_assert_int_eq(ferry_server_group_delete(srv, gs, &st), 0);
+    ck_assert_int_eq(sh("curl -s -o /dev/null '%s'", url), 7);
+    free(out);
+}
+END_TEST
+
+struct churn {
+    atomic_bool stop;
+    int rounds;
+    char other[160];
+};
+
+/* Control-plane churn on another thread: publish/unpublish, property changes, a group on
+ * another port created and deleted. */
+static void *
+churn_main(void *arg)
+{
+    struct churn *c = arg;
+    struct ferry_status st;
+
+    while (!atomic_load(&c->stop)) {
+        ck_assert_int_eq(ferry_server_url_create(srv, prefix, "churn.bin", small_path, NULL,
+                                                 NULL, 0, &st), 0);
+        ferry_server_group_set_property(srv, prefix, "BandwidthLimit",
+                                        c->rounds % 2 ? 0 : 64 * 1024 * 1024, &st);
+        ck_assert_int_eq(ferry_server_group_create(srv, c->other, &st), 0);
+        usleep(2000);
+        ck_assert_int_eq(ferry_server_url_delete(srv, prefix, "churn.bin", &st), 0);
+        ck_assert_int_eq(ferry_server_group_delete(srv, c->other, &st), 0);
+        c->rounds++;
+    }
+    return NULL;
+}
+
+START_TEST(test_concurrent_churn)
+{
+    struct churn c = {0};
+    pthread_t t;
+    char *codes;
+    int stable = 0, churn200 = 0, churn404 = 0, other = 0;
+
+    publish("stable.bin", small_path, NULL);
+    snprintf(c.other, sizeof(c.other), "http://127.0.0.1:%d/other", free_port());
+    ck_assert_int_eq(pthread_create(&t, NULL, churn_main, &c), 0);
+    codes = sh_out("for i in $(seq 1 120); do echo stable.bin; echo churn.bin; done | "
+                   "xargs -P4 -I{} curl -s -o /dev/null -w '{} %%{http_code} "
+                   "%%{size_download}\\n' '%s/{}'", base);
+    atomic_store(&c.stop, true);
+    pthread_join(t, NULL);
+    for (char *save = NULL, *line = strtok_r(codes, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save)) {
+        char name[32];
+        int code;
+        long long size;
+        if (sscanf(line, "%31s %d %lld", name, &code, &size) != 3)
+            continue;
+        if (strcmp(name, "stable.bin") == 0 && code == 200 && size == SMALL_SIZE)
+            stable++;
+        else if (strcmp(name, "churn.bin") == 0 && code == 200 && size == SMALL_SIZE)
+            churn200++;
+        else if (strcmp(name, "churn.bin") == 0 && code == 404)
+            churn404++;
+        else
+            other++;
+    }
+    free(codes);
+    ck_assert_msg(stable == 120 && other == 0 && churn200 + churn404 == 120,
+                  "stable %d churn 200/404 %d/%d other %d (rounds %d)", stable, churn200,
+                  churn404, other, c.rounds);
+    ck_assert_int_gt(c.rounds, 5);
 }
 END_TEST
 
@@ -729,8 +1139,31 @@ main(void)
     tcase_add_test(tc, test_basic_auth);
     tcase_add_test(tc, test_https);
     tcase_add_test(tc, test_client_cert_rule);
+    tcase_add_test(tc, test_manifest_invalidation);
+    tcase_add_test(tc, test_client_role_interop);
+    tcase_add_test(tc, test_source_changes_and_pipelining);
+    tcase_add_test(tc, test_hosts);
+    tcase_add_test(tc, test_concurrent_churn);
     tcase_add_test(tc, test_config_urls_and_info);
     suite_add_tcase(s, tc);
+    /* needs a non-loopback address of this host; without one the case is left out and
+     * that is said on stderr */
+    if (system("ip -4 -o addr show scope global 2>/dev/null | grep -q inet") == 0) {
+        TCase *tn = tcase_create("non_loopback");
+        tcase_add_checked_fixture(tn, setup, teardown);
+        tcase_set_timeout(tn, 60);
+        tcase_add_test(tn, test_basic_non_loopback);
+        suite_add_tcase(s, tn);
+    } else {
+        fprintf(stderr, "test_basic_non_loopback not run: no global IPv4 address\n");
+    }
+    if (getenv("FERRY_TEST_LONG") && strcmp(getenv("FERRY_TEST_LONG"), "1") == 0) {
+        TCase *tl = tcase_create("long");
+        tcase_add_checked_fixture(tl, setup, teardown);
+        tcase_set_timeout(tl, 600);
+        tcase_add_test(tl, test_aria2c_1g);
+        suite_add_tcase(s, tl);
+    }
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);

@@ -256,24 +256,30 @@ START_TEST(test_groups_and_listeners)
     ck_assert_int_eq(urlgroup_group_create(reg, "http://+:8080/b", &created, &st), 0);
     ck_assert_int_eq(f.listens, 1);
     ck_assert_int_eq(f.open, 1);
-    /* another address on the same port: its own listener */
+    /* a specific address on a port that listens everywhere shares that listener */
     ck_assert_int_eq(urlgroup_group_create(reg, "http://127.0.0.1:8080/c", NULL, &st), 0);
-    ck_assert_str_eq(f.last_addr, "127.0.0.1:8080");
     ck_assert_int_eq(urlgroup_group_create(reg, "http://[::1]:8080/d", NULL, &st), 0);
-    ck_assert_str_eq(f.last_addr, "[::1]:8080");
-    ck_assert_int_eq(f.open, 3);
+    ck_assert_int_eq(f.open, 1);
+    ck_assert_int_eq(f.listens, 1);
+    /* specific addresses first, then + on that port: refused with a clear message */
+    ck_assert_int_eq(urlgroup_group_create(reg, "http://127.0.0.1:8090/x", NULL, &st), 0);
+    ck_assert_str_eq(f.last_addr, "127.0.0.1:8090");
+    ck_assert_int_eq(urlgroup_group_create(reg, "http://+:8090/y", NULL, &st), -EADDRINUSE);
+    ck_assert_ptr_nonnull(strstr(st.text, "must be created first"));
+    ck_assert_int_eq(urlgroup_group_delete(reg, "http://127.0.0.1:8090/x", &st), 0);
+    ck_assert_int_eq(f.open, 1);
     /* https on an http port: refused with a clear message */
     ferry_status_clear(&st);
     ck_assert_int_eq(urlgroup_group_create(reg, "https://+:8080/s", NULL, &st), -EINVAL);
     ck_assert_int_eq(st.kind, FERRY_STATUS_INVALID_PARAMETER);
     ck_assert_str_eq(st.param, "UrlGroup");
     ck_assert_ptr_nonnull(strstr(st.text, "both http and https"));
-    /* deleting one of two groups keeps the port; the last one closes it */
+    /* deleting groups keeps the shared listener until the last one goes */
     ck_assert_int_eq(urlgroup_group_delete(reg, "http://+:8080/a", &st), 0);
-    ck_assert_int_eq(f.open, 3);
+    ck_assert_int_eq(f.open, 1);
     ck_assert_int_eq(urlgroup_group_delete(reg, "http://+:8080/b", &st), 0);
-    ck_assert_int_eq(f.open, 2);
-    ck_assert_int_eq(f.privs_freed, 2);
+    ck_assert_int_eq(f.open, 1);
+    ck_assert_int_eq(f.privs_freed, 4); /* a, b, x and the refused + group */
     /* unknown group */
     ferry_status_clear(&st);
     ck_assert_int_eq(urlgroup_group_delete(reg, "http://+:8080/a", &st), -ENOENT);
@@ -281,9 +287,10 @@ START_TEST(test_groups_and_listeners)
     /* bad grammar */
     ck_assert_int_eq(urlgroup_group_delete(reg, "http://+:8080/a/b", &st), -EINVAL);
     ck_assert_int_eq(st.kind, FERRY_STATUS_INVALID_PARAMETER);
-    /* after the http groups on 8080 are gone... 127.0.0.1 and ::1 still hold it */
+    /* 127.0.0.1 and ::1 still hold the port for http */
     ck_assert_int_eq(urlgroup_group_create(reg, "https://+:8080/s", NULL, &st), -EINVAL);
     ck_assert_int_eq(urlgroup_group_delete(reg, "http://127.0.0.1:8080/c", &st), 0);
+    ck_assert_int_eq(f.open, 1);
     ck_assert_int_eq(urlgroup_group_delete(reg, "http://[::1]:8080/d", &st), 0);
     ck_assert_int_eq(f.open, 0);
     ck_assert_int_eq(urlgroup_group_create(reg, "https://+:8080/s", NULL, &st), 0);
@@ -482,6 +489,31 @@ START_TEST(test_route_hosts)
 }
 END_TEST
 
+START_TEST(test_missing_root)
+{
+    struct fake f = {0};
+    struct urlgroup_registry *reg = NULL;
+    struct ferry_status st;
+    char missing[512], src[600];
+    const char *roots[2];
+
+    snprintf(missing, sizeof(missing), "%s/nope", tmp);
+    roots[0] = missing;
+    roots[1] = root;
+    ck_assert_int_eq(urlgroup_registry_new(roots, 2, 8, 8, &fake_ops, &f, &reg), 0);
+    snprintf(src, sizeof(src), "%s/x.img", missing);
+    ck_assert_int_eq(urlgroup_url_create(reg, "http://+:8080/g", "x", src, NULL, NULL, 0, NULL,
+                                         &st), -ENOENT);
+    ck_assert_str_eq(st.param, "SourceFilePath");
+    ck_assert_ptr_nonnull(strstr(st.text, "could not be opened"));
+    /* the other root still works */
+    snprintf(src, sizeof(src), "%s/disk.img", root);
+    ck_assert_int_eq(urlgroup_url_create(reg, "http://+:8080/g", "d", src, NULL, NULL, 0, NULL,
+                                         &st), 0);
+    urlgroup_registry_free(reg);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -501,6 +533,7 @@ main(void)
     tcase_add_test(tr, test_group_limit);
     tcase_add_test(tr, test_urls);
     tcase_add_test(tr, test_route_hosts);
+    tcase_add_test(tr, test_missing_root);
     suite_add_tcase(s, tr);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
