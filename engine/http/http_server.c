@@ -503,6 +503,8 @@ ferry_http_server_new(const struct ferry_config *cfg, const char *name, unsigned
         (uint64_t)(cfg->http_header_timeout ? cfg->http_header_timeout : 10) * 1000000000ULL;
     srv->idle_timeout_ns =
         (uint64_t)(cfg->http_idle_timeout ? cfg->http_idle_timeout : 60) * 1000000000ULL;
+    srv->body_timeout_ns =
+        (uint64_t)(cfg->http_body_timeout ? cfg->http_body_timeout : 30) * 1000000000ULL;
     srv->max_connections = cfg->http_max_connections ? cfg->http_max_connections : 20000;
     srv->backend = http_send_backend_find(cfg->send_backend);
     if (!srv->name || !srv->backend) {
