@@ -127,19 +127,17 @@ class Episode:
 
     def check_files(self, where):
         """Every LocalFile is absent or identical to its source. A file that differs only
-        where this test damaged its temp file is an OPEN finding (checksummed resume did
-        not catch the damage), reported once per job, not a failure of this run."""
+        where this test damaged its temp file means checksummed resume did not catch the
+        damage (DESIGN §3): a failure like any other wrong byte."""
         bad = []
         for jid, j in self.jobs.items():
             for dst, src in self.files_of(j):
                 if os.path.exists(dst) and sha(dst) != self.src_sha[src]:
                     if self.only_damage(j, dst, src):
-                        if not j.get("damage_open"):
-                            j["damage_open"] = True
-                            self.open.append("damaged temp bytes delivered: %s (source %s) "
-                                             "differs from its source exactly in the %s" % (
-                                                 os.path.basename(dst), self.src_kind, j["damage"][3]))
-                            log("OPEN ep%d %s" % (self.n, self.open[-1]))
+                        bad.append("%s: damaged temp bytes delivered: %s (source %s) differs "
+                                   "from its source exactly in the %s" % (
+                                       where, os.path.basename(dst), self.src_kind,
+                                       j["damage"][3]))
                         continue
                     bad.append("%s: LocalFile %s is partial or wrong (%d bytes) %s" % (
                         where, os.path.basename(dst), os.path.getsize(dst), jid))
@@ -419,17 +417,8 @@ class Episode:
                     present = [(dd, ss) for dd, ss in self.files_of(j) if os.path.exists(dd)]
                     there = bool(present) and all(sha(dd) == self.src_sha[ss] or
                                                   self.only_damage(j, dd, ss) for dd, ss in present)
-                    if out.get("ReturnValue") == str(0x80070002) and there:
-                        # OPEN finding: killed between the rename and the state commit,
-                        # the job stays TRANSFERRED and Complete cannot find its temp file
-                        # (the file itself is safe and whole). Reported, not failed.
-                        j["stuck"] = True
-                        self.open.append("complete after a crash between rename and commit: "
-                                         "job %s stays TRANSFERRED, Complete returns "
-                                         "0x80070002 (%d of %d LocalFiles there, whole)" % (
-                                             j["name"], len(present), len(self.files_of(j))))
-                        log("OPEN ep%d %s" % (self.n, self.open[-1]))
-                        continue
+                    # a Complete killed between its renames and its state commit must be
+                    # finished by the restart or by this Complete, never left TRANSFERRED
                     msg = "end: complete of %s returned %s%s; LocalFile %s; dir %s" % (
                         j["name"], out.get("ReturnValue"), err,
                         "present and identical" if there else
@@ -440,39 +429,28 @@ class Episode:
         for jid, j in self.jobs.items():
             inf = self.info(jid)
             want = 8 if j["want"] == "cancel" else 7
-            if j.get("stuck"):
-                want = 6
             if inf is not None and int(inf["State"]) != want:
                 self.problems.append("end: job %s in state %s, want %d" % (j["name"], inf["State"], want))
             for dst, src in self.files_of(j):
-                if j.get("stuck") and not os.path.exists(dst):
-                    continue  # not renamed yet: part of the OPEN finding above
                 if want in (6, 7):
                     if not os.path.exists(dst):
-                        self.problems.append("end: %s missing (job state %s, stuck %s; dir %s)" % (
-                            os.path.basename(dst), inf and inf.get("State"), j.get("stuck"),
+                        self.problems.append("end: %s missing (job state %s; dir %s)" % (
+                            os.path.basename(dst), inf and inf.get("State"),
                             sorted(os.listdir(self.inroot))))
-                    elif sha(dst) != self.src_sha[src] and self.only_damage(j, dst, src):
-                        pass  # reported as an OPEN finding by check_files
                     elif sha(dst) != self.src_sha[src]:
                         self.problems.append("end: %s NOT IDENTICAL to its source (%d B)" % (
                             os.path.basename(dst), os.path.getsize(dst)))
                 elif os.path.exists(dst):
                     self.problems.append("end: cancelled %s has a LocalFile" % os.path.basename(dst))
-        left = [x for x in ws.enumerate_all(wsmanc.JOB)
-                if not self.jobs.get(x.get("JobId"), {}).get("stuck")]
+        left = list(ws.enumerate_all(wsmanc.JOB))
         if left:
             self.problems.append("end: %d jobs still listed" % len(left))
-        stuck_names = [os.path.basename(dst) for j in self.jobs.values() if j.get("stuck")
-                       for dst, _src in self.files_of(j)]
         want_files = sorted(os.path.basename(dst) for j in self.jobs.values()
-                            if j["want"] == "ack" and not j.get("stuck")
+                            if j["want"] == "ack"
                             for dst, _src in self.files_of(j))
 
         def listing():
-            return sorted(x for x in os.listdir(self.inroot)
-                          if not any(x == n or x.startswith("." + n + ".ferry-")
-                                     for n in stuck_names))
+            return sorted(os.listdir(self.inroot))
         # temp files of cancelled/completed jobs may take a moment to be removed
         end = time.time() + 5
         while time.time() < end and listing() != want_files:
