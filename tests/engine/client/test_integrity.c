@@ -2,7 +2,8 @@
  * tests/engine/client/test_integrity.c - integrity across crashes, with a real nginx (no
  * server manifest): a Complete cut between its renames is finished by jobs_new and by a
  * repeated Complete (never a wrong LocalFile accepted), and a partial chunk whose bytes on
- * disk were damaged while the role was down is fetched again instead of being continued.
+ * disk were damaged while the role was down is fetched again instead of being continued;
+ * a v1 store (no prefix digests) is migrated and its unvouched partial chunks refetched.
  */
 #include <check.h>
 #include <errno.h>
@@ -261,6 +262,59 @@ START_TEST(test_partial_damage)
 }
 END_TEST
 
+static void
+db_exec(const char *db, const char *sql)
+{
+    sqlite3 *h = NULL;
+
+    ck_assert_int_eq(sqlite3_open(db, &h), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(h);
+}
+
+/*
+ * A store written by schema v1 (no prefix digests): migrated to v2 on open, the job loads,
+ * and its partial chunks, which nothing can vouch for (no digest, no manifest), are fetched
+ * again from zero: bytes_refetched = the partial bytes, LocalFile identical.
+ */
+START_TEST(test_v1_migration)
+{
+    struct env e;
+    char id[FERRY_GUID_STRLEN], url[300], src[600], local[600], db[600];
+    uint64_t size = 16u << 20;
+    int64_t partial;
+    struct ferry_job_info *info = NULL;
+
+    env_init(&e, "integ-v1", "limit_rate 2m;");
+    e.cfg->fetch_chunk_size = 8u << 20;
+    e.cfg->connections_per_file = 2;
+    snprintf(src, sizeof(src), "%s/m.bin", e.www);
+    ck_assert_int_eq(ct_random_file(src, size, 6), 0);
+    snprintf(url, sizeof(url), "%s/m.bin", e.ngx.url);
+    snprintf(local, sizeof(local), "%s/m.bin", e.root);
+    snprintf(db, sizeof(db), "%s/jobs.db", e.state);
+    ck_assert_int_eq(jobs_new(e.cfg, &e.jobs), 0);
+    ct_create(e.jobs, url, local, false, id);
+    ck_assert_uint_ge(ct_wait_bytes(e.jobs, id, 2u << 20, 30000), 2u << 20);
+    e.jobs = jobs_free(e.jobs);
+    partial = db_query_i64(db, "SELECT SUM(fill) FROM chunks WHERE verified = 0");
+    ck_assert_int_gt(partial, 0);
+    /* back to what a v1 ferryd left */
+    db_exec(db, "ALTER TABLE chunks DROP COLUMN fill_digest; PRAGMA user_version = 1;");
+    ck_assert_int_eq(db_query_i64(db, "PRAGMA user_version"), 1);
+    ck_assert_int_eq(jobs_new(e.cfg, &e.jobs), 0);
+    ck_assert_int_eq(db_query_i64(db, "PRAGMA user_version"), 2);
+    ck_assert_int_eq(ct_wait_state(e.jobs, id, FERRY_JOB_TRANSFERRED, 60000),
+                     FERRY_JOB_TRANSFERRED);
+    ck_assert_int_eq(ferry_jobs_set_state(e.jobs, id, FERRY_JOB_ACTION_COMPLETE, NULL), 0);
+    ck_assert(ct_files_equal(src, local));
+    ck_assert_int_eq(ferry_jobs_get(e.jobs, id, &info, NULL), 0);
+    ck_assert_uint_eq(info->bytes_refetched, (uint64_t)partial);
+    ferry_job_info_free(info);
+    env_done(&e);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -271,6 +325,7 @@ main(void)
     ct_add(s, "complete_recovered", test_complete_recovered);
     ct_add(s, "complete_repeated", test_complete_repeated);
     ct_add(s, "partial_damage", test_partial_damage);
+    ct_add(s, "v1_migration", test_v1_migration);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
