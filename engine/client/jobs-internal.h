@@ -137,6 +137,7 @@ struct job {
     int64_t bw_tokens;           /* pacing: bytes that may still be received now */
     int64_t bw_at_ms;
     struct xfer *xfer;           /* the fetcher's transfer while it runs */
+    struct job *hnext;           /* next job in the same jobs->hash bucket */
 };
 
 struct ferry_jobs {
@@ -145,6 +146,10 @@ struct ferry_jobs {
     struct store *store;
     struct job **v;
     size_t n;
+    size_t cap;                  /* allocated slots of v */
+    struct job **hash;           /* id -> job index (chained on job->hnext), hsize buckets */
+    size_t hsize;                /* a power of two, 0 while no index exists */
+    int64_t synced_ms;           /* when an API write last made the store durable */
     int64_t next_seq;
     uint64_t rr_counter;
 
