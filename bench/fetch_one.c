@@ -169,7 +169,12 @@ main(int argc, char **argv)
         fprintf(stderr, "%s\n", err);
         return 2;
     }
-    ferry_log_set_level(FERRY_LOG_WARN);
+    if (strcmp(cfg->log_level, "debug") == 0)
+        ferry_log_set_level(FERRY_LOG_DEBUG);
+    else if (strcmp(cfg->log_level, "info") == 0)
+        ferry_log_set_level(FERRY_LOG_INFO);
+    else
+        ferry_log_set_level(FERRY_LOG_WARN);
     for (int i = 0; i < repeat && r >= 0; i++) {
         char cmd[128];
         r = fo_run(cfg, argv[1], argv[2]);
