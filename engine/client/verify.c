@@ -10,6 +10,11 @@
 #include <unistd.h>
 #include <openssl/evp.h>
 #include <xxhash.h>
+#if defined(__x86_64__) && __has_include(<xxh_x86dispatch.h>)
+/* libxxhash's runtime dispatch (AVX2/AVX-512 when the CPU has them; same digests): the
+ * plain entry points are built for SSE2 only and hashing at line rate costs twice as much */
+#include <xxh_x86dispatch.h>
+#endif
 
 #include "jobs-internal.h"
 
@@ -58,10 +63,18 @@ verify_stream_reset(void *s)
     XXH3_128bits_reset(s);
 }
 
+/*
+ * Bench only (bench/fetch_one --no-hash): skip the per-chunk stream to measure what hashing
+ * costs. Never set by the daemon; chunk digests are meaningless while it is on.
+ */
+bool verify_bench_skip_hash;
+
 /* Feed bytes as they are written. */
 void
 verify_stream_update(void *s, const void *data, size_t len)
 {
+    if (verify_bench_skip_hash)
+        return;
     XXH3_128bits_update(s, data, len);
 }
 
