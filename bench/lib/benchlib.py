@@ -437,6 +437,22 @@ def report(outdir):
         w("Ceiling per sink = min(iperf3 -l 1M, sink write rate). Every output file is "
           "checked with xxhsum -H2 against the source; a mismatch voids the run.")
         w("")
+    ctl = sorted({k[1] for k in cells if k[0] == "control"})
+    if ctl:
+        w("## Control plane (bench/wsman_ops.py, one keep-alive connection, Basic auth)")
+        w("")
+        w("| figure | value |")
+        w("|---|---|")
+        for case in ctl:
+            for metric, label in (("create_job_per_s", "CreateJob per second (suspended jobs)"),
+                                  ("get_p50_ms", "Get latency p50, ms"),
+                                  ("get_p99_ms", "Get latency p99, ms"),
+                                  ("get_per_s", "Get per second"),
+                                  ("enumerate_items_per_s", "Enumerate + Pull, jobs per second")):
+                a = agg(cells, ("control", case, "ferryd", metric))
+                if a:
+                    w("| %s, %s | %s |" % (label, case, fmt(a["median"])))
+        w("")
     voids = sum(len(v) for k, v in cells.items() if k[3] == "void")
     w("## Notes")
     w("")

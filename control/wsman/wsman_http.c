@@ -91,6 +91,54 @@ wsman_http_content_type_ok(const char *v)
     return true;
 }
 
+/* The charset the Content-Type names: 8 (utf-8), 16 (utf-16, byte order from the BOM),
+ * 161 (utf-16le), 162 (utf-16be), 0 when none is named. Content-Type was already checked
+ * by wsman_http_content_type_ok(). */
+static int
+declared_charset(const char *ct)
+{
+    const char *p = ct ? strcasestr(ct, "charset") : NULL;
+
+    if (!p)
+        return 0;
+    p = skip_ws(p + 7);
+    if (*p != '=')
+        return 0;
+    p = skip_ws(p + 1);
+    if (*p == '"')
+        p++;
+    if (strncasecmp(p, "utf-16le", 8) == 0)
+        return 161;
+    if (strncasecmp(p, "utf-16be", 8) == 0)
+        return 162;
+    if (strncasecmp(p, "utf-16", 6) == 0)
+        return 16;
+    return 8;
+}
+
+/* A body whose bytes contradict its encoding is refused (w:EncodingLimit, detail
+ * CharacterSet) rather than guessed at: a UTF-16 BOM decides the encoding (RFC 7303
+ * §3.3) and needs an even length; a UTF-16 label without a BOM needs bytes that look like
+ * UTF-16 of the stated (or little-endian) order. */
+static bool
+body_charset_ok(int declared, const unsigned char *b, size_t len)
+{
+    bool bom_le = len >= 2 && b[0] == 0xFF && b[1] == 0xFE;
+    bool bom_be = len >= 2 && b[0] == 0xFE && b[1] == 0xFF;
+
+    if (bom_le || bom_be)
+        return len % 2 == 0; /* RFC 7303 §3.3: the BOM wins over the charset label */
+    if (declared == 16 || declared == 161 || declared == 162) {
+        bool be = declared == 162;
+
+        if (len < 2 || len % 2 != 0)
+            return false;
+        /* the first code unit must be an ASCII character ('<' or whitespace) */
+        return be ? (b[0] == 0 && b[1] != 0) : (b[0] != 0 && b[1] == 0);
+    }
+    return true;
+}
+
 static void
 http_unauthorized(struct wsman_http_out *out)
 {
@@ -195,7 +243,17 @@ wsman_http_handle(struct wsman_ctx *ctx, const struct wsman_http_in *in,
             return;
         }
     }
-    if (wsman_dispatch(ctx, in->body, in->body_len, &caller, &reply) < 0) {
+    if (!body_charset_ok(declared_charset(in->header(in->header_userdata, "Content-Type")),
+                         (const unsigned char *)in->body, in->body_len)) {
+        struct wsman_fault f = {0};
+
+        wsman_fault_set(&f, WSMAN_FAULT_ENCODING_LIMIT, "CharacterSet",
+                        "The request body's encoding does not match its charset.");
+        if (wsman_fault_reply(&f, NULL, &reply) < 0) {
+            out->status = 500;
+            return;
+        }
+    } else if (wsman_dispatch(ctx, in->body, in->body_len, &caller, &reply) < 0) {
         out->status = 500;
         return;
     }

@@ -102,7 +102,7 @@ struct ferry_http_server {
     char *name;
     size_t max_header_bytes;
     unsigned max_headers;
-    uint64_t header_timeout_ns, idle_timeout_ns;
+    uint64_t header_timeout_ns, idle_timeout_ns, body_timeout_ns;
     unsigned max_connections;
     const struct http_send_backend *backend;
     unsigned nworkers;
@@ -149,6 +149,7 @@ enum http_timer_kind {
     HTTP_TIMER_NONE = 0,
     HTTP_TIMER_HEADER,
     HTTP_TIMER_IDLE,
+    HTTP_TIMER_BODY,    /* the whole body must arrive in time; not re-armed per read */
     HTTP_TIMER_RATE,
     HTTP_TIMER_LINGER,
     HTTP_TIMER_RESUME,  /* continue answering pipelined requests on the next iteration */

@@ -237,6 +237,10 @@ conn_timer_fire(struct loop *loop, struct loop_timer *t)
         ferry_log_debug("http: closing connection: header timeout");
         http_conn_close(c);
         break;
+    case HTTP_TIMER_BODY:
+        ferry_log_debug("http: closing connection: body timeout");
+        http_conn_close(c);
+        break;
     default:
         http_conn_close(c);
         break;
@@ -713,8 +717,10 @@ conn_process_step(struct http_conn *c)
     }
     if (r == -EAGAIN) {
         if (http_parser_head_complete(&c->parser)) {
-            /* Reading a body: the header timer is done, a stalled body hits idle. */
-            conn_timer(c, HTTP_TIMER_IDLE, c->w->srv->idle_timeout_ns);
+            /* Reading a body: the header timer is done; one timer bounds the whole body
+             * (armed once, so a trickle of bytes cannot keep the connection forever). */
+            if (c->timer_kind != HTTP_TIMER_BODY)
+                conn_timer(c, HTTP_TIMER_BODY, c->w->srv->body_timeout_ns);
             if (c->parser.expect_continue && !c->sent_continue) {
                 static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
                 c->sent_continue = true;

@@ -503,6 +503,8 @@ ferry_http_server_new(const struct ferry_config *cfg, const char *name, unsigned
         (uint64_t)(cfg->http_header_timeout ? cfg->http_header_timeout : 10) * 1000000000ULL;
     srv->idle_timeout_ns =
         (uint64_t)(cfg->http_idle_timeout ? cfg->http_idle_timeout : 60) * 1000000000ULL;
+    srv->body_timeout_ns =
+        (uint64_t)(cfg->http_body_timeout ? cfg->http_body_timeout : 30) * 1000000000ULL;
     srv->max_connections = cfg->http_max_connections ? cfg->http_max_connections : 20000;
     srv->backend = http_send_backend_find(cfg->send_backend);
     if (!srv->name || !srv->backend) {
@@ -552,6 +554,15 @@ ferry_http_server_free(struct ferry_http_server *srv)
 {
     if (!srv)
         return NULL;
+    /* Leave the LISTEN state first: the rings tear down their pending accepts
+     * asynchronously and would otherwise keep the ports bound for a while after this
+     * returns, so an immediate re-bind (restart in-process) would see EADDRINUSE. */
+    pthread_mutex_lock(&srv->lock);
+    for (size_t i = 0; i < srv->nlisteners; i++)
+        for (unsigned k = 0; k < srv->nworkers; k++)
+            if (srv->listeners[i]->socks[k].fd >= 0)
+                shutdown(srv->listeners[i]->socks[k].fd, SHUT_RDWR);
+    pthread_mutex_unlock(&srv->lock);
     for (unsigned i = 0; i < srv->nworkers; i++)
         if (srv->workers[i].started)
             loop_stop(srv->workers[i].loop);

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -181,6 +182,19 @@ server_db_open(struct ferry_server *srv)
 
     if (asprintf(&path, "%s/server.db", srv->cfg->state_dir) < 0)
         return -ENOMEM;
+    /* Create the file ourselves so it is 0600 whatever the umask; SQLite gives the -wal
+     * and -shm files the database's mode. */
+    {
+        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0) {
+            r = -errno;
+            ferry_log_error("open('%s') failed: %s", path, strerror(errno));
+            goto cleanup;
+        }
+        if (fchmod(fd, 0600) < 0)
+            ferry_log_warn("chmod('%s', 0600) failed: %s", path, strerror(errno));
+        close(fd);
+    }
     if (sqlite3_open_v2(path, &srv->db,
                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
                         NULL) != SQLITE_OK) {

@@ -54,6 +54,7 @@ struct ferry_config {
     size_t http_max_body_bytes;    /* --http-max-body-bytes for non-WS-Man requests (0: none) */
     unsigned http_header_timeout;  /* --http-header-timeout: s to receive a whole head (10) */
     unsigned http_idle_timeout;    /* --http-idle-timeout: keep-alive idle s (60) */
+    unsigned http_body_timeout;    /* --http-body-timeout: s to receive a whole body (30) */
     unsigned http_max_connections; /* --http-max-connections per ferryd (20000) */
 
     /* server role */

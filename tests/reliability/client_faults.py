@@ -419,6 +419,37 @@ def state_db_faults(c, d, ws, ng, files, inroot):
     t.add("jobs answered around the lock survive kill -9", "%d jobs present" % len(made),
           "%d lost" % len(lost), not lost)
 
+    # locked at start: ferryd waits for the lock or refuses clearly, and loses nothing
+    d.stop()
+    hold2 = threading.Event()
+    held2 = threading.Event()
+
+    def locker2():
+        con = sqlite3.connect(db, timeout=10, isolation_level=None)
+        con.execute("BEGIN EXCLUSIVE")
+        held2.set()
+        hold2.wait(3)
+        con.execute("ROLLBACK")
+        con.close()
+    th = threading.Thread(target=locker2)
+    th.start()
+    held2.wait(10)
+    t0 = time.time()
+    try:
+        d.start(timeout=30)
+        started = "ready after %.1f s" % (time.time() - t0)
+    except RuntimeError:
+        started = None
+    th.join()
+    named = b"jobs.db" in d.log_text()[-3000:]
+    if started is None:
+        d.start()
+    ws3 = d.client()
+    lost = [j for j in made if _missing(ws3, j)]
+    t.add("start while jobs.db is locked (3 s)", "waits, or exits naming jobs.db; no job lost",
+          "%s; %d lost" % (started or ("exited, log names jobs.db: %s" % named), len(lost)),
+          (started is not None or named) and not lost)
+
     # corrupted database: refuse to start (or keep the bad file aside), never a silent reset
     d.stop()
     with open(db, "r+b") as fh:

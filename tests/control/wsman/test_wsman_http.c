@@ -130,11 +130,17 @@ START_TEST(test_paths_methods_types)
                         "application/soap+xml;charset=utf-8",
                         "application/soap+xml; charset=utf-8",
                         "Application/SOAP+XML ; Charset=\"UTF-8\"",
-                        "application/soap+xml;charset=UTF-16",
                         "application/soap+xml",
                         "application/soap+xml;charset=utf-8;action=\"urn:x\""};
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
         ck_assert_msg(serve((struct req){.ctype = ok[i], .auth = admin}) == 200, "%s", ok[i]);
+    /* a UTF-16 label is a valid Content-Type, but a UTF-8 body under it is refused */
+    ck_assert(wsman_http_content_type_ok("application/soap+xml;charset=UTF-16"));
+    ck_assert_int_eq(serve((struct req){.ctype = "application/soap+xml;charset=UTF-16",
+                                        .auth = admin}),
+                     400);
+    ck_assert_ptr_nonnull(strstr(OUT.body, "EncodingLimit"));
+    ck_assert_ptr_nonnull(strstr(OUT.body, "CharacterSet"));
     ck_assert(!wsman_http_content_type_ok("application/soap+xmlx"));
     ck_assert(!wsman_http_content_type_ok("application/soap+xml;charset"));
     ck_assert(!wsman_http_content_type_ok(NULL));
