@@ -23,7 +23,6 @@
 
 #define JOBS_CERT_NOT_FOUND 0x80092004u /* CRYPT_E_NOT_FOUND */
 
-#define JOBS_SYNC_INTERVAL_MS 1000 /* API writes make the store durable at least this often */
 
 /* FNV-1a of the id folded to lower case (ids compare case-insensitively). */
 static size_t
@@ -160,8 +159,14 @@ jobs_persist(struct ferry_jobs *jobs, struct job *job, struct ferry_status *st)
         now = jobs_now_ms();
         if (!jobs->synced_ms || now - jobs->synced_ms >= JOBS_SYNC_INTERVAL_MS) {
             r = store_sync(jobs->store);
-            if (r >= 0)
+            if (r >= 0) {
                 jobs->synced_ms = now;
+                jobs->sync_due = false;
+            }
+        } else if (!jobs->sync_due) {
+            /* the tail of a burst: the jobs thread syncs it when the interval ends */
+            jobs->sync_due = true;
+            jobs_wake(jobs);
         }
     }
     if (r == -EBUSY)

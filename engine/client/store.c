@@ -41,6 +41,7 @@ struct store {
     char *path;
     int lock_fd;
     sqlite3_stmt *cached[STORE_STMT_MAX];
+    uint64_t nsyncs; /* checkpoints done (tests observe the sync policy with it) */
 };
 
 static const char *const store_schema_v1[] = {
@@ -389,7 +390,15 @@ store_sync(struct store *s)
 
     if (rc != SQLITE_OK && rc != SQLITE_BUSY)
         return store_err(s, rc, "checkpoint");
+    s->nsyncs++;
     return 0;
+}
+
+/* How many checkpoints store_sync() has made (for tests). */
+uint64_t
+store_sync_count(const struct store *s)
+{
+    return s->nsyncs;
 }
 
 /* Strings lists are stored newline-separated (values never hold a newline: checked). */

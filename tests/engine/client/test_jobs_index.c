@@ -7,6 +7,7 @@
 #include <check.h>
 #include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,6 +116,49 @@ START_TEST(test_index_lookup)
 }
 END_TEST
 
+/* API writes are durable within JOBS_SYNC_INTERVAL_MS: a lone write syncs at once, the
+ * rest of a burst is synced once by the jobs thread when the interval ends, and an idle
+ * role does not sync again. */
+START_TEST(test_burst_sync)
+{
+    struct env e;
+    char id[FERRY_GUID_STRLEN], local[600];
+    struct ferry_status st;
+    uint64_t c0, c1, c2;
+
+    env_init(&e, "jobs-sync");
+    ck_assert_int_eq(jobs_new(e.cfg, &e.jobs), 0);
+    snprintf(local, sizeof(local), "%s/y.bin", e.root);
+    ct_sleep_ms(1200); /* start-up syncs are older than one interval */
+    pthread_mutex_lock(&e.jobs->lock);
+    c0 = store_sync_count(e.jobs->store);
+    pthread_mutex_unlock(&e.jobs->lock);
+    for (int i = 0; i < 20; i++) {
+        struct ferry_job_create req = {.display_name = "b", .remote_url = "http://127.0.0.1:9/y",
+                                       .local_file = local, .suspend = true};
+        ck_assert_int_eq(ferry_jobs_create(e.jobs, &req, id, &st), 0);
+    }
+    pthread_mutex_lock(&e.jobs->lock);
+    c1 = store_sync_count(e.jobs->store);
+    pthread_mutex_unlock(&e.jobs->lock);
+    ck_assert_uint_eq(c1, c0 + 1); /* the first write synced, the other 19 wait */
+    for (int i = 0; i < 100; i++) {
+        ct_sleep_ms(50);
+        pthread_mutex_lock(&e.jobs->lock);
+        c2 = store_sync_count(e.jobs->store);
+        pthread_mutex_unlock(&e.jobs->lock);
+        if (c2 > c1)
+            break;
+    }
+    ck_assert_uint_eq(c2, c1 + 1); /* the tail, once */
+    ct_sleep_ms(2500);
+    pthread_mutex_lock(&e.jobs->lock);
+    ck_assert_uint_eq(store_sync_count(e.jobs->store), c2); /* idle: nothing more */
+    pthread_mutex_unlock(&e.jobs->lock);
+    env_done(&e);
+}
+END_TEST
+
 /* The job limit counts live jobs only, also once final-state jobs make up the total;
  * pruned jobs are gone from the index. */
 START_TEST(test_limit_and_prune)
@@ -165,6 +209,7 @@ main(void)
 
     ct_add(s, "lookup", test_index_lookup);
     ct_add(s, "limit", test_limit_and_prune);
+    ct_add(s, "burst-sync", test_burst_sync);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
