@@ -180,8 +180,8 @@ scheduler_tick(struct ferry_jobs *jobs, int64_t now)
     scheduler_throughput(jobs, now);
 }
 
-/* How long the thread may sleep: until the next retry, at most 200 ms while transferring
- * (checkpoint timing), at most 1 s otherwise. */
+/* How long the thread may sleep: until the next retry or the idle connections' close, at
+ * most 200 ms while transferring (checkpoint timing), at most 1 s otherwise. */
 static int
 scheduler_timeout(struct ferry_jobs *jobs, int64_t now)
 {
@@ -193,6 +193,15 @@ scheduler_timeout(struct ferry_jobs *jobs, int64_t now)
             t = 200;
         if (job->state == FERRY_JOB_TRANSIENT_ERROR && job->retry_at_ms - now < t)
             t = job->retry_at_ms - now;
+    }
+    /* wake when the idle keep-alive connections are due to close (fetcher_idle), not up to
+     * a second later */
+    if (jobs->conns_used && jobs->idle_since_ms) {
+        int64_t due = jobs->idle_since_ms + FETCHER_IDLE_CLOSE_MS - now;
+        if (due < 10)
+            due = 10; /* fetcher_idle could not swap (OOM): retry, do not spin */
+        if (due < t)
+            t = due;
     }
     return t < 0 ? 0 : (int)t;
 }
