@@ -222,12 +222,6 @@ scheduler_main(void *arg)
         scheduler_tick(jobs, now);
         fetcher_idle(jobs, now);
         timeout = scheduler_timeout(jobs, now);
-        if (jobs->idle_since_ms && jobs->conns_used) {
-            /* wake when the idle connections are due to be dropped (fetcher_idle) */
-            int64_t idle_left = jobs->idle_since_ms + FETCHER_IDLE_CLOSE_MS - now + 1;
-            if (idle_left > 0 && (timeout < 0 || timeout > idle_left))
-                timeout = (int)idle_left;
-        }
         if (jobs->sync_due) {
             /* API writes of the last interval are committed but not yet synced */
             int64_t left = jobs->synced_ms + JOBS_SYNC_INTERVAL_MS - now;
