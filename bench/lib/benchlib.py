@@ -16,6 +16,18 @@ Subcommands (all print to stdout, errors to stderr, exit non-zero on failure):
   wsman-fetch ENDPOINT USER PW URL LOCAL TIMEOUT
                                      CreateJob, wait for TRANSFERRED, complete; prints the
                                      wall time in seconds
+  wsman-create ENDPOINT USER PW URL LOCAL
+                                     CreateJob; prints the JobId
+  wsman-wait ENDPOINT USER PW JOB TIMEOUT
+                                     wait for TRANSFERRED, complete; prints the wall time
+  run-kill OUTJSON THRESHOLD FILE -- CMD...
+                                     run CMD, SIGKILL it once FILE holds THRESHOLD allocated
+                                     bytes; exit 0 when killed, 3 when CMD ended first
+  ferry-kill OUTJSON ENDPOINT USER PW URL LOCAL PID THRESHOLD TIMEOUT
+                                     CreateJob, SIGKILL PID (ferryd) once the job's
+                                     BytesTransferred reaches THRESHOLD; OUTJSON has the JobId
+  metric ENDPOINT USER PW NAME       a counter from ferryd's GET /metrics
+  flip FILE OFFSET LEN               invert LEN bytes of FILE at OFFSET in place
   env OUTJSON KEY=VALUE...           machine facts plus the run's parameters
   report OUTDIR                      results.md, results.json, plot.png from OUTDIR/raw.jsonl
 """
@@ -25,6 +37,7 @@ import json
 import os
 import re
 import resource
+import signal
 import shutil
 import socket
 import statistics
@@ -188,8 +201,7 @@ def wsman_identify(endpoint, user, pw):
     print(vendor)
 
 
-def wsman_fetch(endpoint, user, pw, url, local, timeout):
-    t0 = time.monotonic()
+def wsman_create(endpoint, user, pw, url, local):
     body = ('<p:CreateJob_INPUT xmlns:p="%s"><p:DisplayName>bench</p:DisplayName>'
             '<p:RemoteUrl>%s</p:RemoteUrl><p:LocalFile>%s</p:LocalFile>'
             '</p:CreateJob_INPUT>') % (JOB, escape(url), escape(local))
@@ -197,10 +209,17 @@ def wsman_fetch(endpoint, user, pw, url, local, timeout):
     rv, job = find_text(root, "ReturnValue"), find_text(root, "JobId")
     if rv != "0" or not job:
         die("CreateJob failed: ReturnValue %s JobId %s" % (rv, job))
+    return job
+
+
+def wsman_job(endpoint, user, pw, job):
+    return soap(endpoint, user, pw, ACTION_GET, JOB, "", {"JobId": job})
+
+
+def wsman_wait(endpoint, user, pw, job, timeout, t0):
     state = None
     while time.monotonic() - t0 < timeout:
-        root = soap(endpoint, user, pw, ACTION_GET, JOB, "", {"JobId": job})
-        state = find_text(root, "State")
+        state = find_text(wsman_job(endpoint, user, pw, job), "State")
         if state == "6":
             break
         if state in ("4", "8"):
@@ -214,6 +233,90 @@ def wsman_fetch(endpoint, user, pw, url, local, timeout):
     if find_text(root, "ReturnValue") != "0":
         die("SetJobState(complete) failed for %s" % job)
     print("%.4f" % (time.monotonic() - t0))
+
+
+def wsman_fetch(endpoint, user, pw, url, local, timeout):
+    t0 = time.monotonic()
+    job = wsman_create(endpoint, user, pw, url, local)
+    wsman_wait(endpoint, user, pw, job, timeout, t0)
+
+
+def allocated(path):
+    try:
+        return os.stat(path).st_blocks * 512
+    except OSError:
+        return 0
+
+
+def run_kill(args):
+    out, threshold = args[0], int(args[1])
+    path = args[2]
+    if len(args) < 5 or args[3] != "--":
+        die("usage: run-kill OUTJSON THRESHOLD FILE -- CMD...")
+    t0 = time.monotonic()
+    p = subprocess.Popen(args[4:])
+    killed = False
+    seen = 0
+    while p.poll() is None:
+        seen = allocated(path)
+        if seen >= threshold:
+            p.send_signal(signal.SIGKILL)
+            killed = True
+            break
+        time.sleep(0.0005)
+    rc = p.wait()
+    with open(out, "w") as fh:
+        json.dump({"killed": killed, "at_bytes": seen, "wall": time.monotonic() - t0,
+                   "rc": rc}, fh)
+    sys.exit(0 if killed else 3)
+
+
+def ferry_kill(out, endpoint, user, pw, url, local, pid, threshold, timeout):
+    t0 = time.monotonic()
+    job = wsman_create(endpoint, user, pw, url, local)
+    seen, state = 0, None
+    while time.monotonic() - t0 < timeout:
+        root = wsman_job(endpoint, user, pw, job)
+        seen = int(find_text(root, "BytesTransferred") or 0)
+        state = find_text(root, "State")
+        if seen >= threshold or state in ("4", "6", "8"):
+            break
+        time.sleep(0.002)
+    killed = False
+    if seen >= threshold and state not in ("6", "7"):
+        os.kill(pid, signal.SIGKILL)
+        killed = True
+    with open(out, "w") as fh:
+        json.dump({"job": job, "killed": killed, "at_bytes": seen, "state": state,
+                   "wall": time.monotonic() - t0}, fh)
+    if not killed:
+        die("job %s not killed (BytesTransferred %d, state %s)" % (job, seen, state))
+    print(job)
+
+
+def metric(endpoint, user, pw, name):
+    url = endpoint.rsplit("/", 1)[0] + "/metrics" if endpoint.endswith("/wsman") else \
+        endpoint.rstrip("/") + "/metrics"
+    req = urllib.request.Request(url)
+    tok = base64.b64encode(("%s:%s" % (user, pw)).encode()).decode()
+    req.add_header("Authorization", "Basic " + tok)
+    with urllib.request.urlopen(req, timeout=10) as r:
+        for line in r.read().decode().splitlines():
+            f = line.split()
+            if len(f) == 2 and f[0] == name:
+                print(f[1])
+                return
+    die("no %s in %s" % (name, url))
+
+
+def flip(path, offset, length):
+    with open(path, "r+b") as fh:
+        fh.seek(offset)
+        b = fh.read(length)
+        if len(b) != length:
+            die("short read at %d in %s" % (offset, path))
+        fh.seek(offset)
+        fh.write(bytes(x ^ 0xFF for x in b))
 
 
 # ---- environment ----
@@ -555,6 +658,18 @@ def main():
             wsman_identify(*a[:3])
         elif cmd == "wsman-fetch":
             wsman_fetch(a[0], a[1], a[2], a[3], a[4], float(a[5]))
+        elif cmd == "wsman-create":
+            print(wsman_create(*a[:5]))
+        elif cmd == "wsman-wait":
+            wsman_wait(a[0], a[1], a[2], a[3], float(a[4]), time.monotonic())
+        elif cmd == "run-kill":
+            run_kill(a)
+        elif cmd == "ferry-kill":
+            ferry_kill(a[0], a[1], a[2], a[3], a[4], a[5], int(a[6]), int(a[7]), float(a[8]))
+        elif cmd == "metric":
+            metric(*a[:4])
+        elif cmd == "flip":
+            flip(a[0], int(a[1]), int(a[2]))
         elif cmd == "env":
             env(a[0], a[1:])
         elif cmd == "report":
