@@ -20,9 +20,10 @@ Subcommands (all print to stdout, errors to stderr, exit non-zero on failure):
                                      CreateJob; prints the JobId
   wsman-wait ENDPOINT USER PW JOB TIMEOUT
                                      wait for TRANSFERRED, complete; prints the wall time
-  run-kill OUTJSON THRESHOLD FILE -- CMD...
+  run-kill OUTJSON THRESHOLD FILE [REQUIRE] -- CMD...
                                      run CMD, SIGKILL it once FILE holds THRESHOLD allocated
-                                     bytes; exit 0 when killed, 3 when CMD ended first
+                                     bytes (and REQUIRE exists, e.g. aria2c's control file);
+                                     exit 0 when killed, 3 when CMD ended first
   ferry-kill OUTJSON ENDPOINT USER PW URL LOCAL PID THRESHOLD TIMEOUT
                                      CreateJob, SIGKILL PID (ferryd) once the job's
                                      BytesTransferred reaches THRESHOLD; OUTJSON has the JobId
@@ -251,15 +252,19 @@ def allocated(path):
 def run_kill(args):
     out, threshold = args[0], int(args[1])
     path = args[2]
+    require = None
+    if len(args) > 4 and args[3] != "--":
+        require = args[3]
+        args = args[:3] + args[4:]
     if len(args) < 5 or args[3] != "--":
-        die("usage: run-kill OUTJSON THRESHOLD FILE -- CMD...")
+        die("usage: run-kill OUTJSON THRESHOLD FILE [REQUIRE] -- CMD...")
     t0 = time.monotonic()
     p = subprocess.Popen(args[4:])
     killed = False
     seen = 0
     while p.poll() is None:
         seen = allocated(path)
-        if seen >= threshold:
+        if seen >= threshold and (require is None or os.path.exists(require)):
             p.send_signal(signal.SIGKILL)
             killed = True
             break
@@ -556,6 +561,9 @@ def report(outdir):
                 if a:
                     w("| %s, %s | %s |" % (label, case, fmt(a["median"])))
         w("")
+    report_resume(cells, w)
+    report_https(cells, w)
+    report_sparse(cells, w)
     voids = sum(len(v) for k, v in cells.items() if k[3] == "void")
     w("## Notes")
     w("")
@@ -582,6 +590,104 @@ def report(outdir):
         json.dump(js, fh, indent=1)
 
     plot(outdir, cells, servers, cases, sinks)
+
+
+RESUME_TOOLS = ["curl", "aria2c-x4", "ferry"]
+
+
+def count_ok(cells, key):
+    vals = cells.get(key) or []
+    return "%d/%d" % (sum(1 for v in vals if v == 1), len(vals)) if vals else "—"
+
+
+def report_resume(cells, w):
+    for sec, title, what in (
+            ("resume", "Resume after kill -9 at ~50 % (large file from nginx)",
+             "final hash right"),
+            ("corrupt", "Corruption of the partial file before resuming",
+             "detected and repaired (final hash right)")):
+        tools = [t for t in RESUME_TOOLS if any(k[0] == sec and k[2] == t for k in cells)]
+        if not tools:
+            continue
+        w("## " + title)
+        w("")
+        w("| tool | killed at, %% of file | MiB fetched after the restart | bytes on the wire, "
+          "%% of file | time to finish after the restart, s | %s |" % what)
+        w("|---|---|---|---|---|---|")
+        for t in tools:
+            w("| %s | %s | %s | %s | %s | %s |" % (
+                t, cell_text(agg(cells, (sec, "large", t, "killed_at_pct")), 0),
+                cell_text(agg(cells, (sec, "large", t, "after_mb")), 0),
+                cell_text(agg(cells, (sec, "large", t, "wire_pct")), 0),
+                cell_text(agg(cells, (sec, "large", t, "resume_s"))),
+                count_ok(cells, (sec, "large", t, "hash_ok"))))
+        w("")
+    if any(k[0] in ("resume", "corrupt") for k in cells):
+        w("Bytes are counted at the server (`$bytes_sent` of every request in nginx's access "
+          "log, both phases); 100 % = the file once. curl resumes with `-C -`, aria2c "
+          "(`-x4 -s4 -k1M --auto-save-interval=1`, first phase capped at a third of the file "
+          "per second so that its control file is saved before the kill) re-runs the same "
+          "command, ferry's client ferryd is restarted on its state directory and the job "
+          "resumes by itself (its time includes the daemon's start). Corruption: 4 KiB "
+          "inverted at 10 % of the file in the partial file, after the kill.")
+        w("")
+
+
+def report_https(cells, w):
+    tools = [t for t in ("nginx-tls", "ferryd-tls") if any(k[0] == "https" and k[2] == t
+                                                            for k in cells)]
+    if not tools:
+        return
+    w("## HTTPS: ferryd vs nginx `ssl` (same self-signed RSA-2048 certificate)")
+    w("")
+    head = "| case | " + " | ".join("%s GB/s" % t for t in tools) + " | " + \
+        " | ".join("%s CPU-s/GB" % t for t in tools)
+    sep = "|---|" + "---|" * (2 * len(tools))
+    if len(tools) == 2:
+        head += " | ferryd / nginx GB/s"
+        sep += "---|"
+    w(head + " |")
+    w(sep)
+    for case, label in (("large-curl", "large file, curl -o /dev/null"),
+                        ("1m-range/c1", "1 MiB ranges, wrk -c1"),
+                        ("1m-range/c64", "1 MiB ranges, wrk -c64")):
+        g = [agg(cells, ("https", case, t, "gbps")) for t in tools]
+        c = [agg(cells, ("https", case, t, "cpu_s_per_gb")) for t in tools]
+        line = "| %s | %s | %s" % (label, " | ".join(cell_text(a) for a in g),
+                                   " | ".join(cell_text(a, 3) for a in c))
+        if len(tools) == 2:
+            line += " | " + ratio(g[1], g[0])
+        w(line + " |")
+    w("")
+
+
+def report_sparse(cells, w):
+    tools = [t for t in RESUME_TOOLS if any(k[0] == "sparse" and k[2] == t for k in cells)]
+    if not tools:
+        return
+    app = agg(cells, ("sparse", "image", "source", "apparent_mb"))
+    alloc = agg(cells, ("sparse", "image", "source", "alloc_mb"))
+    man = agg(cells, ("sparse", "image", "ferryd", "manifest_s"))
+    w("## Sparse image served by ferryd")
+    w("")
+    w("Image: %s MiB apparent, %s MiB allocated (4 random extents); ferryd's manifest was "
+      "ready %s s after start. Bytes on the wire from ferryd's "
+      "`ferry_server_bytes_served_total` (GET /metrics)." % (
+          fmt(app and app["median"], 0), fmt(alloc and alloc["median"], 0),
+          fmt(man and man["median"])))
+    w("")
+    w("| tool | wall s | MiB on the wire | MiB allocated in the output (du) | output sparse |")
+    w("|---|---|---|---|---|")
+    for t in tools:
+        a = agg(cells, ("sparse", "image", t, "alloc_mb"))
+        sparse = "—"
+        if a and app:
+            sparse = "yes" if a["max"] < 0.5 * app["median"] else "no"
+        w("| %s | %s | %s | %s | %s |" % (
+            t, cell_text(agg(cells, ("sparse", "image", t, "wall_s"))),
+            cell_text(agg(cells, ("sparse", "image", t, "wire_mb")), 1),
+            cell_text(a, 1), sparse))
+    w("")
 
 
 def plot(outdir, cells, servers, cases, sinks):
