@@ -28,6 +28,8 @@ Subcommands (all print to stdout, errors to stderr, exit non-zero on failure):
                                      CreateJob, SIGKILL PID (ferryd) once the job's
                                      BytesTransferred reaches THRESHOLD; OUTJSON has the JobId
   metric ENDPOINT USER PW NAME       a counter from ferryd's GET /metrics
+  fetched-offset PART SOURCE LIMIT   1 MiB into the first 4 MiB chunk of PART equal to SOURCE's
+                                     below LIMIT (a region already fetched); fails if none
   flip FILE OFFSET LEN               invert LEN bytes of FILE at OFFSET in place
   env OUTJSON KEY=VALUE...           machine facts plus the run's parameters
   report OUTDIR                      results.md, results.json, plot.png from OUTDIR/raw.jsonl
@@ -312,6 +314,18 @@ def metric(endpoint, user, pw, name):
                 print(f[1])
                 return
     die("no %s in %s" % (name, url))
+
+
+def fetched_offset(part, source, limit):
+    chunk = 4 << 20
+    with open(part, "rb") as a, open(source, "rb") as b:
+        for off in range(0, limit - chunk + 1, chunk):
+            a.seek(off)
+            b.seek(off)
+            if a.read(chunk) == b.read(chunk):
+                print(off + (1 << 20))
+                return
+    die("no chunk of %s below %d matches %s" % (part, limit, source))
 
 
 def flip(path, offset, length):
@@ -628,8 +642,10 @@ def report_resume(cells, w):
           "(`-x4 -s4 -k1M --auto-save-interval=1`, first phase capped at a third of the file "
           "per second so that its control file is saved before the kill) re-runs the same "
           "command, ferry's client ferryd is restarted on its state directory and the job "
-          "resumes by itself (its time includes the daemon's start). Corruption: 4 KiB "
-          "inverted at 10 % of the file in the partial file, after the kill.")
+          "resumes by itself (its time includes the daemon's start). Corruption: after the kill, 4 KiB "
+          "inverted 1 MiB into the first 4 MiB chunk of the partial file that already holds "
+          "the source's bytes (ferry fetches chunks out of order; the offset is in raw.jsonl "
+          "as flip_at_pct).")
         w("")
 
 
@@ -774,6 +790,8 @@ def main():
             ferry_kill(a[0], a[1], a[2], a[3], a[4], a[5], int(a[6]), int(a[7]), float(a[8]))
         elif cmd == "metric":
             metric(*a[:4])
+        elif cmd == "fetched-offset":
+            fetched_offset(a[0], a[1], int(a[2]))
         elif cmd == "flip":
             flip(a[0], int(a[1]), int(a[2]))
         elif cmd == "env":
