@@ -1,10 +1,13 @@
 #!/usr/bin/python3
 """bench/wsman_ops.py - control-plane operations per second against a running ferryd:
 Get latency (p50/p99), CreateJob throughput, and an Enumerate (optimized, then Pull) of N
-jobs. One keep-alive HTTP connection, Basic auth, envelopes like wsl's.
+jobs. Keep-alive HTTP connections, Basic auth, envelopes like wsl's. The client's own CPU
+per operation is reported next to each figure: when it approaches the time per operation,
+the figure measures the client, not ferryd (use --conns N, and the default raw client).
 
   bench/wsman_ops.py --endpoint http://127.0.0.1:5985/wsman --user admin \
-      --password-file F --download-root DIR [--jobs 10000] [--gets 2000] [--json]
+      --password-file F --download-root DIR [--jobs 10000] [--gets 2000] [--json] \
+      [--client raw|httplib] [--conns N]
 
 With --spawn, starts its own ferryd ($FERRYD) in a temp state dir and
 stops it afterwards. Prints one line per figure, or a JSON object with --json (for the
@@ -19,9 +22,11 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 import uuid
@@ -35,6 +40,8 @@ N = "http://schemas.xmlsoap.org/ws/2004/09/enumeration"
 
 
 class Client:
+    """http.client: the reference client (slow: ~1 ms of Python CPU per request)."""
+
     def __init__(self, endpoint, user, password):
         u = urllib.parse.urlsplit(endpoint)
         self.path = u.path or "/wsman"
@@ -50,6 +57,77 @@ class Client:
         data = r.read()
         if r.status != 200:
             raise RuntimeError("HTTP %d: %s" % (r.status, data[:400]))
+        return data.decode()
+
+
+class RawClient:
+    """A minimal keep-alive HTTP/1.1 client on a plain socket: one sendall per request and
+    a Content-Length (or chunked) response parser, so that the bench measures ferryd and
+    not http.client. http only."""
+
+    def __init__(self, endpoint, user, password):
+        u = urllib.parse.urlsplit(endpoint)
+        if u.scheme != "http":
+            raise SystemExit("--client raw supports http:// only")
+        self.addr = (u.hostname, u.port or 80)
+        tok = base64.b64encode(("%s:%s" % (user, password)).encode()).decode()
+        self.head = ("POST %s HTTP/1.1\r\nHost: %s:%d\r\nAuthorization: Basic %s\r\n"
+                     "Content-Type: application/soap+xml;charset=UTF-8\r\n"
+                     "Content-Length: " % (u.path or "/wsman", u.hostname, self.addr[1],
+                                           tok)).encode()
+        self.sock = None
+        self.buf = b""
+
+    def _connect(self):
+        self.sock = socket.create_connection(self.addr, timeout=60)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = b""
+
+    def _fill(self):
+        d = self.sock.recv(262144)
+        if not d:
+            raise RuntimeError("connection closed by ferryd")
+        self.buf += d
+
+    def post(self, body):
+        if self.sock is None:
+            self._connect()
+        b = body.encode()
+        self.sock.sendall(self.head + str(len(b)).encode() + b"\r\n\r\n" + b)
+        while True:
+            end = self.buf.find(b"\r\n\r\n")
+            if end >= 0:
+                break
+            self._fill()
+        head = self.buf[:end].decode("latin-1")
+        self.buf = self.buf[end + 4:]
+        status = int(head.split(" ", 2)[1])
+        hl = head.lower()
+        m = re.search(r"\ncontent-length:\s*(\d+)", hl)
+        if m:
+            n = int(m.group(1))
+            while len(self.buf) < n:
+                self._fill()
+            data, self.buf = self.buf[:n], self.buf[n:]
+        elif "transfer-encoding: chunked" in hl:
+            data = b""
+            while True:
+                while b"\r\n" not in self.buf:
+                    self._fill()
+                line, self.buf = self.buf.split(b"\r\n", 1)
+                n = int(line.split(b";")[0], 16)
+                while len(self.buf) < n + 2:
+                    self._fill()
+                data, self.buf = data + self.buf[:n], self.buf[n + 2:]
+                if n == 0:
+                    break
+        else:
+            raise RuntimeError("response without a length: " + head[:200])
+        if "connection: close" in hl:
+            self.sock.close()
+            self.sock = None
+        if status != 200:
+            raise RuntimeError("HTTP %d: %s" % (status, data[:400]))
         return data.decode()
 
 
@@ -134,6 +212,10 @@ def main():
     ap.add_argument("--jobs", type=int, default=10000)
     ap.add_argument("--gets", type=int, default=2000)
     ap.add_argument("--page", type=int, default=512)
+    ap.add_argument("--client", choices=("raw", "httplib"), default="raw",
+                    help="raw: minimal socket client (default); httplib: http.client")
+    ap.add_argument("--conns", type=int, default=1,
+                    help="keep-alive connections (one thread each) for CreateJob")
     ap.add_argument("--spawn", action="store_true")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
@@ -147,32 +229,60 @@ def main():
         password = (open(a.password_file).read().strip() if a.password_file
                     else os.environ.get("FERRY_PASSWORD", ""))
     try:
-        c = Client(a.endpoint, a.user, password)
-        t0 = time.perf_counter()
-        ids = [create_job(c, a.download_root, i) for i in range(a.jobs)]
+        mk = RawClient if a.client == "raw" else Client
+        c = mk(a.endpoint, a.user, password)
+        conns = max(1, a.conns)
+        ids = [None] * a.jobs
+        errors = []
+
+        def creator(k):
+            try:
+                cc = c if k == 0 else mk(a.endpoint, a.user, password)
+                for i in range(k, a.jobs, conns):
+                    ids[i] = create_job(cc, a.download_root, i)
+            except Exception as e:  # reported after join
+                errors.append(e)
+
+        cpu0, t0 = time.process_time(), time.perf_counter()
+        threads = [threading.Thread(target=creator, args=(k,)) for k in range(conns)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
         create_s = time.perf_counter() - t0
+        create_cpu = time.process_time() - cpu0
+        if errors:
+            raise errors[0]
 
         lat = []
+        cpu0 = time.process_time()
         for i in range(a.gets):
             t = time.perf_counter()
             c.post(env("http://schemas.xmlsoap.org/ws/2004/09/transfer/Get",
                        sel(ids[i % len(ids)])))
             lat.append((time.perf_counter() - t) * 1000.0)
+        get_cpu = time.process_time() - cpu0
 
-        t0 = time.perf_counter()
+        cpu0, t0 = time.process_time(), time.perf_counter()
         n = enumerate_all(c, a.page)
         enum_s = time.perf_counter() - t0
+        enum_cpu = time.process_time() - cpu0
         if n < a.jobs:
             raise RuntimeError("Enumerate returned %d of %d jobs" % (n, a.jobs))
         res = {
+            "client": a.client,
+            "conns": conns,
             "jobs": a.jobs,
             "create_job_per_s": round(a.jobs / create_s, 1),
+            "create_client_cpu_ms": round(create_cpu * 1000.0 / max(1, a.jobs), 3),
             "get_p50_ms": round(pct(lat, 50), 3),
             "get_p99_ms": round(pct(lat, 99), 3),
             "get_per_s": round(len(lat) / (sum(lat) / 1000.0), 1),
+            "get_client_cpu_ms": round(get_cpu * 1000.0 / max(1, a.gets), 3),
             "enumerate_items": n,
             "enumerate_s": round(enum_s, 3),
             "enumerate_items_per_s": round(n / enum_s, 1),
+            "enumerate_client_cpu_s": round(enum_cpu, 3),
         }
         if a.json:
             print(json.dumps(res))

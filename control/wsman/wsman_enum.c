@@ -180,29 +180,29 @@ store_take(struct wsman_enum_store *s, const char *id, const char *user,
     return -ENOENT;
 }
 
+/* Serialized size of node, dumped into buf (emptied first, reused across items so that a
+ * page does not allocate and free a buffer per item); SIZE_MAX on failure. */
 static size_t
-node_size(xmlDocPtr doc, xmlNodePtr node)
+node_size(xmlBufferPtr buf, xmlDocPtr doc, xmlNodePtr node)
 {
-    xmlBufferPtr b = xmlBufferCreate();
-    size_t n = 0;
-
-    if (!b)
+    if (!buf)
         return SIZE_MAX;
-    if (xmlNodeDump(b, doc, node, 0, 0) >= 0)
-        n = (size_t)xmlBufferLength(b);
-    else
-        n = SIZE_MAX;
-    xmlBufferFree(b);
-    return n;
+    xmlBufferEmpty(buf);
+    if (xmlNodeDump(buf, doc, node, 0, 0) < 0)
+        return SIZE_MAX;
+    return (size_t)xmlBufferLength(buf);
 }
 
 static size_t
 envelope_budget(struct wsman_ctx *ctx, const struct wsman_request *req,
-                struct wsman_response *resp)
+                struct wsman_response *resp, xmlBufferPtr buf)
 {
     size_t cap = ctx->cfg->wsman_max_envelope;
-    size_t base = node_size(resp->doc, xmlDocGetRootElement(resp->doc)) + ENUM_ENVELOPE_SLACK;
+    size_t base = node_size(buf, resp->doc, xmlDocGetRootElement(resp->doc));
 
+    if (base == SIZE_MAX)
+        return 0;
+    base += ENUM_ENVELOPE_SLACK;
     if (req->max_envelope && (cap == 0 || req->max_envelope < cap))
         cap = req->max_envelope;
     if (cap == 0)
@@ -218,7 +218,9 @@ enum_write_items(struct wsman_ctx *ctx, struct wsman_enum *e, const struct wsman
                  struct wsman_response *resp, xmlNodePtr items, size_t max,
                  struct wsman_fault *f)
 {
-    size_t budget = envelope_budget(ctx, req, resp), used = 0, count = 0;
+    xmlBufferPtr buf = xmlBufferCreate();
+    size_t budget = envelope_budget(ctx, req, resp, buf), used = 0, count = 0;
+    int r = 0;
 
     while (e->pos < e->n && count < max) {
         const char *const *kv = (const char *const *)&e->keys[e->pos * e->nk];
@@ -239,8 +241,10 @@ enum_write_items(struct wsman_ctx *ctx, struct wsman_enum *e, const struct wsman
                     xmlUnlinkNode(item);
                     xmlFreeNode(item);
                 }
-                if (st.kind != FERRY_STATUS_NOT_FOUND)
-                    return wsman_fault_from_status(f, &st);
+                if (st.kind != FERRY_STATUS_NOT_FOUND) {
+                    r = wsman_fault_from_status(f, &st);
+                    goto cleanup;
+                }
                 e->pos++;   /* vanished since Enumerate */
                 continue;
             }
@@ -250,18 +254,20 @@ enum_write_items(struct wsman_ctx *ctx, struct wsman_enum *e, const struct wsman
         if (e->mode != MODE_OBJECT) {
             xmlNodePtr epr = wsman_response_epr(resp, holder, e->cls->uri, e->cls->keys, kv,
                                                 e->nk);
-            if (!epr)
-                return wsman_fault_set(f, WSMAN_FAULT_INTERNAL_ERROR, NULL, "Out of memory.");
+            if (!epr) {
+                r = wsman_fault_set(f, WSMAN_FAULT_INTERNAL_ERROR, NULL, "Out of memory.");
+                goto cleanup;
+            }
             if (!item)
                 item = epr;
         }
-        sz = node_size(resp->doc, item);
+        sz = node_size(buf, resp->doc, item);
         if (sz == SIZE_MAX || used + sz > budget) {
             xmlUnlinkNode(item);
             xmlFreeNode(item);
             if (count == 0)
-                return wsman_fault_set(f, WSMAN_FAULT_ENCODING_LIMIT, "MaxEnvelopeSize",
-                                       "Not even one item fits in MaxEnvelopeSize.");
+                r = wsman_fault_set(f, WSMAN_FAULT_ENCODING_LIMIT, "MaxEnvelopeSize",
+                                    "Not even one item fits in MaxEnvelopeSize.");
             break;
         }
         used += sz;
@@ -270,7 +276,10 @@ enum_write_items(struct wsman_ctx *ctx, struct wsman_enum *e, const struct wsman
         if (req->timeout_ms > 0 && wsman_request_elapsed_ms(req) >= req->timeout_ms * 3 / 4)
             break;
     }
-    return 0;
+cleanup:
+    if (buf)
+        xmlBufferFree(buf);
+    return r;
 }
 
 static int

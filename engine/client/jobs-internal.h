@@ -130,7 +130,11 @@ struct job {
     int64_t bw_tokens;           /* pacing: bytes that may still be received now */
     int64_t bw_at_ms;
     struct xfer *xfer;           /* the fetcher's transfer while it runs */
+    struct job *hnext;           /* next job in the same jobs->hash bucket */
 };
+
+/* API writes are made durable (a store checkpoint) at least this often. */
+#define JOBS_SYNC_INTERVAL_MS 1000
 
 struct ferry_jobs {
     const struct ferry_config *cfg;
@@ -138,6 +142,12 @@ struct ferry_jobs {
     struct store *store;
     struct job **v;
     size_t n;
+    size_t cap;                  /* allocated slots of v */
+    struct job **hash;           /* id -> job index (chained on job->hnext), hsize buckets */
+    size_t hsize;                /* a power of two, 0 while no index exists */
+    int64_t synced_ms;           /* when an API write last made the store durable */
+    bool sync_due;               /* API writes committed but not yet synced: the jobs thread
+                                    syncs them within JOBS_SYNC_INTERVAL_MS */
     int64_t next_seq;
     uint64_t rr_counter;
 
@@ -187,6 +197,7 @@ int store_setting_set(struct store *s, const char *key, const char *value);
 int store_setting_get(struct store *s, const char *key, char **ret_value);
 /* Make what is committed durable (WAL checkpoint, which syncs). */
 int store_sync(struct store *s);
+uint64_t store_sync_count(const struct store *s);
 
 /* ---- job.c: the model and BITS transition rules ---- */
 struct job *job_new(void);

@@ -3,6 +3,7 @@
  * (jobs_new / jobs_free from engine/roles.h). Every call takes the role's lock, validates,
  * changes the model, persists it before returning, and wakes the jobs thread.
  */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -22,15 +23,95 @@
 
 #define JOBS_CERT_NOT_FOUND 0x80092004u /* CRYPT_E_NOT_FOUND */
 
+
+/* FNV-1a of the id folded to lower case (ids compare case-insensitively). */
+static size_t
+jobs_hash_id(const char *id)
+{
+    uint64_t h = 14695981039346656037ull;
+
+    for (const char *p = id; *p; p++) {
+        h ^= (unsigned char)tolower((unsigned char)*p);
+        h *= 1099511628211ull;
+    }
+    return (size_t)(h ^ (h >> 32));
+}
+
+static void
+jobs_index_add(struct ferry_jobs *jobs, struct job *job)
+{
+    size_t b = jobs_hash_id(job->id) & (jobs->hsize - 1);
+
+    job->hnext = jobs->hash[b];
+    jobs->hash[b] = job;
+}
+
+static void
+jobs_index_remove(struct ferry_jobs *jobs, struct job *job)
+{
+    struct job **pp;
+
+    if (!jobs->hsize)
+        return;
+    pp = &jobs->hash[jobs_hash_id(job->id) & (jobs->hsize - 1)];
+    while (*pp && *pp != job)
+        pp = &(*pp)->hnext;
+    if (*pp)
+        *pp = job->hnext;
+    job->hnext = NULL;
+}
+
+/* Make room in jobs->v and the id index for `want` jobs (rebuilding the index from v when
+ * it grows). Caller holds the lock. 0 or -ENOMEM (nothing changed). */
+static int
+jobs_reserve(struct ferry_jobs *jobs, size_t want)
+{
+    if (want > jobs->cap) {
+        size_t cap = jobs->cap < 16 ? 16 : jobs->cap;
+        struct job **nv;
+
+        while (cap < want)
+            cap *= 2;
+        nv = realloc(jobs->v, cap * sizeof(*nv));
+        if (!nv)
+            return -ENOMEM;
+        jobs->v = nv;
+        jobs->cap = cap;
+    }
+    if (want > jobs->hsize) {
+        size_t hsize = jobs->hsize < 64 ? 64 : jobs->hsize;
+        struct job **h;
+
+        while (hsize < 2 * want)
+            hsize *= 2;
+        h = calloc(hsize, sizeof(*h));
+        if (!h)
+            return -ENOMEM;
+        free(jobs->hash);
+        jobs->hash = h;
+        jobs->hsize = hsize;
+        for (size_t i = 0; i < jobs->n; i++)
+            jobs_index_add(jobs, jobs->v[i]);
+    }
+    return 0;
+}
+
 /* The job with this id (case-insensitive GUID) or NULL; caller holds the lock. */
 struct job *
 jobs_find(struct ferry_jobs *jobs, const char *id)
 {
     if (!id)
         return NULL;
-    for (size_t i = 0; i < jobs->n; i++)
-        if (strcasecmp(jobs->v[i]->id, id) == 0)
-            return jobs->v[i];
+    if (!jobs->hsize) {
+        for (size_t i = 0; i < jobs->n; i++)
+            if (strcasecmp(jobs->v[i]->id, id) == 0)
+                return jobs->v[i];
+        return NULL;
+    }
+    for (struct job *job = jobs->hash[jobs_hash_id(id) & (jobs->hsize - 1)]; job;
+         job = job->hnext)
+        if (strcasecmp(job->id, id) == 0)
+            return job;
     return NULL;
 }
 
@@ -68,9 +149,26 @@ static int
 jobs_persist(struct ferry_jobs *jobs, struct job *job, struct ferry_status *st)
 {
     int r = store_job_put(jobs->store, job);
+    int64_t now;
 
-    if (r >= 0)
-        r = store_sync(jobs->store);
+    /* The commit (WAL, synchronous=NORMAL) survives a crash of ferryd. Against power loss
+     * a checkpoint syncs it: at once when the store was not synced by an API write within
+     * JOBS_SYNC_INTERVAL_MS, so a lone change is durable on return and a burst costs one
+     * sync per interval instead of one per call. */
+    if (r >= 0) {
+        now = jobs_now_ms();
+        if (!jobs->synced_ms || now - jobs->synced_ms >= JOBS_SYNC_INTERVAL_MS) {
+            r = store_sync(jobs->store);
+            if (r >= 0) {
+                jobs->synced_ms = now;
+                jobs->sync_due = false;
+            }
+        } else if (!jobs->sync_due) {
+            /* the tail of a burst: the jobs thread syncs it when the interval ends */
+            jobs->sync_due = true;
+            jobs_wake(jobs);
+        }
+    }
     if (r == -EBUSY)
         return ferry_status_set(st, r, FERRY_STATUS_INTERNAL, FERRY_E_FAIL, NULL,
                                 "the job store '%s' is locked by another process; nothing "
@@ -114,6 +212,7 @@ jobs_prune(struct ferry_jobs *jobs)
             return; /* logged by the store; try again next time */
         memmove(&jobs->v[i], &jobs->v[i + 1], (jobs->n - i - 1) * sizeof(*jobs->v));
         jobs->n--;
+        jobs_index_remove(jobs, job);
         job_free(job);
         nfinal--;
     }
@@ -135,7 +234,7 @@ int
 ferry_jobs_create(struct ferry_jobs *jobs, const struct ferry_job_create *req,
                   char ret_job_id[FERRY_GUID_STRLEN], struct ferry_status *st)
 {
-    struct job *job = NULL, **nv;
+    struct job *job = NULL;
     struct ferry_job_props p = {0};
     int r;
 
@@ -193,20 +292,19 @@ ferry_jobs_create(struct ferry_jobs *jobs, const struct ferry_job_create *req,
     job->state = req->suspend ? FERRY_JOB_SUSPENDED : FERRY_JOB_QUEUED;
 
     pthread_mutex_lock(&jobs->lock);
-    if (jobs_count_live(jobs) >= (int)jobs->cfg->max_jobs) {
+    /* fewer jobs than the limit in all: no need to count the live ones */
+    if (jobs->n >= jobs->cfg->max_jobs && jobs_count_live(jobs) >= (int)jobs->cfg->max_jobs) {
         r = ferry_status_set(st, -EMLINK, FERRY_STATUS_RESULT, FERRY_BG_E_TOO_MANY_JOBS, NULL,
                              "the limit of %u jobs is reached", jobs->cfg->max_jobs);
         pthread_mutex_unlock(&jobs->lock);
         goto error;
     }
-    nv = realloc(jobs->v, (jobs->n + 1) * sizeof(*nv));
-    if (!nv) {
+    if (jobs_reserve(jobs, jobs->n + 1) < 0) {
         pthread_mutex_unlock(&jobs->lock);
         r = ferry_status_set(st, -ENOMEM, FERRY_STATUS_INTERNAL, FERRY_E_OUTOFMEMORY, NULL,
                              "out of memory");
         goto error;
     }
-    jobs->v = nv;
     job->seq = ++jobs->next_seq;
     r = jobs_persist(jobs, job, st);
     if (r < 0) {
@@ -214,10 +312,12 @@ ferry_jobs_create(struct ferry_jobs *jobs, const struct ferry_job_create *req,
         goto error;
     }
     jobs->v[jobs->n++] = job;
+    jobs_index_add(jobs, job);
     snprintf(ret_job_id, FERRY_GUID_STRLEN, "%s", job->id);
     ferry_log_info("job %s created ('%s', %s)", job->id, job->display_name,
                    ferry_job_state_name(job->state));
-    return jobs_unlock_ret(jobs, 0, true);
+    /* a suspended job gives the jobs thread nothing to do: no wake-up (and no scan) */
+    return jobs_unlock_ret(jobs, 0, job->state == FERRY_JOB_QUEUED);
 error:
     job_free(job);
     return r;
@@ -941,6 +1041,10 @@ jobs_new(const struct ferry_config *cfg, struct ferry_jobs **ret_jobs)
                         strerror(-r));
         goto error;
     }
+    jobs->cap = jobs->n;
+    r = jobs_reserve(jobs, jobs->n);
+    if (r < 0)
+        goto error;
     for (size_t i = 0; i < jobs->n; i++) {
         struct job *job = jobs->v[i];
         if (job->seq > jobs->next_seq)
@@ -976,6 +1080,7 @@ jobs_free(struct ferry_jobs *jobs)
     for (size_t i = 0; i < jobs->n; i++)
         job_free(jobs->v[i]);
     free(jobs->v);
+    free(jobs->hash);
     jobs->store = store_free(jobs->store);
     pthread_mutex_destroy(&jobs->wake_lock);
     pthread_mutex_destroy(&jobs->lock);

@@ -213,6 +213,19 @@ scheduler_main(void *arg)
         scheduler_tick(jobs, now);
         fetcher_idle(jobs, now);
         timeout = scheduler_timeout(jobs, now);
+        if (jobs->sync_due) {
+            /* API writes of the last interval are committed but not yet synced */
+            int64_t left = jobs->synced_ms + JOBS_SYNC_INTERVAL_MS - now;
+            if (left <= 0) {
+                if (store_sync(jobs->store) >= 0) {
+                    jobs->synced_ms = now;
+                    jobs->sync_due = false;
+                }
+                left = JOBS_SYNC_INTERVAL_MS;
+            }
+            if (jobs->sync_due && (timeout < 0 || timeout > left))
+                timeout = (int)left;
+        }
         pthread_mutex_unlock(&jobs->lock);
         fetcher_poll(jobs, timeout);
         pthread_mutex_lock(&jobs->lock);

@@ -27,10 +27,21 @@
 #define STORE_VERSION 1
 #define STORE_BUSY_TIMEOUT_MS 5000
 
+/* Statements of the hot write path, prepared once (store_cached) and reset after use. */
+enum store_stmt {
+    STORE_STMT_BEGIN,
+    STORE_STMT_COMMIT,
+    STORE_STMT_JOB_PUT,
+    STORE_STMT_FILE_PUT,
+    STORE_STMT_MAX,
+};
+
 struct store {
     sqlite3 *db;
     char *path;
     int lock_fd;
+    sqlite3_stmt *cached[STORE_STMT_MAX];
+    uint64_t nsyncs; /* checkpoints done (tests observe the sync policy with it) */
 };
 
 static const char *const store_schema_v1[] = {
@@ -108,6 +119,56 @@ store_step_done(struct store *s, sqlite3_stmt *stmt, const char *what)
     if (rc != SQLITE_DONE && rc != SQLITE_ROW)
         return store_err(s, rc, what);
     return 0;
+}
+
+/* The cached statement `which` (prepared on first use with `sql`), reset and unbound. */
+static int
+store_cached(struct store *s, enum store_stmt which, const char *sql, sqlite3_stmt **ret)
+{
+    int rc;
+
+    if (s->cached[which]) {
+        *ret = s->cached[which];
+        return 0;
+    }
+    rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->cached[which],
+                            NULL);
+    if (rc != SQLITE_OK)
+        return store_err(s, rc, "prepare");
+    *ret = s->cached[which];
+    return 0;
+}
+
+/* Step a cached statement to completion and reset it for the next use. */
+static int
+store_cached_step(struct store *s, sqlite3_stmt *stmt, const char *what)
+{
+    int rc = sqlite3_step(stmt);
+
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        return store_err(s, rc, what);
+    return 0;
+}
+
+/* BEGIN IMMEDIATE / COMMIT through the statement cache (no re-parse per transaction). */
+static int
+store_begin(struct store *s)
+{
+    sqlite3_stmt *stmt = NULL;
+    int r = store_cached(s, STORE_STMT_BEGIN, "BEGIN IMMEDIATE", &stmt);
+
+    return r < 0 ? r : store_cached_step(s, stmt, "BEGIN IMMEDIATE");
+}
+
+static int
+store_commit(struct store *s)
+{
+    sqlite3_stmt *stmt = NULL;
+    int r = store_cached(s, STORE_STMT_COMMIT, "COMMIT", &stmt);
+
+    return r < 0 ? r : store_cached_step(s, stmt, "COMMIT");
 }
 
 static int
@@ -283,6 +344,8 @@ store_free(struct store *s)
 {
     if (!s)
         return NULL;
+    for (size_t i = 0; i < STORE_STMT_MAX; i++)
+        sqlite3_finalize(s->cached[i]);
     if (s->db) {
         sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
         sqlite3_close_v2(s->db);
@@ -309,7 +372,15 @@ store_sync(struct store *s)
 
     if (rc != SQLITE_OK && rc != SQLITE_BUSY)
         return store_err(s, rc, "checkpoint");
+    s->nsyncs++;
     return 0;
+}
+
+/* How many checkpoints store_sync() has made (for tests). */
+uint64_t
+store_sync_count(const struct store *s)
+{
+    return s->nsyncs;
 }
 
 /* Strings lists are stored newline-separated (values never hold a newline: checked). */
@@ -391,12 +462,12 @@ store_bind_text(sqlite3_stmt *stmt, int idx, const char *s)
 static int
 store_job_row_put(struct store *s, const struct job *job)
 {
-    sqlite3_stmt *stmt;
+    sqlite3_stmt *stmt = NULL;
     char *headers;
     int r;
 
-    r = store_prepare(s,
-                      "INSERT OR REPLACE INTO jobs(id, seq, display_name, description, owner,"
+    r = store_cached(s, STORE_STMT_JOB_PUT,
+                     "INSERT OR REPLACE INTO jobs(id, seq, display_name, description, owner,"
                       " type, service_account, priority, state, min_retry_delay,"
                       " no_progress_timeout, ctime, mtime, completion_time, transient_errors,"
                       " retries, bytes_refetched, connections, bandwidth_limit, proxy_usage,"
@@ -408,10 +479,8 @@ store_job_row_put(struct store *s, const struct job *job)
     if (r < 0)
         return r;
     headers = store_join(job->headers, job->nheaders);
-    if (!headers) {
-        sqlite3_finalize(stmt);
+    if (!headers)
         return -ENOMEM;
-    }
     store_bind_text(stmt, 1, job->id);
     sqlite3_bind_int64(stmt, 2, job->seq);
     store_bind_text(stmt, 3, job->display_name);
@@ -441,19 +510,20 @@ store_job_row_put(struct store *s, const struct job *job)
     sqlite3_bind_int64(stmt, 27, job->err.code);
     store_bind_text(stmt, 28, job->err.text);
     store_bind_text(stmt, 29, job->err.file);
+    r = store_cached_step(s, stmt, "write job");
     free(headers);
-    return store_step_done(s, stmt, "write job");
+    return r;
 }
 
 static int
 store_file_row_put(struct store *s, const char *job_id, size_t idx, const struct jfile *f)
 {
-    sqlite3_stmt *stmt;
+    sqlite3_stmt *stmt = NULL;
     char *mirrors;
     int r;
 
-    r = store_prepare(s,
-                      "INSERT OR REPLACE INTO files(job_id, idx, remote_url, local_file,"
+    r = store_cached(s, STORE_STMT_FILE_PUT,
+                     "INSERT OR REPLACE INTO files(job_id, idx, remote_url, local_file,"
                       " mirrors, expected_digest, bytes_total, bytes_transferred, completed,"
                       " etag, last_modified, has_manifest, chunk_size) VALUES(?1, ?2, ?3, ?4,"
                       " ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
@@ -461,10 +531,8 @@ store_file_row_put(struct store *s, const char *job_id, size_t idx, const struct
     if (r < 0)
         return r;
     mirrors = store_join(f->mirrors, f->nmirrors);
-    if (!mirrors) {
-        sqlite3_finalize(stmt);
+    if (!mirrors)
         return -ENOMEM;
-    }
     store_bind_text(stmt, 1, job_id);
     sqlite3_bind_int64(stmt, 2, (sqlite3_int64)idx);
     store_bind_text(stmt, 3, f->remote_url);
@@ -478,8 +546,9 @@ store_file_row_put(struct store *s, const char *job_id, size_t idx, const struct
     store_bind_text(stmt, 11, f->last_modified);
     sqlite3_bind_int(stmt, 12, f->has_manifest);
     sqlite3_bind_int64(stmt, 13, (sqlite3_int64)f->chunk_size);
+    r = store_cached_step(s, stmt, "write file");
     free(mirrors);
-    return store_step_done(s, stmt, "write file");
+    return r;
 }
 
 static int
@@ -496,7 +565,7 @@ store_job_put_locked(struct store *s, const struct job *job)
 int
 store_job_put(struct store *s, const struct job *job)
 {
-    int r = store_exec(s, "BEGIN IMMEDIATE");
+    int r = store_begin(s);
 
     if (r < 0)
         return r;
@@ -505,7 +574,7 @@ store_job_put(struct store *s, const struct job *job)
         store_exec(s, "ROLLBACK");
         return r;
     }
-    return store_exec(s, "COMMIT");
+    return store_commit(s);
 }
 
 /*
