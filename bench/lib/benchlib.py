@@ -16,6 +16,21 @@ Subcommands (all print to stdout, errors to stderr, exit non-zero on failure):
   wsman-fetch ENDPOINT USER PW URL LOCAL TIMEOUT
                                      CreateJob, wait for TRANSFERRED, complete; prints the
                                      wall time in seconds
+  wsman-create ENDPOINT USER PW URL LOCAL
+                                     CreateJob; prints the JobId
+  wsman-wait ENDPOINT USER PW JOB TIMEOUT
+                                     wait for TRANSFERRED, complete; prints the wall time
+  run-kill OUTJSON THRESHOLD FILE [REQUIRE] -- CMD...
+                                     run CMD, SIGKILL it once FILE holds THRESHOLD allocated
+                                     bytes (and REQUIRE exists, e.g. aria2c's control file);
+                                     exit 0 when killed, 3 when CMD ended first
+  ferry-kill OUTJSON ENDPOINT USER PW URL LOCAL PID THRESHOLD TIMEOUT
+                                     CreateJob, SIGKILL PID (ferryd) once the job's
+                                     BytesTransferred reaches THRESHOLD; OUTJSON has the JobId
+  metric ENDPOINT USER PW NAME       a counter from ferryd's GET /metrics
+  fetched-offset PART SOURCE LIMIT   1 MiB into the first 4 MiB chunk of PART equal to SOURCE's
+                                     below LIMIT (a region already fetched); fails if none
+  flip FILE OFFSET LEN               invert LEN bytes of FILE at OFFSET in place
   env OUTJSON KEY=VALUE...           machine facts plus the run's parameters
   report OUTDIR                      results.md, results.json, plot.png from OUTDIR/raw.jsonl
 """
@@ -25,6 +40,7 @@ import json
 import os
 import re
 import resource
+import signal
 import shutil
 import socket
 import statistics
@@ -188,8 +204,7 @@ def wsman_identify(endpoint, user, pw):
     print(vendor)
 
 
-def wsman_fetch(endpoint, user, pw, url, local, timeout):
-    t0 = time.monotonic()
+def wsman_create(endpoint, user, pw, url, local):
     body = ('<p:CreateJob_INPUT xmlns:p="%s"><p:DisplayName>bench</p:DisplayName>'
             '<p:RemoteUrl>%s</p:RemoteUrl><p:LocalFile>%s</p:LocalFile>'
             '</p:CreateJob_INPUT>') % (JOB, escape(url), escape(local))
@@ -197,10 +212,17 @@ def wsman_fetch(endpoint, user, pw, url, local, timeout):
     rv, job = find_text(root, "ReturnValue"), find_text(root, "JobId")
     if rv != "0" or not job:
         die("CreateJob failed: ReturnValue %s JobId %s" % (rv, job))
+    return job
+
+
+def wsman_job(endpoint, user, pw, job):
+    return soap(endpoint, user, pw, ACTION_GET, JOB, "", {"JobId": job})
+
+
+def wsman_wait(endpoint, user, pw, job, timeout, t0):
     state = None
     while time.monotonic() - t0 < timeout:
-        root = soap(endpoint, user, pw, ACTION_GET, JOB, "", {"JobId": job})
-        state = find_text(root, "State")
+        state = find_text(wsman_job(endpoint, user, pw, job), "State")
         if state == "6":
             break
         if state in ("4", "8"):
@@ -214,6 +236,106 @@ def wsman_fetch(endpoint, user, pw, url, local, timeout):
     if find_text(root, "ReturnValue") != "0":
         die("SetJobState(complete) failed for %s" % job)
     print("%.4f" % (time.monotonic() - t0))
+
+
+def wsman_fetch(endpoint, user, pw, url, local, timeout):
+    t0 = time.monotonic()
+    job = wsman_create(endpoint, user, pw, url, local)
+    wsman_wait(endpoint, user, pw, job, timeout, t0)
+
+
+def allocated(path):
+    try:
+        return os.stat(path).st_blocks * 512
+    except OSError:
+        return 0
+
+
+def run_kill(args):
+    out, threshold = args[0], int(args[1])
+    path = args[2]
+    require = None
+    if len(args) > 4 and args[3] != "--":
+        require = args[3]
+        args = args[:3] + args[4:]
+    if len(args) < 5 or args[3] != "--":
+        die("usage: run-kill OUTJSON THRESHOLD FILE [REQUIRE] -- CMD...")
+    t0 = time.monotonic()
+    p = subprocess.Popen(args[4:])
+    killed = False
+    seen = 0
+    while p.poll() is None:
+        seen = allocated(path)
+        if seen >= threshold and (require is None or os.path.exists(require)):
+            p.send_signal(signal.SIGKILL)
+            killed = True
+            break
+        time.sleep(0.0005)
+    rc = p.wait()
+    with open(out, "w") as fh:
+        json.dump({"killed": killed, "at_bytes": seen, "wall": time.monotonic() - t0,
+                   "rc": rc}, fh)
+    sys.exit(0 if killed else 3)
+
+
+def ferry_kill(out, endpoint, user, pw, url, local, pid, threshold, timeout):
+    t0 = time.monotonic()
+    job = wsman_create(endpoint, user, pw, url, local)
+    seen, state = 0, None
+    while time.monotonic() - t0 < timeout:
+        root = wsman_job(endpoint, user, pw, job)
+        seen = int(find_text(root, "BytesTransferred") or 0)
+        state = find_text(root, "State")
+        if seen >= threshold or state in ("4", "6", "8"):
+            break
+        time.sleep(0.002)
+    killed = False
+    if seen >= threshold and state not in ("6", "7"):
+        os.kill(pid, signal.SIGKILL)
+        killed = True
+    with open(out, "w") as fh:
+        json.dump({"job": job, "killed": killed, "at_bytes": seen, "state": state,
+                   "wall": time.monotonic() - t0}, fh)
+    if not killed:
+        die("job %s not killed (BytesTransferred %d, state %s)" % (job, seen, state))
+    print(job)
+
+
+def metric(endpoint, user, pw, name):
+    url = endpoint.rsplit("/", 1)[0] + "/metrics" if endpoint.endswith("/wsman") else \
+        endpoint.rstrip("/") + "/metrics"
+    req = urllib.request.Request(url)
+    tok = base64.b64encode(("%s:%s" % (user, pw)).encode()).decode()
+    req.add_header("Authorization", "Basic " + tok)
+    with urllib.request.urlopen(req, timeout=10) as r:
+        for line in r.read().decode().splitlines():
+            f = line.split()
+            if len(f) == 2 and f[0] == name:
+                print(f[1])
+                return
+    die("no %s in %s" % (name, url))
+
+
+def fetched_offset(part, source, limit):
+    chunk = 4 << 20
+    with open(part, "rb") as a, open(source, "rb") as b:
+        for off in range(0, limit - chunk + 1, chunk):
+            a.seek(off)
+            b.seek(off)
+            if a.read(chunk) == b.read(chunk):
+                print(off + (1 << 20))
+                return
+    die("no chunk of %s below %d matches %s" % (part, limit, source))
+
+
+def flip(path, offset, length):
+    with open(path, "r+b") as fh:
+        fh.seek(offset)
+        b = fh.read(length)
+        if len(b) != length:
+            die("short read at %d in %s" % (offset, path))
+        fh.seek(offset)
+        fh.write(bytes(x ^ 0xFF for x in b))
 
 
 # ---- environment ----
@@ -453,6 +575,9 @@ def report(outdir):
                 if a:
                     w("| %s, %s | %s |" % (label, case, fmt(a["median"])))
         w("")
+    report_resume(cells, w)
+    report_https(cells, w)
+    report_sparse(cells, w)
     voids = sum(len(v) for k, v in cells.items() if k[3] == "void")
     w("## Notes")
     w("")
@@ -479,6 +604,109 @@ def report(outdir):
         json.dump(js, fh, indent=1)
 
     plot(outdir, cells, servers, cases, sinks)
+
+
+RESUME_TOOLS = ["curl", "aria2c-x4", "ferry"]
+
+
+def count_ok(cells, key):
+    vals = cells.get(key) or []
+    return "%d/%d" % (sum(1 for v in vals if v == 1), len(vals)) if vals else "—"
+
+
+def report_resume(cells, w):
+    for sec, title, what in (
+            ("resume", "Resume after kill -9 at ~50 % (large file from nginx)",
+             "final hash right"),
+            ("corrupt", "Corruption of the partial file before resuming",
+             "detected and repaired (final hash right)")):
+        tools = [t for t in RESUME_TOOLS if any(k[0] == sec and k[2] == t for k in cells)]
+        if not tools:
+            continue
+        w("## " + title)
+        w("")
+        w("| tool | killed at, %% of file | MiB fetched after the restart | bytes on the wire, "
+          "%% of file | time to finish after the restart, s | %s | restarted from zero |" % what)
+        w("|---|---|---|---|---|---|---|")
+        for t in tools:
+            w("| %s | %s | %s | %s | %s | %s | %s |" % (
+                t, cell_text(agg(cells, (sec, "large", t, "killed_at_pct")), 0),
+                cell_text(agg(cells, (sec, "large", t, "after_mb")), 0),
+                cell_text(agg(cells, (sec, "large", t, "wire_pct")), 0),
+                cell_text(agg(cells, (sec, "large", t, "resume_s"))),
+                count_ok(cells, (sec, "large", t, "hash_ok")),
+                count_ok(cells, (sec, "large", t, "from_zero"))))
+        w("")
+    if any(k[0] in ("resume", "corrupt") for k in cells):
+        w("Bytes are counted at the server (`$bytes_sent` of every request in nginx's access "
+          "log, both phases); 100 % = the file once. curl resumes with `-C -`, aria2c "
+          "(`-x4 -s4 -k1M --auto-save-interval=1`, first phase capped at a third of the file "
+          "per second so that its control file is saved before the kill) re-runs the same "
+          "command, ferry's client ferryd is restarted on its state directory and the job "
+          "resumes by itself (its time includes the daemon's start). Corruption: after the kill, 4 KiB "
+          "inverted 1 MiB into the first 4 MiB chunk of the partial file that already holds "
+          "the source's bytes (ferry fetches chunks out of order; the offset is in raw.jsonl "
+          "as flip_at_pct). "
+          "\"Restarted from zero\" counts runs whose restart fetched >= 95 % of the file "
+          "again: a right hash there is a re-download, not a detection.")
+        w("")
+
+
+def report_https(cells, w):
+    tools = [t for t in ("nginx-tls", "ferryd-tls") if any(k[0] == "https" and k[2] == t
+                                                            for k in cells)]
+    if not tools:
+        return
+    w("## HTTPS: ferryd vs nginx `ssl` (same self-signed RSA-2048 certificate)")
+    w("")
+    head = "| case | " + " | ".join("%s GB/s" % t for t in tools) + " | " + \
+        " | ".join("%s CPU-s/GB" % t for t in tools)
+    sep = "|---|" + "---|" * (2 * len(tools))
+    if len(tools) == 2:
+        head += " | ferryd / nginx GB/s"
+        sep += "---|"
+    w(head + " |")
+    w(sep)
+    for case, label in (("large-curl", "large file, curl -o /dev/null"),
+                        ("1m-range/c1", "1 MiB ranges, wrk -c1"),
+                        ("1m-range/c64", "1 MiB ranges, wrk -c64")):
+        g = [agg(cells, ("https", case, t, "gbps")) for t in tools]
+        c = [agg(cells, ("https", case, t, "cpu_s_per_gb")) for t in tools]
+        line = "| %s | %s | %s" % (label, " | ".join(cell_text(a) for a in g),
+                                   " | ".join(cell_text(a, 3) for a in c))
+        if len(tools) == 2:
+            line += " | " + ratio(g[1], g[0])
+        w(line + " |")
+    w("")
+
+
+def report_sparse(cells, w):
+    tools = [t for t in RESUME_TOOLS if any(k[0] == "sparse" and k[2] == t for k in cells)]
+    if not tools:
+        return
+    app = agg(cells, ("sparse", "image", "source", "apparent_mb"))
+    alloc = agg(cells, ("sparse", "image", "source", "alloc_mb"))
+    man = agg(cells, ("sparse", "image", "ferryd", "manifest_s"))
+    w("## Sparse image served by ferryd")
+    w("")
+    w("Image: %s MiB apparent, %s MiB allocated (4 random extents); ferryd's manifest was "
+      "ready %s s after start. Bytes on the wire from ferryd's "
+      "`ferry_server_bytes_served_total` (GET /metrics)." % (
+          fmt(app and app["median"], 0), fmt(alloc and alloc["median"], 0),
+          fmt(man and man["median"])))
+    w("")
+    w("| tool | wall s | MiB on the wire | MiB allocated in the output (du) | output sparse |")
+    w("|---|---|---|---|---|")
+    for t in tools:
+        a = agg(cells, ("sparse", "image", t, "alloc_mb"))
+        sparse = "—"
+        if a and app:
+            sparse = "yes" if a["max"] < 0.5 * app["median"] else "no"
+        w("| %s | %s | %s | %s | %s |" % (
+            t, cell_text(agg(cells, ("sparse", "image", t, "wall_s"))),
+            cell_text(agg(cells, ("sparse", "image", t, "wire_mb")), 1),
+            cell_text(a, 1), sparse))
+    w("")
 
 
 def plot(outdir, cells, servers, cases, sinks):
@@ -555,6 +783,20 @@ def main():
             wsman_identify(*a[:3])
         elif cmd == "wsman-fetch":
             wsman_fetch(a[0], a[1], a[2], a[3], a[4], float(a[5]))
+        elif cmd == "wsman-create":
+            print(wsman_create(*a[:5]))
+        elif cmd == "wsman-wait":
+            wsman_wait(a[0], a[1], a[2], a[3], float(a[4]), time.monotonic())
+        elif cmd == "run-kill":
+            run_kill(a)
+        elif cmd == "ferry-kill":
+            ferry_kill(a[0], a[1], a[2], a[3], a[4], a[5], int(a[6]), int(a[7]), float(a[8]))
+        elif cmd == "metric":
+            metric(*a[:4])
+        elif cmd == "fetched-offset":
+            fetched_offset(a[0], a[1], int(a[2]))
+        elif cmd == "flip":
+            flip(a[0], int(a[1]), int(a[2]))
         elif cmd == "env":
             env(a[0], a[1:])
         elif cmd == "report":

@@ -384,12 +384,12 @@ START_TEST(test_suspend_resume_cancel)
     }
     ck_assert_int_eq(ferry_jobs_set_state(e.jobs, id, FERRY_JOB_ACTION_COMPLETE, &st), 0);
     ck_assert(ct_files_equal(src, local));
-    /* Progress was kept across suspend: a restart would have sent >= b2 (>= 10 MiB) bytes
-     * twice. nginx's $bytes_sent also counts what sat in the closed connections' socket
-     * queues at suspend time (up to a few MiB on loopback), hence the 8 MiB bound. */
+    /* Progress was kept across suspend: a restart from zero would have sent the b2 bytes
+     * (>= 10 MiB) twice, so nginx's total stays below size + b2 even though its
+     * $bytes_sent also counts what sat in the closed connections' socket queues. */
     ct_sleep_ms(200);
     ck_assert_uint_ge(b2, size / 4);
-    ck_assert_uint_le(ct_nginx_bytes_sent(&e.ngx), size + (8u << 20));
+    ck_assert_uint_lt(ct_nginx_bytes_sent(&e.ngx), size + b2);
 
     /* cancel mid-transfer */
     snprintf(local2, sizeof(local2), "%s/s2.bin", e.root);
@@ -514,8 +514,9 @@ START_TEST(test_clean_restart)
     ck_assert_int_eq(ferry_jobs_set_state(e.jobs, id, FERRY_JOB_ACTION_COMPLETE, NULL), 0);
     ck_assert(ct_files_equal(src, local));
     ct_sleep_ms(200);
-    /* nginx may count a part of a second's burst queued on the closed connections */
-    ck_assert_uint_le(ct_nginx_bytes_sent(&e.ngx), size + (8u << 20));
+    /* Nothing was fetched twice by the client (bytes_refetched 0 above); nginx also counts
+     * what its limit_rate bursts had queued on the 4 closed connections at the stop. */
+    ck_assert_uint_le(ct_nginx_bytes_sent(&e.ngx), size + (16u << 20));
     env_done(&e);
 }
 END_TEST
