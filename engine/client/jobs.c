@@ -701,6 +701,22 @@ jobs_set_str(char **slot, const char *v)
     return 0;
 }
 
+/* Append a copy of s to the string list (*v, *n); -ENOMEM leaves the list as it was. */
+static int
+jobs_strv_append(char ***v, size_t *n, const char *s)
+{
+    char **nv = realloc(*v, (*n + 1) * sizeof(*nv));
+
+    if (!nv)
+        return -ENOMEM;
+    *v = nv;
+    nv[*n] = strdup(s);
+    if (!nv[*n])
+        return -ENOMEM;
+    (*n)++;
+    return 0;
+}
+
 /* SetProxySettings: usage 0-3, lists only with OVERRIDE (BITS). */
 int
 ferry_jobs_set_proxy(struct ferry_jobs *jobs, const char *job_id, unsigned usage,
@@ -927,45 +943,23 @@ ferry_jobs_set_option(struct ferry_jobs *jobs, const char *job_id, const char *n
     }
     f = &job->files[job->nfiles - 1];
     if (strcmp(name, "Mirror") == 0) {
-        char **nv;
         if (f->nmirrors >= JOB_MAX_MIRRORS) {
             r = ferry_status_set(st, -EMLINK, FERRY_STATUS_INVALID_PARAMETER,
                                  FERRY_E_INVALIDARG, "Value", "at most %u mirrors per file",
                                  JOB_MAX_MIRRORS);
             return jobs_unlock_ret(jobs, r, false);
         }
-        nv = realloc(f->mirrors, (f->nmirrors + 1) * sizeof(*nv));
-        if (nv) {
-            f->mirrors = nv;
-            f->mirrors[f->nmirrors] = strdup(value);
-            if (f->mirrors[f->nmirrors])
-                f->nmirrors++;
-            else
-                r = -ENOMEM;
-        } else {
-            r = -ENOMEM;
-        }
+        r = jobs_strv_append(&f->mirrors, &f->nmirrors, value);
     } else if (strcmp(name, "ExpectedDigest") == 0) {
         r = jobs_set_str(&f->expected_digest, value);
     } else {
-        char **nv;
         if (job->nheaders >= JOB_MAX_HEADERS) {
             r = ferry_status_set(st, -EMLINK, FERRY_STATUS_INVALID_PARAMETER,
                                  FERRY_E_INVALIDARG, "Value", "at most %u custom headers",
                                  JOB_MAX_HEADERS);
             return jobs_unlock_ret(jobs, r, false);
         }
-        nv = realloc(job->headers, (job->nheaders + 1) * sizeof(*nv));
-        if (nv) {
-            job->headers = nv;
-            job->headers[job->nheaders] = strdup(value);
-            if (job->headers[job->nheaders])
-                job->nheaders++;
-            else
-                r = -ENOMEM;
-        } else {
-            r = -ENOMEM;
-        }
+        r = jobs_strv_append(&job->headers, &job->nheaders, value);
     }
     if (r < 0) {
         r = ferry_status_set(st, r, FERRY_STATUS_INTERNAL, FERRY_E_OUTOFMEMORY, NULL,
