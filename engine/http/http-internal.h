@@ -39,18 +39,24 @@ struct http_chunk {
     /* MEM: data[pos..len); freed with the chunk when owned */
     char *data;
     size_t pos, len;
+    size_t inline_body; /* a head chunk: its last inline_body bytes are a file body */
     bool owned;
-    /* FILE: [off, off + left) of fd; fd closed with the chunk */
+    /* FILE: [off, off + left) of fd; fd closed with the chunk, or handed back through
+     * release(release_ud) when the handler lent it (a cached descriptor) */
     int fd;
     off_t off;
     uint64_t left;
+    void (*release)(void *ud);
+    void *release_ud;
 };
 
 /* Allocate a memory chunk holding a copy of data (or taking it when take is true).
  * On failure returns NULL (and frees data when take). */
 struct http_chunk *http_chunk_mem(void *data, size_t len, bool take);
-/* A file chunk: takes fd (closed on failure too). */
-struct http_chunk *http_chunk_file(int fd, off_t off, uint64_t len);
+/* A file chunk: takes fd (closed on failure too). With release set the fd is lent:
+ * release(ud) is called instead of close (also on failure). */
+struct http_chunk *http_chunk_file(int fd, off_t off, uint64_t len, void (*release)(void *ud),
+                                   void *ud);
 /* Free one chunk (closing its fd / freeing its memory). Returns NULL. */
 struct http_chunk *http_chunk_free(struct http_chunk *ch);
 /* Bytes still to send. */
@@ -122,10 +128,15 @@ struct ferry_http_request {
 };
 
 #define HTTP_RESPONSE_MAX_HEADERS_BYTES (64 * 1024)
+/* File bodies up to this size are read into the head's buffer and leave with it in one
+ * send: one syscall and one segment instead of head + sendfile. */
+#define HTTP_INLINE_BODY_MAX (16 * 1024)
+/* Header bytes a response holds without allocating. */
+#define HTTP_RESPONSE_HDRS_INLINE 512
 
 struct ferry_http_response {
     int status;
-    char *hdrs; /* "Name: value\r\n"... */
+    char *hdrs; /* "Name: value\r\n"...: hdrs_inline until it outgrows it */
     size_t hdrs_len, hdrs_cap;
     bool hdrs_failed;
     struct http_chunk *body;   /* at most one */
@@ -135,6 +146,7 @@ struct ferry_http_response {
     struct ferry_rate *rate;
     ferry_http_done_fn done_fn;
     void *done_ud;
+    char hdrs_inline[HTTP_RESPONSE_HDRS_INLINE]; /* last: init clears only what is above */
 };
 
 /* ---- connections ---- */
@@ -168,7 +180,6 @@ struct http_conn {
     bool req_started;      /* bytes of the current request have arrived */
     bool sent_continue;
     bool close_after;      /* close once the current response is out */
-    bool cork;             /* TCP_CORK set for a head + file body */
 
     /* input */
     char *in;

@@ -69,18 +69,23 @@ http_chunk_mem(void *data, size_t len, bool take)
 }
 
 struct http_chunk *
-http_chunk_file(int fd, off_t off, uint64_t len)
+http_chunk_file(int fd, off_t off, uint64_t len, void (*release)(void *ud), void *ud)
 {
     struct http_chunk *ch = calloc(1, sizeof(*ch));
 
     if (!ch) {
-        close(fd);
+        if (release)
+            release(ud);
+        else
+            close(fd);
         return NULL;
     }
     ch->kind = HTTP_CHUNK_FILE;
     ch->fd = fd;
     ch->off = off;
     ch->left = len;
+    ch->release = release;
+    ch->release_ud = ud;
     return ch;
 }
 
@@ -89,7 +94,9 @@ http_chunk_free(struct http_chunk *ch)
 {
     if (!ch)
         return NULL;
-    if (ch->kind == HTTP_CHUNK_FILE && ch->fd >= 0)
+    if (ch->kind == HTTP_CHUNK_FILE && ch->release)
+        ch->release(ch->release_ud);
+    else if (ch->kind == HTTP_CHUNK_FILE && ch->fd >= 0)
         close(ch->fd);
     if (ch->owned)
         free(ch->data);
@@ -414,9 +421,17 @@ conn_rate_grant(struct http_conn *c, uint64_t want)
     return 0;
 }
 
+/* n bytes of ch just went out (ch->pos already advanced past them for memory). */
 static void
 conn_account(struct http_conn *c, struct http_chunk *ch, uint64_t n)
 {
+    if (!ch->body && ch->inline_body) {
+        size_t body_start = ch->len - ch->inline_body, end = ch->pos;
+        size_t start = end - (size_t)n;
+        if (end > body_start)
+            c->body_sent += end - (start > body_start ? start : body_start);
+        return;
+    }
     if (!ch->body)
         return;
     c->body_sent += n;
@@ -605,35 +620,18 @@ http_conn_file_sent(struct http_conn *c, int res)
 
 /* ---- requests ---- */
 
-static void
-conn_set_cork(struct http_conn *c, bool on)
-{
-    int v = on ? 1 : 0;
-
-    if (c->ssl || c->cork == on)
-        return;
-    setsockopt(c->fd, IPPROTO_TCP, TCP_CORK, &v, sizeof(v));
-    c->cork = on;
-}
-
 /* Start writing `chunks` as the current response. */
 static void
 conn_respond(struct http_conn *c, struct http_chunk *chunks)
 {
-    bool has_file = false;
-
-    for (struct http_chunk *ch = chunks; ch; ch = ch->next)
-        if (ch->kind == HTTP_CHUNK_FILE)
-            has_file = true;
     c->state = HTTP_CONN_WRITE;
     c->responding = true;
     c->body_sent = 0;
     loop_timer_cancel(c->w->loop, &c->timer);
     c->timer_kind = HTTP_TIMER_NONE;
     conn_queue(c, chunks);
-    /* Head and file body leave in full segments: cork until the last byte is queued. */
-    if (has_file)
-        conn_set_cork(c, true);
+    /* A head followed by a file body goes with MSG_MORE (conn_write_mem_plain) and the
+     * body's last send pushes: full segments without TCP_CORK's two setsockopt calls. */
     conn_flush(c);
 }
 
@@ -748,7 +746,6 @@ conn_process_step(struct http_conn *c)
 static void
 conn_response_sent(struct http_conn *c)
 {
-    conn_set_cork(c, false);
     if (c->responding)
         conn_notify_done(c, true);
     if (c->closing)

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,14 +115,15 @@ ferry_http_request_client_cert_sha1(const struct ferry_http_request *r)
 void
 http_response_init(struct ferry_http_response *resp)
 {
-    memset(resp, 0, sizeof(*resp));
+    memset(resp, 0, offsetof(struct ferry_http_response, hdrs_inline));
     resp->status = 500;
 }
 
 void
 http_response_done(struct ferry_http_response *resp)
 {
-    free(resp->hdrs);
+    if (resp->hdrs != resp->hdrs_inline)
+        free(resp->hdrs);
     resp->hdrs = NULL;
     resp->body = http_chunk_free(resp->body);
     if (resp->rate)
@@ -134,23 +136,34 @@ ferry_http_response_status(struct ferry_http_response *resp, int status)
     resp->status = status;
 }
 
+/* RFC 9110 tchar: a 256-bit table built once from the spec's list. */
 static bool
 is_tchar(unsigned char c)
 {
+    static const char extra[] = "!#$%&'*+-.^_`|~";
+
     if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
         return true;
-    return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+    for (const char *e = extra; *e; e++)
+        if (c == (unsigned char)*e)
+            return true;
+    return false;
 }
 
-/* Names the core writes itself. */
+/* Names the core writes itself. The length and first letter settle most names before
+ * any string comparison. */
 static bool
-header_reserved(const char *name)
+header_reserved(const char *name, size_t len)
 {
-    static const char *const reserved[] = {"Content-Length", "Transfer-Encoding",
-                                           "Connection", "Date", "Server", "Keep-Alive"};
+    static const struct {
+        const char *name;
+        size_t len;
+    } reserved[] = {{"Content-Length", 14}, {"Transfer-Encoding", 17}, {"Connection", 10},
+                    {"Date", 4},            {"Server", 6},             {"Keep-Alive", 10}};
 
     for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
-        if (strcasecmp(name, reserved[i]) == 0)
+        if (len == reserved[i].len && (name[0] | 0x20) == (reserved[i].name[0] | 0x20) &&
+            strcasecmp(name, reserved[i].name) == 0)
             return true;
     return false;
 }
@@ -160,12 +173,22 @@ hdrs_append(struct ferry_http_response *resp, const char *s, size_t n)
 {
     if (resp->hdrs_len + n > HTTP_RESPONSE_MAX_HEADERS_BYTES)
         return -E2BIG;
+    if (!resp->hdrs) {
+        resp->hdrs = resp->hdrs_inline;
+        resp->hdrs_cap = sizeof(resp->hdrs_inline);
+    }
     if (resp->hdrs_len + n > resp->hdrs_cap) {
-        size_t cap = resp->hdrs_cap ? resp->hdrs_cap : 512;
+        size_t cap = resp->hdrs_cap * 2;
         char *nb;
         while (cap < resp->hdrs_len + n)
             cap *= 2;
-        nb = realloc(resp->hdrs, cap);
+        if (resp->hdrs == resp->hdrs_inline) {
+            nb = malloc(cap);
+            if (nb)
+                memcpy(nb, resp->hdrs, resp->hdrs_len);
+        } else {
+            nb = realloc(resp->hdrs, cap);
+        }
         if (!nb)
             return -ENOMEM;
         resp->hdrs = nb;
@@ -181,20 +204,61 @@ hdrs_append(struct ferry_http_response *resp, const char *s, size_t n)
  * Transfer-Encoding, Connection, Keep-Alive, Date, Server); the value must not contain CR,
  * LF or NUL. -EINVAL for those, -E2BIG beyond 64 KiB of headers, -ENOMEM.
  */
+/* Append "name: value\r\n" for a checked name; refuses CR, LF (and, through the length,
+ * NUL) in the value. */
+static int
+header_add(struct ferry_http_response *resp, const char *name, size_t name_len,
+           const char *value, size_t value_len)
+{
+    size_t start = resp->hdrs_len;
+    int r = 0;
+
+    if (memchr(value, '\r', value_len) || memchr(value, '\n', value_len) ||
+        memchr(value, '\0', value_len))
+        return -EINVAL;
+    r = hdrs_append(resp, name, name_len);
+    if (r == 0)
+        r = hdrs_append(resp, ": ", 2);
+    if (r == 0)
+        r = hdrs_append(resp, value, value_len);
+    if (r == 0)
+        r = hdrs_append(resp, "\r\n", 2);
+    if (r < 0)
+        resp->hdrs_len = start; /* nothing of a refused header stays */
+    return r;
+}
+
+/*
+ * Add "name: value". The name must be a token and not one the core writes (Content-Length,
+ * Transfer-Encoding, Connection, Keep-Alive, Date, Server); the value must not contain CR,
+ * LF or NUL. -EINVAL for those, -E2BIG beyond 64 KiB of headers, -ENOMEM.
+ */
 int
 ferry_http_response_header(struct ferry_http_response *resp, const char *name,
                            const char *fmt, ...)
 {
     char small[512], *value = small;
-    size_t start;
+    size_t name_len;
     va_list ap;
     int n, r;
 
-    if (!name || !*name || header_reserved(name))
+    if (!name || !*name || !fmt)
+        return -EINVAL;
+    name_len = strlen(name);
+    if (header_reserved(name, name_len))
         return -EINVAL;
     for (const char *c = name; *c; c++)
         if (!is_tchar((unsigned char)*c))
             return -EINVAL;
+    if (fmt[0] == '%' && fmt[1] == 's' && fmt[2] == '\0') {
+        /* the common case: a ready string, no formatting pass */
+        va_start(ap, fmt);
+        value = va_arg(ap, char *);
+        va_end(ap);
+        return header_add(resp, name, name_len, value, strlen(value));
+    }
+    if (!strchr(fmt, '%'))
+        return header_add(resp, name, name_len, fmt, strlen(fmt));
     va_start(ap, fmt);
     n = vsnprintf(small, sizeof(small), fmt, ap);
     va_end(ap);
@@ -210,22 +274,11 @@ ferry_http_response_header(struct ferry_http_response *resp, const char *name,
         vsnprintf(value, (size_t)n + 1, fmt, ap);
         va_end(ap);
     }
-    r = 0;
-    start = resp->hdrs_len;
-    if (strpbrk(value, "\r\n") != NULL)
-        r = -EINVAL;
-    if (r == 0)
-        r = hdrs_append(resp, name, strlen(name));
-    if (r == 0)
-        r = hdrs_append(resp, ": ", 2);
-    if (r == 0)
-        r = hdrs_append(resp, value, (size_t)n);
-    if (r == 0)
-        r = hdrs_append(resp, "\r\n", 2);
+    /* strlen, not n: a NUL produced by the format (a %c of 0) is refused like CR/LF */
+    r = strlen(value) == (size_t)n ? header_add(resp, name, name_len, value, (size_t)n)
+                                   : -EINVAL;
     if (value != small)
         free(value);
-    if (r < 0)
-        resp->hdrs_len = start; /* nothing of a refused header stays */
     return r;
 }
 
@@ -272,7 +325,26 @@ ferry_http_response_body_file(struct ferry_http_response *resp, int fd, off_t of
             close(fd);
         return -EINVAL;
     }
-    ch = http_chunk_file(fd, offset, (uint64_t)len);
+    ch = http_chunk_file(fd, offset, (uint64_t)len, NULL, NULL);
+    if (!ch)
+        return -ENOMEM;
+    set_body(resp, ch);
+    return 0;
+}
+
+int
+ferry_http_response_body_file_lent(struct ferry_http_response *resp, int fd, off_t offset,
+                                   off_t len, void (*release)(void *ud), void *ud)
+{
+    struct http_chunk *ch;
+
+    if (!release)
+        return -EINVAL;
+    if (fd < 0 || offset < 0 || len < 0) {
+        release(ud);
+        return -EINVAL;
+    }
+    ch = http_chunk_file(fd, offset, (uint64_t)len, release, ud);
     if (!ch)
         return -ENOMEM;
     set_body(resp, ch);
@@ -311,41 +383,98 @@ ferry_http_response_on_done(struct ferry_http_response *resp, ferry_http_done_fn
 
 /* ---- assembly ---- */
 
-static int
-head_build(struct http_conn *c, int status, const char *hdrs, size_t hdrs_len,
-           bool with_length, uint64_t length, bool close, int version_minor,
-           struct http_chunk **ret)
+static char *
+put(char *p, const char *s, size_t n)
 {
-    size_t cap = 256 + hdrs_len;
-    char *head = malloc(cap);
-    const char *reason = http_status_reason(status);
-    size_t n;
-    int w;
+    memcpy(p, s, n);
+    return p + n;
+}
 
+static char *
+put_u64(char *p, uint64_t v)
+{
+    char tmp[20];
+    size_t n = 0;
+
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n)
+        *p++ = tmp[--n];
+    return p;
+}
+
+/*
+ * The head: status line, Server, Date, the handler's headers, Content-Length, Connection.
+ * `extra` bytes of room are left after it (an inline body); the head's length is
+ * returned in *ret_len and the buffer's size is at least that plus extra.
+ */
+static char *
+head_build(struct http_conn *c, int status, const char *hdrs, size_t hdrs_len,
+           bool with_length, uint64_t length, bool close, int version_minor, size_t extra,
+           size_t *ret_len)
+{
+    static const char server[] = "Server: ferry\r\nDate: ";
+    const char *reason = http_status_reason(status);
+    const char *date = http_worker_date(c->w);
+    size_t reason_len, cap;
+    char *head, *p;
+
+    if (!*reason)
+        reason = "Status";
+    reason_len = strlen(reason);
+    cap = 128 + reason_len + strlen(date) + hdrs_len + extra;
+    head = malloc(cap);
     if (!head)
-        return -ENOMEM;
-    w = snprintf(head, cap, "HTTP/1.1 %d %s\r\nServer: ferry\r\nDate: %s\r\n", status,
-                 *reason ? reason : "Status", http_worker_date(c->w));
-    n = (size_t)w;
-    memcpy(head + n, hdrs, hdrs_len);
-    n += hdrs_len;
-    if (with_length)
-        n += (size_t)snprintf(head + n, cap - n, "Content-Length: %llu\r\n",
-                              (unsigned long long)length);
+        return NULL;
+    p = put(head, "HTTP/1.1 ", 9);
+    p = put_u64(p, (uint64_t)(status % 1000));
+    *p++ = ' ';
+    p = put(p, reason, reason_len);
+    p = put(p, "\r\n", 2);
+    p = put(p, server, sizeof(server) - 1);
+    p = put(p, date, strlen(date));
+    p = put(p, "\r\n", 2);
+    p = put(p, hdrs, hdrs_len);
+    if (with_length) {
+        p = put(p, "Content-Length: ", 16);
+        p = put_u64(p, length);
+        p = put(p, "\r\n", 2);
+    }
     if (close)
-        n += (size_t)snprintf(head + n, cap - n, "Connection: close\r\n");
+        p = put(p, "Connection: close\r\n", 19);
     else if (version_minor == 0)
-        n += (size_t)snprintf(head + n, cap - n, "Connection: keep-alive\r\n");
-    n += (size_t)snprintf(head + n, cap - n, "\r\n");
-    *ret = http_chunk_mem(head, n, true);
-    return *ret ? 0 : -ENOMEM;
+        p = put(p, "Connection: keep-alive\r\n", 24);
+    p = put(p, "\r\n", 2);
+    *ret_len = (size_t)(p - head);
+    return head;
+}
+
+/* Read a small file body into buf (the head's spare room): all of it or -EIO. */
+static int
+body_read_inline(const struct http_chunk *body, char *buf)
+{
+    size_t got = 0, want = (size_t)body->left;
+
+    while (got < want) {
+        ssize_t n = pread(body->fd, buf + got, want - got, body->off + (off_t)got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -EIO; /* shrank under us, or a read error: the length cannot be kept */
+        got += (size_t)n;
+    }
+    return 0;
 }
 
 /*
  * Turn the handler's response into chunks: the head, then the body unless the request was
- * HEAD or the status has none (1xx, 204, 304). Takes the body out of resp. -EINVAL when the
- * handler's response cannot be sent as built (bad status, failed header, head_only on a
- * method other than HEAD), -ENOMEM.
+ * HEAD or the status has none (1xx, 204, 304). Takes the body out of resp. A small file
+ * body without a rate limit is read into the head's buffer: the response is one chunk.
+ * -EINVAL when the handler's response cannot be sent as built (bad status, failed header,
+ * head_only on a method other than HEAD), -EIO when a small body could not be read,
+ * -ENOMEM.
  */
 int
 http_response_finish(struct http_conn *c, struct ferry_http_response *resp,
@@ -353,9 +482,10 @@ http_response_finish(struct http_conn *c, struct ferry_http_response *resp,
 {
     bool is_head = p->method == FERRY_HTTP_HEAD;
     bool no_body = resp->status < 200 || resp->status == 204 || resp->status == 304;
-    struct http_chunk *head = NULL, *body = resp->body;
+    struct http_chunk *head, *body = resp->body;
     uint64_t length = 0;
-    int r;
+    size_t head_len, extra = 0;
+    char *buf;
 
     if (resp->status < 200 || resp->status > 599 || resp->hdrs_failed)
         return -EINVAL;
@@ -365,13 +495,33 @@ http_response_finish(struct http_conn *c, struct ferry_http_response *resp,
         length = http_chunk_left(body);
     else if (resp->head_only)
         length = resp->head_only_len;
-    r = head_build(c, resp->status, resp->hdrs ? resp->hdrs : "", resp->hdrs_len, !no_body,
-                   length, c->close_after, p->version_minor, &head);
-    if (r < 0)
-        return r;
     resp->body = NULL;
     if (is_head || no_body || (body && length == 0))
         body = http_chunk_free(body);
+    if (body && body->kind == HTTP_CHUNK_FILE && length <= HTTP_INLINE_BODY_MAX && !c->rate &&
+        !c->ktls_send)
+        extra = (size_t)length;
+    buf = head_build(c, resp->status, resp->hdrs ? resp->hdrs : "", resp->hdrs_len, !no_body,
+                     length, c->close_after, p->version_minor, extra, &head_len);
+    if (!buf) {
+        http_chunk_free(body);
+        return -ENOMEM;
+    }
+    if (extra) {
+        int r = body_read_inline(body, buf + head_len);
+        body = http_chunk_free(body);
+        if (r < 0) {
+            free(buf);
+            return r;
+        }
+        /* the body's bytes are counted for on_done: c->body_sent is credited below */
+    }
+    head = http_chunk_mem(buf, head_len + extra, true);
+    if (!head) {
+        http_chunk_free(body);
+        return -ENOMEM;
+    }
+    head->inline_body = extra;
     head->next = body;
     *ret_chunks = head;
     return 0;
@@ -384,12 +534,17 @@ http_response_error(struct http_conn *c, int status, struct http_chunk **ret_chu
     static const char hdr[] = "Content-Type: text/plain; charset=utf-8\r\n";
     char text[96];
     struct http_chunk *head = NULL, *body;
-    int n, r;
+    size_t head_len;
+    char *buf;
+    int n;
 
     n = snprintf(text, sizeof(text), "%d %s\n", status, http_status_reason(status));
-    r = head_build(c, status, hdr, sizeof(hdr) - 1, true, (uint64_t)n, true, 1, &head);
-    if (r < 0)
-        return r;
+    buf = head_build(c, status, hdr, sizeof(hdr) - 1, true, (uint64_t)n, true, 1, 0, &head_len);
+    if (!buf)
+        return -ENOMEM;
+    head = http_chunk_mem(buf, head_len, true);
+    if (!head)
+        return -ENOMEM;
     body = http_chunk_mem(text, (size_t)n, false);
     if (!body) {
         http_chunk_free(head);

@@ -2,7 +2,8 @@
  * fileserve.c - serving published URLs: exact paths only, access rules, GET/HEAD with
  * single ranges and conditionals (decisions in conditional.c), the Metalink Link header and
  * URL.meta4, ConnectionLimit (503) and BandwidthLimit (the group's ferry_rate), counters.
- * Runs on the data-plane worker threads: nothing here blocks beyond open/fstat.
+ * Runs on the data-plane worker threads: nothing here blocks beyond fstatat (and open when
+ * the URL's cached descriptor no longer names its source).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -148,7 +149,8 @@ fileserve_meta4(struct urlgroup_url *url, struct manifest *m, bool head,
 }
 
 static void
-fileserve_file(struct fileserve *fs, struct urlgroup_url *url, int fd, const struct stat *st,
+fileserve_file(struct fileserve *fs, struct urlgroup_url *url, struct urlgroup_file *file,
+               const struct stat *st,
                bool head, const struct ferry_http_request *req,
                struct ferry_http_response *resp)
 {
@@ -188,10 +190,10 @@ fileserve_file(struct fileserve *fs, struct urlgroup_url *url, int fd, const str
 
     switch (res.status) {
     case 304:
-        close(fd);
+        urlgroup_file_release(file);
         return;
     case 416:
-        close(fd);
+        urlgroup_file_release(file);
         ferry_http_response_header(resp, "Content-Range", "bytes */%" PRIu64, f.size);
         return;
     case 206:
@@ -204,15 +206,16 @@ fileserve_file(struct fileserve *fs, struct urlgroup_url *url, int fd, const str
     }
     ferry_http_response_header(resp, "Content-Type", "application/octet-stream");
     if (head) {
-        close(fd);
+        urlgroup_file_release(file);
         ferry_http_response_head_only(resp, (off_t)res.len);
         return;
     }
     rate = fs->group_rate ? fs->group_rate(fs->ud, url->group) : NULL;
     if (rate)
         ferry_http_response_rate(resp, rate);
-    /* the core owns fd from here, also on failure */
-    if (ferry_http_response_body_file(resp, fd, (off_t)res.start, (off_t)res.len) < 0)
+    /* the core holds the file reference from here, also on failure */
+    if (ferry_http_response_body_file_lent(resp, file->fd, (off_t)res.start, (off_t)res.len,
+                                           urlgroup_file_release, file) < 0)
         fileserve_text(resp, 500, "the file could not be sent\n");
 }
 
@@ -227,8 +230,9 @@ fileserve_handle(void *userdata, const struct ferry_http_request *req,
     enum ferry_http_method method = ferry_http_request_method(req);
     bool meta4 = false, head = method == FERRY_HTTP_HEAD;
     uint32_t limit;
+    struct urlgroup_file *file;
     struct stat st;
-    int port = ferry_http_request_local_port(req), fd, r;
+    int port = ferry_http_request_local_port(req), r;
 
     atomic_fetch_add(&fs->requests, 1);
     if (port <= 0 || port > 65535 ||
@@ -270,9 +274,8 @@ fileserve_handle(void *userdata, const struct ferry_http_request *req,
     url = NULL;
     ferry_http_response_on_done(resp, fileserve_on_done, done);
 
-    fd = urlgroup_url_open(fs->reg, done->url, &st);
-    if (fd < 0) {
-        r = fd;
+    r = urlgroup_url_file(fs->reg, done->url, &st, &file);
+    if (r < 0) {
         /* once per outage, not once per request */
         if (!atomic_exchange(&done->url->open_failing, true))
             ferry_log_warn("published source '%s' cannot be opened: %s", done->url->source,
@@ -295,7 +298,7 @@ fileserve_handle(void *userdata, const struct ferry_http_request *req,
         struct manifest_identity id;
         struct manifest *m;
 
-        close(fd);
+        urlgroup_file_release(file);
         manifest_identity_from_stat(&st, &id);
         m = fileserve_manifest(fs, done->url, &id);
         if (!m) {
@@ -306,7 +309,7 @@ fileserve_handle(void *userdata, const struct ferry_http_request *req,
         manifest_unref(m);
         return;
     }
-    fileserve_file(fs, done->url, fd, &st, head, req, resp);
+    fileserve_file(fs, done->url, file, &st, head, req, resp);
     return;
 cleanup:
     urlgroup_url_unref(url);

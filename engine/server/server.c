@@ -17,6 +17,7 @@
 #include <strings.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/pem.h>
@@ -38,6 +39,11 @@
 #define SERVER_MIN_BANDWIDTH 1024
 #define SERVER_SHA1_LEN 20
 #define SERVER_RESTORE_BIND_MS 2000
+
+/* Open-file cache (urlgroup_url_file): descriptors unused this long are closed, so a
+ * source deleted or replaced while nobody asks for it does not stay pinned on disk. */
+#define SERVER_FILE_IDLE_NS (5ull * 1000000000ull)
+#define SERVER_FILE_SWEEP_S 2
 
 /* A certificate bound to a port by SetSslCertificate. */
 struct server_cert {
@@ -64,6 +70,11 @@ struct ferry_server {
     bool auth_warned;
     char *manifests_dir;
     uint64_t chunk_size;
+    /* the open-file sweeper */
+    pthread_t sweeper;
+    bool sweeper_started, sweeper_stop;
+    pthread_mutex_t sweep_lock;
+    pthread_cond_t sweep_cond;
 };
 
 /* ---- persistence ---- */
@@ -1172,6 +1183,59 @@ server_apply_config(struct ferry_server *srv)
     }
 }
 
+static void *
+server_sweeper_main(void *arg)
+{
+    struct ferry_server *srv = arg;
+
+    ferry_log_set_thread_name("filesweep");
+    pthread_mutex_lock(&srv->sweep_lock);
+    while (!srv->sweeper_stop) {
+        struct timespec until;
+
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_sec += SERVER_FILE_SWEEP_S;
+        pthread_cond_timedwait(&srv->sweep_cond, &srv->sweep_lock, &until);
+        if (srv->sweeper_stop)
+            break;
+        pthread_mutex_unlock(&srv->sweep_lock);
+        urlgroup_registry_sweep_files(srv->reg, SERVER_FILE_IDLE_NS);
+        pthread_mutex_lock(&srv->sweep_lock);
+    }
+    pthread_mutex_unlock(&srv->sweep_lock);
+    return NULL;
+}
+
+static int
+server_sweeper_start(struct ferry_server *srv)
+{
+    pthread_condattr_t ca;
+    int r;
+
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&srv->sweep_cond, &ca);
+    pthread_condattr_destroy(&ca);
+    r = -pthread_create(&srv->sweeper, NULL, server_sweeper_main, srv);
+    if (r == 0)
+        srv->sweeper_started = true;
+    return r;
+}
+
+static void
+server_sweeper_stop(struct ferry_server *srv)
+{
+    if (!srv->sweeper_started)
+        return;
+    pthread_mutex_lock(&srv->sweep_lock);
+    srv->sweeper_stop = true;
+    pthread_cond_signal(&srv->sweep_cond);
+    pthread_mutex_unlock(&srv->sweep_lock);
+    pthread_join(srv->sweeper, NULL);
+    srv->sweeper_started = false;
+    pthread_cond_destroy(&srv->sweep_cond);
+}
+
 int
 server_new(const struct ferry_config *cfg, struct ferry_users *users,
            struct ferry_server **ret_srv)
@@ -1188,6 +1252,7 @@ server_new(const struct ferry_config *cfg, struct ferry_users *users,
         return -ENOMEM;
     srv->cfg = cfg;
     pthread_mutex_init(&srv->lock, NULL);
+    pthread_mutex_init(&srv->sweep_lock, NULL);
     if (cfg->cert_store_dir)
         srv->cert_store_dir = strdup(cfg->cert_store_dir);
     else if (asprintf(&srv->cert_store_dir, "%s/certs", cfg->state_dir) < 0)
@@ -1230,6 +1295,11 @@ server_new(const struct ferry_config *cfg, struct ferry_users *users,
     r = server_db_open(srv);
     if (r < 0)
         goto error;
+    r = server_sweeper_start(srv);
+    if (r < 0) {
+        ferry_log_error("the open-file sweeper thread could not start: %s", strerror(-r));
+        goto error;
+    }
     pthread_mutex_lock(&srv->lock);
     srv->restoring = true;
     server_restore(srv);
@@ -1252,6 +1322,7 @@ server_free(struct ferry_server *srv)
      * registry whose listeners died with the HTTP server */
     srv->http = ferry_http_server_free(srv->http);
     srv->stopping = true;
+    server_sweeper_stop(srv);
     srv->worker = manifest_worker_free(srv->worker);
     srv->reg = urlgroup_registry_free(srv->reg);
     for (size_t i = 0; i < srv->ncerts; i++) {
@@ -1264,6 +1335,7 @@ server_free(struct ferry_server *srv)
         sqlite3_close(srv->db);
     free(srv->cert_store_dir);
     free(srv->manifests_dir);
+    pthread_mutex_destroy(&srv->sweep_lock);
     pthread_mutex_destroy(&srv->lock);
     free(srv);
     return NULL;

@@ -15,10 +15,15 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ferry/log.h"
 #include "urlgroup.h"
+
+/* Cached descriptors at most: a publisher of many URLs keeps this many open, the others
+ * are opened per request. */
+#define URLGROUP_FILES_MAX 1024
 
 static int
 urlgroup_err(char *err, size_t errlen, const char *fmt, ...) FERRY_PRINTF(3, 4);
@@ -247,6 +252,7 @@ urlgroup_url_unref(struct urlgroup_url *u)
         return NULL;
     urlgroup_unref(u->group);
     manifest_unref(u->manifest);
+    urlgroup_file_release(u->file);
     access_rule_free(u->rule);
     for (size_t i = 0; i < u->ncerts; i++)
         free(u->certs[i]);
@@ -293,6 +299,8 @@ urlgroup_registry_new(const char *const *roots, size_t nroots, unsigned max_grou
     if (!reg)
         return -ENOMEM;
     pthread_rwlock_init(&reg->lock, NULL);
+    atomic_init(&reg->nfiles, 0);
+    reg->max_files = URLGROUP_FILES_MAX;
     reg->max_groups = max_groups;
     reg->max_urls = max_urls;
     reg->ops = ops;
@@ -346,6 +354,8 @@ urlgroup_release_listeners_locked(struct urlgroup_registry *reg, struct urlgroup
     g->nlisteners = 0;
 }
 
+static void urlgroup_url_drop_file(struct urlgroup_registry *reg, struct urlgroup_url *u);
+
 /* Remove group i from the registry (write lock held): URLs marked deleted, listeners
  * released, the registry's reference dropped. */
 static void
@@ -357,6 +367,7 @@ urlgroup_remove_locked(struct urlgroup_registry *reg, size_t i)
     urlgroup_release_listeners_locked(reg, g);
     for (size_t k = 0; k < g->nurls; k++) {
         atomic_store(&g->urls[k]->deleted, true);
+        urlgroup_url_drop_file(reg, g->urls[k]);
         urlgroup_url_unref(g->urls[k]);
     }
     reg->nurls -= g->nurls;
@@ -790,6 +801,131 @@ urlgroup_url_open(struct urlgroup_registry *reg, const struct urlgroup_url *url,
     return fd;
 }
 
+/* ---- open-file cache ---- */
+
+static uint64_t
+urlgroup_now_coarse(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void
+urlgroup_file_release(void *file)
+{
+    struct urlgroup_file *f = file;
+
+    if (!f || atomic_fetch_sub(&f->refcnt, 1) != 1)
+        return;
+    close(f->fd);
+    free(f);
+}
+
+/* Take the URL's cache entry out (a deleted URL serves nothing more; a sweep). */
+static void
+urlgroup_url_drop_file(struct urlgroup_registry *reg, struct urlgroup_url *u)
+{
+    struct urlgroup_file *f;
+
+    pthread_mutex_lock(&u->mlock);
+    f = u->file;
+    u->file = NULL;
+    pthread_mutex_unlock(&u->mlock);
+    if (f) {
+        atomic_fetch_sub(&reg->nfiles, 1);
+        urlgroup_file_release(f);
+    }
+}
+
+int
+urlgroup_url_file(struct urlgroup_registry *reg, struct urlgroup_url *url,
+                  struct stat *ret_st, struct urlgroup_file **ret_file)
+{
+    struct urlgroup_file *f = NULL, *old = NULL;
+    uint64_t now = urlgroup_now_coarse();
+    int fd;
+
+    if (fstatat(reg->root_fds[url->root], url->relpath, ret_st, 0) == 0 &&
+        S_ISREG(ret_st->st_mode)) {
+        pthread_mutex_lock(&url->mlock);
+        if (url->file && url->file->dev == ret_st->st_dev && url->file->ino == ret_st->st_ino) {
+            f = url->file;
+            atomic_fetch_add(&f->refcnt, 1);
+            url->file_used_ns = now;
+        }
+        pthread_mutex_unlock(&url->mlock);
+        if (f) {
+            *ret_file = f;
+            return 0;
+        }
+    }
+    /* first use, or the path names another inode (replaced, removed, not a file any more):
+     * a confined open decides, exactly as without the cache */
+    fd = urlgroup_url_open(reg, url, ret_st);
+    if (fd < 0) {
+        urlgroup_url_drop_file(reg, url);
+        return fd;
+    }
+    f = calloc(1, sizeof(*f));
+    if (!f) {
+        close(fd);
+        return -ENOMEM;
+    }
+    atomic_init(&f->refcnt, 1);
+    f->fd = fd;
+    f->dev = ret_st->st_dev;
+    f->ino = ret_st->st_ino;
+    *ret_file = f;
+    pthread_mutex_lock(&url->mlock);
+    old = url->file;
+    if (atomic_load(&url->deleted)) {
+        /* served this once, not cached: the deletion's drop may already have run (it runs
+         * after deleted is set, under this lock) */
+        old = NULL;
+    } else if (old || atomic_fetch_add(&reg->nfiles, 1) < reg->max_files) {
+        atomic_fetch_add(&f->refcnt, 1);
+        url->file = f;
+        url->file_used_ns = now;
+    } else {
+        atomic_fetch_sub(&reg->nfiles, 1);
+    }
+    pthread_mutex_unlock(&url->mlock);
+    urlgroup_file_release(old);
+    return 0;
+}
+
+size_t
+urlgroup_registry_sweep_files(struct urlgroup_registry *reg, uint64_t idle_ns)
+{
+    uint64_t now = urlgroup_now_coarse();
+    size_t closed = 0;
+
+    pthread_rwlock_rdlock(&reg->lock);
+    for (size_t i = 0; i < reg->ngroups; i++) {
+        struct urlgroup *g = reg->groups[i];
+        for (size_t k = 0; k < g->nurls; k++) {
+            struct urlgroup_url *u = g->urls[k];
+            struct urlgroup_file *f = NULL;
+
+            pthread_mutex_lock(&u->mlock);
+            if (u->file && now - u->file_used_ns >= idle_ns) {
+                f = u->file;
+                u->file = NULL;
+            }
+            pthread_mutex_unlock(&u->mlock);
+            if (f) {
+                atomic_fetch_sub(&reg->nfiles, 1);
+                urlgroup_file_release(f);
+                closed++;
+            }
+        }
+    }
+    pthread_rwlock_unlock(&reg->lock);
+    return closed;
+}
+
 static struct urlgroup_url *
 urlgroup_find_suffix(const struct urlgroup *g, const char *suffix, size_t len)
 {
@@ -930,6 +1066,7 @@ urlgroup_url_delete(struct urlgroup_registry *reg, const char *prefix, const cha
         g->urls[i] = g->urls[--g->nurls];
         reg->nurls--;
         atomic_store(&u->deleted, true);
+        urlgroup_url_drop_file(reg, u);
         urlgroup_url_unref(u);
         ferry_status_clear(st);
         r = 0;

@@ -55,6 +55,20 @@ int urlgroup_path_encode(const char *seg, char *out, size_t outlen);
 
 struct urlgroup;
 
+/* An open source file shared by the responses that serve it: a URL keeps the descriptor
+ * it last opened while its path still names that inode (urlgroup_url_file), so a request
+ * costs one fstatat instead of openat2 + fstat + close. */
+struct urlgroup_file {
+    atomic_uint refcnt;
+    int fd;
+    dev_t dev;
+    ino_t ino;
+};
+
+/* Drop a reference (NULL-safe); the last one closes the descriptor. Has the shape of a
+ * ferry_http_response_body_file_lent release callback. */
+void urlgroup_file_release(void *file);
+
 /* One published URL. Immutable after creation except the counters and the manifest. */
 struct urlgroup_url {
     atomic_uint refcnt;
@@ -77,6 +91,9 @@ struct urlgroup_url {
     bool manifest_pending;      /* a job is queued or running */
     struct manifest_identity cached_id; /* identity of the last manifest (its cache file) */
     bool has_cached_id;
+    /* open-file cache, under mlock */
+    struct urlgroup_file *file;
+    uint64_t file_used_ns;      /* CLOCK_MONOTONIC_COARSE of the last use */
 };
 
 struct urlgroup {
@@ -128,6 +145,8 @@ struct urlgroup_registry {
     size_t nroots;
     const struct urlgroup_ops *ops;
     void *ud;
+    atomic_uint nfiles;         /* URLs holding an open-file cache entry */
+    unsigned max_files;         /* beyond it, requests open and close their own */
 };
 
 /* New registry. roots: publish roots (copied; missing ones are logged and refuse every
@@ -175,6 +194,19 @@ int urlgroup_route(struct urlgroup_registry *reg, uint16_t port, bool https,
  * longer a regular file. Returns the fd or -errno. */
 int urlgroup_url_open(struct urlgroup_registry *reg, const struct urlgroup_url *url,
                       struct stat *ret_st);
+
+/*
+ * The URL's source for serving: its current stat in ret_st (regular file) and a reference
+ * to an open descriptor of that inode in ret_file (release with urlgroup_file_release).
+ * The cached descriptor is used while the path (fstatat beneath the root) still names its
+ * inode; otherwise the source is opened again as urlgroup_url_open does and that becomes
+ * the cache. Errors as urlgroup_url_open.
+ */
+int urlgroup_url_file(struct urlgroup_registry *reg, struct urlgroup_url *url,
+                      struct stat *ret_st, struct urlgroup_file **ret_file);
+/* Close cache entries unused for idle_ns or longer, so that a deleted or replaced source
+ * is not kept on disk by an idle URL. Returns how many were closed. */
+size_t urlgroup_registry_sweep_files(struct urlgroup_registry *reg, uint64_t idle_ns);
 
 /* "scheme://host:port/name/suffix" with the suffix percent-encoded; host_override (a Host
  * header, may be NULL) replaces host:port. malloc()ed, NULL on OOM. */

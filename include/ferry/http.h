@@ -131,6 +131,12 @@ FERRY_API int ferry_http_response_body_take(struct ferry_http_response *resp, vo
 /* Body from a file range: takes ownership of fd (closed by the core, also on failure). */
 FERRY_API int ferry_http_response_body_file(struct ferry_http_response *resp, int fd,
                                             off_t offset, off_t len);
+/* Body from a file range on a lent descriptor (a cache's): the core never closes fd and
+ * calls release(ud) once it is done with it (also on failure, and at once when the body is
+ * small enough to be read into the head). -EINVAL without release. */
+FERRY_API int ferry_http_response_body_file_lent(struct ferry_http_response *resp, int fd,
+                                                 off_t offset, off_t len,
+                                                 void (*release)(void *ud), void *ud);
 /* For HEAD: announce Content-Length `len` without a body (on other methods the response
  * becomes a 500). A body set for a HEAD request is dropped but its length announced. */
 FERRY_API void ferry_http_response_head_only(struct ferry_http_response *resp, off_t len);

@@ -60,6 +60,35 @@ kill -0 "$FT_PID_srv" || ft_fail "ferryd died when clients dropped their connect
 curl -sf -o "$FT_TMP/big.out" "$cgroup/big.bin" || ft_fail "GET after dropped connections"
 [ "$(ft_xxh128 "$FT_TMP/big.out")" = "$(ft_xxh128 "$pub/big.bin")" ] || ft_fail "big.bin differs"
 
+# the open-file cache (one descriptor per URL, checked against the path on every request):
+# a source replaced by rename is served at once with its new bytes and ETag; a removed one
+# is a 404; one deleted while nobody asks for it is not kept open (the sweep closes it)
+ft_random_file "$pub/swap.bin" 5000
+"${S[@]}" url publish "$cgroup" swap.bin "$pub/swap.bin" >/dev/null || ft_fail "publish swap.bin"
+curl -sf -D "$FT_TMP/swap.h1" -o "$FT_TMP/swap.out" "$cgroup/swap.bin" || ft_fail "GET swap.bin"
+cmp -s "$FT_TMP/swap.out" "$pub/swap.bin" || ft_fail "swap.bin differs"
+ft_random_file "$pub/swap.new" 70000
+mv "$pub/swap.new" "$pub/swap.bin"
+curl -sf -D "$FT_TMP/swap.h2" -o "$FT_TMP/swap.out" "$cgroup/swap.bin" || ft_fail "GET swap.bin 2"
+cmp -s "$FT_TMP/swap.out" "$pub/swap.bin" || ft_fail "replaced swap.bin served stale bytes"
+e1=$(grep -i '^etag:' "$FT_TMP/swap.h1"); e2=$(grep -i '^etag:' "$FT_TMP/swap.h2")
+[ -n "$e1" ] && [ "$e1" != "$e2" ] || ft_fail "ETag unchanged after the source was replaced"
+rm "$pub/swap.bin"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$cgroup/swap.bin")" = 404 ] \
+    || ft_fail "a removed source is not a 404"
+ft_random_file "$pub/swap.bin" 3000
+curl -sf -o "$FT_TMP/swap.out" "$cgroup/swap.bin" || ft_fail "GET swap.bin 3"
+cmp -s "$FT_TMP/swap.out" "$pub/swap.bin" || ft_fail "swap.bin differs after coming back"
+rm "$pub/swap.bin"
+ls -l "/proc/$FT_PID_srv/fd" 2>/dev/null | grep -q 'swap.bin (deleted)' \
+    || ft_fail "no cached descriptor of swap.bin right after a request"
+for _ in $(seq 1 150); do
+    ls -l "/proc/$FT_PID_srv/fd" 2>/dev/null | grep -q 'swap.bin (deleted)' || break
+    sleep 0.1
+done
+ls -l "/proc/$FT_PID_srv/fd" 2>/dev/null | grep -q 'swap.bin (deleted)' \
+    && ft_fail "a deleted source is still held open after 15 s"
+
 # kill -9, restart: the WS-Man publication is restored from STATE/server.db
 ft_ferryd_kill9 srv
 ft_ferryd_start srv --config "$FT_TMP/ferryd.conf"

@@ -3,7 +3,8 @@
  * real curl processes and raw sockets: GET/HEAD of memory and file bodies (byte-exact),
  * keep-alive reuse, pipelining, refusals (400/413/431), slowloris and idle timeouts, max
  * connections, many idle connections, unlisten, both send backends, on_done accounting,
- * request accessors.
+ * request accessors, lent descriptors (released once, never closed), small bodies read
+ * into the head.
  */
 #include <arpa/inet.h>
 #include <check.h>
@@ -44,6 +45,17 @@ on_done(void *ud, uint64_t body_bytes_sent, bool complete)
         atomic_fetch_add(&done_complete, 1);
 }
 
+/* A descriptor the handler lends (body_file_lent): the core must release, never close. */
+static int lent_fd = -1;
+static atomic_int lent_releases;
+
+static void
+lent_release(void *ud)
+{
+    ck_assert_ptr_eq(ud, &lent_fd);
+    atomic_fetch_add(&lent_releases, 1);
+}
+
 static struct ferry_rate *test_rate;
 static pthread_mutex_t test_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct ferry_http_server *test_srv;
@@ -77,6 +89,28 @@ handler(void *ud, const struct ferry_http_request *req, struct ferry_http_respon
         } else {
             ferry_http_response_body_file(resp, fd, 0, st.st_size);
         }
+    } else if (strcmp(path, "/lent/small") == 0 || strcmp(path, "/lent/big") == 0) {
+        uint64_t off = path[6] == 's' ? 3 : 0, len = path[6] == 's' ? 7000 : file_size;
+        ferry_http_response_status(resp, 200);
+        if (m == FERRY_HTTP_HEAD) {
+            lent_release(&lent_fd);
+            ferry_http_response_head_only(resp, (off_t)len);
+        } else {
+            ck_assert_int_eq(ferry_http_response_body_file_lent(resp, lent_fd, (off_t)off,
+                                                                (off_t)len, lent_release,
+                                                                &lent_fd), 0);
+        }
+    } else if (strcmp(path, "/short") == 0) {
+        /* promises more than the file holds, small enough to be read into the head: the
+         * read finds the end early and the response becomes a 500 before any byte left */
+        char p[600];
+        int fd;
+        snprintf(p, sizeof(p), "%s/short.bin", tmpdir);
+        ck_assert_int_eq(ft_write_file(p, "0123456789", 10), 0);
+        fd = open(p, O_RDONLY | O_CLOEXEC);
+        ck_assert_int_ge(fd, 0);
+        ferry_http_response_status(resp, 200);
+        ferry_http_response_body_file(resp, fd, 0, 8000);
     } else if (strcmp(path, "/big") == 0) {
         /* 256 MiB of zeros from a sparse file: more than any socket buffers hold */
         char big[600];
@@ -362,6 +396,50 @@ file_bodies(const char *backend)
     ck_assert_int_eq(atomic_load(&done_complete), 7);
     ck_assert_uint_eq(atomic_load(&done_bytes), 6 * file_size + 5000);
 }
+
+/* Lent descriptors: released exactly once per response (small inline body, large
+ * sendfile/splice body, HEAD), never closed by the core; bytes exact. */
+static void
+lent_bodies(const char *backend)
+{
+    uint32_t id;
+    int port;
+    struct ferry_http_server *srv;
+
+    lent_fd = open(file_path, O_RDONLY | O_CLOEXEC);
+    ck_assert_int_ge(lent_fd, 0);
+    atomic_store(&lent_releases, 0);
+    srv = start(backend, 1, &id, &port);
+    ck_assert_int_eq(run("curl -s -o %s/l1 http://127.0.0.1:%d/lent/small -o %s/l2 "
+                         "http://127.0.0.1:%d/lent/big -o %s/l3 http://127.0.0.1:%d/lent/small",
+                         tmpdir, port, tmpdir, port, tmpdir, port), 0);
+    ck_assert_int_eq(run("test \"$(tail -c +4 %s | head -c 7000 | sha256sum)\" = "
+                         "\"$(sha256sum < %s/l1)\"", file_path, tmpdir), 0);
+    ck_assert_int_eq(run("cmp -s %s/l1 %s/l3", tmpdir, tmpdir), 0);
+    ck_assert_int_eq(run("cmp -s %s %s/l2", file_path, tmpdir), 0);
+    ck_assert_int_eq(run("curl -s -I -o /dev/null http://127.0.0.1:%d/lent/big", port), 0);
+    /* a promise the file cannot keep, read into the head: 500, nothing half-sent */
+    ck_assert_int_eq(run("test \"$(curl -s -o /dev/null -w '%%{http_code}' "
+                         "http://127.0.0.1:%d/short)\" = 500", port), 0);
+    ferry_http_server_free(srv);
+    ck_assert_int_eq(atomic_load(&lent_releases), 4);
+    ck_assert_int_ge(fcntl(lent_fd, F_GETFD), 0); /* still ours */
+    ck_assert_uint_eq(atomic_load(&done_bytes), 2 * 7000 + file_size);
+    close(lent_fd);
+    lent_fd = -1;
+}
+
+START_TEST(test_lent_sendfile)
+{
+    lent_bodies("sendfile");
+}
+END_TEST
+
+START_TEST(test_lent_splice)
+{
+    lent_bodies("splice");
+}
+END_TEST
 
 START_TEST(test_file_sendfile)
 {
@@ -1073,6 +1151,8 @@ main(void)
     tcase_add_test(tc, test_get_mem_and_head);
     tcase_add_test(tc, test_file_sendfile);
     tcase_add_test(tc, test_file_splice);
+    tcase_add_test(tc, test_lent_sendfile);
+    tcase_add_test(tc, test_lent_splice);
     tcase_add_test(tc, test_pipelining_raw);
     tcase_add_test(tc, test_refusals);
     tcase_add_test(tc, test_slowloris_and_idle);

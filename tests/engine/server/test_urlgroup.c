@@ -2,7 +2,8 @@
  * tests/engine/server/test_urlgroup.c - engine/server/urlgroup.c: prefix grammar and suffix
  * tables, the registry (idempotent create, CreateUrl creating its group, limits, one shared
  * listener per address/port/scheme closed with the last group, http/https conflict),
- * publish-root confinement with openat2, routing and URL strings.
+ * publish-root confinement with openat2, routing and URL strings, the open-file cache
+ * (reuse while the path names the inode, replacement, removal, escape, sweep, delete).
  */
 #include <check.h>
 #include <errno.h>
@@ -514,6 +515,139 @@ START_TEST(test_missing_root)
 }
 END_TEST
 
+/* Read all of an open-file cache entry's descriptor. */
+static void
+file_bytes(struct urlgroup_file *f, char *buf, size_t cap, size_t *len)
+{
+    ssize_t n = pread(f->fd, buf, cap, 0);
+
+    ck_assert_int_ge(n, 0);
+    *len = (size_t)n;
+}
+
+START_TEST(test_file_cache)
+{
+    struct fake f = {0};
+    struct urlgroup_registry *reg = reg_new(&f, 8, 8);
+    struct ferry_status st;
+    struct urlgroup_url *u = NULL;
+    struct urlgroup_file *a, *b, *c;
+    char src[512], tmpname[600], target[600], buf[64];
+    struct stat sb;
+    size_t len;
+
+    snprintf(src, sizeof(src), "%s/disk.img", root);
+    ck_assert_int_eq(urlgroup_url_create(reg, "http://+:8080/img", "disk.img", src, NULL, NULL,
+                                         0, &u, &st), 0);
+    /* first use opens; the second reuses the same descriptor */
+    ck_assert_int_eq(urlgroup_url_file(reg, u, &sb, &a), 0);
+    ck_assert_int_eq(sb.st_size, 10);
+    ck_assert_uint_eq(atomic_load(&reg->nfiles), 1);
+    ck_assert_int_eq(urlgroup_url_file(reg, u, &sb, &b), 0);
+    ck_assert_ptr_eq(a, b);
+    ck_assert_int_eq(a->fd, b->fd);
+    urlgroup_file_release(b);
+
+    /* rewritten in place (same inode): same descriptor, fresh stat */
+    ck_assert_int_eq(truncate(src, 4), 0);
+    ck_assert_int_eq(urlgroup_url_file(reg, u, &sb, &b), 0);
+    ck_assert_ptr_eq(a, b);
+    ck_assert_int_eq(sb.st_size, 4);
+    urlgroup_file_release(b);
+
+    /* replaced by rename: a new descriptor with the new bytes; the old reference still
+     * reads the old inode */
+    snprintf(tmpname, sizeof(tmpname), "%s/disk.img.new", root);
+    ck_assert_int_eq(ft_write_file(tmpname, "replaced!", 9), 0);
+    ck_assert_int_eq(rename(tmpname, src), 0);
+    ck_assert_int_eq(urlgroup_url_file(reg, u, &sb, &b), 0);
+    ck_assert_ptr_ne(a, b);
+    ck_assert_int_eq(sb.st_size, 9);
+    file_bytes(b, buf, sizeof(buf), &len);
+    ck_assert_uint_eq(len, 9);
+    ck_assert_int_eq(memcmp(buf, "replaced!", 9), 0);
+    file_bytes(a, buf, sizeof(buf), &len);
+    ck_assert_uint_eq(len, 4);
+    ck_assert_int_eq(memcmp(buf, "0123", 4), 0);
+    ck_assert_uint_eq(atomic_load(&reg->nfiles), 1);
+    urlgroup_file_release(a);
+    urlgroup_file_release(b);
+
+    /* replaced by a symlink leaving the root: refused like an uncached open, and the
+     * cache entry is gone */
+    ck_assert_int_eq(unlink(src), 0);
+    snprintf(target, sizeof(target), "%s/pw", outside);
+    ck_assert_int_eq(symlink(target, src), 0);
+    ck_assert_int_eq(urlgroup_url_file(reg, u, &sb, &c), -EXDEV);
+    ck_assert_ptr_null(u->file);
+    ck_assert_uint_eq(atomic_load(&reg->nfiles), 0);
+
+    /* removed: ENOENT */
+    ck_assert_int_eq(unlink(src), 0);
+    ck_assert_int_eq(urlgroup_url_file(reg, u, &sb, &c), -ENOENT);
+
+    /* back again; an idle sweep closes the entry, a busy one keeps it */
+    ck_assert_int_eq(ft_write_file(src, "again", 5), 0);
+    ck_assert_int_eq(urlgroup_url_file(reg, u, &sb, &c), 0);
+    urlgroup_file_release(c);
+    ck_assert_uint_eq(urlgroup_registry_sweep_files(reg, 3600ull * 1000000000ull), 0);
+    ck_assert_ptr_nonnull(u->file);
+    ck_assert_uint_eq(urlgroup_registry_sweep_files(reg, 0), 1);
+    ck_assert_ptr_null(u->file);
+    ck_assert_uint_eq(atomic_load(&reg->nfiles), 0);
+
+    /* a deleted URL drops its entry and caches nothing more */
+    ck_assert_int_eq(urlgroup_url_file(reg, u, &sb, &c), 0);
+    urlgroup_file_release(c);
+    ck_assert_uint_eq(atomic_load(&reg->nfiles), 1);
+    ck_assert_int_eq(urlgroup_url_delete(reg, "http://+:8080/img", "disk.img", &st), 0);
+    ck_assert_ptr_null(u->file);
+    ck_assert_uint_eq(atomic_load(&reg->nfiles), 0);
+    ck_assert_int_eq(urlgroup_url_file(reg, u, &sb, &c), 0);
+    ck_assert_ptr_null(u->file);
+    file_bytes(c, buf, sizeof(buf), &len);
+    ck_assert_uint_eq(len, 5);
+    urlgroup_file_release(c);
+    u = urlgroup_url_unref(u);
+    urlgroup_registry_free(reg);
+}
+END_TEST
+
+/* Beyond max_files, URLs are served from descriptors of their own. */
+START_TEST(test_file_cache_limit)
+{
+    struct fake f = {0};
+    struct urlgroup_registry *reg = reg_new(&f, 8, 8);
+    struct ferry_status st;
+    struct urlgroup_url *u1 = NULL, *u2 = NULL;
+    struct urlgroup_file *a, *b, *c;
+    char src[512], src2[512];
+    struct stat sb;
+
+    reg->max_files = 1;
+    snprintf(src, sizeof(src), "%s/disk.img", root);
+    snprintf(src2, sizeof(src2), "%s/sub/in.txt", root);
+    ck_assert_int_eq(urlgroup_url_create(reg, "http://+:8080/img", "a", src, NULL, NULL, 0,
+                                         &u1, &st), 0);
+    ck_assert_int_eq(urlgroup_url_create(reg, "http://+:8080/img", "b", src2, NULL, NULL, 0,
+                                         &u2, &st), 0);
+    ck_assert_int_eq(urlgroup_url_file(reg, u1, &sb, &a), 0);
+    ck_assert_int_eq(urlgroup_url_file(reg, u2, &sb, &b), 0);
+    ck_assert_ptr_nonnull(u1->file);
+    ck_assert_ptr_null(u2->file);
+    ck_assert_uint_eq(atomic_load(&reg->nfiles), 1);
+    ck_assert_int_eq(urlgroup_url_file(reg, u2, &sb, &c), 0);
+    ck_assert_ptr_ne(b, c);
+    ck_assert_int_eq(sb.st_size, 2);
+    urlgroup_file_release(a);
+    urlgroup_file_release(b);
+    urlgroup_file_release(c);
+    urlgroup_url_unref(u1);
+    urlgroup_url_unref(u2);
+    urlgroup_registry_free(reg);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -534,6 +668,8 @@ main(void)
     tcase_add_test(tr, test_urls);
     tcase_add_test(tr, test_route_hosts);
     tcase_add_test(tr, test_missing_root);
+    tcase_add_test(tr, test_file_cache);
+    tcase_add_test(tr, test_file_cache_limit);
     suite_add_tcase(s, tr);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
