@@ -10,6 +10,7 @@ Subcommands (all print to stdout, errors to stderr, exit non-zero on failure):
   parse-iperf FILE                   GB/s received from iperf3 -J
   parse-xxhsum FILE                  "XXH3_64 XXH128" GB/s from xxhsum -b
   parse-ssl FILE                     GB/s of the 1 MiB column of openssl speed
+  parse-times FILE                   user + sys seconds of the children line of bash `times`
   parse-wrk FILE                     "gbps rps p50_ms p99_ms errors status_errors bytes secs"
   users-line NAME PASSWORD           a users-file line (PBKDF2-HMAC-SHA256, 100000 rounds)
   wsman-identify ENDPOINT USER PW
@@ -124,6 +125,20 @@ def parse_ssl(path):
             print("%.4f" % (float(f[-1][:-1]) * 1000 / 1e9))
             return
     die("no openssl speed result in " + path)
+
+
+def parse_times(path):
+    # bash `times`: "0m0.010s 0m0.020s" for the shell, then the same for its children
+    lines = [l for l in open(path).read().splitlines() if l.strip()]
+    if len(lines) < 2:
+        die("no children line in " + path)
+    total = 0.0
+    for f in lines[1].split():
+        m = re.fullmatch(r"(\d+)m([\d.]+)s", f)
+        if not m:
+            die("unexpected `times` output in " + path)
+        total += int(m.group(1)) * 60 + float(m.group(2))
+    print("%.4f" % total)
 
 
 def parse_wrk(path):
@@ -516,13 +531,26 @@ def report(outdir):
             w("")
         w("## Large file, one connection (curl -o /dev/null)")
         w("")
-        w("| server | GB/s | server CPU-s per GB | ratio to nginx-sendfile |")
-        w("|---|---|---|---|")
-        base = agg(cells, ("server", "large-curl", "nginx-sendfile", "gbps"))
+        w("| server | GB/s | server CPU-s per GB | curl CPU-s per GB | server + curl CPU-s "
+          "per GB | GB/s vs nginx-sendfile | server CPU vs nginx-sendfile | server + curl CPU "
+          "vs nginx-sendfile |")
+        w("|---|---|---|---|---|---|---|---|")
+        key = ("server", "large-curl")
+        base = agg(cells, key + ("nginx-sendfile", "gbps"))
+        base_cpu = agg(cells, key + ("nginx-sendfile", "cpu_s_per_gb"))
+        base_tot = agg(cells, key + ("nginx-sendfile", "total_cpu_s_per_gb"))
         for s in servers:
-            a = agg(cells, ("server", "large-curl", s, "gbps"))
-            cpu = agg(cells, ("server", "large-curl", s, "cpu_s_per_gb"))
-            w("| %s | %s | %s | %s |" % (s, cell_text(a), cell_text(cpu, 3), ratio(a, base)))
+            a = agg(cells, key + (s, "gbps"))
+            cpu = agg(cells, key + (s, "cpu_s_per_gb"))
+            cli = agg(cells, key + (s, "client_cpu_s_per_gb"))
+            tot = agg(cells, key + (s, "total_cpu_s_per_gb"))
+            w("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                s, cell_text(a), cell_text(cpu, 3), cell_text(cli, 3), cell_text(tot, 3),
+                ratio(a, base), ratio(cpu, base_cpu), ratio(tot, base_tot)))
+        w("")
+        w("Server CPU is read from /proc of the server's processes; curl's from the shell's "
+          "children times. On loopback a server whose sends are clocked out by the client's "
+          "ACKs has that transmit work charged to curl, so the sum is the like-for-like figure.")
         w("")
         w("Peak RSS of the server processes over the whole server section (VmHWM, MiB): " +
           ", ".join("%s %s" % (s, fmt((agg(cells, ("server", "all", s, "rss_peak_mb")) or
@@ -777,6 +805,8 @@ def main():
             parse_ssl(a[0])
         elif cmd == "parse-wrk":
             parse_wrk(a[0])
+        elif cmd == "parse-times":
+            parse_times(a[0])
         elif cmd == "users-line":
             users_line(a[0], a[1])
         elif cmd == "wsman-identify":

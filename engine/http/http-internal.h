@@ -180,6 +180,7 @@ struct http_conn {
     bool req_started;      /* bytes of the current request have arrived */
     bool sent_continue;
     bool close_after;      /* close once the current response is out */
+    bool cork;             /* TCP_CORK set for a head + file body */
 
     /* input */
     char *in;
