@@ -111,6 +111,7 @@ struct ferry_http_server {
     uint64_t header_timeout_ns, idle_timeout_ns, body_timeout_ns;
     unsigned max_connections;
     const struct http_send_backend *backend;
+    int send_lowat;            /* TCP_NOTSENT_LOWAT of accepted sockets, 0 = not set */
     unsigned nworkers;
     struct http_worker *workers;
 

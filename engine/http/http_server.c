@@ -4,6 +4,7 @@
  * connections), listen/unlisten/set_tls from any thread through the loops' command queues.
  */
 #include <errno.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -479,7 +480,8 @@ static void http_pipes_free(struct http_worker *w);
 /*
  * Create the server and start its workers. Limits come from cfg (http_max_header_bytes,
  * http_max_headers, http_header_timeout, http_idle_timeout, http_max_connections,
- * send_backend); zero fields take the documented defaults. 0 or -errno (-EINVAL for an
+ * send_backend, send_lowat); zero fields take the documented defaults (send_lowat: not
+ * set). 0 or -errno (-EINVAL for an
  * unknown send backend).
  */
 int
@@ -507,6 +509,7 @@ ferry_http_server_new(const struct ferry_config *cfg, const char *name, unsigned
         (uint64_t)(cfg->http_body_timeout ? cfg->http_body_timeout : 30) * 1000000000ULL;
     srv->max_connections = cfg->http_max_connections ? cfg->http_max_connections : 20000;
     srv->backend = http_send_backend_find(cfg->send_backend);
+    srv->send_lowat = cfg->send_lowat > INT_MAX ? INT_MAX : (int)cfg->send_lowat;
     if (!srv->name || !srv->backend) {
         r = srv->name ? -EINVAL : -ENOMEM;
         goto error;

@@ -62,6 +62,8 @@ struct ferry_config {
     struct ferry_config_url *urls;     /* "url-group" / "url" lines of the config file */
     size_t nurls;
     char *send_backend;                /* --send-backend sendfile|splice (default sendfile) */
+    uint64_t send_lowat;               /* --send-lowat: TCP_NOTSENT_LOWAT of data-plane
+                                          sockets (64 KiB; 0 = not set) */
     uint64_t manifest_chunk_size;      /* --manifest-chunk-size (4 MiB) */
     bool manifest_sha256;              /* --manifest-sha256: add SHA-256 pieces to Metalink */
     unsigned server_max_groups;        /* --max-url-groups (64) */

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -199,6 +200,7 @@ start(const char *backend, unsigned workers, uint32_t *id, int *port)
     cfg.http_idle_timeout = 3;
     cfg.http_max_connections = 2000;
     cfg.send_backend = (char *)backend;
+    cfg.send_lowat = 65536; /* as ferryd's default: every test below runs with it */
     ck_assert_int_eq(ferry_http_server_new(&cfg, "test", workers, &srv), 0);
     ck_assert_int_eq(ferry_http_server_listen(srv, &o, id), 0);
     ck_assert_uint_ge(*id, 1);
@@ -428,6 +430,41 @@ lent_bodies(const char *backend)
     close(lent_fd);
     lent_fd = -1;
 }
+
+/* The accepted socket carries send_lowat as TCP_NOTSENT_LOWAT: find the server's end of a
+ * kept-alive connection among this process's descriptors (the server runs in-process). */
+static int
+count_sockets_with_lowat(int want)
+{
+    int n = 0;
+
+    for (int fd = 3; fd < 1024; fd++) {
+        int v = 0;
+        socklen_t len = sizeof(v);
+        if (getsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &v, &len) == 0 && v == want)
+            n++;
+    }
+    return n;
+}
+
+START_TEST(test_send_lowat)
+{
+    uint32_t id;
+    int port, fd;
+    struct ferry_http_server *srv = start(NULL, 1, &id, &port);
+    char buf[8192];
+
+    ck_assert_int_eq(count_sockets_with_lowat(65536), 0);
+    fd = tcp_connect(port);
+    ck_assert_int_ge(fd, 0);
+    send_str(fd, "GET /mem HTTP/1.1\r\nHost: x\r\n\r\n");
+    ck_assert_uint_gt(recv_all(fd, buf, sizeof(buf), 300), 0);
+    ck_assert_ptr_nonnull(strstr(buf, "hello ferry"));
+    ck_assert_int_eq(count_sockets_with_lowat(65536), 1);
+    close(fd);
+    ferry_http_server_free(srv);
+}
+END_TEST
 
 START_TEST(test_lent_sendfile)
 {
@@ -1152,6 +1189,7 @@ main(void)
     tcase_add_test(tc, test_file_sendfile);
     tcase_add_test(tc, test_file_splice);
     tcase_add_test(tc, test_lent_sendfile);
+    tcase_add_test(tc, test_send_lowat);
     tcase_add_test(tc, test_lent_splice);
     tcase_add_test(tc, test_pipelining_raw);
     tcase_add_test(tc, test_refusals);
