@@ -849,7 +849,7 @@ http_conn_new(struct http_worker *w, struct http_listener *l, int fd)
     /* Keep at most send_lowat unsent bytes queued: the worker's own sendfile then puts
      * the data on the wire, and the peer's ACKs only wake the worker instead of clocking
      * out a deep queue in the peer's context (on loopback, the peer's CPU); the socket also
-     * holds less memory per connection. Measured in docs/internals/http.md §5. */
+     * holds less memory per connection. Measured in docs/internals/http.md §8. */
     if (srv->send_lowat > 0)
         setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &srv->send_lowat,
                    sizeof(srv->send_lowat));

@@ -314,34 +314,18 @@ ferry_http_response_body_take(struct ferry_http_response *resp, void *data, size
     return 0;
 }
 
-int
-ferry_http_response_body_file(struct ferry_http_response *resp, int fd, off_t offset,
-                              off_t len)
+/* A file body: the chunk closes fd, or hands it back through release when it is lent. */
+static int
+body_file(struct ferry_http_response *resp, int fd, off_t offset, off_t len,
+          void (*release)(void *ud), void *ud)
 {
     struct http_chunk *ch;
 
     if (fd < 0 || offset < 0 || len < 0) {
-        if (fd >= 0)
+        if (release)
+            release(ud);
+        else if (fd >= 0)
             close(fd);
-        return -EINVAL;
-    }
-    ch = http_chunk_file(fd, offset, (uint64_t)len, NULL, NULL);
-    if (!ch)
-        return -ENOMEM;
-    set_body(resp, ch);
-    return 0;
-}
-
-int
-ferry_http_response_body_file_lent(struct ferry_http_response *resp, int fd, off_t offset,
-                                   off_t len, void (*release)(void *ud), void *ud)
-{
-    struct http_chunk *ch;
-
-    if (!release)
-        return -EINVAL;
-    if (fd < 0 || offset < 0 || len < 0) {
-        release(ud);
         return -EINVAL;
     }
     ch = http_chunk_file(fd, offset, (uint64_t)len, release, ud);
@@ -349,6 +333,20 @@ ferry_http_response_body_file_lent(struct ferry_http_response *resp, int fd, off
         return -ENOMEM;
     set_body(resp, ch);
     return 0;
+}
+
+int
+ferry_http_response_body_file(struct ferry_http_response *resp, int fd, off_t offset,
+                              off_t len)
+{
+    return body_file(resp, fd, offset, len, NULL, NULL);
+}
+
+int
+ferry_http_response_body_file_lent(struct ferry_http_response *resp, int fd, off_t offset,
+                                   off_t len, void (*release)(void *ud), void *ud)
+{
+    return release ? body_file(resp, fd, offset, len, release, ud) : -EINVAL;
 }
 
 void
@@ -514,7 +512,8 @@ http_response_finish(struct http_conn *c, struct ferry_http_response *resp,
             free(buf);
             return r;
         }
-        /* the body's bytes are counted for on_done: c->body_sent is credited below */
+        /* its bytes still count as body for on_done: conn_account credits the head
+         * chunk's last inline_body bytes */
     }
     head = http_chunk_mem(buf, head_len + extra, true);
     if (!head) {

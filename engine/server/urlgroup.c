@@ -823,20 +823,32 @@ urlgroup_file_release(void *file)
     free(f);
 }
 
-/* Take the URL's cache entry out (a deleted URL serves nothing more; a sweep). */
+/* Take the URL's cache entry out and close it (unless a response still holds it) when it
+ * was last used before `unused_since` (UINT64_MAX: whatever its age: a deleted URL, a
+ * failed open). Returns whether there was one. */
+static bool
+urlgroup_url_drop_file_idle(struct urlgroup_registry *reg, struct urlgroup_url *u,
+                            uint64_t unused_since)
+{
+    struct urlgroup_file *f = NULL;
+
+    pthread_mutex_lock(&u->mlock);
+    if (u->file && u->file_used_ns <= unused_since) {
+        f = u->file;
+        u->file = NULL;
+    }
+    pthread_mutex_unlock(&u->mlock);
+    if (!f)
+        return false;
+    atomic_fetch_sub(&reg->nfiles, 1);
+    urlgroup_file_release(f);
+    return true;
+}
+
 static void
 urlgroup_url_drop_file(struct urlgroup_registry *reg, struct urlgroup_url *u)
 {
-    struct urlgroup_file *f;
-
-    pthread_mutex_lock(&u->mlock);
-    f = u->file;
-    u->file = NULL;
-    pthread_mutex_unlock(&u->mlock);
-    if (f) {
-        atomic_fetch_sub(&reg->nfiles, 1);
-        urlgroup_file_release(f);
-    }
+    urlgroup_url_drop_file_idle(reg, u, UINT64_MAX);
 }
 
 int
@@ -900,28 +912,13 @@ size_t
 urlgroup_registry_sweep_files(struct urlgroup_registry *reg, uint64_t idle_ns)
 {
     uint64_t now = urlgroup_now_coarse();
+    uint64_t since = now >= idle_ns ? now - idle_ns : 0;
     size_t closed = 0;
 
     pthread_rwlock_rdlock(&reg->lock);
-    for (size_t i = 0; i < reg->ngroups; i++) {
-        struct urlgroup *g = reg->groups[i];
-        for (size_t k = 0; k < g->nurls; k++) {
-            struct urlgroup_url *u = g->urls[k];
-            struct urlgroup_file *f = NULL;
-
-            pthread_mutex_lock(&u->mlock);
-            if (u->file && now - u->file_used_ns >= idle_ns) {
-                f = u->file;
-                u->file = NULL;
-            }
-            pthread_mutex_unlock(&u->mlock);
-            if (f) {
-                atomic_fetch_sub(&reg->nfiles, 1);
-                urlgroup_file_release(f);
-                closed++;
-            }
-        }
-    }
+    for (size_t i = 0; i < reg->ngroups; i++)
+        for (size_t k = 0; k < reg->groups[i]->nurls; k++)
+            closed += urlgroup_url_drop_file_idle(reg, reg->groups[i]->urls[k], since);
     pthread_rwlock_unlock(&reg->lock);
     return closed;
 }
