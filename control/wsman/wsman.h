@@ -208,6 +208,8 @@ struct wsman_fault {
 /* Set *f (returns -EINVAL so callers can `return wsman_fault_set(...)`). fmt may be NULL. */
 int wsman_fault_set(struct wsman_fault *f, enum wsman_fault_code code, const char *detail,
                     const char *fmt, ...) FERRY_PRINTF(4, 5);
+/* The one out-of-memory fault: w:InternalError "Out of memory." (returns -EINVAL). */
+int wsman_fault_oom(struct wsman_fault *f);
 /* Map an engine status to a fault (INVALID_PARAMETER, NOT_FOUND, INTERNAL). RESULT is not
  * a fault: callers turn it into ReturnValue. Returns -EINVAL. */
 int wsman_fault_from_status(struct wsman_fault *f, const struct ferry_status *st);

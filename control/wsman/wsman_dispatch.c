@@ -283,7 +283,7 @@ finish_or_fault(struct wsman_ctx *ctx, struct wsman_response *resp,
         return wsman_fault_set(f, WSMAN_FAULT_ENCODING_LIMIT, "MaxEnvelopeSize",
                                "The response exceeds the MaxEnvelopeSize of the request.");
     if (r < 0)
-        return wsman_fault_set(f, WSMAN_FAULT_INTERNAL_ERROR, NULL, "Out of memory.");
+        return wsman_fault_oom(f);
     return 0;
 }
 
@@ -304,7 +304,7 @@ op_get(struct wsman_ctx *ctx, const struct wsman_class *cls, const struct wsman_
                                "Get is not supported on this resource.");
     r = wsman_response_new(req, WSMAN_ACTION_GET_RESPONSE, cls->uri, &resp);
     if (r < 0)
-        return wsman_fault_set(f, WSMAN_FAULT_INTERNAL_ERROR, NULL, "Out of memory.");
+        return wsman_fault_oom(f);
     ferry_status_clear(&st);
     r = cls->write(ctx, keys, &resp, resp.body, &st);
     if (r < 0) {
@@ -358,7 +358,7 @@ op_put(struct wsman_ctx *ctx, const struct wsman_class *cls, const struct wsman_
 
     r = wsman_response_new(req, WSMAN_ACTION_PUT_RESPONSE, cls->uri, &resp);
     if (r < 0)
-        return wsman_fault_set(f, WSMAN_FAULT_INTERNAL_ERROR, NULL, "Out of memory.");
+        return wsman_fault_oom(f);
     ferry_status_clear(&st);
     r = cls->write(ctx, keys, &resp, resp.body, &st);
     if (r < 0) {
@@ -468,7 +468,7 @@ call_args_parse(const struct wsman_method *m, const struct wsman_class *cls, xml
                                    d->name);
         text = wsman_xml_text(n);
         if (!text)
-            return wsman_fault_set(f, WSMAN_FAULT_INTERNAL_ERROR, NULL, "Out of memory.");
+            return wsman_fault_oom(f);
         switch (d->type) {
         case WSMAN_P_STRING:
             a->s = text;
@@ -555,13 +555,13 @@ op_invoke(struct wsman_ctx *ctx, const struct wsman_class *cls, const struct wsm
     }
     r = wsman_response_new(req, action, cls->uri, &resp);
     if (r < 0) {
-        r = wsman_fault_set(f, WSMAN_FAULT_INTERNAL_ERROR, NULL, "Out of memory.");
+        r = wsman_fault_oom(f);
         goto cleanup;
     }
     snprintf(name, sizeof(name), "%s_OUTPUT", m->name);
     call.out = xmlNewChild(resp.body, resp.ns_p, (const xmlChar *)name, NULL);
     if (!call.out) {
-        r = wsman_fault_set(f, WSMAN_FAULT_INTERNAL_ERROR, NULL, "Out of memory.");
+        r = wsman_fault_oom(f);
         goto cleanup;
     }
     call.ctx = ctx;
@@ -591,7 +591,7 @@ op_invoke(struct wsman_ctx *ctx, const struct wsman_class *cls, const struct wsm
     }
     if (!wsman_prop(&resp, call.out, "ReturnValue", "%u",
                     r < 0 ? (unsigned)call.st.code : 0u)) {
-        r = wsman_fault_set(f, WSMAN_FAULT_INTERNAL_ERROR, NULL, "Out of memory.");
+        r = wsman_fault_oom(f);
         goto cleanup;
     }
     r = finish_or_fault(ctx, &resp, req, f, out);
@@ -613,7 +613,7 @@ dispatch_request(struct wsman_ctx *ctx, struct wsman_request *req,
 
     if (req->identify)
         return op_identify(ctx, req, caller, out) < 0
-                   ? wsman_fault_set(f, WSMAN_FAULT_INTERNAL_ERROR, NULL, "Out of memory.")
+                   ? wsman_fault_oom(f)
                    : 0;
     if (!caller->authenticated) {
         out->need_auth = true;
@@ -664,7 +664,7 @@ xml_error_fault(enum wsman_xml_error e, struct wsman_fault *f)
         return wsman_fault_set(f, WSMAN_FAULT_ENCODING_LIMIT, "ServiceEnvelopeLimit",
                                "The request nests too deep or holds too many nodes.");
     case WSMAN_XML_NOMEM:
-        return wsman_fault_set(f, WSMAN_FAULT_INTERNAL_ERROR, NULL, "Out of memory.");
+        return wsman_fault_oom(f);
     default:
         return wsman_fault_set(f, WSMAN_FAULT_SCHEMA_VALIDATION_ERROR, NULL,
                                "The request is not well-formed XML.");

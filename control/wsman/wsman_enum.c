@@ -255,7 +255,7 @@ enum_write_items(struct wsman_ctx *ctx, struct wsman_enum *e, const struct wsman
             xmlNodePtr epr = wsman_response_epr(resp, holder, e->cls->uri, e->cls->keys, kv,
                                                 e->nk);
             if (!epr) {
-                r = wsman_fault_set(f, WSMAN_FAULT_INTERNAL_ERROR, NULL, "Out of memory.");
+                r = wsman_fault_oom(f);
                 goto cleanup;
             }
             if (!item)
@@ -292,7 +292,7 @@ enum_finish(struct wsman_ctx *ctx, struct wsman_response *resp, const struct wsm
         return wsman_fault_set(f, WSMAN_FAULT_ENCODING_LIMIT, "MaxEnvelopeSize",
                                "The response exceeds the MaxEnvelopeSize of the request.");
     if (r < 0)
-        return wsman_fault_set(f, WSMAN_FAULT_INTERNAL_ERROR, NULL, "Out of memory.");
+        return wsman_fault_oom(f);
     return 0;
 }
 
@@ -346,7 +346,7 @@ wsman_enum_enumerate(struct wsman_ctx *ctx, const struct wsman_class *cls,
                                "The body of an Enumerate must be wsen:Enumerate.");
     e = calloc(1, sizeof(*e));
     if (!e)
-        return wsman_fault_set(f, WSMAN_FAULT_INTERNAL_ERROR, NULL, "Out of memory.");
+        return wsman_fault_oom(f);
     for (n = wsman_xml_child(en, NULL, NULL); n; n = wsman_xml_next_element(n)) {
         if (wsman_xml_is(n, WSMAN_NS_WSMAN, "OptimizeEnumeration")) {
             optimize = true;
@@ -413,7 +413,7 @@ wsman_enum_enumerate(struct wsman_ctx *ctx, const struct wsman_class *cls,
 
     r = wsman_response_new(req, WSMAN_ACTION_ENUMERATE_RESPONSE, cls->uri, &resp);
     if (r < 0) {
-        r = wsman_fault_set(f, WSMAN_FAULT_INTERNAL_ERROR, NULL, "Out of memory.");
+        r = wsman_fault_oom(f);
         goto cleanup;
     }
     if (req->total_estimate) {
@@ -426,7 +426,7 @@ wsman_enum_enumerate(struct wsman_ctx *ctx, const struct wsman_class *cls,
     er = xmlNewChild(resp.body, resp.ns_n, (const xmlChar *)"EnumerateResponse", NULL);
     ctxnode = xmlNewChild(er, resp.ns_n, (const xmlChar *)"EnumerationContext", NULL);
     if (!er || !ctxnode) {
-        r = wsman_fault_set(f, WSMAN_FAULT_INTERNAL_ERROR, NULL, "Out of memory.");
+        r = wsman_fault_oom(f);
         goto cleanup;
     }
     if (optimize) {
@@ -530,7 +530,7 @@ wsman_enum_pull(struct wsman_ctx *ctx, const struct wsman_class *cls,
         goto cleanup;
     r = wsman_response_new(req, WSMAN_ACTION_PULL_RESPONSE, cls->uri, &resp);
     if (r < 0) {
-        r = wsman_fault_set(f, WSMAN_FAULT_INTERNAL_ERROR, NULL, "Out of memory.");
+        r = wsman_fault_oom(f);
         goto restore;
     }
     pr = xmlNewChild(resp.body, resp.ns_n, (const xmlChar *)"PullResponse", NULL);
@@ -587,7 +587,7 @@ wsman_enum_release(struct wsman_ctx *ctx, const struct wsman_class *cls,
     enum_free(e);
     r = wsman_response_new(req, WSMAN_ACTION_RELEASE_RESPONSE, cls->uri, &resp);
     if (r < 0)
-        return wsman_fault_set(f, WSMAN_FAULT_INTERNAL_ERROR, NULL, "Out of memory.");
+        return wsman_fault_oom(f);
     r = enum_finish(ctx, &resp, req, f, out);
     wsman_response_done(&resp);
     return r;

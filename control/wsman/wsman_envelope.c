@@ -183,7 +183,7 @@ header_selectors(struct wsman_request *req, xmlNodePtr set, struct wsman_fault *
         sel->value = wsman_xml_has_element_child(n) ? NULL : wsman_xml_text(n);
         req->nselectors++;
         if (!sel->name)
-            return wsman_fault_set(f, WSMAN_FAULT_INTERNAL_ERROR, NULL, "Out of memory.");
+            return wsman_fault_oom(f);
     }
     return 0;
 }

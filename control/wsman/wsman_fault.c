@@ -79,6 +79,12 @@ static const struct {
 };
 
 int
+wsman_fault_oom(struct wsman_fault *f)
+{
+    return wsman_fault_set(f, WSMAN_FAULT_INTERNAL_ERROR, NULL, "%s", "Out of memory.");
+}
+
+int
 wsman_fault_set(struct wsman_fault *f, enum wsman_fault_code code, const char *detail,
                 const char *fmt, ...)
 {

@@ -51,8 +51,7 @@ file_write(struct wsman_ctx *ctx, const char *const *keys, struct wsman_response
     }
     ctx->ops->job_info_free(info);
     if (!n)
-        return ferry_status_set(st, -ENOMEM, FERRY_STATUS_INTERNAL, FERRY_E_OUTOFMEMORY, NULL,
-                                "Out of memory.");
+        return ferry_status_oom(st, -ENOMEM);
     return 0;
 }
 

@@ -80,8 +80,7 @@ job_write(struct wsman_ctx *ctx, const char *const *keys, struct wsman_response 
     r = job_write_info(resp, parent, info);
     ctx->ops->job_info_free(info);
     if (r < 0)
-        return ferry_status_set(st, r, FERRY_STATUS_INTERNAL, FERRY_E_OUTOFMEMORY, NULL,
-                                "Out of memory.");
+        return ferry_status_oom(st, r);
     return 0;
 }
 
@@ -162,7 +161,7 @@ job_put(struct wsman_ctx *ctx, const char *const *keys, xmlNodePtr inst,
         }
         text = wsman_xml_text(n);
         if (!text) {
-            r = wsman_fault_set(f, WSMAN_FAULT_INTERNAL_ERROR, NULL, "Out of memory.");
+            r = wsman_fault_oom(f);
             goto cleanup;
         }
         if (job_props[i].type == JP_STRING) {

@@ -64,8 +64,7 @@ group_write(struct wsman_ctx *ctx, const char *const *keys, struct wsman_respons
     }
     ctx->ops->group_info_free(g);
     if (!n)
-        return ferry_status_set(st, -ENOMEM, FERRY_STATUS_INTERNAL, FERRY_E_OUTOFMEMORY, NULL,
-                                "Out of memory.");
+        return ferry_status_oom(st, -ENOMEM);
     return 0;
 }
 

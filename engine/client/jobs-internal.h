@@ -281,7 +281,6 @@ int verify_digest_spec_check(const char *spec);
 /* Is `d` the digest of `len` zero bytes? */
 bool verify_is_zero_digest(const uint8_t d[16], uint64_t len);
 int verify_hex_decode(const char *hex, uint8_t *out, size_t outlen);
-void verify_hex_encode(const uint8_t *in, size_t len, char *out);
 
 /* ---- metalink.c: the server's manifest ---- */
 struct metalink {

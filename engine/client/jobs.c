@@ -261,8 +261,7 @@ ferry_jobs_create(struct ferry_jobs *jobs, const struct ferry_job_create *req,
     p.description = req->description;
     job = job_new();
     if (!job)
-        return ferry_status_set(st, -ENOMEM, FERRY_STATUS_INTERNAL, FERRY_E_OUTOFMEMORY, NULL,
-                                "out of memory");
+        return ferry_status_oom(st, -ENOMEM);
     r = job_check_props(jobs->cfg, job, &p, st);
     if (r < 0)
         goto error;
@@ -281,8 +280,7 @@ ferry_jobs_create(struct ferry_jobs *jobs, const struct ferry_job_create *req,
             r = -ENOMEM;
     }
     if (r < 0) {
-        ferry_status_set(st, r, FERRY_STATUS_INTERNAL, FERRY_E_OUTOFMEMORY, NULL,
-                         "out of memory");
+        ferry_status_oom(st, r);
         goto error;
     }
     job->type = req->type;
@@ -301,8 +299,7 @@ ferry_jobs_create(struct ferry_jobs *jobs, const struct ferry_job_create *req,
     }
     if (jobs_reserve(jobs, jobs->n + 1) < 0) {
         pthread_mutex_unlock(&jobs->lock);
-        r = ferry_status_set(st, -ENOMEM, FERRY_STATUS_INTERNAL, FERRY_E_OUTOFMEMORY, NULL,
-                             "out of memory");
+        r = ferry_status_oom(st, -ENOMEM);
         goto error;
     }
     job->seq = ++jobs->next_seq;
@@ -355,8 +352,7 @@ ferry_jobs_add_file(struct ferry_jobs *jobs, const char *job_id, const char *rem
     }
     r = job_add_file(job, remote_url, local_file);
     if (r < 0) {
-        r = ferry_status_set(st, r, FERRY_STATUS_INTERNAL, FERRY_E_OUTOFMEMORY, NULL,
-                             "out of memory");
+        r = ferry_status_oom(st, r);
         return jobs_unlock_ret(jobs, r, false);
     }
     if (job->state == FERRY_JOB_TRANSFERRED)
@@ -498,8 +494,7 @@ ferry_jobs_get(struct ferry_jobs *jobs, const char *job_id, struct ferry_job_inf
         return r;
     r = job_info(job, jobs->cfg, ret_info);
     if (r < 0)
-        ferry_status_set(st, r, FERRY_STATUS_INTERNAL, FERRY_E_OUTOFMEMORY, NULL,
-                         "out of memory");
+        ferry_status_oom(st, r);
     return jobs_unlock_ret(jobs, r, false);
 }
 
@@ -589,8 +584,7 @@ ferry_jobs_get_error(struct ferry_jobs *jobs, const char *job_id,
     pthread_mutex_unlock(&jobs->lock);
     if (!e.context_text || !e.text || (job->err.file && !e.file)) {
         ferry_job_error_done(&e);
-        return ferry_status_set(st, -ENOMEM, FERRY_STATUS_INTERNAL, FERRY_E_OUTOFMEMORY, NULL,
-                                "out of memory");
+        return ferry_status_oom(st, -ENOMEM);
     }
     *ret_err = e;
     return 0;
@@ -761,8 +755,7 @@ ferry_jobs_set_proxy(struct ferry_jobs *jobs, const char *job_id, unsigned usage
     if (r >= 0)
         r = jobs_set_str(&job->proxy_bypass, bypass_list);
     if (r < 0) {
-        r = ferry_status_set(st, r, FERRY_STATUS_INTERNAL, FERRY_E_OUTOFMEMORY, NULL,
-                             "out of memory");
+        r = ferry_status_oom(st, r);
         return jobs_unlock_ret(jobs, r, false);
     }
     job->mtime = ferry_filetime_now();
@@ -845,12 +838,11 @@ ferry_jobs_set_client_cert(struct ferry_jobs *jobs, const char *job_id,
     else
         r = asprintf(&dir, "%s/certs/%s", jobs->cfg->state_dir, store_name);
     if (r < 0)
-        return ferry_status_set(st, -ENOMEM, FERRY_STATUS_INTERNAL, FERRY_E_OUTOFMEMORY, NULL,
-                                "out of memory");
+        return ferry_status_oom(st, -ENOMEM);
     r = jobs_find_cert(dir, hash, &path);
     if (r < 0) {
         char hex[41];
-        verify_hex_encode(hash, 20, hex);
+        ferry_hex_encode(hash, 20, hex);
         ferry_status_set(st, r, FERRY_STATUS_RESULT, JOBS_CERT_NOT_FOUND, NULL,
                          "no certificate with thumbprint %s in store '%s'", hex, store_name);
         free(dir);
@@ -962,8 +954,7 @@ ferry_jobs_set_option(struct ferry_jobs *jobs, const char *job_id, const char *n
         r = jobs_strv_append(&job->headers, &job->nheaders, value);
     }
     if (r < 0) {
-        r = ferry_status_set(st, r, FERRY_STATUS_INTERNAL, FERRY_E_OUTOFMEMORY, NULL,
-                             "out of memory");
+        r = ferry_status_oom(st, r);
         return jobs_unlock_ret(jobs, r, false);
     }
     job->mtime = ferry_filetime_now();

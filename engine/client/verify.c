@@ -173,19 +173,6 @@ verify_hex_decode(const char *hex, uint8_t *out, size_t outlen)
     return 0;
 }
 
-/* Lowercase hex; out holds 2*len+1. */
-void
-verify_hex_encode(const uint8_t *in, size_t len, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-
-    for (size_t i = 0; i < len; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 15];
-    }
-    out[2 * len] = '\0';
-}
-
 /* "sha256:64hex" or "xxh128:32hex"; the algorithm and digest length in *ret_*. */
 static int
 verify_spec_parse(const char *spec, bool *ret_sha, uint8_t *digest)

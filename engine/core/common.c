@@ -28,6 +28,25 @@ ferry_status_set(struct ferry_status *st, int ret, enum ferry_status_kind kind, 
     return ret;
 }
 
+int
+ferry_status_oom(struct ferry_status *st, int ret)
+{
+    return ferry_status_set(st, ret, FERRY_STATUS_INTERNAL, FERRY_E_OUTOFMEMORY, NULL, "%s",
+                            "out of memory");
+}
+
+void
+ferry_hex_encode(const uint8_t *in, size_t len, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+
+    for (size_t i = 0; i < len; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * len] = '\0';
+}
+
 void
 ferry_status_clear(struct ferry_status *st)
 {

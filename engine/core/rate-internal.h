@@ -7,7 +7,7 @@
 
 #include <stdint.h>
 
-#include "ferry/http.h"
+#include "ferry/rate.h"
 
 /* Returns monotonic nanoseconds. */
 typedef uint64_t (*rate_clock_fn)(void *userdata);

@@ -1,5 +1,5 @@
 /*
- * rate.c - token buckets shared by responses (ferry_rate_*, ferry/http.h): the per-group
+ * rate.c - token buckets shared by responses (ferry_rate_*, ferry/rate.h): the per-group
  * BandwidthLimit of the server role and the client's global bandwidth limit.
  *
  * Credit is kept in byte-nanoseconds (bytes x 1e9) in 128 bits, so refills at any rate add
@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "ferry/http.h"
+#include "ferry/rate.h"
 #include "rate-internal.h"
 
 #define NS_PER_SEC 1000000000ULL

@@ -177,18 +177,6 @@ http_tls_conn_start(struct http_conn *c)
 }
 
 static void
-hex(const unsigned char *md, unsigned len, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-
-    for (unsigned i = 0; i < len; i++) {
-        out[2 * i] = digits[md[i] >> 4];
-        out[2 * i + 1] = digits[md[i] & 15];
-    }
-    out[2 * len] = '\0';
-}
-
-static void
 log_path_once(bool ktls)
 {
     bool expected = false;
@@ -218,9 +206,9 @@ handshake_done(struct http_conn *c)
         unsigned char md[EVP_MAX_MD_SIZE];
         unsigned len = 0;
         if (X509_digest(cert, EVP_sha256(), md, &len) == 1 && len == 32) {
-            hex(md, len, c->cert_sha256);
+            ferry_hex_encode(md, len, c->cert_sha256);
             if (X509_digest(cert, EVP_sha1(), md, &len) == 1 && len == 20) {
-                hex(md, len, c->cert_sha1);
+                ferry_hex_encode(md, len, c->cert_sha1);
                 c->has_cert = true;
             }
         }

@@ -10,19 +10,8 @@
 
 #include <libxml/xmlwriter.h>
 
+#include "ferry/common.h"
 #include "metalink.h"
-
-static void
-metalink_hex(const uint8_t *b, size_t n, char *out)
-{
-    static const char hex[] = "0123456789abcdef";
-
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = hex[b[i] >> 4];
-        out[2 * i + 1] = hex[b[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
 
 #define W(call)                                                                               \
     do {                                                                                      \
@@ -46,9 +35,9 @@ metalink_write_pieces(xmlTextWriterPtr w, const struct manifest *m, bool sha256)
             W(xmlTextWriterWriteAttributeNS(w, BAD_CAST "ferry", BAD_CAST "zero", NULL,
                                             BAD_CAST "true"));
         if (sha256)
-            metalink_hex(c->sha256, 32, hex);
+            ferry_hex_encode(c->sha256, 32, hex);
         else
-            metalink_hex(c->xxh, 16, hex);
+            ferry_hex_encode(c->xxh, 16, hex);
         W(xmlTextWriterWriteString(w, BAD_CAST hex));
         W(xmlTextWriterEndElement(w));
     }
@@ -89,7 +78,7 @@ metalink_render(const struct manifest *m, const char *name, const char *url, cha
     manifest_identity_etag(&m->id, etag);
     W(xmlTextWriterWriteElementNS(w, BAD_CAST "ferry", BAD_CAST "etag", NULL, BAD_CAST etag));
     if (m->has_sha256) {
-        metalink_hex(m->file_sha256, 32, hex);
+        ferry_hex_encode(m->file_sha256, 32, hex);
         W(xmlTextWriterStartElement(w, BAD_CAST "hash"));
         W(xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST "sha-256"));
         W(xmlTextWriterWriteString(w, BAD_CAST hex));

@@ -227,18 +227,6 @@ cleanup:
 
 /* ---- certificates ---- */
 
-static void
-server_hex(const uint8_t *b, size_t n, char *out)
-{
-    static const char hex[] = "0123456789abcdef";
-
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = hex[b[i] >> 4];
-        out[2 * i + 1] = hex[b[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 static bool
 server_store_name_ok(const char *s)
 {
@@ -291,7 +279,7 @@ server_cert_find(struct ferry_server *srv, const char *store, const char *sha1,
             fclose(f);
         }
         if (x && X509_digest(x, EVP_sha1(), md, &mdlen) == 1 && mdlen == SERVER_SHA1_LEN) {
-            server_hex(md, mdlen, hex);
+            ferry_hex_encode(md, mdlen, hex);
             if (strcasecmp(hex, sha1) == 0) {
                 *ret_path = path;
                 path = NULL;
@@ -389,8 +377,7 @@ server_cert_bind(struct ferry_server *srv, uint16_t port, const char *store, con
     if (!c || !store_copy) {
         free(store_copy);
         ferry_tls_ctx_unref(tls);
-        return ferry_status_set(st, -ENOMEM, FERRY_STATUS_INTERNAL, FERRY_E_OUTOFMEMORY, NULL,
-                                "out of memory");
+        return ferry_status_oom(st, -ENOMEM);
     }
     free(c->store);
     c->store = store_copy;
@@ -899,7 +886,7 @@ ferry_server_set_ssl_cert(struct ferry_server *srv, uint16_t port, const char *s
                                 FERRY_E_INVALIDARG, "hashBlob",
                                 "the certificate hash must be a 20-byte SHA-1 thumbprint, "
                                 "got %zu bytes", hash_len);
-    server_hex(hash, hash_len, sha1);
+    ferry_hex_encode(hash, hash_len, sha1);
     pthread_mutex_lock(&srv->lock);
     r = server_cert_bind(srv, port, store_name, sha1, st);
     if (r >= 0)

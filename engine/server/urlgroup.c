@@ -577,8 +577,7 @@ urlgroup_create_locked(struct urlgroup_registry *reg, const struct urlgroup_pref
                                 reg->max_groups);
     g = calloc(1, sizeof(*g));
     if (!g)
-        return ferry_status_set(st, -ENOMEM, FERRY_STATUS_INTERNAL, FERRY_E_OUTOFMEMORY, NULL,
-                                "out of memory");
+        return ferry_status_oom(st, -ENOMEM);
     atomic_init(&g->refcnt, 1);
     g->p = *p;
     if (reg->ops->group_new) {
@@ -594,8 +593,7 @@ urlgroup_create_locked(struct urlgroup_registry *reg, const struct urlgroup_pref
     if (r < 0) {
         urlgroup_unref(g);
         if (r == -ENOMEM)
-            return ferry_status_set(st, r, FERRY_STATUS_INTERNAL, FERRY_E_OUTOFMEMORY, NULL,
-                                    "out of memory");
+            return ferry_status_oom(st, r);
         return ferry_status_set(st, r, FERRY_STATUS_INVALID_PARAMETER, FERRY_E_INVALIDARG,
                                 "UrlGroup", "%s", err[0] ? err : strerror(-r));
     }
@@ -603,8 +601,7 @@ urlgroup_create_locked(struct urlgroup_registry *reg, const struct urlgroup_pref
     if (!ng) {
         urlgroup_release_listeners_locked(reg, g);
         urlgroup_unref(g);
-        return ferry_status_set(st, -ENOMEM, FERRY_STATUS_INTERNAL, FERRY_E_OUTOFMEMORY, NULL,
-                                "out of memory");
+        return ferry_status_oom(st, -ENOMEM);
     }
     reg->groups = ng;
     reg->groups[reg->ngroups++] = g;
@@ -775,8 +772,7 @@ urlgroup_source_resolve(struct urlgroup_registry *reg, const char *source, int *
     close(fd);
     *ret_rel = strdup(rel);
     if (!*ret_rel)
-        return ferry_status_set(st, -ENOMEM, FERRY_STATUS_INTERNAL, FERRY_E_OUTOFMEMORY, NULL,
-                                "out of memory");
+        return ferry_status_oom(st, -ENOMEM);
     *ret_root = root;
     return 0;
 }
@@ -953,8 +949,7 @@ urlgroup_url_create(struct urlgroup_registry *reg, const char *prefix, const cha
                                 FERRY_E_INVALIDARG, "UrlSuffix", "%s", err);
     u = calloc(1, sizeof(*u));
     if (!u)
-        return ferry_status_set(st, -ENOMEM, FERRY_STATUS_INTERNAL, FERRY_E_OUTOFMEMORY, NULL,
-                                "out of memory");
+        return ferry_status_oom(st, -ENOMEM);
     atomic_init(&u->refcnt, 1);
     pthread_mutex_init(&u->mlock, NULL);
     r = access_rule_parse(rule, &u->rule, err, sizeof(err));
@@ -973,15 +968,13 @@ urlgroup_url_create(struct urlgroup_registry *reg, const char *prefix, const cha
     if (ncerts > 0)
         u->certs = calloc(ncerts, sizeof(*u->certs));
     if (!u->suffix || !u->source || (rule && !u->rule_text) || (ncerts > 0 && !u->certs)) {
-        r = ferry_status_set(st, -ENOMEM, FERRY_STATUS_INTERNAL, FERRY_E_OUTOFMEMORY, NULL,
-                             "out of memory");
+        r = ferry_status_oom(st, -ENOMEM);
         goto error;
     }
     for (size_t i = 0; i < ncerts; i++) {
         u->certs[i] = strdup(certs[i]);
         if (!u->certs[i]) {
-            r = ferry_status_set(st, -ENOMEM, FERRY_STATUS_INTERNAL, FERRY_E_OUTOFMEMORY, NULL,
-                                 "out of memory");
+            r = ferry_status_oom(st, -ENOMEM);
             goto error;
         }
         u->ncerts++;
@@ -1015,8 +1008,7 @@ urlgroup_url_create(struct urlgroup_registry *reg, const char *prefix, const cha
     nu = realloc(g->urls, (g->nurls + 1) * sizeof(*nu));
     if (!nu) {
         pthread_rwlock_unlock(&reg->lock);
-        r = ferry_status_set(st, -ENOMEM, FERRY_STATUS_INTERNAL, FERRY_E_OUTOFMEMORY, NULL,
-                             "out of memory");
+        r = ferry_status_oom(st, -ENOMEM);
         goto error;
     }
     g->urls = nu;

@@ -71,6 +71,12 @@ FERRY_API int ferry_status_set(struct ferry_status *st, int ret, enum ferry_stat
                                uint32_t code, const char *param, const char *fmt, ...)
     FERRY_PRINTF(6, 7);
 FERRY_API void ferry_status_clear(struct ferry_status *st);
+/* The one out-of-memory status: w:InternalError, E_OUTOFMEMORY, "out of memory". Returns
+ * `ret` (normally -ENOMEM) like ferry_status_set. */
+FERRY_API int ferry_status_oom(struct ferry_status *st, int ret);
+
+/* Lowercase hex of `len` bytes into `out`, which holds 2 * len + 1 (NUL-terminated). */
+FERRY_API void ferry_hex_encode(const uint8_t *in, size_t len, char *out);
 
 /* Wall clock as a Windows FILETIME (100-ns intervals since 1601-01-01 UTC), the unit of
  * BITS's uint64 time properties. */

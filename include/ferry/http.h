@@ -17,13 +17,13 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 #include "ferry/common.h"
+#include "ferry/rate.h"
 
 struct ferry_config;
 struct ferry_http_server;
 struct ferry_http_request;
 struct ferry_http_response;
 struct ferry_tls_ctx;
-struct ferry_rate;
 
 enum ferry_http_method {
     FERRY_HTTP_OTHER = 0,
@@ -147,16 +147,5 @@ FERRY_API void ferry_http_response_rate(struct ferry_http_response *resp,
                                         struct ferry_rate *rate);
 FERRY_API void ferry_http_response_on_done(struct ferry_http_response *resp,
                                            ferry_http_done_fn fn, void *userdata);
-
-/* ---- token buckets shared by responses (per-group BandwidthLimit) ---- */
-
-/* bytes_per_sec 0 = unlimited. Thread-safe, reference counted. */
-FERRY_API struct ferry_rate *ferry_rate_new(uint64_t bytes_per_sec);
-FERRY_API struct ferry_rate *ferry_rate_ref(struct ferry_rate *rate);
-FERRY_API struct ferry_rate *ferry_rate_unref(struct ferry_rate *rate);
-FERRY_API void ferry_rate_set(struct ferry_rate *rate, uint64_t bytes_per_sec);
-/* Take up to `want` bytes now; returns bytes granted (0 = wait *ret_wait_ns). */
-FERRY_API uint64_t ferry_rate_take(struct ferry_rate *rate, uint64_t want,
-                                   uint64_t *ret_wait_ns);
 
 #endif

@@ -341,7 +341,7 @@ START_TEST(test_expected_digest)
     ferry_job_error_done(&err);
 
     ct_create(e.jobs, url, local2, true, id2);
-    verify_hex_encode(d, 16, hex);
+    ferry_hex_encode(d, 16, hex);
     snprintf(spec, sizeof(spec), "xxh128:%s", hex);
     ck_assert_int_eq(ferry_jobs_set_option(e.jobs, id2, "ExpectedDigest", spec, &st), 0);
     ck_assert_int_eq(ferry_jobs_set_option(e.jobs, id2, "ExpectedDigest", "md5:abc", &st),
@@ -412,7 +412,7 @@ make_meta4(const char *src, const char *out, const char *name, uint64_t piece,
         verify_digest(buf, len, d);
         if ((int)i == corrupt)
             d[3] ^= 1;
-        verify_hex_encode(d, 16, hex);
+        ferry_hex_encode(d, 16, hex);
         fprintf(f, "      <hash%s>%s</hash>\n",
                 mark_zero && zero[i] ? " ferry:zero=\"true\"" : "", hex);
     }

@@ -171,7 +171,7 @@ START_TEST(test_complete_repeated)
     ck_assert_int_eq(ct_random_file(src3, 1u << 20, 77), 0);
     ck_assert_int_eq(ct_file_digest(src3, d), 0);
     memcpy(spec, "xxh128:", 7);
-    verify_hex_encode(d, 16, spec + 7);
+    ferry_hex_encode(d, 16, spec + 7);
     snprintf(url, sizeof(url), "%s/g.bin", e.ngx.url);
     ct_create(e.jobs, url, local3, true, id2);
     ck_assert_int_eq(ferry_jobs_set_option(e.jobs, id2, "ExpectedDigest", spec, NULL), 0);

@@ -34,7 +34,7 @@ START_TEST(test_server_form)
     struct metalink *ml;
 
     verify_digest(zeros, 4, zd);
-    verify_hex_encode(zd, 16, zero_hex);
+    ferry_hex_encode(zd, 16, zero_hex);
     snprintf(doc, sizeof(doc),
              HEAD "  <generator>ferry/0.1.0</generator>\n"
                   "  <file name=\"disk.img\">\n    <size>14</size>\n"
@@ -132,7 +132,7 @@ START_TEST(test_verify_helpers)
 
     /* xxhsum -H2 of "abc" */
     verify_digest("abc", 3, d);
-    verify_hex_encode(d, 16, hex);
+    ferry_hex_encode(d, 16, hex);
     ck_assert_str_eq(hex, "06b05ab6733a618578af5f94892f3950");
     ck_assert_int_eq(verify_hex_decode(hex, back, 16), 0);
     ck_assert_mem_eq(d, back, 16);

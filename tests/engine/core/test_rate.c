@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "ferry/http.h"
+#include "ferry/rate.h"
 #include "rate-internal.h"
 
 static uint64_t fake_now;
