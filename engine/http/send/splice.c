@@ -13,7 +13,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "http-internal.h"
+#include "http_chunk.h"
+#include "http_conn.h"
 #include "send.h"
 
 #define HTTP_PIPE_POOL_MAX 16
