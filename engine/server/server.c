@@ -6,8 +6,6 @@
  * Locking: srv->lock serialises control-plane calls (registry mutation + persistence +
  * certificate bindings); the registry has its own rwlock for the workers' routing.
  */
-#include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -20,14 +18,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/pem.h>
-#include <openssl/x509.h>
 #include <sqlite3.h>
 
 #include "ferry/config.h"
 #include "ferry/http.h"
 #include "ferry/log.h"
 #include "ferry/server.h"
+#include "certstore.h"
 #include "fileserve.h"
 #include "manifest.h"
 #include "roles.h"
@@ -61,7 +58,6 @@ struct ferry_server {
     struct manifest_worker *worker;
     struct fileserve fs;
     sqlite3 *db;
-    char *cert_store_dir;
     struct server_cert *certs;
     size_t ncerts;
     struct ferry_tls_ctx *default_tls;
@@ -227,71 +223,29 @@ cleanup:
 
 /* ---- certificates ---- */
 
+/* A hex SHA-1 thumbprint (40 digits, as stored in server.db) to its 20 bytes. */
 static bool
-server_store_name_ok(const char *s)
+server_sha1_parse(const char *hex, uint8_t out[SERVER_SHA1_LEN])
 {
-    size_t n = s ? strlen(s) : 0;
-
-    if (n == 0 || n > 64 || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+    if (strlen(hex) != 2 * SERVER_SHA1_LEN)
         return false;
-    for (size_t i = 0; i < n; i++)
-        if (!isalnum((unsigned char)s[i]) && s[i] != '.' && s[i] != '_' && s[i] != '-')
-            return false;
+    for (size_t i = 0; i < SERVER_SHA1_LEN; i++) {
+        unsigned v = 0;
+        for (size_t k = 0; k < 2; k++) {
+            char ch = hex[2 * i + k];
+            v <<= 4;
+            if (ch >= '0' && ch <= '9')
+                v |= (unsigned)(ch - '0');
+            else if (ch >= 'a' && ch <= 'f')
+                v |= (unsigned)(ch - 'a' + 10);
+            else if (ch >= 'A' && ch <= 'F')
+                v |= (unsigned)(ch - 'A' + 10);
+            else
+                return false;
+        }
+        out[i] = (uint8_t)v;
+    }
     return true;
-}
-
-/* Find the PEM file in the store whose certificate has SHA-1 thumbprint sha1 (hex). Returns
- * 0 and a malloc()ed path, -ENOENT, or -errno for an unreadable store. */
-static int
-server_cert_find(struct ferry_server *srv, const char *store, const char *sha1,
-                 char **ret_path)
-{
-    char *dir = NULL;
-    DIR *d;
-    struct dirent *e;
-    int r = -ENOENT;
-
-    if (asprintf(&dir, "%s/%s", srv->cert_store_dir, store) < 0)
-        return -ENOMEM;
-    d = opendir(dir);
-    if (!d) {
-        r = -errno;
-        free(dir);
-        return r;
-    }
-    for (e = readdir(d); r == -ENOENT && e; e = readdir(d)) {
-        size_t n = strlen(e->d_name);
-        char *path = NULL, hex[2 * SERVER_SHA1_LEN + 1];
-        unsigned char md[EVP_MAX_MD_SIZE];
-        unsigned mdlen = 0;
-        X509 *x = NULL;
-        FILE *f;
-
-        if (n < 5 || strcmp(e->d_name + n - 4, ".pem") != 0)
-            continue;
-        if (asprintf(&path, "%s/%s", dir, e->d_name) < 0) {
-            r = -ENOMEM;
-            break;
-        }
-        f = fopen(path, "re");
-        if (f) {
-            x = PEM_read_X509(f, NULL, NULL, NULL);
-            fclose(f);
-        }
-        if (x && X509_digest(x, EVP_sha1(), md, &mdlen) == 1 && mdlen == SERVER_SHA1_LEN) {
-            ferry_hex_encode(md, mdlen, hex);
-            if (strcasecmp(hex, sha1) == 0) {
-                *ret_path = path;
-                path = NULL;
-                r = 0;
-            }
-        }
-        X509_free(x);
-        free(path);
-    }
-    closedir(d);
-    free(dir);
-    return r;
 }
 
 static struct server_cert *
@@ -345,15 +299,25 @@ server_cert_bind(struct ferry_server *srv, uint16_t port, const char *store, con
     char *path = NULL, *store_copy;
     int r;
 
-    r = server_cert_find(srv, store, sha1, &path);
+    uint8_t hash[SERVER_SHA1_LEN];
+
+    if (!server_sha1_parse(sha1, hash))
+        return ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER,
+                                FERRY_E_INVALIDARG, "hashBlob",
+                                "'%s' is not a SHA-1 thumbprint", sha1);
+    r = certstore_find(srv->cfg, store, hash, &path);
     if (r == -ENOENT)
         return ferry_status_set(st, r, FERRY_STATUS_INVALID_PARAMETER, FERRY_E_INVALIDARG,
                                 "hashBlob", "no certificate with SHA-1 thumbprint %s in store "
                                 "'%s'", sha1, store);
+    if (r == -EINVAL)
+        return ferry_status_set(st, r, FERRY_STATUS_INVALID_PARAMETER, FERRY_E_INVALIDARG,
+                                "StoreName", "store name '%s' must be 1-64 characters of "
+                                "[A-Za-z0-9._-], not starting with '.'", store);
     if (r < 0)
         return ferry_status_set(st, r, FERRY_STATUS_INVALID_PARAMETER, FERRY_E_INVALIDARG,
-                                "StoreName", "certificate store '%s/%s' cannot be read: %s",
-                                srv->cert_store_dir, store, strerror(-r));
+                                "StoreName", "certificate store '%s' cannot be read: %s",
+                                store, strerror(-r));
     r = ferry_tls_ctx_new(path, path, srv->cfg->tls_client_ca, &tls);
     if (r < 0) {
         r = ferry_status_set(st, r, FERRY_STATUS_INVALID_PARAMETER, FERRY_E_INVALIDARG,
@@ -876,11 +840,11 @@ ferry_server_set_ssl_cert(struct ferry_server *srv, uint16_t port, const char *s
     if (port == 0)
         return ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER,
                                 FERRY_E_INVALIDARG, "Port", "port must be 1-65535");
-    if (!server_store_name_ok(store_name))
+    if (!certstore_name_ok(store_name))
         return ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER,
                                 FERRY_E_INVALIDARG, "StoreName",
-                                "store name '%s' must be 1-64 characters of [A-Za-z0-9._-]",
-                                store_name ? store_name : "");
+                                "store name '%s' must be 1-64 characters of [A-Za-z0-9._-], "
+                                "not starting with '.'", store_name ? store_name : "");
     if (!hash || hash_len != SERVER_SHA1_LEN)
         return ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER,
                                 FERRY_E_INVALIDARG, "hashBlob",
@@ -1240,14 +1204,10 @@ server_new(const struct ferry_config *cfg, struct ferry_users *users,
     srv->cfg = cfg;
     pthread_mutex_init(&srv->lock, NULL);
     pthread_mutex_init(&srv->sweep_lock, NULL);
-    if (cfg->cert_store_dir)
-        srv->cert_store_dir = strdup(cfg->cert_store_dir);
-    else if (asprintf(&srv->cert_store_dir, "%s/certs", cfg->state_dir) < 0)
-        srv->cert_store_dir = NULL;
     if (asprintf(&manifests, "%s/manifests", cfg->state_dir) < 0)
         manifests = NULL;
     srv->manifests_dir = manifests; /* owned by srv from here */
-    if (!srv->cert_store_dir || !manifests) {
+    if (!manifests) {
         r = -ENOMEM;
         goto error;
     }
@@ -1320,7 +1280,6 @@ server_free(struct ferry_server *srv)
     ferry_tls_ctx_unref(srv->default_tls);
     if (srv->db)
         sqlite3_close(srv->db);
-    free(srv->cert_store_dir);
     free(srv->manifests_dir);
     pthread_mutex_destroy(&srv->sweep_lock);
     pthread_mutex_destroy(&srv->lock);
