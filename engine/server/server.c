@@ -13,12 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <fcntl.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <sqlite3.h>
 
 #include "ferry/config.h"
 #include "ferry/http.h"
@@ -28,6 +25,7 @@
 #include "fileserve.h"
 #include "manifest.h"
 #include "roles.h"
+#include "server_db.h"
 #include "urlgroup.h"
 
 #define SERVER_DEFAULT_CHUNK (4ull * 1024 * 1024)
@@ -57,11 +55,10 @@ struct ferry_server {
     struct urlgroup_registry *reg;
     struct manifest_worker *worker;
     struct fileserve fs;
-    sqlite3 *db;
+    struct server_db db; /* paused during restore/config: no writes back */
     struct server_cert *certs;
     size_t ncerts;
     struct ferry_tls_ctx *default_tls;
-    bool restoring;     /* restore/config phase: no writes back to the store */
     bool stopping;      /* http server gone: unlisten is a no-op */
     bool auth_warned;
     char *manifests_dir;
@@ -72,154 +69,6 @@ struct ferry_server {
     pthread_mutex_t sweep_lock;
     pthread_cond_t sweep_cond;
 };
-
-/* ---- persistence ---- */
-
-static const char server_schema[] =
-    "PRAGMA journal_mode=WAL;"
-    "PRAGMA synchronous=NORMAL;"
-    "CREATE TABLE IF NOT EXISTS groups("
-    "  prefix TEXT PRIMARY KEY,"
-    "  connection_limit INTEGER NOT NULL DEFAULT 0,"
-    "  bandwidth_limit INTEGER NOT NULL DEFAULT 0,"
-    "  auth_negotiate INTEGER NOT NULL DEFAULT 0,"
-    "  auth_ntlm INTEGER NOT NULL DEFAULT 0);"
-    "CREATE TABLE IF NOT EXISTS urls("
-    "  prefix TEXT NOT NULL,"
-    "  suffix TEXT NOT NULL,"
-    "  source TEXT NOT NULL,"
-    "  rule TEXT,"
-    "  certs TEXT,"
-    "  PRIMARY KEY(prefix, suffix));"
-    "CREATE TABLE IF NOT EXISTS certs("
-    "  port INTEGER PRIMARY KEY,"
-    "  store TEXT NOT NULL,"
-    "  sha1 TEXT NOT NULL);";
-
-/* Run one statement with text/int parameters: 's' text (NULL ok), 'i' int64. */
-static int
-server_db_run(struct ferry_server *srv, const char *sql, const char *types, ...)
-{
-    sqlite3_stmt *stmt = NULL;
-    va_list ap;
-    int rc;
-
-    if (srv->restoring || !srv->db)
-        return 0;
-    rc = sqlite3_prepare_v2(srv->db, sql, -1, &stmt, NULL);
-    if (rc != SQLITE_OK)
-        goto error;
-    va_start(ap, types);
-    for (int i = 0; types[i]; i++) {
-        if (types[i] == 's') {
-            const char *s = va_arg(ap, const char *);
-            rc = s ? sqlite3_bind_text(stmt, i + 1, s, -1, SQLITE_TRANSIENT)
-                   : sqlite3_bind_null(stmt, i + 1);
-        } else {
-            rc = sqlite3_bind_int64(stmt, i + 1, va_arg(ap, int64_t));
-        }
-        if (rc != SQLITE_OK)
-            break;
-    }
-    va_end(ap);
-    if (rc != SQLITE_OK)
-        goto error;
-    rc = sqlite3_step(stmt);
-    if (rc != SQLITE_DONE)
-        goto error;
-    sqlite3_finalize(stmt);
-    return 0;
-error:
-    /* The change is in effect; only its persistence failed. Say so once, here. */
-    ferry_log_error("server store: '%.60s...' failed: %s", sql, sqlite3_errmsg(srv->db));
-    sqlite3_finalize(stmt);
-    return -EIO;
-}
-
-static void
-server_db_save_group(struct ferry_server *srv, const struct urlgroup *g)
-{
-    server_db_run(srv,
-                  "INSERT INTO groups(prefix, connection_limit, bandwidth_limit, "
-                  "auth_negotiate, auth_ntlm) VALUES(?,?,?,?,?) ON CONFLICT(prefix) DO UPDATE "
-                  "SET connection_limit=excluded.connection_limit, "
-                  "bandwidth_limit=excluded.bandwidth_limit, "
-                  "auth_negotiate=excluded.auth_negotiate, auth_ntlm=excluded.auth_ntlm",
-                  "siiii", g->p.canonical, (int64_t)g->connection_limit,
-                  (int64_t)g->bandwidth_limit, (int64_t)g->auth_negotiate,
-                  (int64_t)g->auth_ntlm);
-}
-
-static char *
-server_join_certs(const struct urlgroup_url *u)
-{
-    size_t len = 1;
-    char *s;
-
-    if (u->ncerts == 0)
-        return NULL;
-    for (size_t i = 0; i < u->ncerts; i++)
-        len += strlen(u->certs[i]) + 1;
-    s = calloc(1, len);
-    if (!s)
-        return NULL;
-    for (size_t i = 0, l = 0; i < u->ncerts; i++)
-        l += (size_t)snprintf(s + l, len - l, "%s%s", i > 0 ? "," : "", u->certs[i]);
-    return s;
-}
-
-static void
-server_db_save_url(struct ferry_server *srv, const struct urlgroup_url *u)
-{
-    char *certs = server_join_certs(u);
-
-    server_db_save_group(srv, u->group);
-    server_db_run(srv,
-                  "INSERT OR REPLACE INTO urls(prefix, suffix, source, rule, certs) "
-                  "VALUES(?,?,?,?,?)",
-                  "sssss", u->group->p.canonical, u->suffix, u->source, u->rule_text, certs);
-    free(certs);
-}
-
-static int
-server_db_open(struct ferry_server *srv)
-{
-    char *path = NULL, *msg = NULL;
-    int r = 0;
-
-    if (asprintf(&path, "%s/server.db", srv->cfg->state_dir) < 0)
-        return -ENOMEM;
-    /* Create the file ourselves so it is 0600 whatever the umask; SQLite gives the -wal
-     * and -shm files the database's mode. */
-    {
-        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (fd < 0) {
-            r = -errno;
-            ferry_log_error("open('%s') failed: %s", path, strerror(errno));
-            goto cleanup;
-        }
-        if (fchmod(fd, 0600) < 0)
-            ferry_log_warn("chmod('%s', 0600) failed: %s", path, strerror(errno));
-        close(fd);
-    }
-    if (sqlite3_open_v2(path, &srv->db,
-                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                        NULL) != SQLITE_OK) {
-        ferry_log_error("server store '%s' cannot be opened: %s", path,
-                        srv->db ? sqlite3_errmsg(srv->db) : "out of memory");
-        r = -EIO;
-        goto cleanup;
-    }
-    sqlite3_busy_timeout(srv->db, 5000);
-    if (sqlite3_exec(srv->db, server_schema, NULL, NULL, &msg) != SQLITE_OK) {
-        ferry_log_error("server store '%s' cannot be set up: %s", path, msg ? msg : "?");
-        r = -EIO;
-    }
-    sqlite3_free(msg);
-cleanup:
-    free(path);
-    return r;
-}
 
 /* ---- certificates ---- */
 
@@ -589,7 +438,7 @@ ferry_server_group_create(struct ferry_server *srv, const char *prefix,
     pthread_mutex_lock(&srv->lock);
     r = urlgroup_group_create(srv->reg, prefix, &created, st);
     if (r >= 0 && created && urlgroup_group_find(srv->reg, prefix, &g, NULL) == 0) {
-        server_db_save_group(srv, g);
+        server_db_save_group(&srv->db, g);
         urlgroup_unref(g);
     }
     pthread_mutex_unlock(&srv->lock);
@@ -618,8 +467,7 @@ ferry_server_group_delete(struct ferry_server *srv, const char *prefix,
     }
     r = urlgroup_group_delete(srv->reg, prefix, st);
     if (r >= 0 && urlgroup_prefix_parse(prefix, &p, NULL, 0) == 0) {
-        server_db_run(srv, "DELETE FROM urls WHERE prefix=?", "s", p.canonical);
-        server_db_run(srv, "DELETE FROM groups WHERE prefix=?", "s", p.canonical);
+        server_db_delete_group(&srv->db, p.canonical);
     }
     pthread_mutex_unlock(&srv->lock);
     for (size_t i = 0; i < nurls; i++) {
@@ -644,7 +492,7 @@ ferry_server_url_create(struct ferry_server *srv, const char *prefix, const char
     r = urlgroup_url_create(srv->reg, prefix, suffix, source_path, rule, cert_sha256, ncert,
                             &u, st);
     if (r >= 0)
-        server_db_save_url(srv, u);
+        server_db_save_url(&srv->db, u);
     pthread_mutex_unlock(&srv->lock);
     if (r >= 0) {
         server_manifest_queue(srv, u);
@@ -668,8 +516,7 @@ ferry_server_url_delete(struct ferry_server *srv, const char *prefix, const char
     r = urlgroup_url_delete(srv->reg, prefix, suffix, st);
     if (r >= 0 && urlgroup_prefix_parse(prefix, &p, NULL, 0) == 0 &&
         urlgroup_suffix_check(suffix, &sfx, NULL, 0) == 0)
-        server_db_run(srv, "DELETE FROM urls WHERE prefix=? AND suffix=?", "ss", p.canonical,
-                      sfx);
+        server_db_delete_url(&srv->db, p.canonical, sfx);
     pthread_mutex_unlock(&srv->lock);
     if (r >= 0 && u)
         server_url_forget(srv, u);
@@ -722,7 +569,7 @@ ferry_server_group_set_auth(struct ferry_server *srv, const char *prefix, unsign
         else
             g->auth_ntlm = enable;
         pthread_rwlock_unlock(&srv->reg->lock);
-        server_db_save_group(srv, g);
+        server_db_save_group(&srv->db, g);
         if (enable && !srv->auth_warned) {
             srv->auth_warned = true;
             ferry_log_warn("URL group '%s': %s is recorded but ferry authenticates with Basic "
@@ -801,7 +648,7 @@ ferry_server_group_set_property(struct ferry_server *srv, const char *prefix, co
         } else {
             __atomic_store_n(&g->connection_limit, value, __ATOMIC_RELAXED);
         }
-        server_db_save_group(srv, g);
+        server_db_save_group(&srv->db, g);
         urlgroup_unref(g);
     }
     pthread_mutex_unlock(&srv->lock);
@@ -854,8 +701,7 @@ ferry_server_set_ssl_cert(struct ferry_server *srv, uint16_t port, const char *s
     pthread_mutex_lock(&srv->lock);
     r = server_cert_bind(srv, port, store_name, sha1, st);
     if (r >= 0)
-        server_db_run(srv, "INSERT OR REPLACE INTO certs(port, store, sha1) VALUES(?,?,?)",
-                      "iss", (int64_t)port, store_name, sha1);
+        server_db_save_cert(&srv->db, port, store_name, sha1);
     pthread_mutex_unlock(&srv->lock);
     return r;
 }
@@ -1004,92 +850,71 @@ ferry_server_stats(struct ferry_server *srv, struct ferry_server_stats *ret)
 /* ---- lifecycle ---- */
 
 static void
-server_restore(struct ferry_server *srv)
+server_restore_cert(void *ud, uint16_t port, const char *store, const char *sha1)
 {
-    sqlite3_stmt *stmt = NULL;
+    struct ferry_server *srv = ud;
     struct ferry_status st;
+
+    if (server_cert_bind(srv, port, store, sha1, &st) < 0)
+        ferry_log_error("certificate %s of port %u not restored: %s", sha1, port, st.text);
+}
+
+static void
+server_restore_group(void *ud, const struct server_db_group *row)
+{
+    struct ferry_server *srv = ud;
+    struct ferry_status st;
+    struct urlgroup *g = NULL;
     int r;
 
-    /* certificates first: https groups need them to listen */
-    if (sqlite3_prepare_v2(srv->db, "SELECT port, store, sha1 FROM certs", -1, &stmt, NULL) ==
-        SQLITE_OK) {
-        while (sqlite3_step(stmt) == SQLITE_ROW) {
-            int port = sqlite3_column_int(stmt, 0);
-            const char *store = (const char *)sqlite3_column_text(stmt, 1);
-            const char *sha1 = (const char *)sqlite3_column_text(stmt, 2);
-            if (port < 1 || port > 65535 || !store || !sha1)
-                continue;
-            if (server_cert_bind(srv, (uint16_t)port, store, sha1, &st) < 0)
-                ferry_log_error("certificate %s of port %d not restored: %s", sha1, port,
-                                st.text);
-        }
+    /* The listeners of a server (or process) that just stopped can linger for a moment
+     * while their io_uring requests are cancelled: retry EADDRINUSE for up to
+     * SERVER_RESTORE_BIND_MS before giving up on the group. */
+    r = urlgroup_group_create(srv->reg, row->prefix, NULL, &st);
+    for (int waited = 0; r == -EADDRINUSE && waited < SERVER_RESTORE_BIND_MS; waited += 25) {
+        usleep(25000);
+        r = urlgroup_group_create(srv->reg, row->prefix, NULL, &st);
     }
-    sqlite3_finalize(stmt);
-    stmt = NULL;
-    if (sqlite3_prepare_v2(srv->db,
-                           "SELECT prefix, connection_limit, bandwidth_limit, auth_negotiate, "
-                           "auth_ntlm FROM groups", -1, &stmt, NULL) == SQLITE_OK) {
-        while (sqlite3_step(stmt) == SQLITE_ROW) {
-            const char *prefix = (const char *)sqlite3_column_text(stmt, 0);
-            struct urlgroup *g = NULL;
-            uint32_t conn = (uint32_t)sqlite3_column_int64(stmt, 1);
-            uint32_t bw = (uint32_t)sqlite3_column_int64(stmt, 2);
+    if (r < 0 || urlgroup_group_find(srv->reg, row->prefix, &g, &st) < 0) {
+        ferry_log_error("URL group '%s' not restored: %s", row->prefix, st.text);
+        return;
+    }
+    /* listeners are already open: workers may read the limits */
+    __atomic_store_n(&g->connection_limit, row->connection_limit, __ATOMIC_RELAXED);
+    __atomic_store_n(&g->bandwidth_limit, row->bandwidth_limit, __ATOMIC_RELAXED);
+    g->auth_negotiate = row->auth_negotiate;
+    g->auth_ntlm = row->auth_ntlm;
+    ferry_rate_set(g->priv, row->bandwidth_limit);
+    urlgroup_unref(g);
+}
 
-            if (!prefix)
-                continue;
-            /* The listeners of a server (or process) that just stopped can linger for a
-             * moment while their io_uring requests are cancelled: retry EADDRINUSE for up
-             * to SERVER_RESTORE_BIND_MS before giving up on the group. */
-            r = urlgroup_group_create(srv->reg, prefix, NULL, &st);
-            for (int waited = 0; r == -EADDRINUSE && waited < SERVER_RESTORE_BIND_MS;
-                 waited += 25) {
-                usleep(25000);
-                r = urlgroup_group_create(srv->reg, prefix, NULL, &st);
-            }
-            if (r < 0 || urlgroup_group_find(srv->reg, prefix, &g, &st) < 0) {
-                ferry_log_error("URL group '%s' not restored: %s", prefix, st.text);
-                continue;
-            }
-            /* listeners are already open: workers may read the limits */
-            __atomic_store_n(&g->connection_limit, conn, __ATOMIC_RELAXED);
-            __atomic_store_n(&g->bandwidth_limit, bw, __ATOMIC_RELAXED);
-            g->auth_negotiate = sqlite3_column_int(stmt, 3) != 0;
-            g->auth_ntlm = sqlite3_column_int(stmt, 4) != 0;
-            ferry_rate_set(g->priv, bw);
-            urlgroup_unref(g);
-        }
-    }
-    sqlite3_finalize(stmt);
-    stmt = NULL;
-    if (sqlite3_prepare_v2(srv->db, "SELECT prefix, suffix, source, rule, certs FROM urls", -1,
-                           &stmt, NULL) == SQLITE_OK) {
-        while (sqlite3_step(stmt) == SQLITE_ROW) {
-            const char *prefix = (const char *)sqlite3_column_text(stmt, 0);
-            const char *suffix = (const char *)sqlite3_column_text(stmt, 1);
-            const char *source = (const char *)sqlite3_column_text(stmt, 2);
-            const char *rule = (const char *)sqlite3_column_text(stmt, 3);
-            const char *certs = (const char *)sqlite3_column_text(stmt, 4);
-            const char *cv[ACCESS_RULE_MAX_ITEMS];
-            char *copy = certs ? strdup(certs) : NULL, *save = NULL, *tok;
-            size_t nc = 0;
-            struct urlgroup_url *u = NULL;
+static void
+server_restore_url(void *ud, const char *prefix, const char *suffix, const char *source,
+                   const char *rule, const char *const *certs, size_t ncerts)
+{
+    struct ferry_server *srv = ud;
+    struct ferry_status st;
+    struct urlgroup_url *u = NULL;
 
-            for (tok = copy ? strtok_r(copy, ",", &save) : NULL; tok && nc < ACCESS_RULE_MAX_ITEMS;
-                 tok = strtok_r(NULL, ",", &save))
-                cv[nc++] = tok;
-            if (!prefix || !suffix || !source ||
-                urlgroup_url_create(srv->reg, prefix, suffix, source, rule, cv, nc, &u,
-                                    &st) < 0) {
-                ferry_log_error("URL '%s/%s' not restored: %s", prefix ? prefix : "?",
-                                suffix ? suffix : "?", st.text);
-            } else {
-                server_manifest_queue(srv, u);
-                urlgroup_url_unref(u);
-            }
-            free(copy);
-        }
+    if (!prefix || !suffix || !source ||
+        urlgroup_url_create(srv->reg, prefix, suffix, source, rule, certs, ncerts, &u,
+                            &st) < 0) {
+        ferry_log_error("URL '%s/%s' not restored: %s", prefix ? prefix : "?",
+                        suffix ? suffix : "?", st.text);
+        return;
     }
-    sqlite3_finalize(stmt);
+    server_manifest_queue(srv, u);
+    urlgroup_url_unref(u);
+}
+
+/* What server.db holds, in order: certificates first (https groups need them to listen),
+ * then groups, then their URLs. */
+static void
+server_restore(struct ferry_server *srv)
+{
+    server_db_each_cert(&srv->db, server_restore_cert, srv);
+    server_db_each_group(&srv->db, server_restore_group, srv);
+    server_db_each_url(&srv->db, server_restore_url, srv);
 }
 
 /* The config file's url-group / url lines: applied at every start, not stored. */
@@ -1239,7 +1064,7 @@ server_new(const struct ferry_config *cfg, struct ferry_users *users,
                         strerror(-r));
         goto error;
     }
-    r = server_db_open(srv);
+    r = server_db_open(&srv->db, cfg->state_dir);
     if (r < 0)
         goto error;
     r = server_sweeper_start(srv);
@@ -1248,10 +1073,10 @@ server_new(const struct ferry_config *cfg, struct ferry_users *users,
         goto error;
     }
     pthread_mutex_lock(&srv->lock);
-    srv->restoring = true;
+    srv->db.paused = true;
     server_restore(srv);
     server_apply_config(srv);
-    srv->restoring = false;
+    srv->db.paused = false;
     pthread_mutex_unlock(&srv->lock);
     *ret_srv = srv;
     return 0;
@@ -1278,8 +1103,7 @@ server_free(struct ferry_server *srv)
     }
     free(srv->certs);
     ferry_tls_ctx_unref(srv->default_tls);
-    if (srv->db)
-        sqlite3_close(srv->db);
+    server_db_close(&srv->db);
     free(srv->manifests_dir);
     pthread_mutex_destroy(&srv->sweep_lock);
     pthread_mutex_destroy(&srv->lock);
