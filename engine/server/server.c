@@ -253,20 +253,11 @@ server_unlisten(void *ud, uint32_t id)
         ferry_log_warn("listener %u could not be closed", id);
 }
 
-static void
-server_rate_free(void *priv)
-{
-    ferry_rate_unref(priv);
-}
-
 static int
 server_group_new(void *ud, struct urlgroup *g)
 {
-    g->priv = ferry_rate_new(0);
-    if (!g->priv)
-        return -ENOMEM;
-    g->priv_free = server_rate_free;
-    return 0;
+    g->rate = ferry_rate_new(0);
+    return g->rate ? 0 : -ENOMEM;
 }
 
 static const struct urlgroup_ops server_urlgroup_ops = {
@@ -278,7 +269,7 @@ static const struct urlgroup_ops server_urlgroup_ops = {
 static struct ferry_rate *
 server_group_rate(void *ud, struct urlgroup *g)
 {
-    return __atomic_load_n(&g->bandwidth_limit, __ATOMIC_RELAXED) > 0 ? g->priv : NULL;
+    return __atomic_load_n(&g->bandwidth_limit, __ATOMIC_RELAXED) > 0 ? g->rate : NULL;
 }
 
 /* ---- manifest jobs: ud is a URL reference ---- */
@@ -644,7 +635,7 @@ ferry_server_group_set_property(struct ferry_server *srv, const char *prefix, co
     if (r >= 0) {
         if (bandwidth) {
             __atomic_store_n(&g->bandwidth_limit, value, __ATOMIC_RELAXED);
-            ferry_rate_set(g->priv, value);
+            ferry_rate_set(g->rate, value);
         } else {
             __atomic_store_n(&g->connection_limit, value, __ATOMIC_RELAXED);
         }
@@ -884,7 +875,7 @@ server_restore_group(void *ud, const struct server_db_group *row)
     __atomic_store_n(&g->bandwidth_limit, row->bandwidth_limit, __ATOMIC_RELAXED);
     g->auth_negotiate = row->auth_negotiate;
     g->auth_ntlm = row->auth_ntlm;
-    ferry_rate_set(g->priv, row->bandwidth_limit);
+    ferry_rate_set(g->rate, row->bandwidth_limit);
     urlgroup_unref(g);
 }
 

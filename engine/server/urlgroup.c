@@ -279,8 +279,7 @@ urlgroup_unref(struct urlgroup *g)
 {
     if (!g || atomic_fetch_sub(&g->refcnt, 1) != 1)
         return NULL;
-    if (g->priv_free)
-        g->priv_free(g->priv);
+    ferry_rate_unref(g->rate);
     free(g->urls);
     free(g->listeners);
     free(g);

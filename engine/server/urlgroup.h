@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 
 #include "ferry/common.h"
+#include "ferry/rate.h"
 #include "access.h"
 #include "manifest.h"
 
@@ -108,8 +109,8 @@ struct urlgroup {
     size_t nurls;
     uint32_t *listeners;        /* listener ids this group holds */
     size_t nlisteners;
-    void *priv;                 /* owner's per-group data (server.c: the rate) */
-    void (*priv_free)(void *priv);
+    struct ferry_rate *rate;    /* BandwidthLimit bucket set by ops->group_new (or NULL);
+                                 * the group holds one reference, dropped with it */
 };
 
 struct urlgroup_listener {
@@ -121,8 +122,8 @@ struct urlgroup_listener {
 };
 
 /* What the registry asks of its owner. listen opens a listener on addr (fills err on
- * failure, returns -errno); unlisten closes it; group_new (may be NULL) attaches owner data
- * to a new group (priv/priv_free), failing the creation when it returns < 0. They are called
+ * failure, returns -errno); unlisten closes it; group_new (may be NULL) attaches the owner's
+ * rate to a new group (g->rate), failing the creation when it returns < 0. They are called
  * with the registry write-locked: they must not call back into the registry. */
 struct urlgroup_ops {
     int (*listen)(void *ud, const char *addr, uint16_t port, bool https, uint32_t *ret_id,
@@ -213,7 +214,7 @@ size_t urlgroup_registry_sweep_files(struct urlgroup_registry *reg, uint64_t idl
 char *urlgroup_url_string(const struct urlgroup_url *url, const char *host_override);
 
 /* References (NULL-safe). A URL holds its group; the last unref of a URL frees its rule,
- * manifest and strings, the last unref of a group calls its priv_free. unref returns NULL. */
+ * manifest and strings, the last unref of a group drops its rate. unref returns NULL. */
 struct urlgroup_url *urlgroup_url_ref(struct urlgroup_url *u);
 struct urlgroup_url *urlgroup_url_unref(struct urlgroup_url *u);
 struct urlgroup *urlgroup_ref(struct urlgroup *g);
