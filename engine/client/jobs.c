@@ -1,6 +1,6 @@
 /*
  * jobs.c - the client role's public API (include/ferry/jobs.h) and its lifecycle
- * (jobs_new / jobs_free from engine/roles.h). Every call takes the role's lock, validates,
+ * (jobs_new / jobs_free from engine/client/jobs_role.h). Every call takes the role's lock, validates,
  * changes the model, persists it before returning, and wakes the jobs thread.
  */
 #include <ctype.h>
@@ -20,7 +20,7 @@
 #include "ferry/log.h"
 #include "certstore.h"
 #include "jobs-internal.h"
-#include "roles.h"
+#include "jobs_role.h"
 
 #define JOBS_CERT_NOT_FOUND 0x80092004u /* CRYPT_E_NOT_FOUND */
 

@@ -24,7 +24,7 @@
 #include "certstore.h"
 #include "fileserve.h"
 #include "manifest.h"
-#include "roles.h"
+#include "server_role.h"
 #include "server_db.h"
 #include "urlgroup.h"
 
