@@ -1,6 +1,6 @@
 /*
  * jobs.c - the client role's public API (include/ferry/jobs.h) and its lifecycle
- * (jobs_new / jobs_free from engine/client/jobs_role.h). Every call takes the role's lock, validates,
+ * (jobs_new / jobs_free from jobs_role.h). Every call takes the role's lock, validates,
  * changes the model, persists it before returning, and wakes the jobs thread.
  */
 #include <ctype.h>

@@ -1,5 +1,5 @@
 /*
- * engine/server/urlgroup.h - URL groups and URLs of the compact server (DESIGN §2): the
+ * engine/server/urlgroup.h - URL groups and URLs of the compact server (docs/DESIGN.md §2): the
  * prefix grammar, URL suffix rules, the registry of groups/URLs with their limits, the
  * listeners they share (one per bind address, port and scheme), and source files resolved
  * beneath a publish root.
