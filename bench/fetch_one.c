@@ -4,7 +4,7 @@
  *   fetch_one URL OUTFILE [--no-hash] [--repeat N] [ferryd options...]
  *
  * Creates a fresh state directory next to OUTFILE (removed afterwards), starts the client
- * role (jobs_new), creates one job for URL -> OUTFILE, waits for TRANSFERRED, completes it,
+ * role through the public engine API (ferry_engine_new, ferry_engine_jobs), creates one job for URL -> OUTFILE, waits for TRANSFERRED, completes it,
  * and prints one line per run:
  *
  *   wall_s=W transfer_s=T complete_s=C cpu_s=U bytes=B
@@ -27,9 +27,9 @@
 #include <unistd.h>
 
 #include "ferry/config.h"
+#include "ferry/engine.h"
 #include "ferry/jobs.h"
 #include "ferry/log.h"
-#include "roles.h"
 
 /* verify.c: bench-only switch that skips the per-chunk hash stream. */
 extern bool verify_bench_skip_hash;
@@ -80,6 +80,7 @@ fo_state(struct ferry_jobs *jobs, const char *id, enum ferry_job_state *ret,
 static int
 fo_run(struct ferry_config *cfg, const char *url, const char *out)
 {
+    struct ferry_engine *engine = NULL;
     struct ferry_jobs *jobs = NULL;
     struct ferry_job_create req = {
         .display_name = "bench", .remote_url = url, .local_file = out, .owner = "bench",
@@ -92,11 +93,12 @@ fo_run(struct ferry_config *cfg, const char *url, const char *out)
     int r;
 
     unlink(out);
-    r = jobs_new(cfg, &jobs);
+    r = ferry_engine_new(cfg, &engine);
     if (r < 0) {
-        fprintf(stderr, "jobs_new failed: %s\n", strerror(-r));
+        fprintf(stderr, "ferry_engine_new failed: %s\n", strerror(-r));
         return r;
     }
+    jobs = ferry_engine_jobs(engine);
     c0 = fo_cpu();
     t0 = fo_now();
     r = ferry_jobs_create(jobs, &req, id, &st);
@@ -127,7 +129,7 @@ fo_run(struct ferry_config *cfg, const char *url, const char *out)
            t1 - t0, t2 - t1, fo_cpu() - c0, (unsigned long long)bytes);
     fflush(stdout);
 out:
-    jobs_free(jobs);
+    ferry_engine_free(engine);
     return r;
 }
 

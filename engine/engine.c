@@ -12,7 +12,8 @@
 #include "ferry/config.h"
 #include "ferry/engine.h"
 #include "ferry/log.h"
-#include "roles.h"
+#include "jobs_role.h"
+#include "server_role.h"
 
 struct ferry_engine {
     const struct ferry_config *cfg;

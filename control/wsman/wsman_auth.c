@@ -1,5 +1,5 @@
 /*
- * wsman_auth.c - who is calling the WS-Man endpoint (DESIGN §4, research/wsman.md §3.2).
+ * wsman_auth.c - who is calling the WS-Man endpoint (docs/DESIGN.md §4).
  *
  *  - HTTP Basic, checked against the users file (ferry_users_verify). Over plain http it is
  *    accepted from loopback peers only, unless allow_basic_over_http is set.

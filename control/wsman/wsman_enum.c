@@ -1,6 +1,6 @@
 /*
  * wsman_enum.c - WS-Enumeration: Enumerate, Pull, Release and the store of enumeration
- * contexts (research/wsman.md §1.4, §1.6 C).
+ * contexts (DMTF DSP0226 WS-Management, WS-Enumeration; docs/DESIGN.md §4).
  *
  * Enumerate snapshots the instance keys of the class; items are serialized at Pull time
  * (instances that vanished meanwhile are skipped). Contexts are bound to the user that

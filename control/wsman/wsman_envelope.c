@@ -1,7 +1,7 @@
 /*
  * wsman_envelope.c - SOAP 1.2 envelopes of WS-Management: reading the request headers by
  * namespace URI (any prefixes, default namespaces), and building responses with libxml2's
- * tree API (research/wsman.md §1.2, §1.6).
+ * tree API (DMTF DSP0226, W3C SOAP 1.2).
  *
  * Header rules: wsa:To is read but never compared with our own URL (pywinrm hard-codes
  * one); MessageID is opaque and echoed verbatim in RelatesTo; Locale and DataLocale are

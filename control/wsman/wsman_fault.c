@@ -1,6 +1,6 @@
 /*
- * wsman_fault.c - the one place WS-Management faults are made (research/wsman.md §2): the
- * SOAP Code, the Subcode QName (its prefix declared on the Envelope), the Reason with
+ * wsman_fault.c - the one place WS-Management faults are made (DMTF DSP0226, docs/DESIGN.md
+ * §4): the SOAP Code, the Subcode QName (its prefix declared on the Envelope), the Reason with
  * xml:lang, the fault Action of the subcode's specification, w:FaultDetail, a WinRM-style
  * WSManFault message, and the HTTP status (Sender 400; Receiver and MustUnderstand 500, as
  * the SOAP 1.2 HTTP binding says). Engine statuses are translated here too:

@@ -1,7 +1,7 @@
 /*
  * control/wsman/wsman_names.h - namespace URIs, actions and resource URIs of WS-Management
- * as ferry speaks it (research/wsman.md §1). Shared by the endpoint (control/wsman/) and
- * the client (control/cli/) so both sides spell them once.
+ * as ferry speaks it (DMTF DSP0226, docs/DESIGN.md §4). Shared by the endpoint
+ * (control/wsman/) and the client (control/cli/) so both sides spell them once.
  */
 #ifndef FERRY_WSMAN_NAMES_H
 #define FERRY_WSMAN_NAMES_H

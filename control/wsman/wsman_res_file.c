@@ -1,5 +1,5 @@
 /*
- * wsman_res_file.c - the BitsClientFile class (research/bits.md §1.2): read-only. Each
+ * wsman_res_file.c - the BitsClientFile class (docs/DESIGN.md §4): read-only. Each
  * instance is one file of a job, keyed by the selectors JobId and LocalFile. Get and
  * Enumerate only (an Enumerate with a JobId selector lists that job's files).
  */

@@ -1,5 +1,5 @@
 /*
- * wsman_res_job.c - the BitsClientJob class (research/bits.md §1.1, DESIGN §4): selector
+ * wsman_res_job.c - the BitsClientJob class (docs/DESIGN.md §4): selector
  * JobId ("{GUID}"), the BITS properties plus ferry's own, Files embedded as BitsClientFile
  * items, Put of the writable properties, and the methods of the WMI provider plus ferry's
  * SetOption. Times are FILETIME uint64; BytesTotal is 18446744073709551615 until known.

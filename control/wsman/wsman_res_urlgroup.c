@@ -1,5 +1,5 @@
 /*
- * wsman_res_urlgroup.c - the BitsCompactServerUrlGroup class (research/bits.md §1.3): selector
+ * wsman_res_urlgroup.c - the BitsCompactServerUrlGroup class (docs/DESIGN.md §4): selector
  * UrlGroup (the prefix scheme://host:port/name). An instance shows the group's limits,
  * authentication schemes and counters, and its URLs with their sources, rules and counters.
  * CreateUrlGroup is static; every other method needs the UrlGroup selector (CreateUrl

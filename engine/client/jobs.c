@@ -1,6 +1,6 @@
 /*
  * jobs.c - the client role's public API (include/ferry/jobs.h) and its lifecycle
- * (jobs_new / jobs_free from engine/roles.h). Every call takes the role's lock, validates,
+ * (jobs_new / jobs_free from jobs_role.h). Every call takes the role's lock, validates,
  * changes the model, persists it before returning, and wakes the jobs thread.
  */
 #include <ctype.h>
@@ -18,8 +18,9 @@
 #include <openssl/x509.h>
 
 #include "ferry/log.h"
+#include "certstore.h"
 #include "jobs-internal.h"
-#include "roles.h"
+#include "jobs_role.h"
 
 #define JOBS_CERT_NOT_FOUND 0x80092004u /* CRYPT_E_NOT_FOUND */
 
@@ -763,51 +764,6 @@ ferry_jobs_set_proxy(struct ferry_jobs *jobs, const char *job_id, unsigned usage
     return jobs_unlock_ret(jobs, r, true);
 }
 
-/* Find the PEM in dir whose certificate's SHA-1 is hash. *ret_path malloc()ed. */
-static int
-jobs_find_cert(const char *dir, const uint8_t *hash, char **ret_path)
-{
-    DIR *d = opendir(dir);
-    struct dirent *de;
-    int r = -ENOENT;
-
-    if (!d)
-        return -ENOENT;
-    while ((de = readdir(d))) {
-        size_t l = strlen(de->d_name);
-        char *path = NULL;
-        FILE *f;
-        X509 *x;
-
-        if (l < 5 || strcmp(de->d_name + l - 4, ".pem") != 0 || de->d_name[0] == '.')
-            continue;
-        if (asprintf(&path, "%s/%s", dir, de->d_name) < 0)
-            break;
-        f = fopen(path, "re");
-        if (!f) {
-            free(path);
-            continue;
-        }
-        x = PEM_read_X509(f, NULL, NULL, NULL);
-        fclose(f);
-        if (x) {
-            uint8_t md[EVP_MAX_MD_SIZE];
-            unsigned int mdlen = 0;
-            bool match = X509_digest(x, EVP_sha1(), md, &mdlen) == 1 && mdlen == 20 &&
-                         memcmp(md, hash, 20) == 0;
-            X509_free(x);
-            if (match) {
-                *ret_path = path;
-                r = 0;
-                break;
-            }
-        }
-        free(path);
-    }
-    closedir(d);
-    return r;
-}
-
 /* SetClientCertificateById: the PEM in cert-store-dir/STORE whose SHA-1 matches;
  * CRYPT_E_NOT_FOUND (kind RESULT) when none. */
 int
@@ -815,7 +771,7 @@ ferry_jobs_set_client_cert(struct ferry_jobs *jobs, const char *job_id,
                            unsigned store_location, const char *store_name,
                            const uint8_t *hash, size_t hash_len, struct ferry_status *st)
 {
-    char *dir = NULL, *path = NULL;
+    char *path = NULL;
     struct job *job;
     int r;
 
@@ -824,31 +780,26 @@ ferry_jobs_set_client_cert(struct ferry_jobs *jobs, const char *job_id,
         return ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER,
                                 FERRY_E_INVALIDARG, "CertStoreLocation",
                                 "CertStoreLocation %u is not 0 to 7", store_location);
-    if (!store_name || !*store_name || strlen(store_name) > 256 || strchr(store_name, '/') ||
-        store_name[0] == '.' || !jobs_cred_text_ok(store_name))
+    if (!certstore_name_ok(store_name))
         return ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER,
                                 FERRY_E_INVALIDARG, "StoreName",
-                                "StoreName must be a plain store name (e.g. MY)");
+                                "StoreName must be a plain store name (e.g. MY): 1-64 "
+                                "characters of [A-Za-z0-9._-], not starting with '.'");
     if (!hash || hash_len != 20)
         return ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER,
                                 FERRY_E_INVALIDARG, "CertHash",
                                 "CertHash must be the 20-byte SHA-1 thumbprint");
-    if (jobs->cfg->cert_store_dir)
-        r = asprintf(&dir, "%s/%s", jobs->cfg->cert_store_dir, store_name);
-    else
-        r = asprintf(&dir, "%s/certs/%s", jobs->cfg->state_dir, store_name);
-    if (r < 0)
-        return ferry_status_oom(st, -ENOMEM);
-    r = jobs_find_cert(dir, hash, &path);
+    r = certstore_find(jobs->cfg, store_name, hash, &path);
+    if (r == -ENOMEM)
+        return ferry_status_oom(st, r);
     if (r < 0) {
         char hex[41];
+        r = -ENOENT; /* an unreadable store holds no certificate either */
         ferry_hex_encode(hash, 20, hex);
         ferry_status_set(st, r, FERRY_STATUS_RESULT, JOBS_CERT_NOT_FOUND, NULL,
                          "no certificate with thumbprint %s in store '%s'", hex, store_name);
-        free(dir);
         return r;
     }
-    free(dir);
     r = jobs_lock_job(jobs, job_id, st, &job);
     if (r < 0) {
         free(path);

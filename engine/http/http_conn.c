@@ -24,7 +24,11 @@
 #include <unistd.h>
 
 #include "ferry/log.h"
-#include "http-internal.h"
+#include "http_chunk.h"
+#include "http_conn.h"
+#include "http_response.h"
+#include "http_tls.h"
+#include "http_worker.h"
 #include "send/send.h"
 
 #define IOV_MAX_BATCH 16
@@ -39,77 +43,6 @@ static void conn_process_step(struct http_conn *c);
 static void conn_flush(struct http_conn *c);
 static void conn_arm_read(struct http_conn *c);
 static void conn_linger(struct http_conn *c);
-
-/* ---- chunks ---- */
-
-struct http_chunk *
-http_chunk_mem(void *data, size_t len, bool take)
-{
-    struct http_chunk *ch = calloc(1, sizeof(*ch));
-
-    if (!ch) {
-        if (take)
-            free(data);
-        return NULL;
-    }
-    ch->kind = HTTP_CHUNK_MEM;
-    ch->fd = -1;
-    ch->len = len;
-    ch->owned = true;
-    if (take) {
-        ch->data = data;
-    } else {
-        ch->data = malloc(len ? len : 1);
-        if (!ch->data) {
-            free(ch);
-            return NULL;
-        }
-        memcpy(ch->data, data, len);
-    }
-    return ch;
-}
-
-struct http_chunk *
-http_chunk_file(int fd, off_t off, uint64_t len, void (*release)(void *ud), void *ud)
-{
-    struct http_chunk *ch = calloc(1, sizeof(*ch));
-
-    if (!ch) {
-        if (release)
-            release(ud);
-        else
-            close(fd);
-        return NULL;
-    }
-    ch->kind = HTTP_CHUNK_FILE;
-    ch->fd = fd;
-    ch->off = off;
-    ch->left = len;
-    ch->release = release;
-    ch->release_ud = ud;
-    return ch;
-}
-
-struct http_chunk *
-http_chunk_free(struct http_chunk *ch)
-{
-    if (!ch)
-        return NULL;
-    if (ch->kind == HTTP_CHUNK_FILE && ch->release)
-        ch->release(ch->release_ud);
-    else if (ch->kind == HTTP_CHUNK_FILE && ch->fd >= 0)
-        close(ch->fd);
-    if (ch->owned)
-        free(ch->data);
-    free(ch);
-    return NULL;
-}
-
-uint64_t
-http_chunk_left(const struct http_chunk *ch)
-{
-    return ch->kind == HTTP_CHUNK_MEM ? ch->len - ch->pos : ch->left;
-}
 
 static void
 conn_queue(struct http_conn *c, struct http_chunk *list)
@@ -162,7 +95,11 @@ conn_free(struct http_conn *c)
     conn_drop_output(c);
     loop_timer_cancel(w->loop, &c->timer);
     http_parser_done(&c->parser);
-    http_tls_conn_free(c);
+    http_tls_free(c->ssl);
+    c->ssl = NULL;
+    free(c->tls_buf);
+    c->tls_buf = NULL;
+    c->tls = ferry_tls_ctx_unref(c->tls);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -257,6 +194,26 @@ conn_timer_fire(struct loop *loop, struct loop_timer *t)
 
 /* ---- reading ---- */
 
+/* Drive the TLS handshake: 0 done (kTLS and client certificate read, the TLS send backend
+ * chosen), -EAGAIN waiting (c->rop armed as a readiness poll), -errno failure. */
+static int
+conn_tls_handshake(struct http_conn *c)
+{
+    unsigned events = 0;
+    int r = http_tls_handshake(c->ssl, &events);
+
+    if (r == -EAGAIN) {
+        r = loop_poll(c->w->loop, &c->rop, c->fd, events);
+        return r < 0 ? r : -EAGAIN;
+    }
+    if (r < 0)
+        return r;
+    c->ktls_send = http_tls_ktls_send(c->ssl);
+    c->backend = &http_send_tls;
+    c->has_cert = http_tls_peer_cert(c->ssl, c->cert_sha256, c->cert_sha1);
+    return 0;
+}
+
 static void
 conn_on_read(struct loop *loop, struct loop_op *op, int res, bool more)
 {
@@ -271,7 +228,7 @@ conn_on_read(struct loop *loop, struct loop_op *op, int res, bool more)
             return;
         }
         if (c->state == HTTP_CONN_HANDSHAKE) {
-            int r = http_tls_handshake(c);
+            int r = conn_tls_handshake(c);
             if (r == -EAGAIN)
                 return;
             if (r < 0) {
@@ -667,7 +624,7 @@ conn_error(struct http_conn *c, int status)
     struct http_chunk *chunks = NULL;
 
     c->close_after = true;
-    if (http_response_error(c, status, &chunks) < 0) {
+    if (http_response_error(http_worker_date(c->w), status, &chunks) < 0) {
         http_conn_close(c);
         return;
     }
@@ -677,7 +634,16 @@ conn_error(struct http_conn *c, int status)
 static void
 conn_dispatch(struct http_conn *c)
 {
-    struct ferry_http_request req = {.c = c, .p = &c->parser};
+    struct ferry_http_request req = {
+        .p = &c->parser,
+        .peer = &c->peer,
+        .peer_len = c->peer_len,
+        .local_port = c->local_port,
+        .tls = c->ssl != NULL,
+        .ktls_send = c->ktls_send,
+        .cert_sha256 = c->has_cert ? c->cert_sha256 : NULL,
+        .cert_sha1 = c->has_cert ? c->cert_sha1 : NULL,
+    };
     struct ferry_http_response resp;
     struct http_chunk *chunks = NULL;
 
@@ -689,7 +655,8 @@ conn_dispatch(struct http_conn *c)
     resp.rate = NULL;
     c->done_fn = resp.done_fn;
     c->done_ud = resp.done_ud;
-    if (http_response_finish(c, &resp, &c->parser, &chunks) < 0) {
+    if (http_response_finish(&resp, &c->parser, http_worker_date(c->w), c->close_after,
+                             !c->rate && !c->ktls_send, &chunks) < 0) {
         /* The handler's response cannot be sent: it still hears about it once. */
         http_response_done(&resp);
         c->body_sent = 0;
@@ -879,12 +846,12 @@ http_conn_new(struct http_worker *w, struct http_listener *l, int fd)
     if (c->tls) {
         int r;
         c->state = HTTP_CONN_HANDSHAKE;
-        r = http_tls_conn_start(c);
+        r = http_tls_accept(c->tls, c->fd, &c->ssl);
         if (r < 0) {
             http_conn_close(c);
             return r;
         }
-        r = http_tls_handshake(c);
+        r = conn_tls_handshake(c);
         if (r == -EAGAIN)
             return 0;
         if (r < 0) {

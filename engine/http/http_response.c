@@ -3,7 +3,9 @@
  * (ferry/http.h), and the assembly of a response into output chunks: status line, Server,
  * Date, the handler's headers, Content-Length, Connection, then the body chunk.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -12,7 +14,8 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "http-internal.h"
+#include "http_chunk.h"
+#include "http_response.h"
 
 /* ---- requests ---- */
 
@@ -63,14 +66,14 @@ const struct sockaddr *
 ferry_http_request_peer(const struct ferry_http_request *r, socklen_t *ret_len)
 {
     if (ret_len)
-        *ret_len = r->c->peer_len;
-    return (const struct sockaddr *)&r->c->peer;
+        *ret_len = r->peer_len;
+    return (const struct sockaddr *)r->peer;
 }
 
 bool
 ferry_http_request_peer_is_loopback(const struct ferry_http_request *r)
 {
-    const struct sockaddr_storage *ss = &r->c->peer;
+    const struct sockaddr_storage *ss = r->peer;
 
     if (ss->ss_family == AF_INET) {
         const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
@@ -89,25 +92,25 @@ ferry_http_request_peer_is_loopback(const struct ferry_http_request *r)
 int
 ferry_http_request_local_port(const struct ferry_http_request *r)
 {
-    return r->c->local_port;
+    return r->local_port;
 }
 
 bool
 ferry_http_request_is_tls(const struct ferry_http_request *r)
 {
-    return r->c->ssl != NULL;
+    return r->tls;
 }
 
 const char *
 ferry_http_request_client_cert_sha256(const struct ferry_http_request *r)
 {
-    return r->c->has_cert ? r->c->cert_sha256 : NULL;
+    return r->cert_sha256;
 }
 
 const char *
 ferry_http_request_client_cert_sha1(const struct ferry_http_request *r)
 {
-    return r->c->has_cert ? r->c->cert_sha1 : NULL;
+    return r->cert_sha1;
 }
 
 /* ---- response builder ---- */
@@ -409,13 +412,12 @@ put_u64(char *p, uint64_t v)
  * returned in *ret_len and the buffer's size is at least that plus extra.
  */
 static char *
-head_build(struct http_conn *c, int status, const char *hdrs, size_t hdrs_len,
+head_build(const char *date, int status, const char *hdrs, size_t hdrs_len,
            bool with_length, uint64_t length, bool close, int version_minor, size_t extra,
            size_t *ret_len)
 {
     static const char server[] = "Server: ferry\r\nDate: ";
     const char *reason = http_status_reason(status);
-    const char *date = http_worker_date(c->w);
     size_t reason_len, cap;
     char *head, *p;
 
@@ -475,8 +477,9 @@ body_read_inline(const struct http_chunk *body, char *buf)
  * -ENOMEM.
  */
 int
-http_response_finish(struct http_conn *c, struct ferry_http_response *resp,
-                     const struct http_parser *p, struct http_chunk **ret_chunks)
+http_response_finish(struct ferry_http_response *resp, const struct http_parser *p,
+                     const char *date, bool close, bool inline_ok,
+                     struct http_chunk **ret_chunks)
 {
     bool is_head = p->method == FERRY_HTTP_HEAD;
     bool no_body = resp->status < 200 || resp->status == 204 || resp->status == 304;
@@ -496,11 +499,10 @@ http_response_finish(struct http_conn *c, struct ferry_http_response *resp,
     resp->body = NULL;
     if (is_head || no_body || (body && length == 0))
         body = http_chunk_free(body);
-    if (body && body->kind == HTTP_CHUNK_FILE && length <= HTTP_INLINE_BODY_MAX && !c->rate &&
-        !c->ktls_send)
+    if (body && body->kind == HTTP_CHUNK_FILE && length <= HTTP_INLINE_BODY_MAX && inline_ok)
         extra = (size_t)length;
-    buf = head_build(c, resp->status, resp->hdrs ? resp->hdrs : "", resp->hdrs_len, !no_body,
-                     length, c->close_after, p->version_minor, extra, &head_len);
+    buf = head_build(date, resp->status, resp->hdrs ? resp->hdrs : "", resp->hdrs_len,
+                     !no_body, length, close, p->version_minor, extra, &head_len);
     if (!buf) {
         http_chunk_free(body);
         return -ENOMEM;
@@ -528,7 +530,7 @@ http_response_finish(struct http_conn *c, struct ferry_http_response *resp,
 
 /* A core-generated refusal: "NNN Reason\n" as text/plain, then close. */
 int
-http_response_error(struct http_conn *c, int status, struct http_chunk **ret_chunks)
+http_response_error(const char *date, int status, struct http_chunk **ret_chunks)
 {
     static const char hdr[] = "Content-Type: text/plain; charset=utf-8\r\n";
     char text[96];
@@ -538,7 +540,7 @@ http_response_error(struct http_conn *c, int status, struct http_chunk **ret_chu
     int n;
 
     n = snprintf(text, sizeof(text), "%d %s\n", status, http_status_reason(status));
-    buf = head_build(c, status, hdr, sizeof(hdr) - 1, true, (uint64_t)n, true, 1, 0, &head_len);
+    buf = head_build(date, status, hdr, sizeof(hdr) - 1, true, (uint64_t)n, true, 1, 0, &head_len);
     if (!buf)
         return -ENOMEM;
     head = http_chunk_mem(buf, head_len, true);

@@ -17,46 +17,15 @@
 
 #include "ferry/config.h"
 #include "ferry/log.h"
-#include "http-internal.h"
+#include "http_conn.h"
+#include "http_worker.h"
 #include "send/send.h"
 
 #define LISTEN_BACKLOG 1024
 #define ACCEPT_RETRY_NS (100ULL * 1000 * 1000)
 
 
-/* ---- Date header, cached per worker per second ---- */
-
-const char *
-http_worker_date(struct http_worker *w)
-{
-    static const char *const days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-    static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                         "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-    time_t now = time(NULL);
-    struct tm tm;
-
-    if (now != w->date_sec) {
-        gmtime_r(&now, &tm);
-        snprintf(w->date, sizeof(w->date), "%s, %02d %s %04d %02d:%02d:%02d GMT",
-                 days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900,
-                 tm.tm_hour, tm.tm_min, tm.tm_sec);
-        w->date_sec = now;
-    }
-    return w->date;
-}
-
 /* ---- listeners ---- */
-
-void
-http_listener_unref(struct http_listener *l)
-{
-    if (!l || atomic_fetch_sub(&l->refs, 1) != 1)
-        return;
-    if (l->tls)
-        ferry_tls_ctx_unref(l->tls);
-    free(l->socks);
-    free(l);
-}
 
 static void lsock_arm(struct http_lsock *ls);
 

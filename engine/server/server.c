@@ -6,8 +6,6 @@
  * Locking: srv->lock serialises control-plane calls (registry mutation + persistence +
  * certificate bindings); the registry has its own rwlock for the workers' routing.
  */
-#include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -15,22 +13,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <fcntl.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-#include <sqlite3.h>
 
 #include "ferry/config.h"
 #include "ferry/http.h"
 #include "ferry/log.h"
 #include "ferry/server.h"
+#include "certstore.h"
 #include "fileserve.h"
 #include "manifest.h"
-#include "roles.h"
+#include "server_role.h"
+#include "server_db.h"
 #include "urlgroup.h"
 
 #define SERVER_DEFAULT_CHUNK (4ull * 1024 * 1024)
@@ -60,12 +55,10 @@ struct ferry_server {
     struct urlgroup_registry *reg;
     struct manifest_worker *worker;
     struct fileserve fs;
-    sqlite3 *db;
-    char *cert_store_dir;
+    struct server_db db; /* paused during restore/config: no writes back */
     struct server_cert *certs;
     size_t ncerts;
     struct ferry_tls_ctx *default_tls;
-    bool restoring;     /* restore/config phase: no writes back to the store */
     bool stopping;      /* http server gone: unlisten is a no-op */
     bool auth_warned;
     char *manifests_dir;
@@ -77,221 +70,31 @@ struct ferry_server {
     pthread_cond_t sweep_cond;
 };
 
-/* ---- persistence ---- */
-
-static const char server_schema[] =
-    "PRAGMA journal_mode=WAL;"
-    "PRAGMA synchronous=NORMAL;"
-    "CREATE TABLE IF NOT EXISTS groups("
-    "  prefix TEXT PRIMARY KEY,"
-    "  connection_limit INTEGER NOT NULL DEFAULT 0,"
-    "  bandwidth_limit INTEGER NOT NULL DEFAULT 0,"
-    "  auth_negotiate INTEGER NOT NULL DEFAULT 0,"
-    "  auth_ntlm INTEGER NOT NULL DEFAULT 0);"
-    "CREATE TABLE IF NOT EXISTS urls("
-    "  prefix TEXT NOT NULL,"
-    "  suffix TEXT NOT NULL,"
-    "  source TEXT NOT NULL,"
-    "  rule TEXT,"
-    "  certs TEXT,"
-    "  PRIMARY KEY(prefix, suffix));"
-    "CREATE TABLE IF NOT EXISTS certs("
-    "  port INTEGER PRIMARY KEY,"
-    "  store TEXT NOT NULL,"
-    "  sha1 TEXT NOT NULL);";
-
-/* Run one statement with text/int parameters: 's' text (NULL ok), 'i' int64. */
-static int
-server_db_run(struct ferry_server *srv, const char *sql, const char *types, ...)
-{
-    sqlite3_stmt *stmt = NULL;
-    va_list ap;
-    int rc;
-
-    if (srv->restoring || !srv->db)
-        return 0;
-    rc = sqlite3_prepare_v2(srv->db, sql, -1, &stmt, NULL);
-    if (rc != SQLITE_OK)
-        goto error;
-    va_start(ap, types);
-    for (int i = 0; types[i]; i++) {
-        if (types[i] == 's') {
-            const char *s = va_arg(ap, const char *);
-            rc = s ? sqlite3_bind_text(stmt, i + 1, s, -1, SQLITE_TRANSIENT)
-                   : sqlite3_bind_null(stmt, i + 1);
-        } else {
-            rc = sqlite3_bind_int64(stmt, i + 1, va_arg(ap, int64_t));
-        }
-        if (rc != SQLITE_OK)
-            break;
-    }
-    va_end(ap);
-    if (rc != SQLITE_OK)
-        goto error;
-    rc = sqlite3_step(stmt);
-    if (rc != SQLITE_DONE)
-        goto error;
-    sqlite3_finalize(stmt);
-    return 0;
-error:
-    /* The change is in effect; only its persistence failed. Say so once, here. */
-    ferry_log_error("server store: '%.60s...' failed: %s", sql, sqlite3_errmsg(srv->db));
-    sqlite3_finalize(stmt);
-    return -EIO;
-}
-
-static void
-server_db_save_group(struct ferry_server *srv, const struct urlgroup *g)
-{
-    server_db_run(srv,
-                  "INSERT INTO groups(prefix, connection_limit, bandwidth_limit, "
-                  "auth_negotiate, auth_ntlm) VALUES(?,?,?,?,?) ON CONFLICT(prefix) DO UPDATE "
-                  "SET connection_limit=excluded.connection_limit, "
-                  "bandwidth_limit=excluded.bandwidth_limit, "
-                  "auth_negotiate=excluded.auth_negotiate, auth_ntlm=excluded.auth_ntlm",
-                  "siiii", g->p.canonical, (int64_t)g->connection_limit,
-                  (int64_t)g->bandwidth_limit, (int64_t)g->auth_negotiate,
-                  (int64_t)g->auth_ntlm);
-}
-
-static char *
-server_join_certs(const struct urlgroup_url *u)
-{
-    size_t len = 1;
-    char *s;
-
-    if (u->ncerts == 0)
-        return NULL;
-    for (size_t i = 0; i < u->ncerts; i++)
-        len += strlen(u->certs[i]) + 1;
-    s = calloc(1, len);
-    if (!s)
-        return NULL;
-    for (size_t i = 0, l = 0; i < u->ncerts; i++)
-        l += (size_t)snprintf(s + l, len - l, "%s%s", i > 0 ? "," : "", u->certs[i]);
-    return s;
-}
-
-static void
-server_db_save_url(struct ferry_server *srv, const struct urlgroup_url *u)
-{
-    char *certs = server_join_certs(u);
-
-    server_db_save_group(srv, u->group);
-    server_db_run(srv,
-                  "INSERT OR REPLACE INTO urls(prefix, suffix, source, rule, certs) "
-                  "VALUES(?,?,?,?,?)",
-                  "sssss", u->group->p.canonical, u->suffix, u->source, u->rule_text, certs);
-    free(certs);
-}
-
-static int
-server_db_open(struct ferry_server *srv)
-{
-    char *path = NULL, *msg = NULL;
-    int r = 0;
-
-    if (asprintf(&path, "%s/server.db", srv->cfg->state_dir) < 0)
-        return -ENOMEM;
-    /* Create the file ourselves so it is 0600 whatever the umask; SQLite gives the -wal
-     * and -shm files the database's mode. */
-    {
-        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (fd < 0) {
-            r = -errno;
-            ferry_log_error("open('%s') failed: %s", path, strerror(errno));
-            goto cleanup;
-        }
-        if (fchmod(fd, 0600) < 0)
-            ferry_log_warn("chmod('%s', 0600) failed: %s", path, strerror(errno));
-        close(fd);
-    }
-    if (sqlite3_open_v2(path, &srv->db,
-                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                        NULL) != SQLITE_OK) {
-        ferry_log_error("server store '%s' cannot be opened: %s", path,
-                        srv->db ? sqlite3_errmsg(srv->db) : "out of memory");
-        r = -EIO;
-        goto cleanup;
-    }
-    sqlite3_busy_timeout(srv->db, 5000);
-    if (sqlite3_exec(srv->db, server_schema, NULL, NULL, &msg) != SQLITE_OK) {
-        ferry_log_error("server store '%s' cannot be set up: %s", path, msg ? msg : "?");
-        r = -EIO;
-    }
-    sqlite3_free(msg);
-cleanup:
-    free(path);
-    return r;
-}
-
 /* ---- certificates ---- */
 
+/* A hex SHA-1 thumbprint (40 digits, as stored in server.db) to its 20 bytes. */
 static bool
-server_store_name_ok(const char *s)
+server_sha1_parse(const char *hex, uint8_t out[SERVER_SHA1_LEN])
 {
-    size_t n = s ? strlen(s) : 0;
-
-    if (n == 0 || n > 64 || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+    if (strlen(hex) != 2 * SERVER_SHA1_LEN)
         return false;
-    for (size_t i = 0; i < n; i++)
-        if (!isalnum((unsigned char)s[i]) && s[i] != '.' && s[i] != '_' && s[i] != '-')
-            return false;
+    for (size_t i = 0; i < SERVER_SHA1_LEN; i++) {
+        unsigned v = 0;
+        for (size_t k = 0; k < 2; k++) {
+            char ch = hex[2 * i + k];
+            v <<= 4;
+            if (ch >= '0' && ch <= '9')
+                v |= (unsigned)(ch - '0');
+            else if (ch >= 'a' && ch <= 'f')
+                v |= (unsigned)(ch - 'a' + 10);
+            else if (ch >= 'A' && ch <= 'F')
+                v |= (unsigned)(ch - 'A' + 10);
+            else
+                return false;
+        }
+        out[i] = (uint8_t)v;
+    }
     return true;
-}
-
-/* Find the PEM file in the store whose certificate has SHA-1 thumbprint sha1 (hex). Returns
- * 0 and a malloc()ed path, -ENOENT, or -errno for an unreadable store. */
-static int
-server_cert_find(struct ferry_server *srv, const char *store, const char *sha1,
-                 char **ret_path)
-{
-    char *dir = NULL;
-    DIR *d;
-    struct dirent *e;
-    int r = -ENOENT;
-
-    if (asprintf(&dir, "%s/%s", srv->cert_store_dir, store) < 0)
-        return -ENOMEM;
-    d = opendir(dir);
-    if (!d) {
-        r = -errno;
-        free(dir);
-        return r;
-    }
-    for (e = readdir(d); r == -ENOENT && e; e = readdir(d)) {
-        size_t n = strlen(e->d_name);
-        char *path = NULL, hex[2 * SERVER_SHA1_LEN + 1];
-        unsigned char md[EVP_MAX_MD_SIZE];
-        unsigned mdlen = 0;
-        X509 *x = NULL;
-        FILE *f;
-
-        if (n < 5 || strcmp(e->d_name + n - 4, ".pem") != 0)
-            continue;
-        if (asprintf(&path, "%s/%s", dir, e->d_name) < 0) {
-            r = -ENOMEM;
-            break;
-        }
-        f = fopen(path, "re");
-        if (f) {
-            x = PEM_read_X509(f, NULL, NULL, NULL);
-            fclose(f);
-        }
-        if (x && X509_digest(x, EVP_sha1(), md, &mdlen) == 1 && mdlen == SERVER_SHA1_LEN) {
-            ferry_hex_encode(md, mdlen, hex);
-            if (strcasecmp(hex, sha1) == 0) {
-                *ret_path = path;
-                path = NULL;
-                r = 0;
-            }
-        }
-        X509_free(x);
-        free(path);
-    }
-    closedir(d);
-    free(dir);
-    return r;
 }
 
 static struct server_cert *
@@ -345,15 +148,25 @@ server_cert_bind(struct ferry_server *srv, uint16_t port, const char *store, con
     char *path = NULL, *store_copy;
     int r;
 
-    r = server_cert_find(srv, store, sha1, &path);
+    uint8_t hash[SERVER_SHA1_LEN];
+
+    if (!server_sha1_parse(sha1, hash))
+        return ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER,
+                                FERRY_E_INVALIDARG, "hashBlob",
+                                "'%s' is not a SHA-1 thumbprint", sha1);
+    r = certstore_find(srv->cfg, store, hash, &path);
     if (r == -ENOENT)
         return ferry_status_set(st, r, FERRY_STATUS_INVALID_PARAMETER, FERRY_E_INVALIDARG,
                                 "hashBlob", "no certificate with SHA-1 thumbprint %s in store "
                                 "'%s'", sha1, store);
+    if (r == -EINVAL)
+        return ferry_status_set(st, r, FERRY_STATUS_INVALID_PARAMETER, FERRY_E_INVALIDARG,
+                                "StoreName", "store name '%s' must be 1-64 characters of "
+                                "[A-Za-z0-9._-], not starting with '.'", store);
     if (r < 0)
         return ferry_status_set(st, r, FERRY_STATUS_INVALID_PARAMETER, FERRY_E_INVALIDARG,
-                                "StoreName", "certificate store '%s/%s' cannot be read: %s",
-                                srv->cert_store_dir, store, strerror(-r));
+                                "StoreName", "certificate store '%s' cannot be read: %s",
+                                store, strerror(-r));
     r = ferry_tls_ctx_new(path, path, srv->cfg->tls_client_ca, &tls);
     if (r < 0) {
         r = ferry_status_set(st, r, FERRY_STATUS_INVALID_PARAMETER, FERRY_E_INVALIDARG,
@@ -440,20 +253,11 @@ server_unlisten(void *ud, uint32_t id)
         ferry_log_warn("listener %u could not be closed", id);
 }
 
-static void
-server_rate_free(void *priv)
-{
-    ferry_rate_unref(priv);
-}
-
 static int
 server_group_new(void *ud, struct urlgroup *g)
 {
-    g->priv = ferry_rate_new(0);
-    if (!g->priv)
-        return -ENOMEM;
-    g->priv_free = server_rate_free;
-    return 0;
+    g->rate = ferry_rate_new(0);
+    return g->rate ? 0 : -ENOMEM;
 }
 
 static const struct urlgroup_ops server_urlgroup_ops = {
@@ -465,7 +269,7 @@ static const struct urlgroup_ops server_urlgroup_ops = {
 static struct ferry_rate *
 server_group_rate(void *ud, struct urlgroup *g)
 {
-    return __atomic_load_n(&g->bandwidth_limit, __ATOMIC_RELAXED) > 0 ? g->priv : NULL;
+    return __atomic_load_n(&g->bandwidth_limit, __ATOMIC_RELAXED) > 0 ? g->rate : NULL;
 }
 
 /* ---- manifest jobs: ud is a URL reference ---- */
@@ -625,7 +429,7 @@ ferry_server_group_create(struct ferry_server *srv, const char *prefix,
     pthread_mutex_lock(&srv->lock);
     r = urlgroup_group_create(srv->reg, prefix, &created, st);
     if (r >= 0 && created && urlgroup_group_find(srv->reg, prefix, &g, NULL) == 0) {
-        server_db_save_group(srv, g);
+        server_db_save_group(&srv->db, g);
         urlgroup_unref(g);
     }
     pthread_mutex_unlock(&srv->lock);
@@ -654,8 +458,7 @@ ferry_server_group_delete(struct ferry_server *srv, const char *prefix,
     }
     r = urlgroup_group_delete(srv->reg, prefix, st);
     if (r >= 0 && urlgroup_prefix_parse(prefix, &p, NULL, 0) == 0) {
-        server_db_run(srv, "DELETE FROM urls WHERE prefix=?", "s", p.canonical);
-        server_db_run(srv, "DELETE FROM groups WHERE prefix=?", "s", p.canonical);
+        server_db_delete_group(&srv->db, p.canonical);
     }
     pthread_mutex_unlock(&srv->lock);
     for (size_t i = 0; i < nurls; i++) {
@@ -680,7 +483,7 @@ ferry_server_url_create(struct ferry_server *srv, const char *prefix, const char
     r = urlgroup_url_create(srv->reg, prefix, suffix, source_path, rule, cert_sha256, ncert,
                             &u, st);
     if (r >= 0)
-        server_db_save_url(srv, u);
+        server_db_save_url(&srv->db, u);
     pthread_mutex_unlock(&srv->lock);
     if (r >= 0) {
         server_manifest_queue(srv, u);
@@ -704,8 +507,7 @@ ferry_server_url_delete(struct ferry_server *srv, const char *prefix, const char
     r = urlgroup_url_delete(srv->reg, prefix, suffix, st);
     if (r >= 0 && urlgroup_prefix_parse(prefix, &p, NULL, 0) == 0 &&
         urlgroup_suffix_check(suffix, &sfx, NULL, 0) == 0)
-        server_db_run(srv, "DELETE FROM urls WHERE prefix=? AND suffix=?", "ss", p.canonical,
-                      sfx);
+        server_db_delete_url(&srv->db, p.canonical, sfx);
     pthread_mutex_unlock(&srv->lock);
     if (r >= 0 && u)
         server_url_forget(srv, u);
@@ -758,7 +560,7 @@ ferry_server_group_set_auth(struct ferry_server *srv, const char *prefix, unsign
         else
             g->auth_ntlm = enable;
         pthread_rwlock_unlock(&srv->reg->lock);
-        server_db_save_group(srv, g);
+        server_db_save_group(&srv->db, g);
         if (enable && !srv->auth_warned) {
             srv->auth_warned = true;
             ferry_log_warn("URL group '%s': %s is recorded but ferry authenticates with Basic "
@@ -833,11 +635,11 @@ ferry_server_group_set_property(struct ferry_server *srv, const char *prefix, co
     if (r >= 0) {
         if (bandwidth) {
             __atomic_store_n(&g->bandwidth_limit, value, __ATOMIC_RELAXED);
-            ferry_rate_set(g->priv, value);
+            ferry_rate_set(g->rate, value);
         } else {
             __atomic_store_n(&g->connection_limit, value, __ATOMIC_RELAXED);
         }
-        server_db_save_group(srv, g);
+        server_db_save_group(&srv->db, g);
         urlgroup_unref(g);
     }
     pthread_mutex_unlock(&srv->lock);
@@ -876,11 +678,11 @@ ferry_server_set_ssl_cert(struct ferry_server *srv, uint16_t port, const char *s
     if (port == 0)
         return ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER,
                                 FERRY_E_INVALIDARG, "Port", "port must be 1-65535");
-    if (!server_store_name_ok(store_name))
+    if (!certstore_name_ok(store_name))
         return ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER,
                                 FERRY_E_INVALIDARG, "StoreName",
-                                "store name '%s' must be 1-64 characters of [A-Za-z0-9._-]",
-                                store_name ? store_name : "");
+                                "store name '%s' must be 1-64 characters of [A-Za-z0-9._-], "
+                                "not starting with '.'", store_name ? store_name : "");
     if (!hash || hash_len != SERVER_SHA1_LEN)
         return ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER,
                                 FERRY_E_INVALIDARG, "hashBlob",
@@ -890,8 +692,7 @@ ferry_server_set_ssl_cert(struct ferry_server *srv, uint16_t port, const char *s
     pthread_mutex_lock(&srv->lock);
     r = server_cert_bind(srv, port, store_name, sha1, st);
     if (r >= 0)
-        server_db_run(srv, "INSERT OR REPLACE INTO certs(port, store, sha1) VALUES(?,?,?)",
-                      "iss", (int64_t)port, store_name, sha1);
+        server_db_save_cert(&srv->db, port, store_name, sha1);
     pthread_mutex_unlock(&srv->lock);
     return r;
 }
@@ -1040,92 +841,71 @@ ferry_server_stats(struct ferry_server *srv, struct ferry_server_stats *ret)
 /* ---- lifecycle ---- */
 
 static void
-server_restore(struct ferry_server *srv)
+server_restore_cert(void *ud, uint16_t port, const char *store, const char *sha1)
 {
-    sqlite3_stmt *stmt = NULL;
+    struct ferry_server *srv = ud;
     struct ferry_status st;
+
+    if (server_cert_bind(srv, port, store, sha1, &st) < 0)
+        ferry_log_error("certificate %s of port %u not restored: %s", sha1, port, st.text);
+}
+
+static void
+server_restore_group(void *ud, const struct server_db_group *row)
+{
+    struct ferry_server *srv = ud;
+    struct ferry_status st;
+    struct urlgroup *g = NULL;
     int r;
 
-    /* certificates first: https groups need them to listen */
-    if (sqlite3_prepare_v2(srv->db, "SELECT port, store, sha1 FROM certs", -1, &stmt, NULL) ==
-        SQLITE_OK) {
-        while (sqlite3_step(stmt) == SQLITE_ROW) {
-            int port = sqlite3_column_int(stmt, 0);
-            const char *store = (const char *)sqlite3_column_text(stmt, 1);
-            const char *sha1 = (const char *)sqlite3_column_text(stmt, 2);
-            if (port < 1 || port > 65535 || !store || !sha1)
-                continue;
-            if (server_cert_bind(srv, (uint16_t)port, store, sha1, &st) < 0)
-                ferry_log_error("certificate %s of port %d not restored: %s", sha1, port,
-                                st.text);
-        }
+    /* The listeners of a server (or process) that just stopped can linger for a moment
+     * while their io_uring requests are cancelled: retry EADDRINUSE for up to
+     * SERVER_RESTORE_BIND_MS before giving up on the group. */
+    r = urlgroup_group_create(srv->reg, row->prefix, NULL, &st);
+    for (int waited = 0; r == -EADDRINUSE && waited < SERVER_RESTORE_BIND_MS; waited += 25) {
+        usleep(25000);
+        r = urlgroup_group_create(srv->reg, row->prefix, NULL, &st);
     }
-    sqlite3_finalize(stmt);
-    stmt = NULL;
-    if (sqlite3_prepare_v2(srv->db,
-                           "SELECT prefix, connection_limit, bandwidth_limit, auth_negotiate, "
-                           "auth_ntlm FROM groups", -1, &stmt, NULL) == SQLITE_OK) {
-        while (sqlite3_step(stmt) == SQLITE_ROW) {
-            const char *prefix = (const char *)sqlite3_column_text(stmt, 0);
-            struct urlgroup *g = NULL;
-            uint32_t conn = (uint32_t)sqlite3_column_int64(stmt, 1);
-            uint32_t bw = (uint32_t)sqlite3_column_int64(stmt, 2);
+    if (r < 0 || urlgroup_group_find(srv->reg, row->prefix, &g, &st) < 0) {
+        ferry_log_error("URL group '%s' not restored: %s", row->prefix, st.text);
+        return;
+    }
+    /* listeners are already open: workers may read the limits */
+    __atomic_store_n(&g->connection_limit, row->connection_limit, __ATOMIC_RELAXED);
+    __atomic_store_n(&g->bandwidth_limit, row->bandwidth_limit, __ATOMIC_RELAXED);
+    g->auth_negotiate = row->auth_negotiate;
+    g->auth_ntlm = row->auth_ntlm;
+    ferry_rate_set(g->rate, row->bandwidth_limit);
+    urlgroup_unref(g);
+}
 
-            if (!prefix)
-                continue;
-            /* The listeners of a server (or process) that just stopped can linger for a
-             * moment while their io_uring requests are cancelled: retry EADDRINUSE for up
-             * to SERVER_RESTORE_BIND_MS before giving up on the group. */
-            r = urlgroup_group_create(srv->reg, prefix, NULL, &st);
-            for (int waited = 0; r == -EADDRINUSE && waited < SERVER_RESTORE_BIND_MS;
-                 waited += 25) {
-                usleep(25000);
-                r = urlgroup_group_create(srv->reg, prefix, NULL, &st);
-            }
-            if (r < 0 || urlgroup_group_find(srv->reg, prefix, &g, &st) < 0) {
-                ferry_log_error("URL group '%s' not restored: %s", prefix, st.text);
-                continue;
-            }
-            /* listeners are already open: workers may read the limits */
-            __atomic_store_n(&g->connection_limit, conn, __ATOMIC_RELAXED);
-            __atomic_store_n(&g->bandwidth_limit, bw, __ATOMIC_RELAXED);
-            g->auth_negotiate = sqlite3_column_int(stmt, 3) != 0;
-            g->auth_ntlm = sqlite3_column_int(stmt, 4) != 0;
-            ferry_rate_set(g->priv, bw);
-            urlgroup_unref(g);
-        }
-    }
-    sqlite3_finalize(stmt);
-    stmt = NULL;
-    if (sqlite3_prepare_v2(srv->db, "SELECT prefix, suffix, source, rule, certs FROM urls", -1,
-                           &stmt, NULL) == SQLITE_OK) {
-        while (sqlite3_step(stmt) == SQLITE_ROW) {
-            const char *prefix = (const char *)sqlite3_column_text(stmt, 0);
-            const char *suffix = (const char *)sqlite3_column_text(stmt, 1);
-            const char *source = (const char *)sqlite3_column_text(stmt, 2);
-            const char *rule = (const char *)sqlite3_column_text(stmt, 3);
-            const char *certs = (const char *)sqlite3_column_text(stmt, 4);
-            const char *cv[ACCESS_RULE_MAX_ITEMS];
-            char *copy = certs ? strdup(certs) : NULL, *save = NULL, *tok;
-            size_t nc = 0;
-            struct urlgroup_url *u = NULL;
+static void
+server_restore_url(void *ud, const char *prefix, const char *suffix, const char *source,
+                   const char *rule, const char *const *certs, size_t ncerts)
+{
+    struct ferry_server *srv = ud;
+    struct ferry_status st;
+    struct urlgroup_url *u = NULL;
 
-            for (tok = copy ? strtok_r(copy, ",", &save) : NULL; tok && nc < ACCESS_RULE_MAX_ITEMS;
-                 tok = strtok_r(NULL, ",", &save))
-                cv[nc++] = tok;
-            if (!prefix || !suffix || !source ||
-                urlgroup_url_create(srv->reg, prefix, suffix, source, rule, cv, nc, &u,
-                                    &st) < 0) {
-                ferry_log_error("URL '%s/%s' not restored: %s", prefix ? prefix : "?",
-                                suffix ? suffix : "?", st.text);
-            } else {
-                server_manifest_queue(srv, u);
-                urlgroup_url_unref(u);
-            }
-            free(copy);
-        }
+    if (!prefix || !suffix || !source ||
+        urlgroup_url_create(srv->reg, prefix, suffix, source, rule, certs, ncerts, &u,
+                            &st) < 0) {
+        ferry_log_error("URL '%s/%s' not restored: %s", prefix ? prefix : "?",
+                        suffix ? suffix : "?", st.text);
+        return;
     }
-    sqlite3_finalize(stmt);
+    server_manifest_queue(srv, u);
+    urlgroup_url_unref(u);
+}
+
+/* What server.db holds, in order: certificates first (https groups need them to listen),
+ * then groups, then their URLs. */
+static void
+server_restore(struct ferry_server *srv)
+{
+    server_db_each_cert(&srv->db, server_restore_cert, srv);
+    server_db_each_group(&srv->db, server_restore_group, srv);
+    server_db_each_url(&srv->db, server_restore_url, srv);
 }
 
 /* The config file's url-group / url lines: applied at every start, not stored. */
@@ -1240,14 +1020,10 @@ server_new(const struct ferry_config *cfg, struct ferry_users *users,
     srv->cfg = cfg;
     pthread_mutex_init(&srv->lock, NULL);
     pthread_mutex_init(&srv->sweep_lock, NULL);
-    if (cfg->cert_store_dir)
-        srv->cert_store_dir = strdup(cfg->cert_store_dir);
-    else if (asprintf(&srv->cert_store_dir, "%s/certs", cfg->state_dir) < 0)
-        srv->cert_store_dir = NULL;
     if (asprintf(&manifests, "%s/manifests", cfg->state_dir) < 0)
         manifests = NULL;
     srv->manifests_dir = manifests; /* owned by srv from here */
-    if (!srv->cert_store_dir || !manifests) {
+    if (!manifests) {
         r = -ENOMEM;
         goto error;
     }
@@ -1279,7 +1055,7 @@ server_new(const struct ferry_config *cfg, struct ferry_users *users,
                         strerror(-r));
         goto error;
     }
-    r = server_db_open(srv);
+    r = server_db_open(&srv->db, cfg->state_dir);
     if (r < 0)
         goto error;
     r = server_sweeper_start(srv);
@@ -1288,10 +1064,10 @@ server_new(const struct ferry_config *cfg, struct ferry_users *users,
         goto error;
     }
     pthread_mutex_lock(&srv->lock);
-    srv->restoring = true;
+    srv->db.paused = true;
     server_restore(srv);
     server_apply_config(srv);
-    srv->restoring = false;
+    srv->db.paused = false;
     pthread_mutex_unlock(&srv->lock);
     *ret_srv = srv;
     return 0;
@@ -1318,9 +1094,7 @@ server_free(struct ferry_server *srv)
     }
     free(srv->certs);
     ferry_tls_ctx_unref(srv->default_tls);
-    if (srv->db)
-        sqlite3_close(srv->db);
-    free(srv->cert_store_dir);
+    server_db_close(&srv->db);
     free(srv->manifests_dir);
     pthread_mutex_destroy(&srv->sweep_lock);
     pthread_mutex_destroy(&srv->lock);

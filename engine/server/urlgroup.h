@@ -1,6 +1,6 @@
 /*
- * engine/server/urlgroup.h - URL groups and URLs of the compact server (DESIGN §2): the
- * prefix grammar, URL suffix rules, the registry of groups/URLs with their limits, the
+ * engine/server/urlgroup.h - URL groups and URLs of the compact server (docs/DESIGN.md §2):
+ * the registry of groups/URLs with their limits (grammar in urlgroup_prefix.h), the
  * listeners they share (one per bind address, port and scheme), and source files resolved
  * beneath a publish root.
  *
@@ -18,40 +18,10 @@
 #include <sys/stat.h>
 
 #include "ferry/common.h"
+#include "ferry/rate.h"
 #include "access.h"
 #include "manifest.h"
-
-#define URLGROUP_HOST_MAX 253
-#define URLGROUP_NAME_MAX 128
-#define URLGROUP_SUFFIX_MAX 255
-#define URLGROUP_PREFIX_MAX 512
-
-enum urlgroup_host_kind {
-    URLGROUP_HOST_STRONG = 0, /* '+': all addresses */
-    URLGROUP_HOST_WEAK,       /* '*': all addresses, lowest routing priority */
-    URLGROUP_HOST_IPV4,
-    URLGROUP_HOST_IPV6,
-    URLGROUP_HOST_NAME,       /* resolved once, when the group is created */
-};
-
-struct urlgroup_prefix {
-    bool https;
-    enum urlgroup_host_kind host_kind;
-    char host[URLGROUP_HOST_MAX + 1];    /* lowercase; IPv6 canonical, without brackets */
-    uint16_t port;
-    char name[URLGROUP_NAME_MAX + 1];    /* the one path segment */
-    char canonical[URLGROUP_PREFIX_MAX]; /* scheme://host:port/name */
-};
-
-/* Parse a group prefix. -EINVAL with a sentence in err when it breaks the grammar. */
-int urlgroup_prefix_parse(const char *s, struct urlgroup_prefix *ret, char *err,
-                          size_t errlen);
-/* Check a URL suffix (one optional leading '/' is dropped): 1..255 bytes, no '/', no "..",
- * no control characters. *ret_suffix points into s. -EINVAL with err otherwise. */
-int urlgroup_suffix_check(const char *s, const char **ret_suffix, char *err, size_t errlen);
-/* Percent-encode a path segment (everything but [A-Za-z0-9._~-]). -ENOSPC when out is too
- * small (3 * strlen + 1 always suffices). */
-int urlgroup_path_encode(const char *seg, char *out, size_t outlen);
+#include "urlgroup_prefix.h"
 
 struct urlgroup;
 
@@ -108,8 +78,8 @@ struct urlgroup {
     size_t nurls;
     uint32_t *listeners;        /* listener ids this group holds */
     size_t nlisteners;
-    void *priv;                 /* owner's per-group data (server.c: the rate) */
-    void (*priv_free)(void *priv);
+    struct ferry_rate *rate;    /* BandwidthLimit bucket set by ops->group_new (or NULL);
+                                 * the group holds one reference, dropped with it */
 };
 
 struct urlgroup_listener {
@@ -121,8 +91,8 @@ struct urlgroup_listener {
 };
 
 /* What the registry asks of its owner. listen opens a listener on addr (fills err on
- * failure, returns -errno); unlisten closes it; group_new (may be NULL) attaches owner data
- * to a new group (priv/priv_free), failing the creation when it returns < 0. They are called
+ * failure, returns -errno); unlisten closes it; group_new (may be NULL) attaches the owner's
+ * rate to a new group (g->rate), failing the creation when it returns < 0. They are called
  * with the registry write-locked: they must not call back into the registry. */
 struct urlgroup_ops {
     int (*listen)(void *ud, const char *addr, uint16_t port, bool https, uint32_t *ret_id,
@@ -213,7 +183,7 @@ size_t urlgroup_registry_sweep_files(struct urlgroup_registry *reg, uint64_t idl
 char *urlgroup_url_string(const struct urlgroup_url *url, const char *host_override);
 
 /* References (NULL-safe). A URL holds its group; the last unref of a URL frees its rule,
- * manifest and strings, the last unref of a group calls its priv_free. unref returns NULL. */
+ * manifest and strings, the last unref of a group drops its rate. unref returns NULL. */
 struct urlgroup_url *urlgroup_url_ref(struct urlgroup_url *u);
 struct urlgroup_url *urlgroup_url_unref(struct urlgroup_url *u);
 struct urlgroup *urlgroup_ref(struct urlgroup *g);

@@ -15,7 +15,7 @@
 /* "{xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx}" plus NUL */
 #define FERRY_GUID_STRLEN 39
 
-/* BITS result codes (research/bits.md §2). */
+/* BITS result codes (Microsoft BITS return values, bits.h / winerror.h). */
 #define FERRY_S_OK                          0x00000000u
 #define FERRY_E_INVALIDARG                  0x80070057u
 #define FERRY_E_ACCESSDENIED                0x80070005u

@@ -1,5 +1,5 @@
 /*
- * ferry/jobs.h - the client role (DESIGN §3): BITS download jobs as the control plane sees
+ * ferry/jobs.h - the client role (docs/DESIGN.md §3): BITS download jobs as the control plane sees
  * them. Every call is thread-safe, persists before it returns, and wakes the scheduler.
  * Failures return -errno and describe themselves in *st (kind + BITS code + text).
  */

@@ -1,5 +1,5 @@
 /*
- * ferry/server.h - the compact server role (DESIGN §2) as the control plane sees it.
+ * ferry/server.h - the compact server role (docs/DESIGN.md §2) as the control plane sees it.
  * Every call is thread-safe and takes effect at once (listeners open/close, rules apply to
  * the next request). Groups and URLs persist in the state directory.
  *

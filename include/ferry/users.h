@@ -1,5 +1,5 @@
 /*
- * ferry/users.h - the users file STATE/users (DESIGN §5): one line per user,
+ * ferry/users.h - the users file STATE/users (docs/DESIGN.md §5): one line per user,
  *   name:role:pbkdf2-sha256$ITER$SALT_B64$HASH_B64
  * role "admin" or "user". Written atomically with mode 0600. Read by both planes: the
  * WS-Man endpoint (Basic auth) and the compact server (access rules naming users).

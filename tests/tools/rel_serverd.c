@@ -1,6 +1,6 @@
 /*
  * tests/tools/rel_serverd.c - the compact server role alone (server_new from
- * engine/roles.h, the real HTTP core under it), for the reliability suite on builds where
+ * engine/server/server_role.h, the real HTTP core under it), for the reliability suite on builds where
  * ferryd does not yet run the data plane. It takes ferryd's options (the config file with
  * its url lines included), loads STATE/users, starts the role, writes "ready PID" to
  * STATE/serverd.ready, and stops cleanly on SIGTERM or SIGINT (exit 0). Exit 1 when the
@@ -16,7 +16,7 @@
 #include "ferry/config.h"
 #include "ferry/log.h"
 #include "ferry/users.h"
-#include "roles.h"
+#include "server_role.h"
 
 static int
 ready_write(const char *state_dir)

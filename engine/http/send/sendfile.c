@@ -7,7 +7,8 @@
 #include <string.h>
 #include <sys/sendfile.h>
 
-#include "http-internal.h"
+#include "http_chunk.h"
+#include "http_conn.h"
 #include "send.h"
 
 static ssize_t

@@ -4,16 +4,18 @@
  *
  * Why a pool: a pipe per connection hits fs.pipe-user-pages-soft at about a thousand
  * connections, after which new pipes are clamped to one page and throughput collapses
- * (research/perf.md 1.3). Each worker keeps at most HTTP_PIPE_POOL_MAX pipes of
- * HTTP_PIPE_BYTES (F_SETPIPE_SZ); a connection holds one only while a file chunk is in
- * flight, and when none is free the connection falls back to sendfile(2) for that send.
+ * (pipe(7), /proc/sys/fs/pipe-user-pages-soft). Each worker keeps at most
+ * HTTP_PIPE_POOL_MAX pipes of HTTP_PIPE_BYTES (F_SETPIPE_SZ); a connection holds one only
+ * while a file chunk is in flight, and when none is free the connection falls back to
+ * sendfile(2) for that send.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "http-internal.h"
+#include "http_chunk.h"
+#include "http_conn.h"
 #include "send.h"
 
 #define HTTP_PIPE_POOL_MAX 16

@@ -12,7 +12,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "http-internal.h"
+#include "http_chunk.h"
+#include "http_conn.h"
 #include "send.h"
 
 #define TLS_BOUNCE_BYTES (256u * 1024)

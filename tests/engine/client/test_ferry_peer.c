@@ -22,7 +22,8 @@
 #include "ferry/server.h"
 #include "ferry/users.h"
 #include "jobs-internal.h"
-#include "roles.h"
+#include "jobs_role.h"
+#include "server_role.h"
 
 static void
 cfg_set(struct ferry_config *cfg, const char *name, const char *value)

@@ -19,7 +19,7 @@
 #include "client-test.h"
 #include "ferry-test.h"
 #include "jobs-internal.h"
-#include "roles.h"
+#include "jobs_role.h"
 
 struct env {
     char *tmp;

@@ -19,7 +19,7 @@
 #include "client-test.h"
 #include "ferry-test.h"
 #include "jobs-internal.h"
-#include "roles.h"
+#include "jobs_role.h"
 
 static int db_query_int(const char *db, const char *sql);
 

@@ -16,7 +16,7 @@
 #include "client-test.h"
 #include "ferry-test.h"
 #include "jobs-internal.h"
-#include "roles.h"
+#include "jobs_role.h"
 
 #define NJOBS 1500 /* several index growths (64 -> 4096 buckets) */
 

@@ -7,7 +7,8 @@
  * ferry_http_response_body_file, so the bytes leave through the engine's TLS send backend
  * (SSL_sendfile under kTLS, pread + SSL_write otherwise). An OpenSSL client in the same
  * program fetches it and checks the digest. The handler reads the connection's kTLS
- * decision from the engine's internals (http-internal.h), so the final line says which
+ * decision from the engine's internals (http_response.h: the request's ktls_send), so the
+ * final line says which
  * path really carried the body, first over TLS 1.2, then over the default (TLS 1.3):
  *   KTLS_PROBE_TLS12 path=ktls|userspace bytes=N sha256=HEX OK|MISMATCH
  *   KTLS_PROBE path=ktls|userspace bytes=N sha256=HEX OK|MISMATCH
@@ -29,7 +30,7 @@
 #include "ferry/config.h"
 #include "ferry/http.h"
 #include "ferry/log.h"
-#include "http-internal.h"
+#include "http_response.h"
 
 #define PROBE_BYTES (3u * 1024 * 1024)
 
@@ -66,7 +67,7 @@ handler(void *ud, const struct ferry_http_request *req, struct ferry_http_respon
 {
     int fd = open(file_path, O_RDONLY | O_CLOEXEC);
 
-    atomic_store(&served_ktls, req->c->ktls_send ? 1 : 0);
+    atomic_store(&served_ktls, req->ktls_send ? 1 : 0);
     if (fd < 0) {
         ferry_http_response_status(resp, 500);
         return;

@@ -28,7 +28,8 @@
 #include "ferry/server.h"
 #include "ferry/users.h"
 #include "ferry-test.h"
-#include "roles.h"
+#include "jobs_role.h"
+#include "server_role.h"
 
 #define SMALL_SIZE (3u * 1024 * 1024 + 123)
 

@@ -1,5 +1,5 @@
 /*
- * tls.c - TLS contexts (ferry_tls_ctx_*, OpenSSL 3, TLS 1.2+) and the per-connection TLS
+ * http_tls.c - TLS contexts (ferry_tls_ctx_*, OpenSSL 3, TLS 1.2+) and the per-connection TLS
  * layer of the HTTP server: non-blocking handshake driven by POLL_ADD readiness, kTLS
  * detection (SSL_OP_ENABLE_KTLS + BIO_get_ktls_send), optional client certificates with
  * their SHA-256 / SHA-1 fingerprints.
@@ -19,8 +19,7 @@
 #include <unistd.h>
 
 #include "ferry/log.h"
-#include "http-internal.h"
-#include "send/send.h"
+#include "http_tls.h"
 
 #ifndef TCP_ULP
 #define TCP_ULP 31
@@ -164,15 +163,20 @@ ferry_tls_ctx_unref(struct ferry_tls_ctx *ctx)
 
 /* ---- connections ---- */
 
+/* A server-side SSL object for fd under ctx (http_tls.h). */
 int
-http_tls_conn_start(struct http_conn *c)
+http_tls_accept(struct ferry_tls_ctx *ctx, int fd, SSL **ret_ssl)
 {
-    c->ssl = SSL_new(c->tls->ctx);
-    if (!c->ssl)
+    SSL *ssl = SSL_new(ctx->ctx);
+
+    if (!ssl)
         return -ENOMEM;
-    if (SSL_set_fd(c->ssl, c->fd) != 1)
+    if (SSL_set_fd(ssl, fd) != 1) {
+        SSL_free(ssl);
         return -ENOMEM;
-    SSL_set_accept_state(c->ssl);
+    }
+    SSL_set_accept_state(ssl);
+    *ret_ssl = ssl;
     return 0;
 }
 
@@ -193,64 +197,67 @@ log_path_once(bool ktls)
                        "cipher)");
 }
 
-static void
-handshake_done(struct http_conn *c)
+/* Whether the handshake turned kTLS send on; the first answer is logged (http_tls.h). */
+bool
+http_tls_ktls_send(SSL *ssl)
 {
-    X509 *cert;
+    bool ktls = BIO_get_ktls_send(SSL_get_wbio(ssl)) > 0;
 
-    c->ktls_send = BIO_get_ktls_send(SSL_get_wbio(c->ssl)) > 0;
-    log_path_once(c->ktls_send);
-    c->backend = &http_send_tls;
-    cert = SSL_get1_peer_certificate(c->ssl);
+    log_path_once(ktls);
+    return ktls;
+}
+
+/* The client certificate's SHA-256 and SHA-1 hex digests; false without one. */
+bool
+http_tls_peer_cert(SSL *ssl, char sha256[65], char sha1[41])
+{
+    X509 *cert = SSL_get1_peer_certificate(ssl);
+    bool ok = false;
+
     if (cert) {
         unsigned char md[EVP_MAX_MD_SIZE];
         unsigned len = 0;
         if (X509_digest(cert, EVP_sha256(), md, &len) == 1 && len == 32) {
-            ferry_hex_encode(md, len, c->cert_sha256);
+            ferry_hex_encode(md, len, sha256);
             if (X509_digest(cert, EVP_sha1(), md, &len) == 1 && len == 20) {
-                ferry_hex_encode(md, len, c->cert_sha1);
-                c->has_cert = true;
+                ferry_hex_encode(md, len, sha1);
+                ok = true;
             }
         }
         X509_free(cert);
     }
+    return ok;
 }
 
 /*
- * Advance the handshake. 0 when complete, -EAGAIN when waiting for the socket (c->rop is
- * armed as a readiness poll), -EPROTO on a failed handshake, -errno when arming failed.
+ * Advance the handshake. 0 when complete, -EAGAIN when waiting for the socket
+ * (*ret_events says for what), -EPROTO on a failed handshake.
  */
 int
-http_tls_handshake(struct http_conn *c)
+http_tls_handshake(SSL *ssl, unsigned *ret_events)
 {
-    int r = SSL_do_handshake(c->ssl);
+    int r = SSL_do_handshake(ssl);
 
-    if (r == 1) {
-        handshake_done(c);
+    if (r == 1)
         return 0;
-    }
-    switch (SSL_get_error(c->ssl, r)) {
+    switch (SSL_get_error(ssl, r)) {
     case SSL_ERROR_WANT_READ:
-        r = loop_poll(c->w->loop, &c->rop, c->fd, POLLIN);
-        return r < 0 ? r : -EAGAIN;
+        *ret_events = POLLIN;
+        return -EAGAIN;
     case SSL_ERROR_WANT_WRITE:
-        r = loop_poll(c->w->loop, &c->rop, c->fd, POLLOUT);
-        return r < 0 ? r : -EAGAIN;
+        *ret_events = POLLOUT;
+        return -EAGAIN;
     default:
         ERR_clear_error();
         return -EPROTO;
     }
 }
 
+/* Free the SSL object and clear this thread's OpenSSL error queue. */
 void
-http_tls_conn_free(struct http_conn *c)
+http_tls_free(SSL *ssl)
 {
-    if (c->ssl) {
-        SSL_free(c->ssl);
-        c->ssl = NULL;
-    }
+    if (ssl)
+        SSL_free(ssl);
     ERR_clear_error();
-    free(c->tls_buf);
-    c->tls_buf = NULL;
-    c->tls = ferry_tls_ctx_unref(c->tls);
 }
