@@ -21,7 +21,8 @@
 #include "ferry-test.h"
 #include "ferry/server.h"
 #include "ferry/users.h"
-#include "jobs-internal.h"
+#include "client/client.h"
+#include "client/job.h"
 #include "roles.h"
 
 static void

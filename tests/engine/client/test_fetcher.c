@@ -18,7 +18,10 @@
 
 #include "client-test.h"
 #include "ferry-test.h"
-#include "jobs-internal.h"
+#include "client/client.h"
+#include "client/fetcher.h"
+#include "client/job.h"
+#include "client/verify.h"
 #include "roles.h"
 
 struct env {

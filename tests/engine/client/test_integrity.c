@@ -17,7 +17,8 @@
 
 #include "client-test.h"
 #include "ferry-test.h"
-#include "jobs-internal.h"
+#include "client/client.h"
+#include "client/job.h"
 #include "roles.h"
 
 struct env {

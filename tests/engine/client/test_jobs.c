@@ -18,7 +18,8 @@
 
 #include "client-test.h"
 #include "ferry-test.h"
-#include "jobs-internal.h"
+#include "client/client.h"
+#include "client/job.h"
 #include "roles.h"
 
 static int db_query_int(const char *db, const char *sql);

@@ -15,7 +15,9 @@
 
 #include "client-test.h"
 #include "ferry-test.h"
-#include "jobs-internal.h"
+#include "client/client.h"
+#include "client/job.h"
+#include "client/store.h"
 #include "roles.h"
 
 #define NJOBS 1500 /* several index growths (64 -> 4096 buckets) */

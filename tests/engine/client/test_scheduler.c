@@ -13,7 +13,9 @@
 
 #include "client-test.h"
 #include "ferry-test.h"
-#include "jobs-internal.h"
+#include "client/client.h"
+#include "client/job.h"
+#include "client/scheduler.h"
 #include "roles.h"
 
 struct env {
