@@ -114,7 +114,7 @@ struct xfer {
     char *server_user, *server_pass, *proxy_user, *proxy_pass;
 };
 
-/* An outcome to translate (fetcher_classify). */
+/* An outcome to translate (fetch_error_classify). */
 struct fetch_outcome {
     CURLcode res;
     long status;
