@@ -11,7 +11,10 @@
 #include <strings.h>
 
 #include "ferry/log.h"
-#include "jobs-internal.h"
+#include "ferry/rate.h"
+#include "client/job.h"
+
+static void job_clear_error(struct job *job);
 
 /* Allocate an empty job with BITS defaults. NULL on OOM. */
 struct job *
@@ -29,7 +32,7 @@ job_new(void)
 }
 
 /* Release a file's strings and chunk table (the struct itself is embedded). */
-void
+static void
 jfile_done(struct jfile *f)
 {
     free(f->remote_url);
@@ -56,6 +59,7 @@ job_free(struct job *job)
     free(job->proxy_list);
     free(job->proxy_bypass);
     free(job->cert_path);
+    ferry_rate_unref(job->rate);
     for (size_t i = 0; i < job->nheaders; i++)
         free(job->headers[i]);
     free(job->headers);
@@ -68,7 +72,7 @@ job_free(struct job *job)
 }
 
 /* Forget the error object. */
-void
+static void
 job_clear_error(struct job *job)
 {
     free(job->err.text);
@@ -389,9 +393,11 @@ job_file_info(const struct jfile *f, struct ferry_file_info *out)
     return 0;
 }
 
-/* Snapshot for the public API. Never contains credentials. */
+/* Snapshot for the public API. Never contains credentials. `connections` is what the
+ * fetcher has in flight for the job now (fetcher_connections), given by the caller so the
+ * model does not depend on the fetcher. */
 int
-job_info(const struct job *job, const struct ferry_config *cfg,
+job_info(const struct job *job, const struct ferry_config *cfg, uint32_t connections,
          struct ferry_job_info **ret_info)
 {
     struct ferry_job_info *info = calloc(1, sizeof(*info));
@@ -421,7 +427,7 @@ job_info(const struct job *job, const struct ferry_config *cfg,
         job->transfer_ms > 0 ? job->bytes_fetched * 1000 / (uint64_t)job->transfer_ms : 0;
     info->bytes_refetched = job->bytes_refetched;
     info->retries = job->retries;
-    info->connections = fetcher_connections(job);
+    info->connections = connections;
     info->connections_per_file = job->connections ? job->connections
                                                   : cfg->connections_per_file;
     info->bandwidth_limit = job->bandwidth_limit;

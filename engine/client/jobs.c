@@ -18,9 +18,16 @@
 #include <openssl/x509.h>
 
 #include "ferry/log.h"
-#include "certstore.h"
-#include "jobs-internal.h"
-#include "jobs_role.h"
+#include "client/client.h"
+#include "client/fetcher.h"
+#include "client/job.h"
+#include "client/jobs_role.h"
+#include "client/localpath.h"
+#include "client/scheduler.h"
+#include "client/store.h"
+#include "client/verify.h"
+#include "core/certstore.h"
+#include "core/clock.h"
 
 #define JOBS_CERT_NOT_FOUND 0x80092004u /* CRYPT_E_NOT_FOUND */
 
@@ -98,7 +105,7 @@ jobs_reserve(struct ferry_jobs *jobs, size_t want)
 }
 
 /* The job with this id (case-insensitive GUID) or NULL; caller holds the lock. */
-struct job *
+static struct job *
 jobs_find(struct ferry_jobs *jobs, const char *id)
 {
     if (!id)
@@ -117,7 +124,7 @@ jobs_find(struct ferry_jobs *jobs, const char *id)
 }
 
 /* Wake the jobs thread (thread-safe; call without the lock). */
-void
+static void
 jobs_wake(struct ferry_jobs *jobs)
 {
     fetcher_wakeup(jobs);
@@ -157,7 +164,7 @@ jobs_persist(struct ferry_jobs *jobs, struct job *job, struct ferry_status *st)
      * JOBS_SYNC_INTERVAL_MS, so a lone change is durable on return and a burst costs one
      * sync per interval instead of one per call. */
     if (r >= 0) {
-        now = jobs_now_ms();
+        now = ferry_clock_ms();
         if (!jobs->synced_ms || now - jobs->synced_ms >= JOBS_SYNC_INTERVAL_MS) {
             r = store_sync(jobs->store);
             if (r >= 0) {
@@ -195,7 +202,7 @@ jobs_unlock_ret(struct ferry_jobs *jobs, int r, bool wake)
  * oldest (by creation) are deleted from memory and the store. Caller holds the lock; jobs
  * in a final state have no transfer.
  */
-void
+static void
 jobs_prune(struct ferry_jobs *jobs)
 {
     size_t nfinal = 0;
@@ -493,7 +500,7 @@ ferry_jobs_get(struct ferry_jobs *jobs, const char *job_id, struct ferry_job_inf
     r = jobs_lock_job(jobs, job_id, st, &job);
     if (r < 0)
         return r;
-    r = job_info(job, jobs->cfg, ret_info);
+    r = job_info(job, jobs->cfg, fetcher_connections(job), ret_info);
     if (r < 0)
         ferry_status_oom(st, r);
     return jobs_unlock_ret(jobs, r, false);
@@ -516,7 +523,7 @@ ferry_jobs_list(struct ferry_jobs *jobs, struct ferry_job_info ***ret_v, size_t 
     for (size_t i = 0; i < jobs->n; i++) {
         if (job_state_final(jobs->v[i]->state))
             continue;
-        r = job_info(jobs->v[i], jobs->cfg, &v[n]);
+        r = job_info(jobs->v[i], jobs->cfg, fetcher_connections(jobs->v[i]), &v[n]);
         if (r < 0)
             break;
         n++;
@@ -1043,8 +1050,8 @@ jobs_new(const struct ferry_config *cfg, struct ferry_jobs **ret_jobs)
             job->state = FERRY_JOB_QUEUED;
             store_job_put(jobs->store, job);
         } else if (job->state == FERRY_JOB_TRANSIENT_ERROR) {
-            job->retry_at_ms = jobs_now_ms() + (int64_t)job_retry_delay(jobs->cfg, job) * 1000;
-            job->no_progress_since = jobs_now_ms();
+            job->retry_at_ms = ferry_clock_ms() + (int64_t)job_retry_delay(jobs->cfg, job) * 1000;
+            job->no_progress_since = ferry_clock_ms();
         } else if (job->state == FERRY_JOB_TRANSFERRED) {
             jobs_recover_complete(jobs, job);
         }

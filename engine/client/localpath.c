@@ -15,7 +15,8 @@
 #include <unistd.h>
 
 #include "ferry/log.h"
-#include "jobs-internal.h"
+#include "client/localpath.h"
+#include "client/verify.h"
 
 /* Room for ".<name>.ferry-XXXXXXXX.part" within NAME_MAX (255). */
 #define LOCALPATH_MAX_NAME 220

@@ -16,7 +16,8 @@
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 
-#include "jobs-internal.h"
+#include "client/metalink.h"
+#include "client/verify.h"
 
 #define METALINK_NS "urn:ietf:params:xml:ns:metalink"
 #define METALINK_FERRY_NS "urn:ferry:manifest:1"
@@ -185,7 +186,7 @@ metalink_file(struct metalink *ml, const xmlNode *file)
         } else if (metalink_is(n, "url") && metalink_ns_ok(n)) {
             char **nv;
             char *u;
-            if (ml->nurls >= JOB_MAX_MIRRORS)
+            if (ml->nurls >= METALINK_MAX_URLS)
                 continue;
             u = metalink_text(n);
             if (!u)

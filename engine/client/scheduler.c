@@ -13,20 +13,15 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "ferry/log.h"
-#include "jobs-internal.h"
-
-/* Monotonic milliseconds (timers, checkpoints, pacing). */
-int64_t
-jobs_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include "client/client.h"
+#include "core/clock.h"
+#include "client/fetcher.h"
+#include "client/job.h"
+#include "client/scheduler.h"
+#include "client/store.h"
+#include "client/syncer.h"
 
 static int
 scheduler_cmp(const void *a, const void *b)
@@ -92,7 +87,7 @@ scheduler_throughput(struct ferry_jobs *jobs, int64_t now)
 }
 
 /* Decide and apply who transfers now. */
-void
+static void
 scheduler_tick(struct ferry_jobs *jobs, int64_t now)
 {
     struct job **cand;
@@ -218,7 +213,7 @@ scheduler_main(void *arg)
         int timeout;
 
         fetcher_run(jobs);
-        now = jobs_now_ms();
+        now = ferry_clock_ms();
         scheduler_tick(jobs, now);
         fetcher_idle(jobs, now);
         timeout = scheduler_timeout(jobs, now);
@@ -251,7 +246,14 @@ scheduler_main(void *arg)
     return NULL;
 }
 
-/* Create the multi handle and start the thread. */
+/* The syncer's wake callback: a finished sync interrupts the jobs thread's poll. */
+static void
+scheduler_wake(void *userdata)
+{
+    fetcher_wakeup(userdata);
+}
+
+/* Start the fetcher, the jobs-sync thread and the jobs thread. */
 int
 scheduler_start(struct ferry_jobs *jobs)
 {
@@ -259,7 +261,7 @@ scheduler_start(struct ferry_jobs *jobs)
 
     if (r < 0)
         return r;
-    r = syncer_new(jobs, &jobs->syncer);
+    r = syncer_new(scheduler_wake, jobs, &jobs->syncer);
     if (r < 0) {
         fetcher_done(jobs);
         return r;

@@ -22,7 +22,10 @@
 #include <unistd.h>
 
 #include "ferry/log.h"
-#include "jobs-internal.h"
+#include "client/job.h"
+#include "client/store.h"
+
+static int store_setting_set(struct store *s, const char *key, const char *value);
 
 #define STORE_VERSION 2
 #define STORE_BUSY_TIMEOUT_MS 5000
@@ -1040,7 +1043,7 @@ store_cred_get(struct store *s, const char *job_id, unsigned target, unsigned *r
 }
 
 /* Global settings (key/value). */
-int
+static int
 store_setting_set(struct store *s, const char *key, const char *value)
 {
     sqlite3_stmt *stmt;
@@ -1054,31 +1057,3 @@ store_setting_set(struct store *s, const char *key, const char *value)
     return store_step_done(s, stmt, "write setting");
 }
 
-/* -ENOENT when the key is not set; *ret_value malloc()ed. */
-int
-store_setting_get(struct store *s, const char *key, char **ret_value)
-{
-    sqlite3_stmt *stmt;
-    char *v;
-    int r, rc;
-
-    r = store_prepare(s, "SELECT value FROM settings WHERE key = ?1", &stmt);
-    if (r < 0)
-        return r;
-    store_bind_text(stmt, 1, key);
-    rc = sqlite3_step(stmt);
-    if (rc == SQLITE_DONE) {
-        sqlite3_finalize(stmt);
-        return -ENOENT;
-    }
-    if (rc != SQLITE_ROW) {
-        sqlite3_finalize(stmt);
-        return store_err(s, rc, "read setting");
-    }
-    v = store_col_strdup(stmt, 0);
-    sqlite3_finalize(stmt);
-    if (!v)
-        return -ENOMEM;
-    *ret_value = v;
-    return 0;
-}

@@ -6,8 +6,9 @@
  * buffers, and whatever sits there when the process dies is fetched twice.
  *
  * A request (struct sync_req) is owned by its submitter; the syncer only fills `result`
- * and sets `finished` under its lock, then wakes the jobs thread. The submitter reads
- * `finished` through syncer_done() and frees the request afterwards.
+ * and sets `finished` under its lock, then calls the wake callback given to syncer_new (the
+ * scheduler's interrupts the jobs thread's poll). The submitter reads `finished` through
+ * syncer_done() and frees the request afterwards.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -15,7 +16,9 @@
 #include <unistd.h>
 
 #include "ferry/log.h"
-#include "jobs-internal.h"
+#include "core/clock.h"
+#include "client/syncer.h"
+#include "client/verify.h"
 
 struct syncer {
     pthread_mutex_t lock;
@@ -23,7 +26,8 @@ struct syncer {
     pthread_t thread;
     struct sync_req *head, *tail;
     bool stopping;
-    struct ferry_jobs *jobs;
+    syncer_wake_fn wake;     /* called after each finished request */
+    void *wake_data;
 };
 
 static void *
@@ -54,16 +58,16 @@ syncer_main(void *arg)
                 q->items[i].bad = !verify_chunk_ok(q->fd, q->items[i].off, q->items[i].len,
                                                    q->items[i].digest);
         } else {
-            int64_t t0 = jobs_now_ms();
+            int64_t t0 = ferry_clock_ms();
             r = fdatasync(q->fd) < 0 ? -errno : 0;
             ferry_log_debug("fdatasync of %zu chunk(s) took %lld ms", q->n,
-                            (long long)(jobs_now_ms() - t0));
+                            (long long)(ferry_clock_ms() - t0));
         }
         pthread_mutex_lock(&s->lock);
         q->result = r;
         q->finished = true;
         pthread_cond_broadcast(&s->cond);
-        fetcher_wakeup(s->jobs);
+        s->wake(s->wake_data);
     }
     pthread_mutex_unlock(&s->lock);
     return NULL;
@@ -71,14 +75,15 @@ syncer_main(void *arg)
 
 /* Start the thread. */
 int
-syncer_new(struct ferry_jobs *jobs, struct syncer **ret)
+syncer_new(syncer_wake_fn wake, void *userdata, struct syncer **ret)
 {
     struct syncer *s = calloc(1, sizeof(*s));
     int r;
 
     if (!s)
         return -ENOMEM;
-    s->jobs = jobs;
+    s->wake = wake;
+    s->wake_data = userdata;
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->cond, NULL);
     r = pthread_create(&s->thread, NULL, syncer_main, s);

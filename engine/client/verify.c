@@ -4,6 +4,7 @@
  * the optional whole-file "ExpectedDigest" (sha256:HEX via OpenSSL, xxh128:HEX).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -16,7 +17,7 @@
 #include <xxh_x86dispatch.h>
 #endif
 
-#include "jobs-internal.h"
+#include "client/verify.h"
 
 #define VERIFY_READ_BUF (1u << 20)
 
@@ -36,12 +37,29 @@ verify_digest(const void *data, size_t len, uint8_t ret[16])
     verify_canonical(XXH3_128bits(data, len), ret);
 }
 
+/*
+ * Bench hook (verify.h): FERRY_BENCH_NO_HASH=1 makes chunk streams hash nothing, so
+ * bench/fetch_one --no-hash can measure what hashing costs. Read once, at the first stream;
+ * the daemon never sets it, and chunk digests are meaningless while it is on.
+ */
+static bool verify_skip_hash;
+static pthread_once_t verify_skip_once = PTHREAD_ONCE_INIT;
+
+static void
+verify_skip_read(void)
+{
+    const char *v = getenv("FERRY_BENCH_NO_HASH");
+
+    verify_skip_hash = v && strcmp(v, "1") == 0;
+}
+
 /* A fresh streaming state; NULL on OOM. */
 void *
 verify_stream_new(void)
 {
     XXH3_state_t *s = XXH3_createState();
 
+    pthread_once(&verify_skip_once, verify_skip_read);
     if (s)
         XXH3_128bits_reset(s);
     return s;
@@ -63,17 +81,11 @@ verify_stream_reset(void *s)
     XXH3_128bits_reset(s);
 }
 
-/*
- * Bench only (bench/fetch_one --no-hash): skip the per-chunk stream to measure what hashing
- * costs. Never set by the daemon; chunk digests are meaningless while it is on.
- */
-bool verify_bench_skip_hash;
-
 /* Feed bytes as they are written. */
 void
 verify_stream_update(void *s, const void *data, size_t len)
 {
-    if (verify_bench_skip_hash)
+    if (verify_skip_hash)
         return;
     XXH3_128bits_update(s, data, len);
 }
@@ -116,7 +128,7 @@ verify_stream_from_file(void *s, int fd, uint64_t off, uint64_t len)
 }
 
 /* XXH3-128 of bytes [off, off+len) of fd. */
-int
+static int
 verify_file_range(int fd, uint64_t off, uint64_t len, uint8_t ret[16])
 {
     void *s = verify_stream_new();

@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "jobs-internal.h"
+#include "client/metalink.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -27,7 +27,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (ml->zero[i] > 1)
                 __builtin_trap();
     }
-    if (ml->nurls > JOB_MAX_MIRRORS)
+    if (ml->nurls > METALINK_MAX_URLS)
         __builtin_trap();
     metalink_free(ml);
     return 0;

@@ -21,9 +21,10 @@
 #include "ferry-test.h"
 #include "ferry/server.h"
 #include "ferry/users.h"
-#include "jobs-internal.h"
-#include "jobs_role.h"
-#include "server_role.h"
+#include "client/client.h"
+#include "client/job.h"
+#include "client/jobs_role.h"
+#include "server/server_role.h"
 
 static void
 cfg_set(struct ferry_config *cfg, const char *name, const char *value)

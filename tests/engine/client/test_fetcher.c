@@ -18,8 +18,11 @@
 
 #include "client-test.h"
 #include "ferry-test.h"
-#include "jobs-internal.h"
-#include "jobs_role.h"
+#include "client/client.h"
+#include "client/fetcher.h"
+#include "client/job.h"
+#include "client/jobs_role.h"
+#include "client/verify.h"
 
 struct env {
     char *tmp;

@@ -18,8 +18,9 @@
 
 #include "client-test.h"
 #include "ferry-test.h"
-#include "jobs-internal.h"
-#include "jobs_role.h"
+#include "client/client.h"
+#include "client/job.h"
+#include "client/jobs_role.h"
 
 static int db_query_int(const char *db, const char *sql);
 

@@ -15,8 +15,10 @@
 
 #include "client-test.h"
 #include "ferry-test.h"
-#include "jobs-internal.h"
-#include "jobs_role.h"
+#include "client/client.h"
+#include "client/job.h"
+#include "client/jobs_role.h"
+#include "client/store.h"
 
 #define NJOBS 1500 /* several index growths (64 -> 4096 buckets) */
 

@@ -14,7 +14,7 @@
 
 #include "client-test.h"
 #include "ferry-test.h"
-#include "jobs-internal.h"
+#include "client/localpath.h"
 
 static char *tmp;
 static char root[512], outside[512];

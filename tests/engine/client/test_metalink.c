@@ -9,7 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jobs-internal.h"
+#include "client/metalink.h"
+#include "client/verify.h"
 
 #define HEAD                                                                                  \
     "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"                                            \

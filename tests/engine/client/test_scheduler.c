@@ -13,8 +13,10 @@
 
 #include "client-test.h"
 #include "ferry-test.h"
-#include "jobs-internal.h"
-#include "jobs_role.h"
+#include "client/client.h"
+#include "client/job.h"
+#include "client/jobs_role.h"
+#include "client/scheduler.h"
 
 struct env {
     char *tmp;
