@@ -66,6 +66,14 @@ int ctl_args(const char *cmd, int argc, char **argv, const struct option *opts, 
 /* Human output of an instance: "Name  value" lines, nested objects indented. */
 void ctl_print_instance(FILE *f, const struct ctl_instance *inst, unsigned indent);
 
+/* One line of a list command's human output for inst, on f. */
+typedef void (*ctl_list_row_fn)(FILE *f, const struct ctl_instance *inst);
+/* A list command (cmd "job list"): Enumerate uri on the default endpoint and print every
+ * instance: a JSON array with --json; else header (NULL = none) and row() per instance, or
+ * ctl_print_instance blocks when row is NULL. Returns the exit code. */
+int ctl_list(struct ctl_ctx *ctx, const char *cmd, int argc, char **argv, const char *uri,
+             const char *header, ctl_list_row_fn row);
+
 /* Numbers: decimal (or 0x hex), <= max. -EINVAL otherwise. */
 int ctl_parse_u64(const char *s, uint64_t max, uint64_t *ret);
 /* Seconds with an optional fraction ("0.5"), 0 < v <= 86400. */
