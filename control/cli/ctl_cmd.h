@@ -1,7 +1,8 @@
 /*
  * control/cli/ctl_cmd.h - what ferryctl's commands share: the global options, session
  * creation, failure reporting, instance printing, argument parsing. Each command family
- * lives in its own file (ctl_cmd_job.c, ctl_cmd_server.c, ctl_distribute.c, ctl_user.c).
+ * lives in its own file (ctl_cmd_job.c, ctl_cmd_server.c, ctl_distribute.c with its steps
+ * in ctl_dist_*.c, ctl_user.c).
  */
 #ifndef FERRY_CTL_CMD_H
 #define FERRY_CTL_CMD_H
