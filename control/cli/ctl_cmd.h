@@ -12,15 +12,12 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "ctl_defaults.h"
 #include "ctl_envelope.h"
+#include "ctl_help.h"
 #include "ctl_http.h"
 #include "ctl_json.h"
 #include "ctl_session.h"
-
-#define CTL_DEFAULT_ENDPOINT "http://127.0.0.1:5985/wsman"
-#define CTL_DEFAULT_TIMEOUT 60
-/* Largest password file read (one line). */
-#define CTL_MAX_PASSWORD 1024
 
 /* ferry's own BitsClientJob properties (beside BITS's, DESIGN §4). */
 #define CTL_PROP_THROUGHPUT "Throughput"
@@ -30,8 +27,6 @@
 #define CTL_PROP_CONNECTIONS "ConnectionsPerFile"
 #define CTL_PROP_BANDWIDTH_LIMIT "BandwidthLimit"
 
-/* The access rule `url publish` and `distribute` use unless told otherwise: everyone. */
-#define CTL_DEFAULT_RULE "D:(A;;GA;;;WD)"
 
 struct ctl_ctx {
     const char *endpoint;
@@ -90,9 +85,6 @@ void ctl_live_begin(void);
 double ctl_now(void);
 /* Sleep for s seconds (interrupted sleeps resume). */
 void ctl_sleep(double s);
-
-/* Help: the usage text of a command path ("job", "job wait", ...); false if unknown. */
-bool ctl_help(FILE *f, const char *cmd);
 
 /* The command families. argv[0] is the command name ("job", ...); each parses its own
  * options, prints its result (text, or JSON with ctx->json) and returns the exit code

@@ -9,7 +9,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "ctl_distribute.h"
+#include "ctl_dist.h"
 #include "wsman_names.h"
 
 /* One Get of h's job at t (s since start): progress, completion, failure, outages. */
@@ -132,7 +132,7 @@ follow_display(const struct dist_hosts *hosts, bool live, unsigned *drawn, doubl
 }
 
 /*
- * Step 3. See ctl_distribute.h.
+ * Step 3. See ctl_dist.h.
  */
 void
 dist_follow(struct dist_run *run)

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ctl_distribute.h"
+#include "ctl_dist.h"
 
 /*
  * Allocate n hosts, each RUNNING, not reachable-tested yet, fetching fetch_url. The

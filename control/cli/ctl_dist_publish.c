@@ -8,12 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ctl_distribute.h"
+#include "ctl_dist.h"
 #include "wsman_names.h"
 
 /*
  * The URL clients fetch for group/suffix as published on the server endpoint. See
- * ctl_distribute.h.
+ * ctl_dist.h.
  */
 int
 dist_publish_url(const char *group, const char *server, const char *suffix, char **ret)
@@ -136,7 +136,7 @@ publish_url(struct dist_run *run)
 }
 
 /*
- * Step 1. See ctl_distribute.h.
+ * Step 1. See ctl_dist.h.
  */
 int
 dist_publish(struct dist_run *run)

@@ -4,7 +4,7 @@
  */
 #include <stdio.h>
 
-#include "ctl_distribute.h"
+#include "ctl_dist.h"
 
 /* The --json form: {"Url", "ok", "Seconds", "hosts": [...]}. */
 static void
@@ -60,7 +60,7 @@ report_json(struct ctl_json *j, const struct dist_hosts *hosts, const char *url,
 }
 
 /*
- * Step 4. See ctl_distribute.h.
+ * Step 4. See ctl_dist.h.
  */
 void
 dist_report(struct dist_run *run, double elapsed, bool ok)

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ctl_distribute.h"
+#include "ctl_dist.h"
 #include "wsman_names.h"
 
 /* Get-modify-Put of the job's Priority. 0 or the session error. */
@@ -86,7 +86,7 @@ start_host(struct ctl_ctx *ctx, struct dist_host *h, const char *local_file,
 }
 
 /*
- * Step 2. See ctl_distribute.h.
+ * Step 2. See ctl_dist.h.
  */
 void
 dist_start(struct dist_run *run)

@@ -5,7 +5,7 @@
 #include <errno.h>
 #include <stdio.h>
 
-#include "ctl_distribute.h"
+#include "ctl_dist.h"
 #include "wsman_names.h"
 
 /*

@@ -1,6 +1,6 @@
 /*
  * control/cli/ctl_distribute.c - `ferryctl distribute`: the driver. It parses the
- * options, names what is published and fetched, and runs the steps of ctl_distribute.h in
+ * options, names what is published and fetched, and runs the steps of ctl_dist.h in
  * order: publish one file on a server host, start a job on every client host, follow them
  * all with one display (completing each job when it is TRANSFERRED), report per-host
  * figures, unpublish. Hosts are independent: one failing is reported and the others go on.
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ctl_distribute.h"
+#include "ctl_dist.h"
 
 /* One option of `distribute` into the options (data). */
 static int

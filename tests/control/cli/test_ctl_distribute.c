@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ctl_distribute.h"
+#include "ctl_dist.h"
 
 static char *
 url(const char *group, const char *server, const char *suffix)

@@ -1,5 +1,5 @@
 /*
- * control/cli/ctl_distribute.h - the pieces of `ferryctl distribute` and what they share:
+ * control/cli/ctl_dist.h - the pieces of `ferryctl distribute` and what they share:
  * the options, the run (what was published, what clients fetch), the host list and the
  * state of each host.
  *
@@ -13,8 +13,8 @@
  * its own fetch_url, so a mode where some hosts fetch from others (relays) only changes
  * what start is given per host.
  */
-#ifndef FERRY_CTL_DISTRIBUTE_H
-#define FERRY_CTL_DISTRIBUTE_H
+#ifndef FERRY_CTL_DIST_H
+#define FERRY_CTL_DIST_H
 
 #include <stdbool.h>
 #include <stddef.h>
