@@ -161,6 +161,63 @@ ctl_print_instance(FILE *f, const struct ctl_instance *inst, unsigned indent)
     }
 }
 
+/*
+ * `job list`, `group list`: no options but --help, one Enumerate of uri on the default
+ * endpoint, every instance printed (a JSON array with --json; else the header line when
+ * given, then row() per instance, or ctl_print_instance blocks when row is NULL). The
+ * instances are freed here. Returns the exit code, having reported any failure.
+ */
+int
+ctl_list(struct ctl_ctx *ctx, const char *cmd, int argc, char **argv, const char *uri,
+         const char *header, ctl_list_row_fn row)
+{
+    static const struct option no_opts[] = {
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct ctl_session *s = NULL;
+    struct ctl_instance **v = NULL;
+    size_t n = 0;
+    int r;
+
+    r = ctl_args(cmd, argc, argv, no_opts, 0, NULL, NULL, NULL);
+    if (r != 0)
+        return r == CTL_ARGS_HELP ? CTL_EXIT_OK : r;
+    r = ctl_ctx_session(ctx, NULL, &s);
+    if (r < 0)
+        return -r;
+    r = ctl_session_enumerate(s, uri, &v, &n);
+    if (r < 0) {
+        r = ctl_report(ctx, s, r);
+        ctl_session_free(s);
+        return r;
+    }
+    if (ctx->json) {
+        ctl_json_begin_array(&ctx->js);
+        for (size_t i = 0; i < n; i++)
+            ctl_json_instance(&ctx->js, v[i]);
+        ctl_json_end_array(&ctx->js);
+        ctl_json_end(&ctx->js);
+    } else {
+        if (header)
+            printf("%s\n", header);
+        for (size_t i = 0; i < n; i++) {
+            if (row) {
+                row(stdout, v[i]);
+                continue;
+            }
+            if (i > 0)
+                fputc('\n', stdout);
+            ctl_print_instance(stdout, v[i], 0);
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        ctl_instance_free(v[i]);
+    free(v);
+    ctl_session_free(s);
+    return CTL_EXIT_OK;
+}
+
 int
 ctl_parse_u64(const char *s, uint64_t max, uint64_t *ret)
 {

@@ -1,7 +1,8 @@
 /*
  * control/cli/ctl_cmd.h - what ferryctl's commands share: the global options, session
  * creation, failure reporting, instance printing, argument parsing. Each command family
- * lives in its own file (ctl_cmd_job.c, ctl_cmd_server.c, ctl_distribute.c, ctl_user.c).
+ * lives in its own file (ctl_cmd_job.c, ctl_cmd_server.c, ctl_distribute.c with its steps
+ * in ctl_dist_*.c, ctl_user.c).
  */
 #ifndef FERRY_CTL_CMD_H
 #define FERRY_CTL_CMD_H
@@ -11,15 +12,12 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "ctl_defaults.h"
 #include "ctl_envelope.h"
+#include "ctl_help.h"
 #include "ctl_http.h"
 #include "ctl_json.h"
 #include "ctl_session.h"
-
-#define CTL_DEFAULT_ENDPOINT "http://127.0.0.1:5985/wsman"
-#define CTL_DEFAULT_TIMEOUT 60
-/* Largest password file read (one line). */
-#define CTL_MAX_PASSWORD 1024
 
 /* ferry's own BitsClientJob properties (beside BITS's, DESIGN §4). */
 #define CTL_PROP_THROUGHPUT "Throughput"
@@ -29,8 +27,6 @@
 #define CTL_PROP_CONNECTIONS "ConnectionsPerFile"
 #define CTL_PROP_BANDWIDTH_LIMIT "BandwidthLimit"
 
-/* The access rule `url publish` and `distribute` use unless told otherwise: everyone. */
-#define CTL_DEFAULT_RULE "D:(A;;GA;;;WD)"
 
 struct ctl_ctx {
     const char *endpoint;
@@ -66,6 +62,14 @@ int ctl_args(const char *cmd, int argc, char **argv, const struct option *opts, 
 /* Human output of an instance: "Name  value" lines, nested objects indented. */
 void ctl_print_instance(FILE *f, const struct ctl_instance *inst, unsigned indent);
 
+/* One line of a list command's human output for inst, on f. */
+typedef void (*ctl_list_row_fn)(FILE *f, const struct ctl_instance *inst);
+/* A list command (cmd "job list"): Enumerate uri on the default endpoint and print every
+ * instance: a JSON array with --json; else header (NULL = none) and row() per instance, or
+ * ctl_print_instance blocks when row is NULL. Returns the exit code. */
+int ctl_list(struct ctl_ctx *ctx, const char *cmd, int argc, char **argv, const char *uri,
+             const char *header, ctl_list_row_fn row);
+
 /* Numbers: decimal (or 0x hex), <= max. -EINVAL otherwise. */
 int ctl_parse_u64(const char *s, uint64_t max, uint64_t *ret);
 /* Seconds with an optional fraction ("0.5"), 0 < v <= 86400. */
@@ -81,9 +85,6 @@ void ctl_live_begin(void);
 double ctl_now(void);
 /* Sleep for s seconds (interrupted sleeps resume). */
 void ctl_sleep(double s);
-
-/* Help: the usage text of a command path ("job", "job wait", ...); false if unknown. */
-bool ctl_help(FILE *f, const char *cmd);
 
 /* The command families. argv[0] is the command name ("job", ...); each parses its own
  * options, prints its result (text, or JSON with ctx->json) and returns the exit code

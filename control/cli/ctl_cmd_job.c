@@ -356,61 +356,37 @@ job_set_state_cmd(struct ctl_ctx *ctx, const char *sub, int argc, char **argv,
     return r;
 }
 
+/* One `job list` line: id, state, priority, bytes done/total, name. */
+static void
+job_list_row(FILE *f, const struct ctl_instance *inst)
+{
+    static const char *const pn[] = {"foreground", "high", "normal", "low"};
+    struct ctl_job_status st = {0};
+    uint64_t prio = 99;
+    char done[32], total[32], bytes[70];
+    const char *id = ctl_instance_get(inst, "JobId");
+    const char *name = ctl_instance_get(inst, "DisplayName");
+
+    ctl_job_status_read(inst, &st);
+    ctl_instance_get_u64(inst, "Priority", &prio);
+    ctl_format_bytes(st.bytes_transferred, done, sizeof(done));
+    if (st.bytes_total == CTL_SIZE_UNKNOWN)
+        snprintf(total, sizeof(total), "?");
+    else
+        ctl_format_bytes(st.bytes_total, total, sizeof(total));
+    snprintf(bytes, sizeof(bytes), "%s/%s", done, total);
+    fprintf(f, "%-38s  %-15s  %-10s  %-21s  %s\n", id ? id : "?", ctl_state_name(st.state),
+            prio < 4 ? pn[prio] : "?", bytes, name ? name : "");
+}
+
 static int
 job_list(struct ctl_ctx *ctx, int argc, char **argv)
 {
-    struct ctl_session *s = NULL;
-    struct ctl_instance **v = NULL;
-    size_t n = 0;
-    int r;
+    char header[128];
 
-    r = ctl_args("job list", argc, argv, job_no_opts, 0, NULL, NULL, NULL);
-    if (r != 0)
-        return r == CTL_ARGS_HELP ? CTL_EXIT_OK : r;
-    r = ctl_ctx_session(ctx, NULL, &s);
-    if (r < 0)
-        return -r;
-    r = ctl_session_enumerate(s, JOB_URI, &v, &n);
-    if (r < 0) {
-        r = ctl_report(ctx, s, r);
-        ctl_session_free(s);
-        return r;
-    }
-    if (ctx->json) {
-        ctl_json_begin_array(&ctx->js);
-        for (size_t i = 0; i < n; i++)
-            ctl_json_instance(&ctx->js, v[i]);
-        ctl_json_end_array(&ctx->js);
-        ctl_json_end(&ctx->js);
-    } else {
-        printf("%-38s  %-15s  %-10s  %-21s  %s\n", "JOBID", "STATE", "PRIORITY", "BYTES",
-               "NAME");
-        for (size_t i = 0; i < n; i++) {
-            struct ctl_job_status st = {0};
-            uint64_t prio = 99;
-            char done[32], total[32], bytes[70];
-            static const char *const pn[] = {"foreground", "high", "normal", "low"};
-            const char *id = ctl_instance_get(v[i], "JobId");
-            const char *name = ctl_instance_get(v[i], "DisplayName");
-
-            ctl_job_status_read(v[i], &st);
-            ctl_instance_get_u64(v[i], "Priority", &prio);
-            ctl_format_bytes(st.bytes_transferred, done, sizeof(done));
-            if (st.bytes_total == CTL_SIZE_UNKNOWN)
-                snprintf(total, sizeof(total), "?");
-            else
-                ctl_format_bytes(st.bytes_total, total, sizeof(total));
-            snprintf(bytes, sizeof(bytes), "%s/%s", done, total);
-            printf("%-38s  %-15s  %-10s  %-21s  %s\n", id ? id : "?",
-                   ctl_state_name(st.state), prio < 4 ? pn[prio] : "?", bytes,
-                   name ? name : "");
-        }
-    }
-    for (size_t i = 0; i < n; i++)
-        ctl_instance_free(v[i]);
-    free(v);
-    ctl_session_free(s);
-    return CTL_EXIT_OK;
+    snprintf(header, sizeof(header), "%-38s  %-15s  %-10s  %-21s  %s", "JOBID", "STATE",
+             "PRIORITY", "BYTES", "NAME");
+    return ctl_list(ctx, "job list", argc, argv, JOB_URI, header, job_list_row);
 }
 
 static int

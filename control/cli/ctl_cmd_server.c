@@ -88,41 +88,7 @@ server_invoke(struct ctl_ctx *ctx, const char *prefix, bool is_static, const cha
 static int
 group_list(struct ctl_ctx *ctx, int argc, char **argv)
 {
-    struct ctl_session *s = NULL;
-    struct ctl_instance **v = NULL;
-    size_t n = 0;
-    int r;
-
-    r = ctl_args("group list", argc, argv, server_no_opts, 0, NULL, NULL, NULL);
-    if (r != 0)
-        return r == CTL_ARGS_HELP ? CTL_EXIT_OK : r;
-    r = ctl_ctx_session(ctx, NULL, &s);
-    if (r < 0)
-        return -r;
-    r = ctl_session_enumerate(s, GROUP_URI, &v, &n);
-    if (r < 0) {
-        r = ctl_report(ctx, s, r);
-        ctl_session_free(s);
-        return r;
-    }
-    if (ctx->json) {
-        ctl_json_begin_array(&ctx->js);
-        for (size_t i = 0; i < n; i++)
-            ctl_json_instance(&ctx->js, v[i]);
-        ctl_json_end_array(&ctx->js);
-        ctl_json_end(&ctx->js);
-    } else {
-        for (size_t i = 0; i < n; i++) {
-            if (i > 0)
-                fputc('\n', stdout);
-            ctl_print_instance(stdout, v[i], 0);
-        }
-    }
-    for (size_t i = 0; i < n; i++)
-        ctl_instance_free(v[i]);
-    free(v);
-    ctl_session_free(s);
-    return CTL_EXIT_OK;
+    return ctl_list(ctx, "group list", argc, argv, GROUP_URI, NULL, NULL);
 }
 
 int

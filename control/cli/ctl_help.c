@@ -4,7 +4,8 @@
  */
 #include <string.h>
 
-#include "ctl_cmd.h"
+#include "ctl_defaults.h"
+#include "ctl_help.h"
 
 static const struct {
     const char *cmd;
@@ -186,6 +187,9 @@ static const struct {
      "  --interval S      seconds between polls (default 0.5)\n"},
 };
 
+/*
+ * The usage text of cmd on f; false when no command has that path. See ctl_help.h.
+ */
 bool
 ctl_help(FILE *f, const char *cmd)
 {

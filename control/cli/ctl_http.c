@@ -242,9 +242,3 @@ ctl_http_error(const struct ctl_http *h)
 {
     return h->error;
 }
-
-const char *
-ctl_http_url(const struct ctl_http *h)
-{
-    return h->url;
-}

@@ -39,7 +39,5 @@ int ctl_http_post(struct ctl_http *http, const char *body, size_t len, long *ret
                   char **ret_body, size_t *ret_len);
 /* The last transport error as one line. */
 const char *ctl_http_error(const struct ctl_http *http);
-/* The endpoint URL (owned by http). */
-const char *ctl_http_url(const struct ctl_http *http);
 
 #endif

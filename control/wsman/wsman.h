@@ -8,7 +8,8 @@
  * (headers by namespace URI) -> the operation (Identify, Get, Put, Invoke in
  * wsman_dispatch.c; Enumerate/Pull/Release in wsman_enum.c) on a resource class
  * (wsman_res_*.c) -> reply envelope (wsman_envelope.c) or a fault (wsman_fault.c, the only
- * place faults are made).
+ * place faults are made). Helpers shared by those files sit below them, so calls run one
+ * way: wsman_class.c (class keys, property writers), wsman_parse.c (numbers, booleans).
  */
 #ifndef FERRY_WSMAN_H
 #define FERRY_WSMAN_H
@@ -104,7 +105,8 @@ struct wsman_reply {
     size_t len;
     bool need_auth;          /* unauthenticated caller reached a non-Identify op: 401 */
 };
-/* Free the body and zero the reply (safe on a zeroed or already freed reply). */
+/* Free the body and zero the reply (safe on a zeroed or already freed reply).
+ * wsman_envelope.c. */
 void wsman_reply_done(struct wsman_reply *reply);
 
 /* ---- the endpoint ---- */
@@ -355,15 +357,13 @@ extern const struct wsman_class wsman_class_job;
 extern const struct wsman_class wsman_class_file;
 extern const struct wsman_class wsman_class_urlgroup;
 
+/* Shared by the classes and the operations on them (wsman_class.c); the value parsers are
+ * in wsman_parse.h. */
 /* Number of selector keys of a class (1 or 2). */
 size_t wsman_class_nkeys(const struct wsman_class *cls);
 /* Add <p:name>text</p:name> (text formatted) to parent in the class namespace. */
 xmlNodePtr wsman_prop(struct wsman_response *resp, xmlNodePtr parent, const char *name,
                       const char *fmt, ...) FERRY_PRINTF(4, 5);
-/* Parse an unsigned decimal in [0, max] (surrounding whitespace allowed); -EINVAL. */
-int wsman_parse_uint(const char *s, uint64_t max, uint64_t *ret);
-/* "true"/"false" (any case) or "1"/"0"; -EINVAL otherwise. */
-int wsman_parse_bool(const char *s, bool *ret);
 
 /* ---- enumeration (wsman_enum.c) ---- */
 /* The enumeration contexts of one endpoint: at most `max` alive, each expiring ttl_s

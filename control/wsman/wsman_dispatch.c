@@ -19,19 +19,13 @@
 
 #include "ferry/log.h"
 #include "wsman.h"
+#include "wsman_parse.h"
 
 static const struct wsman_class *const classes[] = {
     &wsman_class_job,
     &wsman_class_file,
     &wsman_class_urlgroup,
 };
-
-void
-wsman_reply_done(struct wsman_reply *reply)
-{
-    free(reply->body);
-    memset(reply, 0, sizeof(*reply));
-}
 
 int
 wsman_ctx_new(const struct ferry_config *cfg, const struct wsman_engine_ops *ops,
@@ -67,105 +61,6 @@ wsman_ctx_free(struct wsman_ctx *ctx)
     ctx->auth = wsman_auth_free(ctx->auth);
     free(ctx);
     return NULL;
-}
-
-/* ---- helpers shared with the classes ---- */
-
-size_t
-wsman_class_nkeys(const struct wsman_class *cls)
-{
-    size_t n = 0;
-
-    while (n < WSMAN_MAX_KEYS && cls->keys[n])
-        n++;
-    return n;
-}
-
-xmlNodePtr
-wsman_prop(struct wsman_response *resp, xmlNodePtr parent, const char *name, const char *fmt,
-           ...)
-{
-    char buf[1024];
-    char *dyn = NULL;
-    const char *text = buf;
-    va_list ap;
-    int n;
-    xmlNodePtr node;
-
-    va_start(ap, fmt);
-    n = vsnprintf(buf, sizeof(buf), fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return NULL;
-    if ((size_t)n >= sizeof(buf)) {
-        va_start(ap, fmt);
-        n = vasprintf(&dyn, fmt, ap);
-        va_end(ap);
-        if (n < 0)
-            return NULL;
-        text = dyn;
-    }
-    node = xmlNewTextChild(parent, resp->ns_p, (const xmlChar *)name, (const xmlChar *)text);
-    free(dyn);
-    return node;
-}
-
-int
-wsman_call_out(struct wsman_call *call, const char *name, const char *fmt, ...)
-{
-    char buf[1024];
-    va_list ap;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(buf, sizeof(buf), fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof(buf))
-        return -EINVAL;
-    if (!xmlNewTextChild(call->out, call->resp->ns_p, (const xmlChar *)name,
-                         (const xmlChar *)buf))
-        return -ENOMEM;
-    return 0;
-}
-
-int
-wsman_parse_uint(const char *s, uint64_t max, uint64_t *ret)
-{
-    char *end;
-    unsigned long long v;
-
-    if (!s)
-        return -EINVAL;
-    while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
-        s++;
-    if (*s < '0' || *s > '9')
-        return -EINVAL;
-    errno = 0;
-    v = strtoull(s, &end, 10);
-    if (errno != 0 || end == s)
-        return -EINVAL;
-    while (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r')
-        end++;
-    if (*end || v > max)
-        return -EINVAL;
-    *ret = v;
-    return 0;
-}
-
-int
-wsman_parse_bool(const char *s, bool *ret)
-{
-    if (!s)
-        return -EINVAL;
-    if (strcasecmp(s, "true") == 0 || strcmp(s, "1") == 0) {
-        *ret = true;
-        return 0;
-    }
-    if (strcasecmp(s, "false") == 0 || strcmp(s, "0") == 0) {
-        *ret = false;
-        return 0;
-    }
-    return -EINVAL;
 }
 
 static const struct wsman_class *

@@ -23,6 +23,7 @@
 #include <libxml/tree.h>
 
 #include "wsman.h"
+#include "wsman_parse.h"
 
 #define ENUM_MAX_ELEMENTS 32000
 #define ENUM_ENVELOPE_SLACK 256

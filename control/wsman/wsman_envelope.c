@@ -19,6 +19,7 @@
 #include <strings.h>
 
 #include "wsman.h"
+#include "wsman_parse.h"
 
 int64_t
 wsman_request_elapsed_ms(const struct wsman_request *req)
@@ -406,6 +407,17 @@ wsman_response_new(const struct wsman_request *req, const char *action,
     }
     *ret = r;
     return 0;
+}
+
+/*
+ * Free a reply's body and zero it; safe on a zeroed or already freed reply. Replies are
+ * filled here (wsman_response_finish) and by wsman_fault_reply.
+ */
+void
+wsman_reply_done(struct wsman_reply *reply)
+{
+    free(reply->body);
+    memset(reply, 0, sizeof(*reply));
 }
 
 void

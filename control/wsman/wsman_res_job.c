@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "wsman.h"
+#include "wsman_parse.h"
 
 static int
 job_check_key(size_t i, const char *value)

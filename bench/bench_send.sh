@@ -7,7 +7,8 @@ set -euo pipefail
 build=${1:?build dir}
 mib=${2:-1024}
 runs=${3:-3}
-serve=$build/tests/engine/http/http_serve
+serve=$build/bench/http_serve
+ninja -C "$build" bench/http_serve >/dev/null
 work=$(mktemp -d "${TMPDIR:-/tmp}/ferry-bench-XXXXXX")
 trap 'rm -rf "$work"; [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null; true' EXIT
 file=$work/data.bin

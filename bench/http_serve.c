@@ -1,5 +1,5 @@
 /*
- * tests/engine/http/http_serve.c - a minimal file server on the engine's HTTP core, for
+ * bench/http_serve.c - a minimal file server on the engine's HTTP core, for
  * measuring send backends by hand (docs/internals/http.md has the figures):
  *   http_serve FILE BACKEND WORKERS [CERT KEY]
  * Serves FILE at every path on 127.0.0.1 (ephemeral port, printed as "port N"), with

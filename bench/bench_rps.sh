@@ -6,7 +6,8 @@
 set -euo pipefail
 build=${1:?build dir}
 kib=${2:-1024}
-serve=$build/tests/engine/http/http_serve
+serve=$build/bench/http_serve
+ninja -C "$build" bench/http_serve >/dev/null
 work=$(mktemp -d "${TMPDIR:-/tmp}/ferry-rps-XXXXXX")
 trap 'rm -rf "$work"; [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null; true' EXIT
 head -c $((kib * 1024)) /dev/urandom >"$work/f"

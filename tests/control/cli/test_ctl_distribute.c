@@ -1,0 +1,103 @@
+/*
+ * tests/control/cli/test_ctl_distribute.c - the session-free parts of `ferryctl
+ * distribute`: the URL clients fetch (ctl_dist_publish.c) and the host list and per-host
+ * helpers (ctl_dist_host.c).
+ */
+#include <check.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl_dist.h"
+
+static char *
+url(const char *group, const char *server, const char *suffix)
+{
+    char *u = NULL;
+
+    ck_assert_int_eq(dist_publish_url(group, server, suffix, &u), 0);
+    return u;
+}
+
+START_TEST(test_publish_url)
+{
+    char *u, *none = NULL;
+
+    /* a named host is kept as it is */
+    u = url("http://srv:8080/data", "http://10.0.0.1:5985/wsman", "f.img");
+    ck_assert_str_eq(u, "http://srv:8080/data/f.img");
+    free(u);
+    /* a wildcard host becomes the server endpoint's host, without its port */
+    u = url("http://+:8080/data", "http://10.0.0.1:5985/wsman", "f.img");
+    ck_assert_str_eq(u, "http://10.0.0.1:8080/data/f.img");
+    free(u);
+    u = url("https://*/d", "https://host.example/wsman", "x");
+    ck_assert_str_eq(u, "https://host.example/d/x");
+    free(u);
+    /* IPv6 literals keep their brackets */
+    u = url("http://+:80/g", "http://[fd00::1]:5985/wsman", "a");
+    ck_assert_str_eq(u, "http://[fd00::1]:80/g/a");
+    free(u);
+    u = url("http://+:80/g", "http://[fd00::1]/wsman", "a");
+    ck_assert_str_eq(u, "http://[fd00::1]:80/g/a");
+    free(u);
+    ck_assert_int_eq(dist_publish_url("no-scheme/data", "http://h/wsman", "a", &none),
+                     -EINVAL);
+    ck_assert_ptr_null(none);
+}
+END_TEST
+
+START_TEST(test_hosts)
+{
+    char *eps[] = {"http://a:5985/wsman", "https://b/wsman"};
+    struct dist_hosts hosts = {0};
+    char buf[8];
+
+    ck_assert_int_eq(dist_hosts_init(&hosts, eps, 2, "http://s/g/f"), 0);
+    ck_assert_uint_eq(hosts.n, 2);
+    for (size_t i = 0; i < 2; i++) {
+        ck_assert_ptr_eq(hosts.v[i].endpoint, eps[i]);
+        ck_assert_str_eq(hosts.v[i].fetch_url, "http://s/g/f");
+        ck_assert_int_eq(hosts.v[i].phase, DIST_RUNNING);
+        ck_assert_ptr_null(hosts.v[i].s);
+    }
+    dist_host_fail(&hosts.v[1], "CreateJob", "refused");
+    ck_assert_int_eq(hosts.v[1].phase, DIST_FAILED);
+    ck_assert_str_eq(hosts.v[1].error, "CreateJob: refused");
+
+    /* the job's own clock (FILETIME, 100 ns) when both times are known */
+    hosts.v[0].t_done = 9.0;
+    ck_assert(dist_host_seconds(&hosts.v[0]) == 9.0);
+    hosts.v[0].st.creation_time = 10000000;
+    hosts.v[0].st.completion_time = 35000000;
+    ck_assert(dist_host_seconds(&hosts.v[0]) == 2.5);
+
+    dist_url_host(eps[0], buf, sizeof(buf));
+    ck_assert_str_eq(buf, "a:5985");
+    dist_url_host("noscheme/x", buf, sizeof(buf));
+    ck_assert_str_eq(buf, "noschem");
+
+    dist_hosts_done(&hosts);
+    ck_assert_ptr_null(hosts.v);
+    ck_assert_uint_eq(hosts.n, 0);
+    dist_hosts_done(&hosts); /* safe on a zeroed list */
+}
+END_TEST
+
+int
+main(void)
+{
+    Suite *s = suite_create("ctl_distribute");
+    TCase *tc = tcase_create("core");
+    SRunner *sr;
+    int failed;
+
+    tcase_add_test(tc, test_publish_url);
+    tcase_add_test(tc, test_hosts);
+    suite_add_tcase(s, tc);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? 0 : 1;
+}
