@@ -37,13 +37,3 @@ const struct http_send_backend http_send_sendfile = {
     .send_file = sendfile_send_file,
     .release = NULL,
 };
-
-const struct http_send_backend *
-http_send_backend_find(const char *name)
-{
-    if (!name || !*name || strcmp(name, "sendfile") == 0)
-        return &http_send_sendfile;
-    if (strcmp(name, "splice") == 0)
-        return &http_send_splice;
-    return NULL;
-}
