@@ -75,6 +75,7 @@ struct http_lsock {
 struct http_listener {
     uint32_t id;
     int port;
+    ferry_http_head_fn head;
     ferry_http_handler_fn handler;
     void *userdata;
     size_t max_body_bytes;
@@ -102,6 +103,10 @@ struct http_worker {
     /* splice backend: pool of pipes */
     struct http_pipe *pipes_free;
     size_t npipes_free, npipes_total;
+    /* resumed head-hook waits (http_wait.c), handed over from other threads */
+    pthread_mutex_t wait_lock;
+    struct ferry_http_wait *waits_ready;
+    bool waits_posted;
 };
 
 struct ferry_http_server {
@@ -220,6 +225,13 @@ struct http_conn {
     char cert_sha1[41];
     bool has_cert;
     unsigned ssl_wait;       /* readiness OpenSSL asked for (POLLIN or POLLOUT) */
+
+    /* head hook (http_wait.c): a pending suspension, its result, per-request data */
+    struct ferry_http_wait *wait;
+    void *wait_result;
+    void (*wait_result_free)(void *);
+    void *req_data;
+    void (*req_data_free)(void *);
 };
 
 /* http_server.c */
@@ -234,6 +246,17 @@ void http_conn_free_all(struct http_worker *w);
 /* A send backend's asynchronous operation on c->wop finished: res bytes of the current
  * file chunk reached the socket (or -errno). */
 void http_conn_file_sent(struct http_conn *c, int res);
+
+/* Run the connection again after its head hook's wait was resumed (loop thread). */
+void http_conn_resume(struct http_conn *c);
+
+/* http_wait.c */
+void http_wait_worker_init(struct http_worker *w);
+/* The worker's thread is joined and its loop about to be freed: no resume may reach it any
+ * more (pending ones free their results themselves); drops the ready list. */
+void http_wait_worker_detach(struct http_worker *w);
+/* Connection freed or its request finished: drop its wait, result and request data. */
+void http_wait_conn_done(struct http_conn *c, bool request_only);
 
 /* http_response.c */
 void http_response_init(struct ferry_http_response *resp);
