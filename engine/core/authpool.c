@@ -258,9 +258,8 @@ ferry_authpool_age(struct ferry_authpool *p, unsigned seconds)
     pthread_mutex_unlock(&p->lock);
 }
 
-/* The cheap part: cache, then limiter. FERRY_AUTH_PENDING means "PBKDF2 needed". */
-static enum ferry_auth_result
-pool_precheck(struct ferry_authpool *p, struct ferry_auth_req *req)
+enum ferry_auth_result
+ferry_authpool_precheck(struct ferry_authpool *p, struct ferry_auth_req *req)
 {
     uint8_t mac[32];
     bool hit;
@@ -288,10 +287,16 @@ pool_precheck(struct ferry_authpool *p, struct ferry_auth_req *req)
 enum ferry_auth_result
 ferry_authpool_check(struct ferry_authpool *p, struct ferry_auth_req *req)
 {
-    enum ferry_auth_result r = pool_precheck(p, req);
+    enum ferry_auth_result r = ferry_authpool_precheck(p, req);
 
     if (r != FERRY_AUTH_PENDING)
         return r;
+    return ferry_authpool_submit(p, req);
+}
+
+enum ferry_auth_result
+ferry_authpool_submit(struct ferry_authpool *p, struct ferry_auth_req *req)
+{
     pthread_mutex_lock(&p->lock);
     if (p->stopping || p->qlen >= p->queue_max) {
         pthread_mutex_unlock(&p->lock);
@@ -310,10 +315,27 @@ ferry_authpool_check(struct ferry_authpool *p, struct ferry_auth_req *req)
 enum ferry_auth_result
 ferry_authpool_check_sync(struct ferry_authpool *p, struct ferry_auth_req *req)
 {
-    enum ferry_auth_result r = pool_precheck(p, req);
+    enum ferry_auth_result r = ferry_authpool_precheck(p, req);
 
     if (r != FERRY_AUTH_PENDING)
         return r;
     pool_verify(p, req);
     return req->result;
+}
+
+void
+ferry_authpool_count_failure(struct ferry_authpool *p, const struct sockaddr *sa,
+                             const char *user)
+{
+    ferry_authlimit_fail(p->limit, sa, user);
+}
+
+bool
+ferry_authpool_wait(struct ferry_authpool *p, const struct sockaddr *sa, const char *user,
+                    unsigned *ret_wait)
+{
+    unsigned w = ferry_authlimit_wait(p->limit, sa, user);
+
+    *ret_wait = w;
+    return w > 0;
 }

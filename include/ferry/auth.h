@@ -87,10 +87,25 @@ FERRY_API struct ferry_authpool *ferry_authpool_free(struct ferry_authpool *p);
  * verifier thread (req->result set). Thread-safe, never blocks on PBKDF2. */
 FERRY_API enum ferry_auth_result ferry_authpool_check(struct ferry_authpool *p,
                                                       struct ferry_auth_req *req);
+/* The two halves of ferry_authpool_check(), for a caller that must prepare (e.g. suspend
+ * its request) before the check can complete on another thread: precheck answers OK,
+ * LIMITED, or PENDING meaning "needs PBKDF2"; submit then queues it (PENDING, done
+ * follows) or answers BUSY. */
+FERRY_API enum ferry_auth_result ferry_authpool_precheck(struct ferry_authpool *p,
+                                                         struct ferry_auth_req *req);
+FERRY_API enum ferry_auth_result ferry_authpool_submit(struct ferry_authpool *p,
+                                                       struct ferry_auth_req *req);
 /* The same check run on the calling thread (never PENDING; done is not called). For
  * callers without a loop to resume (tests, tools). */
 FERRY_API enum ferry_auth_result ferry_authpool_check_sync(struct ferry_authpool *p,
                                                            struct ferry_auth_req *req);
+/* The pool's limiter for failures that need no password check (a malformed credential, an
+ * unmapped client certificate): count one, or ask whether sa must wait (then true and
+ * *ret_wait seconds). */
+FERRY_API void ferry_authpool_count_failure(struct ferry_authpool *p, const struct sockaddr *sa,
+                                            const char *user);
+FERRY_API bool ferry_authpool_wait(struct ferry_authpool *p, const struct sockaddr *sa,
+                                   const char *user, unsigned *ret_wait);
 /* Tests: pretend `seconds` passed for the credential cache. */
 FERRY_API void ferry_authpool_age(struct ferry_authpool *p, unsigned seconds);
 
