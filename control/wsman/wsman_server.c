@@ -81,7 +81,7 @@ server_verify_free(void *p)
 {
     struct server_verify *v = p;
 
-    explicit_bzero(&v->req, sizeof(v->req));
+    explicit_bzero(v, sizeof(*v));
     free(v);
 }
 
