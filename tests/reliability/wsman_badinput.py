@@ -319,6 +319,25 @@ def run(tmp, daemons):
         GROUP, "CreateUrlGroup", [("UrlGroup", "http://127.0.0.1:1/g\r\nX-Injected: 1")]),
         {"w:InvalidParameter"}, {400})
 
+    # ---- CustomHeader (issue 18): libcurl sends it verbatim, so a framing or hop-by-hop
+    # header, a non-token name or a control byte would be a smuggling primitive
+    hjob = ws.create_job("hdr", "http://127.0.0.1:1/x", inroot + "/hdr.bin", suspend=True)
+    for case, hv in [("Content-Length", "Content-Length: 5"),
+                     ("Transfer-Encoding", "Transfer-Encoding: chunked"),
+                     ("Host", "host: evil.example"), ("Connection", "Connection: close"),
+                     ("TE", "TE: trailers"), ("Upgrade", "Upgrade: h2c"),
+                     ("Expect", "Expect: 100-continue"), ("Keep-Alive", "Keep-Alive: 5"),
+                     ("Trailer", "Trailer: X"), ("Proxy-Authorization", "Proxy-Authorization: x"),
+                     ("name with a space", "X Bad: 1"), ("name with '('", "X(: 1"),
+                     ("empty name", ": v"), ("DEL in the value", "X-A: a\x7fb")]:
+        e = expect_fault("CustomHeader %s" % case, lambda hv=hv: ws.invoke(
+            JOB, "SetOption", [("Name", "CustomHeader"), ("Value", hv)], {"JobId": hjob}),
+            {"w:InvalidParameter"}, {400})
+    ok = ws.invoke(JOB, "SetOption", [("Name", "CustomHeader"), ("Value", "X-Trace-Id: a b\tc")],
+                   {"JobId": hjob})
+    t.add("CustomHeader X-Trace-Id", "accepted", "ReturnValue %s" % ok.get("ReturnValue"),
+          ok.get("ReturnValue") in ("0", None))
+
     # ---- LocalFile: Windows paths, traversal, symlink escape
     before = set(os.listdir(outside))
     for case, lf in [("LocalFile C:\\ path", "C:\\Users\\Public\\x.bin"),
