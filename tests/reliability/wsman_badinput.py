@@ -559,6 +559,14 @@ def run(tmp, daemons):
     ok_err = ge.fault() is None and wsmanc.props(ge.body_el()).get("ErrorCode") not in (None, "", "0")
     t.add("GetError of the failed job", "an error code", "HTTP %d" % ge.status, ok_err)
 
+    # a user name that tries to forge the rest of its login line (issue 18)
+    forged = "evil' from 10.9.9.9 succeeded\x1b[0m\nFAKE"
+    d.client(user=forged, password="x").identify()
+    lg = d.log_text()
+    t.add("forged user name in the login log line", "escaped (\\x27, \\x1b, \\x0a)",
+          "escaped" if b"evil\\x27 from 10.9.9.9 succeeded\\x1b[0m\\x0aFAKE" in lg else "raw",
+          b"evil\\x27 from 10.9.9.9" in lg and b"\x1b" not in lg)
+
     # ---- every log line is one whole line (no raw CR/LF from peer input)
     bad_lines = [ln for ln in d.log_text().split(b"\n") if ln and not LOG_LINE.match(ln)]
     t.add("log lines well-formed", "every line starts with a timestamp",
