@@ -181,6 +181,8 @@ struct http_conn {
     struct sockaddr_storage peer;
     socklen_t peer_len;
     int local_port;
+    struct sockaddr_storage local; /* the address the peer connected to */
+    socklen_t local_len;
     enum http_conn_state state;
     bool closing;
     bool req_started;      /* bytes of the current request have arrived */

@@ -900,7 +900,11 @@ http_conn_new(struct http_worker *w, struct http_listener *l, int fd)
     c->in = malloc(c->in_cap);
     c->peer_len = sizeof(c->peer);
     getpeername(fd, (struct sockaddr *)&c->peer, &c->peer_len);
-    if (getsockname(fd, (struct sockaddr *)&local, &local_len) == 0)
+    if (getsockname(fd, (struct sockaddr *)&local, &local_len) == 0) {
+        c->local = local;
+        c->local_len = local_len;
+    }
+    if (c->local_len)
         c->local_port = local.ss_family == AF_INET6
                             ? ntohs(((struct sockaddr_in6 *)&local)->sin6_port)
                             : ntohs(((struct sockaddr_in *)&local)->sin_port);

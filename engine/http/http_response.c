@@ -92,6 +92,13 @@ ferry_http_request_local_port(const struct ferry_http_request *r)
     return r->c->local_port;
 }
 
+const struct sockaddr *
+ferry_http_request_local(const struct ferry_http_request *r, socklen_t *ret_len)
+{
+    *ret_len = r->c->local_len;
+    return r->c->local_len ? (const struct sockaddr *)&r->c->local : NULL;
+}
+
 bool
 ferry_http_request_is_tls(const struct ferry_http_request *r)
 {

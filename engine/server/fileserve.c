@@ -5,8 +5,10 @@
  * Runs on the data-plane worker threads: nothing here blocks beyond fstatat (and open when
  * the URL's cached descriptor no longer names its source).
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -272,11 +274,33 @@ static void
 fileserve_meta4(struct urlgroup_url *url, struct manifest *m, bool head,
                 const struct ferry_http_request *req, struct ferry_http_response *resp)
 {
-    char *link = NULL, *xml = NULL;
+    char *link = NULL, *xml = NULL, host[INET6_ADDRSTRLEN + 10] = "";
     size_t len = 0;
     int r;
 
-    link = urlgroup_url_string(url, ferry_http_request_header(req, "Host"));
+    /* The group's configured name, never the request's Host header (a shared cache would
+     * hand a Host-forged document to everyone); a group on every address ('+', '*') names
+     * the address this connection reached. */
+    if (url->group->p.host_kind == URLGROUP_HOST_STRONG ||
+        url->group->p.host_kind == URLGROUP_HOST_WEAK) {
+        socklen_t llen = 0;
+        const struct sockaddr *la = ferry_http_request_local(req, &llen);
+        char ip[INET6_ADDRSTRLEN] = "";
+
+        if (la && la->sa_family == AF_INET6 &&
+            !IN6_IS_ADDR_V4MAPPED(&((const struct sockaddr_in6 *)la)->sin6_addr)) {
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)la)->sin6_addr, ip, sizeof(ip));
+            snprintf(host, sizeof(host), "[%s]:%u", ip, url->group->p.port);
+        } else if (la && la->sa_family == AF_INET6) {
+            inet_ntop(AF_INET, ((const struct sockaddr_in6 *)la)->sin6_addr.s6_addr + 12, ip,
+                      sizeof(ip));
+            snprintf(host, sizeof(host), "%s:%u", ip, url->group->p.port);
+        } else if (la && la->sa_family == AF_INET) {
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)la)->sin_addr, ip, sizeof(ip));
+            snprintf(host, sizeof(host), "%s:%u", ip, url->group->p.port);
+        }
+    }
+    link = urlgroup_url_string(url, host[0] ? host : NULL);
     if (!link) {
         fileserve_text(resp, 500, "out of memory\n");
         return;

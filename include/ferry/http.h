@@ -124,6 +124,9 @@ FERRY_API const struct sockaddr *ferry_http_request_peer(const struct ferry_http
 /* true when the peer address is loopback (127.0.0.0/8, ::1, ::ffff:127.x). */
 FERRY_API bool ferry_http_request_peer_is_loopback(const struct ferry_http_request *r);
 FERRY_API int ferry_http_request_local_port(const struct ferry_http_request *r);
+/* The local address the peer connected to (NULL when unknown). */
+FERRY_API const struct sockaddr *ferry_http_request_local(const struct ferry_http_request *r,
+                                                          socklen_t *ret_len);
 FERRY_API bool ferry_http_request_is_tls(const struct ferry_http_request *r);
 /* SHA-256 of the client certificate's DER as 64 lowercase hex chars, or NULL. */
 FERRY_API const char *ferry_http_request_client_cert_sha256(const struct ferry_http_request *r);

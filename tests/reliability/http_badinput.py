@@ -372,6 +372,24 @@ def run(tmp, servers):
     if not srv_b.alive():
         raise Fail("server b died; log:\n%s" % srv_b.tail())
 
+    # -- the Metalink <url> comes from the group's name, never from the Host header (a
+    # shared cache would hand the forged document to everyone; issue 18)
+    m4 = None
+    for _ in range(100):
+        m4 = relpy.get(port, b"/grp/f.bin.meta4", extra=b"")
+        if m4.status == 200:
+            break
+        time.sleep(0.1)
+    forged = exchange(port, req(b"GET /grp/f.bin.meta4 HTTP/1.1",
+                                (b"Host: evil.example:1", b"Connection: close")))[0]
+    fb = forged[0].body if forged else b""
+    t.add("Metalink <url> with Host: evil.example", "the group's 127.0.0.1:%d" % port,
+          "evil.example" if b"evil.example" in fb else
+          ("group name" if b"127.0.0.1:%d/grp/f.bin" % port in fb else "HTTP %s" % (
+              forged[0].status if forged else None)),
+          m4.status == 200 and b"evil.example" not in fb and
+          b"http://127.0.0.1:%d/grp/f.bin" % port in fb)
+
     # -- Basic auth on the data port (issue 18): one failure limiter shared with WS-Man,
     # keyed by address, /24 prefix and user; an address that has not failed is never
     # refused; PBKDF2 runs on the verifier threads
