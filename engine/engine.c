@@ -74,6 +74,11 @@ ferry_engine_new(const struct ferry_config *cfg, struct ferry_engine **ret)
         ferry_log_error("users file '%s' could not be read", users_path);
         goto error;
     }
+    r = ferry_users_auth_start(e->users, cfg);
+    if (r < 0) {
+        ferry_log_error("the password verifier threads could not start: %s", strerror(-r));
+        goto error;
+    }
     r = jobs_new(cfg, &e->jobs);
     if (r < 0)
         goto error;

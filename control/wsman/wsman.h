@@ -17,6 +17,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include <libxml/tree.h>
@@ -86,6 +87,8 @@ struct wsman_engine_ops {
 
     int (*users_verify)(struct ferry_users *, const char *, const char *, enum ferry_role *);
     int (*users_role)(struct ferry_users *, const char *, enum ferry_role *);
+    /* the engine's verifier pool (ferry/auth.h); NULL or unset: the endpoint runs its own */
+    struct ferry_authpool *(*users_authpool)(struct ferry_users *);
 };
 
 /* The real engine (wsman_engine.c): the ferry_* functions of include/ferry/. */
@@ -388,31 +391,51 @@ int wsman_enum_release(struct wsman_ctx *ctx, const struct wsman_class *cls,
 void wsman_enum_store_age(struct wsman_enum_store *store, unsigned seconds);
 
 /* ---- authentication (wsman_auth.c) ---- */
+struct ferry_auth_req;
 enum wsman_auth_result {
     WSMAN_AUTH_OK = 0,
     WSMAN_AUTH_NONE,          /* no usable credentials: 401 */
     WSMAN_AUTH_BAD,           /* wrong credentials: 401 (counted) */
     WSMAN_AUTH_REFUSED,       /* Basic over plain http from non-loopback: 401 */
-    WSMAN_AUTH_RATE_LIMITED,  /* too many failures from this peer: 429 */
+    WSMAN_AUTH_RATE_LIMITED,  /* this address failed too often: 429 + Retry-After */
+    WSMAN_AUTH_BUSY,          /* the verifier queue is full: 503 + Retry-After */
+    WSMAN_AUTH_VERIFY,        /* a password needs PBKDF2: wsman_auth_submit() */
 };
 
 struct wsman_auth_in {
     const char *authorization;   /* Authorization header or NULL */
-    const char *peer;            /* peer address text (rate-limit key) */
+    const char *peer;            /* peer address text */
+    const struct sockaddr *peer_sa; /* the peer (limiter key); NULL: parsed from peer */
+    socklen_t peer_sa_len;
     bool peer_loopback;
     bool is_tls;
     const char *cert_sha256;     /* client certificate fingerprint (hex) or NULL */
 };
 
-/* Authentication state of one endpoint (failure counters, credential cache, certmap of
- * cfg->state_dir). NULL on OOM. Thread-safe. */
-struct wsman_auth *wsman_auth_new(const struct ferry_config *cfg);
-/* Free it, wiping the cache key. NULL-safe; returns NULL. */
+/* Authentication state of one endpoint (the engine's verifier pool through ops, or its
+ * own; certmap of cfg->state_dir). NULL on OOM. Thread-safe. */
+struct wsman_auth *wsman_auth_new(const struct ferry_config *cfg,
+                                  const struct wsman_engine_ops *ops, struct ferry_users *users);
+/* Free it. NULL-safe; returns NULL. */
 struct wsman_auth *wsman_auth_free(struct wsman_auth *auth);
-/* Authenticate; on OK fills user (copied into user_buf) and role. */
+/* Everything up to PBKDF2, on the calling thread: OK (user copied into user_buf, role),
+ * NONE, BAD, REFUSED, RATE_LIMITED (*ret_retry seconds), or VERIFY with *req filled for
+ * wsman_auth_submit(). */
+enum wsman_auth_result wsman_auth_begin(struct wsman_ctx *ctx, const struct wsman_auth_in *in,
+                                        struct ferry_auth_req *req, char *user_buf,
+                                        size_t user_len, enum ferry_role *ret_role,
+                                        unsigned *ret_retry);
+/* Queue req (its done/ud set by the caller): VERIFY (done(req) follows on a verifier
+ * thread) or BUSY (done is not called). */
+enum wsman_auth_result wsman_auth_submit(struct wsman_ctx *ctx, struct ferry_auth_req *req);
+/* The outcome of a checked req. */
+enum wsman_auth_result wsman_auth_finish(const struct ferry_auth_req *req, char *user_buf,
+                                         size_t user_len, enum ferry_role *ret_role,
+                                         unsigned *ret_retry);
+/* begin + PBKDF2 on the calling thread (never VERIFY). */
 enum wsman_auth_result wsman_auth_check(struct wsman_ctx *ctx, const struct wsman_auth_in *in,
                                         char *user_buf, size_t user_len,
-                                        enum ferry_role *ret_role);
+                                        enum ferry_role *ret_role, unsigned *ret_retry);
 /* Look up a certificate fingerprint in the certmap file ("SHA256HEX user" lines). */
 int wsman_auth_certmap_lookup(struct wsman_auth *auth, const char *sha256, char *user_buf,
                               size_t user_len);
@@ -421,6 +444,15 @@ void wsman_auth_age(struct wsman_auth *auth, unsigned seconds);
 
 /* ---- transport-free HTTP entry (wsman_http.c) ---- */
 typedef const char *(*wsman_header_fn)(void *userdata, const char *name);
+
+/* The caller as the head stage found it, handed to wsman_http_handle() for the body. */
+struct wsman_http_auth {
+    bool decided;                /* ar and the rest are valid */
+    enum wsman_auth_result ar;
+    char user[72];
+    enum ferry_role role;
+    unsigned retry_after;
+};
 
 struct wsman_http_in {
     const char *method;          /* "POST", "GET", ... */
@@ -433,6 +465,9 @@ struct wsman_http_in {
     bool peer_loopback;
     bool is_tls;
     const char *cert_sha256;
+    const struct sockaddr *peer_sa; /* limiter key (NULL: parsed from peer) */
+    socklen_t peer_sa_len;
+    const struct wsman_http_auth *preauth; /* from wsman_http_head(); NULL: check here */
 };
 
 struct wsman_http_out {
@@ -447,6 +482,22 @@ struct wsman_http_out {
 /* Serve one request on the WS-Man listener. Always fills *out. */
 void wsman_http_handle(struct wsman_ctx *ctx, const struct wsman_http_in *in,
                        struct wsman_http_out *out);
+/* Verdicts of wsman_http_head(). */
+enum wsman_head_verdict {
+    WSMAN_HEAD_GO = 0,   /* read the body, then wsman_http_handle() with in->preauth = auth */
+    WSMAN_HEAD_ANSWER,   /* *out is the answer (401, 404, 405, 415, 429, 503): the body is
+                            never read */
+    WSMAN_HEAD_VERIFY,   /* *req needs PBKDF2: wsman_auth_submit() it, put the outcome in
+                            auth (wsman_auth_finish, decided = true) and call again */
+};
+/* Largest body read from a caller without credentials (anonymous Identify). */
+#define WSMAN_ANON_BODY_MAX 16384
+/* Decide on the request head alone (in->body unused): routing, Content-Type and
+ * authentication, so no body byte of an unauthenticated caller is read (beyond
+ * WSMAN_ANON_BODY_MAX for an anonymous Identify). */
+enum wsman_head_verdict wsman_http_head(struct wsman_ctx *ctx, const struct wsman_http_in *in,
+                                        struct wsman_http_auth *auth,
+                                        struct ferry_auth_req *req, struct wsman_http_out *out);
 /* Free the body of *out and zero it. */
 void wsman_http_out_done(struct wsman_http_out *out);
 /* true when a Content-Type header value is application/soap+xml with an accepted (or no)

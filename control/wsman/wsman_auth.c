@@ -8,17 +8,18 @@
  *    digits, any case; '#' starts a comment), re-read when its mtime changes. pywinrm's
  *    "Authorization: http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/https/mutual"
  *    header is accepted with a mapped certificate.
- *  - Failed attempts are rate limited per peer address: after auth_fail_limit failures
- *    within a minute, every request from that address is answered 429 with Retry-After
- *    (seconds until the minute ends) without checking the password, so guessing costs the
- *    guesser time and the daemon no PBKDF2 work.
- * Verified Basic credentials are remembered for AUTH_CACHE_TTL_S seconds as an HMAC-SHA256
- * of "user\0password" under a random per-process key (never the password itself), so a
- * controller polling Get does not pay PBKDF2 on every request; a password change or a
- * removed user therefore takes effect within that time.
+ *  - Passwords are checked by the engine's verifier pool (ferry/auth.h), shared with the
+ *    data port: one failure limiter (by address, /24 or /64 prefix, and user; an address
+ *    that has not failed is never refused), a 30 s cache of verified credentials, and
+ *    PBKDF2 on verifier threads. wsman_auth_begin() does everything up to PBKDF2 on the
+ *    calling thread; the listener (wsman_server.c) suspends the request while the pool
+ *    verifies; wsman_auth_check() runs it all synchronously (unit tests).
+ *    A malformed Authorization or an unmapped certificate counts as a failure too.
  * Credentials are never logged.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,42 +32,26 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include "ferry/auth.h"
 #include "ferry/log.h"
 #include "wsman.h"
 
-#define AUTH_FAIL_SLOTS 512
-#define AUTH_WINDOW_S 60
 #define CERTMAP_MAX 4096
-#define AUTH_CACHE_SLOTS 64
-#define AUTH_CACHE_TTL_S 30
 #define MUTUAL_PROFILE "http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/https/mutual"
-
-struct fail_slot {
-    char peer[64];
-    int64_t window_start;
-    unsigned count;
-};
+#define AUTH_OWN_QUEUE 64
 
 struct certmap_entry {
     char sha256[65];
     char user[65];
 };
 
-struct cred_slot {
-    uint8_t mac[32];
-    char user[72];
-    enum ferry_role role;
-    int64_t expires;
-};
-
 struct wsman_auth {
     pthread_mutex_t lock;
-    uint8_t cache_key[32];
-    struct cred_slot cache[AUTH_CACHE_SLOTS];
-    unsigned fail_limit;
     bool basic_over_http;
-    int64_t skew;
-    struct fail_slot fails[AUTH_FAIL_SLOTS];
+    /* the engine's pool, or (no engine: unit tests) our own limiter and pool */
+    struct ferry_authpool *pool;
+    struct ferry_authlimit *own_limit;
+    struct ferry_authpool *own_pool;
     char *certmap_path;
     struct timespec certmap_mtime;
     bool certmap_loaded;
@@ -74,27 +59,25 @@ struct wsman_auth {
     size_t ncertmap;
 };
 
-static int64_t
-auth_now(struct wsman_auth *a)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec + a->skew;
-}
-
 struct wsman_auth *
-wsman_auth_new(const struct ferry_config *cfg)
+wsman_auth_new(const struct ferry_config *cfg, const struct wsman_engine_ops *ops,
+               struct ferry_users *users)
 {
     struct wsman_auth *a = calloc(1, sizeof(*a));
 
     if (!a)
         return NULL;
     pthread_mutex_init(&a->lock, NULL);
-    if (RAND_bytes(a->cache_key, sizeof(a->cache_key)) != 1)
-        return wsman_auth_free(a);
-    a->fail_limit = cfg->auth_fail_limit;
     a->basic_over_http = cfg->allow_basic_over_http;
+    if (ops->users_authpool)
+        a->pool = ops->users_authpool(users);
+    if (!a->pool) {
+        if (ferry_authlimit_new(cfg->auth_fail_limit, &a->own_limit) < 0 ||
+            ferry_authpool_new(1, AUTH_OWN_QUEUE, ops->users_verify, users, a->own_limit,
+                               &a->own_pool) < 0)
+            return wsman_auth_free(a);
+        a->pool = a->own_pool;
+    }
     if (cfg->state_dir && asprintf(&a->certmap_path, "%s/certmap", cfg->state_dir) < 0) {
         a->certmap_path = NULL;
         return wsman_auth_free(a);
@@ -107,9 +90,9 @@ wsman_auth_free(struct wsman_auth *a)
 {
     if (!a)
         return NULL;
+    a->own_pool = ferry_authpool_free(a->own_pool);
+    a->own_limit = ferry_authlimit_free(a->own_limit);
     pthread_mutex_destroy(&a->lock);
-    explicit_bzero(a->cache_key, sizeof(a->cache_key));
-    explicit_bzero(a->cache, sizeof(a->cache));
     free(a->certmap_path);
     free(a->certmap);
     free(a);
@@ -119,66 +102,10 @@ wsman_auth_free(struct wsman_auth *a)
 void
 wsman_auth_age(struct wsman_auth *a, unsigned seconds)
 {
-    pthread_mutex_lock(&a->lock);
-    a->skew += seconds;
-    pthread_mutex_unlock(&a->lock);
-}
-
-/* Locked. The slot of a peer (an empty or the oldest one when new). */
-static struct fail_slot *
-fail_slot(struct wsman_auth *a, const char *peer, bool create)
-{
-    struct fail_slot *oldest = &a->fails[0];
-
-    for (size_t i = 0; i < AUTH_FAIL_SLOTS; i++) {
-        struct fail_slot *s = &a->fails[i];
-
-        if (s->peer[0] && strcmp(s->peer, peer) == 0)
-            return s;
-        if (!s->peer[0] || s->window_start < oldest->window_start)
-            oldest = s;
-    }
-    if (!create)
-        return NULL;
-    memset(oldest, 0, sizeof(*oldest));
-    snprintf(oldest->peer, sizeof(oldest->peer), "%s", peer);
-    return oldest;
-}
-
-/* Seconds the peer must wait (0 = may try). */
-static unsigned
-fail_wait(struct wsman_auth *a, const char *peer)
-{
-    struct fail_slot *s;
-    unsigned wait = 0;
-    int64_t now;
-
-    if (a->fail_limit == 0)
-        return 0;
-    pthread_mutex_lock(&a->lock);
-    now = auth_now(a);
-    s = fail_slot(a, peer, false);
-    if (s && now - s->window_start < AUTH_WINDOW_S && s->count >= a->fail_limit)
-        wait = (unsigned)(AUTH_WINDOW_S - (now - s->window_start));
-    pthread_mutex_unlock(&a->lock);
-    return wait;
-}
-
-static void
-fail_record(struct wsman_auth *a, const char *peer)
-{
-    struct fail_slot *s;
-    int64_t now;
-
-    pthread_mutex_lock(&a->lock);
-    now = auth_now(a);
-    s = fail_slot(a, peer, true);
-    if (now - s->window_start >= AUTH_WINDOW_S || s->count == 0) {
-        s->window_start = now;
-        s->count = 0;
-    }
-    s->count++;
-    pthread_mutex_unlock(&a->lock);
+    if (a->own_limit)
+        ferry_authlimit_age(a->own_limit, seconds);
+    if (a->own_pool)
+        ferry_authpool_age(a->own_pool, seconds);
 }
 
 /* Locked. Re-read the certificate map when it changed. */
@@ -264,67 +191,6 @@ wsman_auth_certmap_lookup(struct wsman_auth *a, const char *sha256, char *user_b
     return r;
 }
 
-static void
-cred_mac(struct wsman_auth *a, const char *user, const char *pass, uint8_t mac[32])
-{
-    unsigned int len = 32;
-    static const uint8_t zero = 0;
-
-    /* HMAC over user, NUL, password: unambiguous since user names hold no NUL */
-    uint8_t *buf;
-    size_t ul = strlen(user), pl = strlen(pass);
-
-    buf = malloc(ul + pl + 1);
-    if (!buf) {
-        memset(mac, 0, 32);
-        return;
-    }
-    memcpy(buf, user, ul);
-    buf[ul] = zero;
-    memcpy(buf + ul + 1, pass, pl);
-    if (!HMAC(EVP_sha256(), a->cache_key, sizeof(a->cache_key), buf, ul + pl + 1, mac, &len))
-        memset(mac, 0, 32);
-    explicit_bzero(buf, ul + pl + 1);
-    free(buf);
-}
-
-static bool
-cred_cached(struct wsman_auth *a, const uint8_t mac[32], enum ferry_role *ret_role)
-{
-    bool hit = false;
-    int64_t now;
-
-    pthread_mutex_lock(&a->lock);
-    now = auth_now(a);
-    for (size_t i = 0; i < AUTH_CACHE_SLOTS; i++) {
-        if (a->cache[i].expires > now && CRYPTO_memcmp(a->cache[i].mac, mac, 32) == 0) {
-            *ret_role = a->cache[i].role;
-            hit = true;
-            break;
-        }
-    }
-    pthread_mutex_unlock(&a->lock);
-    return hit;
-}
-
-static void
-cred_remember(struct wsman_auth *a, const uint8_t mac[32], const char *user,
-              enum ferry_role role)
-{
-    struct cred_slot *oldest;
-
-    pthread_mutex_lock(&a->lock);
-    oldest = &a->cache[0];
-    for (size_t i = 1; i < AUTH_CACHE_SLOTS; i++)
-        if (a->cache[i].expires < oldest->expires)
-            oldest = &a->cache[i];
-    memcpy(oldest->mac, mac, 32);
-    snprintf(oldest->user, sizeof(oldest->user), "%s", user);
-    oldest->role = role;
-    oldest->expires = auth_now(a) + AUTH_CACHE_TTL_S;
-    pthread_mutex_unlock(&a->lock);
-}
-
 /* "Basic base64(user:password)" -> user, password (in buf). -EINVAL. */
 static int
 basic_decode(const char *hdr, char *buf, size_t buflen, char **ret_user, char **ret_pass)
@@ -366,68 +232,135 @@ basic_decode(const char *hdr, char *buf, size_t buflen, char **ret_user, char **
     return 0;
 }
 
+/* The peer as a socket address: the listener's, else parsed from the text (unit tests). */
+static socklen_t
+auth_peer(const struct wsman_auth_in *in, struct sockaddr_storage *ss)
+{
+    memset(ss, 0, sizeof(*ss));
+    if (in->peer_sa && in->peer_sa_len && in->peer_sa_len <= sizeof(*ss)) {
+        memcpy(ss, in->peer_sa, in->peer_sa_len);
+        return in->peer_sa_len;
+    }
+    if (in->peer) {
+        struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+        if (inet_pton(AF_INET, in->peer, &s4->sin_addr) == 1) {
+            s4->sin_family = AF_INET;
+            return sizeof(*s4);
+        }
+        if (inet_pton(AF_INET6, in->peer, &s6->sin6_addr) == 1) {
+            s6->sin6_family = AF_INET6;
+            return sizeof(*s6);
+        }
+    }
+    return 0;
+}
+
+static enum wsman_auth_result
+auth_fail(struct wsman_auth *a, const struct sockaddr_storage *ss, socklen_t len,
+          const char *user)
+{
+    ferry_authpool_count_failure(a->pool, len ? (const struct sockaddr *)ss : NULL, user);
+    return WSMAN_AUTH_BAD;
+}
+
 enum wsman_auth_result
-wsman_auth_check(struct wsman_ctx *ctx, const struct wsman_auth_in *in, char *user_buf,
-                 size_t user_len, enum ferry_role *ret_role)
+wsman_auth_begin(struct wsman_ctx *ctx, const struct wsman_auth_in *in,
+                 struct ferry_auth_req *req, char *user_buf, size_t user_len,
+                 enum ferry_role *ret_role, unsigned *ret_retry)
 {
     struct wsman_auth *a = ctx->auth;
-    const char *peer = in->peer ? in->peer : "?";
     const char *hdr = in->authorization;
+    struct sockaddr_storage ss;
+    socklen_t sslen = auth_peer(in, &ss);
     char buf[1024];
 
-    if (fail_wait(a, peer) > 0)
-        return WSMAN_AUTH_RATE_LIMITED;
+    *ret_retry = 0;
     if (hdr && strncasecmp(hdr, "Basic", 5) == 0) {
         char *user, *pass;
-        enum ferry_role role;
-        int r;
+        enum ferry_auth_result r;
 
         if (!in->is_tls && !in->peer_loopback && !a->basic_over_http)
             return WSMAN_AUTH_REFUSED;
-        if (basic_decode(hdr, buf, sizeof(buf), &user, &pass) < 0 || strlen(user) >= user_len) {
-            fail_record(a, peer);
+        if (basic_decode(hdr, buf, sizeof(buf), &user, &pass) < 0 ||
+            strlen(user) >= user_len || strlen(user) >= sizeof(req->user) ||
+            strlen(pass) >= sizeof(req->pass)) {
             explicit_bzero(buf, sizeof(buf));
-            return WSMAN_AUTH_BAD;
+            if (ferry_authpool_wait(a->pool, sslen ? (struct sockaddr *)&ss : NULL, NULL,
+                                    ret_retry))
+                return WSMAN_AUTH_RATE_LIMITED;
+            return auth_fail(a, &ss, sslen, NULL);
         }
-        uint8_t mac[32];
-
-        cred_mac(a, user, pass, mac);
-        if (cred_cached(a, mac, &role)) {
-            snprintf(user_buf, user_len, "%s", user);
-            explicit_bzero(buf, sizeof(buf));
-            *ret_role = role;
-            return WSMAN_AUTH_OK;
-        }
-        r = ctx->ops->users_verify(ctx->users, user, pass, &role);
-        if (r == 0)
-            cred_remember(a, mac, user, role);
-        if (r < 0) {
-            fail_record(a, peer);
-            ferry_log_info("WS-Man login of user '%s' from %s failed", user, peer);
-            explicit_bzero(buf, sizeof(buf));
-            return WSMAN_AUTH_BAD;
-        }
-        snprintf(user_buf, user_len, "%s", user);
+        memset(req, 0, sizeof(*req));
+        snprintf(req->user, sizeof(req->user), "%s", user);
+        snprintf(req->pass, sizeof(req->pass), "%s", pass);
         explicit_bzero(buf, sizeof(buf));
-        *ret_role = role;
-        return WSMAN_AUTH_OK;
+        memcpy(&req->peer, &ss, sizeof(ss));
+        req->peer_len = sslen;
+        req->what = "WS-Man";
+        r = ferry_authpool_precheck(a->pool, req);
+        if (r == FERRY_AUTH_PENDING)
+            return WSMAN_AUTH_VERIFY;
+        return wsman_auth_finish(req, user_buf, user_len, ret_role, ret_retry);
     }
+    if (ferry_authpool_wait(a->pool, sslen ? (struct sockaddr *)&ss : NULL, NULL, ret_retry))
+        return WSMAN_AUTH_RATE_LIMITED;
     if (in->is_tls && in->cert_sha256 &&
         (!hdr || !hdr[0] || strcmp(hdr, MUTUAL_PROFILE) == 0)) {
         enum ferry_role role;
 
         if (wsman_auth_certmap_lookup(a, in->cert_sha256, buf, sizeof(buf)) < 0 ||
-            ctx->ops->users_role(ctx->users, buf, &role) < 0) {
-            fail_record(a, peer);
-            return WSMAN_AUTH_BAD;
-        }
+            ctx->ops->users_role(ctx->users, buf, &role) < 0 || strlen(buf) >= user_len)
+            return auth_fail(a, &ss, sslen, NULL);
         snprintf(user_buf, user_len, "%s", buf);
         *ret_role = role;
         return WSMAN_AUTH_OK;
     }
-    if (hdr && hdr[0]) {
-        fail_record(a, peer);
+    if (hdr && hdr[0])
+        return auth_fail(a, &ss, sslen, NULL);
+    return WSMAN_AUTH_NONE;
+}
+
+enum wsman_auth_result
+wsman_auth_submit(struct wsman_ctx *ctx, struct ferry_auth_req *req)
+{
+    return ferry_authpool_submit(ctx->auth->pool, req) == FERRY_AUTH_PENDING
+               ? WSMAN_AUTH_VERIFY
+               : WSMAN_AUTH_BUSY;
+}
+
+enum wsman_auth_result
+wsman_auth_finish(const struct ferry_auth_req *req, char *user_buf, size_t user_len,
+                  enum ferry_role *ret_role, unsigned *ret_retry)
+{
+    *ret_retry = req->retry_after;
+    switch (req->result) {
+    case FERRY_AUTH_OK:
+        snprintf(user_buf, user_len, "%s", req->user);
+        *ret_role = req->role;
+        return WSMAN_AUTH_OK;
+    case FERRY_AUTH_LIMITED:
+        return WSMAN_AUTH_RATE_LIMITED;
+    case FERRY_AUTH_BUSY:
+        return WSMAN_AUTH_BUSY;
+    default:
         return WSMAN_AUTH_BAD;
     }
-    return WSMAN_AUTH_NONE;
+}
+
+enum wsman_auth_result
+wsman_auth_check(struct wsman_ctx *ctx, const struct wsman_auth_in *in, char *user_buf,
+                 size_t user_len, enum ferry_role *ret_role, unsigned *ret_retry)
+{
+    struct ferry_auth_req req;
+    enum wsman_auth_result ar;
+
+    ar = wsman_auth_begin(ctx, in, &req, user_buf, user_len, ret_role, ret_retry);
+    if (ar == WSMAN_AUTH_VERIFY) {
+        ferry_authpool_check_sync(ctx->auth->pool, &req);
+        ar = wsman_auth_finish(&req, user_buf, user_len, ret_role, ret_retry);
+    }
+    explicit_bzero(&req, sizeof(req));
+    return ar;
 }

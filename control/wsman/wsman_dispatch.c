@@ -43,7 +43,7 @@ wsman_ctx_new(const struct ferry_config *cfg, const struct wsman_engine_ops *ops
     ctx->server = server;
     ctx->users = users;
     ctx->enums = wsman_enum_store_new(cfg->wsman_max_enums, cfg->wsman_enum_ttl);
-    ctx->auth = wsman_auth_new(cfg);
+    ctx->auth = wsman_auth_new(cfg, ops, users);
     if (!ctx->enums || !ctx->auth) {
         wsman_ctx_free(ctx);
         return -ENOMEM;

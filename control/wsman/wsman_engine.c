@@ -39,4 +39,5 @@ const struct wsman_engine_ops wsman_engine_ops_real = {
     .server_stats = ferry_server_stats,
     .users_verify = ferry_users_verify,
     .users_role = ferry_users_role,
+    .users_authpool = ferry_users_authpool,
 };

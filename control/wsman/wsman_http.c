@@ -146,31 +146,57 @@ http_unauthorized(struct wsman_http_out *out)
     out->www_authenticate = true;
 }
 
-static void
-http_metrics(struct wsman_ctx *ctx, const struct wsman_http_in *in, struct wsman_http_out *out)
+/* The caller's authentication: the head stage's verdict, or checked here and now. */
+static enum wsman_auth_result
+http_auth(struct wsman_ctx *ctx, const struct wsman_http_in *in, char *user, size_t user_len,
+          enum ferry_role *role, unsigned *retry)
 {
     struct wsman_auth_in ai = {
         .authorization = in->header(in->header_userdata, "Authorization"),
         .peer = in->peer,
+        .peer_sa = in->peer_sa,
+        .peer_sa_len = in->peer_sa_len,
         .peer_loopback = in->peer_loopback,
         .is_tls = in->is_tls,
         .cert_sha256 = in->cert_sha256,
     };
+
+    if (in->preauth && in->preauth->decided) {
+        snprintf(user, user_len, "%s", in->preauth->user);
+        *role = in->preauth->role;
+        *retry = in->preauth->retry_after;
+        return in->preauth->ar;
+    }
+    return wsman_auth_check(ctx, &ai, user, user_len, role, retry);
+}
+
+/* 429 / 503 with Retry-After; false for other results. */
+static bool
+http_auth_wait(enum wsman_auth_result ar, unsigned retry, struct wsman_http_out *out)
+{
+    if (ar != WSMAN_AUTH_RATE_LIMITED && ar != WSMAN_AUTH_BUSY)
+        return false;
+    out->status = ar == WSMAN_AUTH_BUSY ? 503 : 429;
+    out->retry_after = retry ? retry : 1;
+    return true;
+}
+
+static void
+http_metrics(struct wsman_ctx *ctx, const struct wsman_http_in *in, struct wsman_http_out *out)
+{
     enum ferry_role role = FERRY_ROLE_NONE;
     char user[72];
     enum wsman_auth_result ar;
+    unsigned retry = 0;
 
     if (strcmp(in->method, "GET") != 0) {
         out->status = 405;
         out->allow = "GET";
         return;
     }
-    ar = wsman_auth_check(ctx, &ai, user, sizeof(user), &role);
-    if (ar == WSMAN_AUTH_RATE_LIMITED) {
-        out->status = 429;
-        out->retry_after = 60;
+    ar = http_auth(ctx, in, user, sizeof(user), &role, &retry);
+    if (http_auth_wait(ar, retry, out))
         return;
-    }
     if (ar != WSMAN_AUTH_OK) {
         http_unauthorized(out);
         return;
@@ -187,17 +213,86 @@ http_metrics(struct wsman_ctx *ctx, const struct wsman_http_in *in, struct wsman
     out->content_type = "text/plain; version=0.0.4; charset=utf-8";
 }
 
+/* May this unauthenticated request (an anonymous Identify) have its body read? */
+static bool
+http_anonymous_ok(struct wsman_ctx *ctx, const struct wsman_http_in *in)
+{
+    const char *ident = in->header(in->header_userdata, "WSMANIDENTIFY");
+    const char *cl = in->header(in->header_userdata, "Content-Length");
+
+    if (!ctx->cfg->anonymous_identify || !ident ||
+        strcasecmp(skip_ws(ident), "unauthenticated") != 0)
+        return false;
+    /* the parser refused anything but digits; chunked bodies have no Content-Length */
+    return cl && strlen(cl) <= 6 && strtoul(cl, NULL, 10) <= WSMAN_ANON_BODY_MAX;
+}
+
+enum wsman_head_verdict
+wsman_http_head(struct wsman_ctx *ctx, const struct wsman_http_in *in,
+                struct wsman_http_auth *auth, struct ferry_auth_req *req,
+                struct wsman_http_out *out)
+{
+    bool metrics = ctx->cfg->metrics && strcmp(in->path, METRICS_PATH) == 0;
+
+    memset(out, 0, sizeof(*out));
+    if (metrics) {
+        if (strcmp(in->method, "GET") != 0) {
+            out->status = 405;
+            out->allow = "GET";
+            return WSMAN_HEAD_ANSWER;
+        }
+    } else if (strcmp(in->path, WSMAN_PATH) != 0) {
+        out->status = 404;
+        return WSMAN_HEAD_ANSWER;
+    } else if (strcmp(in->method, "POST") != 0) {
+        out->status = 405;
+        out->allow = "POST";
+        return WSMAN_HEAD_ANSWER;
+    } else if (!wsman_http_content_type_ok(in->header(in->header_userdata, "Content-Type"))) {
+        out->status = 415;
+        return WSMAN_HEAD_ANSWER;
+    }
+    if (!auth->decided) {
+        struct wsman_auth_in ai = {
+            .authorization = in->header(in->header_userdata, "Authorization"),
+            .peer = in->peer,
+            .peer_sa = in->peer_sa,
+            .peer_sa_len = in->peer_sa_len,
+            .peer_loopback = in->peer_loopback,
+            .is_tls = in->is_tls,
+            .cert_sha256 = in->cert_sha256,
+        };
+
+        auth->ar = wsman_auth_begin(ctx, &ai, req, auth->user, sizeof(auth->user),
+                                    &auth->role, &auth->retry_after);
+        if (auth->ar == WSMAN_AUTH_VERIFY)
+            return WSMAN_HEAD_VERIFY;
+        auth->decided = true;
+    }
+    if (http_auth_wait(auth->ar, auth->retry_after, out))
+        return WSMAN_HEAD_ANSWER;
+    if (auth->ar == WSMAN_AUTH_OK)
+        return WSMAN_HEAD_GO;
+    if (!metrics && auth->ar == WSMAN_AUTH_NONE && http_anonymous_ok(ctx, in))
+        return WSMAN_HEAD_GO;
+    if (auth->ar == WSMAN_AUTH_REFUSED)
+        ferry_log_info("WS-Man Basic login over plain http from %s refused",
+                       in->peer ? in->peer : "?");
+    http_unauthorized(out);
+    return WSMAN_HEAD_ANSWER;
+}
+
 void
 wsman_http_handle(struct wsman_ctx *ctx, const struct wsman_http_in *in,
                   struct wsman_http_out *out)
 {
-    struct wsman_auth_in ai = {0};
     struct wsman_caller caller = {0};
     struct wsman_reply reply = {0};
     enum wsman_auth_result ar;
     enum ferry_role role = FERRY_ROLE_NONE;
     char user[72];
     const char *ident;
+    unsigned retry = 0;
 
     memset(out, 0, sizeof(*out));
     if (ctx->cfg->metrics && strcmp(in->path, METRICS_PATH) == 0) {
@@ -217,17 +312,9 @@ wsman_http_handle(struct wsman_ctx *ctx, const struct wsman_http_in *in,
         out->status = 415;
         return;
     }
-    ai.authorization = in->header(in->header_userdata, "Authorization");
-    ai.peer = in->peer;
-    ai.peer_loopback = in->peer_loopback;
-    ai.is_tls = in->is_tls;
-    ai.cert_sha256 = in->cert_sha256;
-    ar = wsman_auth_check(ctx, &ai, user, sizeof(user), &role);
-    if (ar == WSMAN_AUTH_RATE_LIMITED) {
-        out->status = 429;
-        out->retry_after = 60;
+    ar = http_auth(ctx, in, user, sizeof(user), &role, &retry);
+    if (http_auth_wait(ar, retry, out))
         return;
-    }
     if (ar == WSMAN_AUTH_OK) {
         caller.user = user;
         caller.role = role;
@@ -235,7 +322,8 @@ wsman_http_handle(struct wsman_ctx *ctx, const struct wsman_http_in *in,
     } else {
         ident = in->header(in->header_userdata, "WSMANIDENTIFY");
         if (ar != WSMAN_AUTH_NONE || !ctx->cfg->anonymous_identify || !ident ||
-            strcasecmp(skip_ws(ident), "unauthenticated") != 0) {
+            strcasecmp(skip_ws(ident), "unauthenticated") != 0 ||
+            in->body_len > WSMAN_ANON_BODY_MAX) {
             if (ar == WSMAN_AUTH_REFUSED)
                 ferry_log_info("WS-Man Basic login over plain http from %s refused",
                                in->peer ? in->peer : "?");

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ferry/auth.h"
 #include "ferry/http.h"
 #include "ferry/log.h"
 #include "wsman.h"
@@ -22,6 +23,7 @@ struct wsman_server {
     struct ferry_http_server *http;
     struct ferry_tls_ctx *tls;
     uint32_t plain_id, tls_id;
+    struct ferry_config hcfg; /* cfg with the WS-Man connection cap */
 };
 
 static const char *
@@ -67,6 +69,129 @@ server_peer(const struct ferry_http_request *req, char *buf, size_t len)
                   (socklen_t)len);
 }
 
+/* One password check in flight: owned by the verifier pool from submit to done, then by
+ * the HTTP core as the wait's result, then by the head hook (freed there). */
+struct server_verify {
+    struct ferry_auth_req req;
+    struct ferry_http_wait *wait;
+};
+
+static void
+server_verify_free(void *p)
+{
+    struct server_verify *v = p;
+
+    explicit_bzero(v, sizeof(*v));
+    free(v);
+}
+
+static void
+server_verified(struct ferry_auth_req *req)
+{
+    struct server_verify *v = req->ud;
+
+    ferry_http_wait_resume(v->wait, v, server_verify_free);
+}
+
+static void
+server_in(const struct ferry_http_request *req, char *peer, size_t peer_len,
+          struct wsman_http_in *in)
+{
+    socklen_t slen = 0;
+
+    server_peer(req, peer, peer_len);
+    in->method = server_method(ferry_http_request_method(req));
+    in->path = ferry_http_request_path(req);
+    in->header = server_header;
+    in->header_userdata = (void *)req;
+    in->peer = peer;
+    in->peer_sa = ferry_http_request_peer(req, &slen);
+    in->peer_sa_len = slen;
+    in->peer_loopback = ferry_http_request_peer_is_loopback(req);
+    in->is_tls = ferry_http_request_is_tls(req);
+    in->cert_sha256 = ferry_http_request_client_cert_sha256(req);
+}
+
+static void
+server_answer(struct ferry_http_response *resp, struct wsman_http_out *out)
+{
+    ferry_http_response_status(resp, out->status);
+    if (out->www_authenticate)
+        ferry_http_response_header(resp, "WWW-Authenticate", "Basic realm=\"WSMAN\"");
+    if (out->allow)
+        ferry_http_response_header(resp, "Allow", "%s", out->allow);
+    if (out->retry_after)
+        ferry_http_response_header(resp, "Retry-After", "%u", out->retry_after);
+    if (out->body) {
+        ferry_http_response_header(resp, "Content-Type", "%s",
+                                   out->content_type ? out->content_type : "text/plain");
+        if (ferry_http_response_body_take(resp, out->body, out->len) < 0)
+            ferry_http_response_status(resp, 500);
+        out->body = NULL;
+    }
+    wsman_http_out_done(out);
+}
+
+/* The head hook: authenticate on the headers before any body byte is read (no 100
+ * Continue before that); PBKDF2 runs on the engine's verifier threads meanwhile. */
+static int
+server_head(void *userdata, const struct ferry_http_request *req,
+            struct ferry_http_response *resp)
+{
+    struct wsman_server *s = userdata;
+    struct wsman_http_in in = {0};
+    struct wsman_http_out out = {0};
+    struct wsman_http_auth *auth = ferry_http_request_data(req);
+    struct server_verify *v = ferry_http_request_take_result(req);
+    enum wsman_head_verdict hv;
+    char peer[64];
+
+    if (!auth) {
+        auth = calloc(1, sizeof(*auth));
+        if (!auth) {
+            free(v);
+            ferry_http_response_status(resp, 503);
+            return FERRY_HTTP_HEAD_ANSWER;
+        }
+        ferry_http_request_set_data(req, auth, free);
+    }
+    if (v) {
+        auth->ar = wsman_auth_finish(&v->req, auth->user, sizeof(auth->user), &auth->role,
+                                     &auth->retry_after);
+        auth->decided = true;
+        server_verify_free(v);
+        v = NULL;
+    }
+    server_in(req, peer, sizeof(peer), &in);
+    v = calloc(1, sizeof(*v));
+    if (!v) {
+        ferry_http_response_status(resp, 503);
+        return FERRY_HTTP_HEAD_ANSWER;
+    }
+    hv = wsman_http_head(s->ctx, &in, auth, &v->req, &out);
+    if (hv == WSMAN_HEAD_VERIFY) {
+        v->req.done = server_verified;
+        v->req.ud = v;
+        v->wait = ferry_http_request_suspend(req);
+        if (!v->wait) {
+            server_verify_free(v);
+            return FERRY_HTTP_HEAD_WAIT; /* no wait: the core answers 503 */
+        }
+        if (wsman_auth_submit(s->ctx, &v->req) == WSMAN_AUTH_VERIFY)
+            return FERRY_HTTP_HEAD_WAIT;
+        /* queue full: resume at once with BUSY */
+        ferry_http_wait_resume(v->wait, v, server_verify_free);
+        return FERRY_HTTP_HEAD_WAIT;
+    }
+    server_verify_free(v);
+    if (hv == WSMAN_HEAD_GO) {
+        wsman_http_out_done(&out);
+        return FERRY_HTTP_HEAD_GO;
+    }
+    server_answer(resp, &out);
+    return FERRY_HTTP_HEAD_ANSWER;
+}
+
 static void
 server_handle(void *userdata, const struct ferry_http_request *req,
               struct ferry_http_response *resp)
@@ -76,34 +201,11 @@ server_handle(void *userdata, const struct ferry_http_request *req,
     struct wsman_http_out out = {0};
     char peer[64];
 
-    server_peer(req, peer, sizeof(peer));
-    in.method = server_method(ferry_http_request_method(req));
-    in.path = ferry_http_request_path(req);
-    in.header = server_header;
-    in.header_userdata = (void *)req;
+    server_in(req, peer, sizeof(peer), &in);
     in.body = ferry_http_request_body(req, &in.body_len);
-    in.peer = peer;
-    in.peer_loopback = ferry_http_request_peer_is_loopback(req);
-    in.is_tls = ferry_http_request_is_tls(req);
-    in.cert_sha256 = ferry_http_request_client_cert_sha256(req);
-
+    in.preauth = ferry_http_request_data(req);
     wsman_http_handle(s->ctx, &in, &out);
-
-    ferry_http_response_status(resp, out.status);
-    if (out.www_authenticate)
-        ferry_http_response_header(resp, "WWW-Authenticate", "Basic realm=\"WSMAN\"");
-    if (out.allow)
-        ferry_http_response_header(resp, "Allow", "%s", out.allow);
-    if (out.retry_after)
-        ferry_http_response_header(resp, "Retry-After", "%u", out.retry_after);
-    if (out.body) {
-        ferry_http_response_header(resp, "Content-Type", "%s",
-                                   out.content_type ? out.content_type : "text/plain");
-        if (ferry_http_response_body_take(resp, out.body, out.len) < 0)
-            ferry_http_response_status(resp, 500);
-        out.body = NULL;
-    }
-    wsman_http_out_done(&out);
+    server_answer(resp, &out);
 }
 
 int
@@ -120,11 +222,17 @@ wsman_server_new(const struct ferry_config *cfg, const struct wsman_engine_ops *
     r = wsman_ctx_new(cfg, ops, jobs, srv, users, &s->ctx);
     if (r < 0)
         goto error;
-    r = ferry_http_server_new(cfg, "wsman", 1, &s->http);
+    /* Unauthenticated bytes: at most http_max_header_bytes (+ the read buffer's slack) per
+     * connection, WSMAN_ANON_BODY_MAX more for an anonymous Identify, and
+     * wsman_max_connections connections. */
+    s->hcfg = *cfg;
+    s->hcfg.http_max_connections = cfg->wsman_max_connections;
+    r = ferry_http_server_new(&s->hcfg, "wsman", 1, &s->http);
     if (r < 0) {
         ferry_log_error("the WS-Man HTTP server could not start: %s", strerror(-r));
         goto error;
     }
+    lo.head = server_head;
     lo.handler = server_handle;
     lo.userdata = s;
     lo.max_body_bytes = cfg->wsman_max_envelope * 2 + 65536;

@@ -845,6 +845,39 @@ ferry_jobs_remove_client_cert(struct ferry_jobs *jobs, const char *job_id,
     return jobs_unlock_ret(jobs, r, true);
 }
 
+/* A CustomHeader "Name: value" that libcurl may send verbatim: the name an RFC 9110
+ * token, the value free of control bytes (CR, LF, NUL, DEL...), and no header that frames
+ * the message or belongs to one hop (a proxy would read a smuggled request into them).
+ * NULL when acceptable, else the reason. */
+static const char *
+jobs_custom_header_refusal(const char *value)
+{
+    static const char tchar[] = "!#$%&'*+-.^_`|~0123456789"
+                                "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    static const char *const denied[] = {"Content-Length", "Transfer-Encoding", "Host",
+                                         "Connection", "TE", "Upgrade", "Expect",
+                                         "Keep-Alive", "Trailer"};
+    const char *colon = strchr(value, ':');
+    size_t nlen;
+
+    if (strlen(value) > JOB_MAX_HEADER_LEN)
+        return "is too long";
+    if (!colon || colon == value)
+        return "must be 'Name: value'";
+    nlen = (size_t)(colon - value);
+    if (strspn(value, tchar) != nlen)
+        return "has a name that is not an RFC 9110 token";
+    for (const char *v = colon + 1; *v; v++)
+        if (((unsigned char)*v < 0x20 && *v != '\t') || (unsigned char)*v == 0x7f)
+            return "has a control character in its value";
+    for (size_t i = 0; i < sizeof(denied) / sizeof(denied[0]); i++)
+        if (strlen(denied[i]) == nlen && strncasecmp(value, denied[i], nlen) == 0)
+            return "names a header that frames the request or belongs to one hop";
+    if (nlen >= 6 && strncasecmp(value, "Proxy-", 6) == 0)
+        return "names a Proxy-* header (use SetProxySettings)";
+    return NULL;
+}
+
 /* "Mirror", "ExpectedDigest", "CustomHeader". */
 int
 ferry_jobs_set_option(struct ferry_jobs *jobs, const char *job_id, const char *name,
@@ -867,14 +900,16 @@ ferry_jobs_set_option(struct ferry_jobs *jobs, const char *job_id, const char *n
                                  FERRY_E_INVALIDARG, "Value",
                                  "ExpectedDigest must be sha256:<64 hex> or xxh128:<32 hex>");
     } else if (strcmp(name, "CustomHeader") == 0) {
-        const char *colon = strchr(value, ':');
-        if (!colon || colon == value || strlen(value) > JOB_MAX_HEADER_LEN ||
-            !jobs_cred_text_ok(value) || strpbrk(value, "\r\n"))
+        const char *why = jobs_custom_header_refusal(value);
+
+        if (!why && (!jobs_cred_text_ok(value) || strpbrk(value, "\r\n")))
+            why = "has a character that is not allowed";
+        if (why)
             r = ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER,
                                  FERRY_E_INVALIDARG, "Value",
-                                 "CustomHeader must be 'Name: value', at most %u printable "
-                                 "characters",
-                                 JOB_MAX_HEADER_LEN);
+                                 "CustomHeader %s; it must be 'Name: value' with a token name, "
+                                 "no control characters and at most %u characters",
+                                 why, JOB_MAX_HEADER_LEN);
     } else {
         r = ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER, FERRY_E_INVALIDARG,
                              "Name", "unknown option '%s' (Mirror, ExpectedDigest, "

@@ -65,6 +65,15 @@ const struct config_option config_options[] = {
     {"auth-fail-limit", "N", CONFIG_UNSIGNED, "10",
      "failed logins per address per minute before refusing, 0 = no limit",
      OFF(auth_fail_limit), 0, 1000000, NULL},
+    {"auth-verify-threads", "N", CONFIG_UNSIGNED, "2",
+     "threads checking passwords (PBKDF2) for WS-Man and the data port",
+     OFF(auth_verify_threads), 1, 64, NULL},
+    {"auth-verify-queue", "N", CONFIG_UNSIGNED, "64",
+     "password checks waiting for a thread before requests are answered 503",
+     OFF(auth_verify_queue), 1, 100000, NULL},
+    {"wsman-max-connections", "N", CONFIG_UNSIGNED, "512",
+     "open WS-Man connections; with http-max-header-bytes this caps the bytes held for "
+     "unauthenticated requests", OFF(wsman_max_connections), 1, 1000000, NULL},
 
     /* HTTP core limits */
     {"http-max-header-bytes", "BYTES", CONFIG_SIZE, "16384",

@@ -112,3 +112,38 @@ ferry_log(enum ferry_log_level level, const char *fmt, ...)
     }
     errno = saved_errno;
 }
+
+const char *
+ferry_log_escape(const char *s, char *buf, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+
+    if (len == 0)
+        return buf;
+    if (!s)
+        s = "";
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        bool esc = c < 0x20 || c >= 0x7f || c == '\'' || c == '\\';
+        size_t need = esc ? 4 : 1;
+
+        if (o + need + 4 > len) { /* room for this, "..." and the NUL */
+            if (o + 4 <= len) {
+                memcpy(buf + o, "...", 3);
+                o += 3;
+            }
+            break;
+        }
+        if (esc) {
+            buf[o++] = '\\';
+            buf[o++] = 'x';
+            buf[o++] = hex[c >> 4];
+            buf[o++] = hex[c & 15];
+        } else {
+            buf[o++] = (char)c;
+        }
+    }
+    buf[o] = '\0';
+    return buf;
+}

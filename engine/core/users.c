@@ -21,6 +21,8 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "ferry/auth.h"
+#include "ferry/config.h"
 #include "ferry/log.h"
 #include "ferry/users.h"
 #include "users-internal.h"
@@ -38,6 +40,9 @@ struct ferry_users {
     struct timespec mtim, ctim;
     struct users_entry *v;
     size_t n;
+    /* every password check of both planes (ferry_users_auth_start) */
+    struct ferry_authlimit *limit;
+    struct ferry_authpool *pool;
 };
 
 static _Atomic uint32_t users_new_iter = FERRY_PBKDF2_ITER;
@@ -411,6 +416,10 @@ users_refresh(struct ferry_users *u)
         close(fd);
         return r;
     }
+    if (st.st_mode & 077)
+        ferry_log_warn("users file '%s' is readable or writable by group or others "
+                       "(mode %04o): its password hashes can be attacked offline; "
+                       "run chmod 600 on it", u->path, (unsigned)(st.st_mode & 07777));
     r = read_all(fd, &buf, &len);
     close(fd);
     /* Whatever happens next, this version of the file has been seen. */
@@ -472,6 +481,8 @@ ferry_users_free(struct ferry_users *u)
 {
     if (!u)
         return NULL;
+    u->pool = ferry_authpool_free(u->pool);
+    u->limit = ferry_authlimit_free(u->limit);
     entries_free(u->v, u->n);
     free(u->path);
     pthread_mutex_destroy(&u->lock);
@@ -768,4 +779,27 @@ cleanup:
     free(tmp);
     free(dir);
     return r;
+}
+
+int
+ferry_users_auth_start(struct ferry_users *u, const struct ferry_config *cfg)
+{
+    int r;
+
+    if (u->pool)
+        return -EALREADY;
+    r = ferry_authlimit_new(cfg->auth_fail_limit, &u->limit);
+    if (r < 0)
+        return r;
+    r = ferry_authpool_new(cfg->auth_verify_threads, cfg->auth_verify_queue,
+                           ferry_users_verify, u, u->limit, &u->pool);
+    if (r < 0)
+        u->limit = ferry_authlimit_free(u->limit);
+    return r;
+}
+
+struct ferry_authpool *
+ferry_users_authpool(struct ferry_users *u)
+{
+    return u ? u->pool : NULL;
 }

@@ -28,6 +28,7 @@
 #include "http_conn.h"
 #include "http_response.h"
 #include "http_tls.h"
+#include "http_conn-internal.h"
 #include "http_worker.h"
 #include "send/send.h"
 
@@ -93,6 +94,7 @@ conn_free(struct http_conn *c)
     if (c->backend && c->backend->release)
         c->backend->release(c);
     conn_drop_output(c);
+    http_wait_conn_done(c, false);
     loop_timer_cancel(w->loop, &c->timer);
     http_parser_done(&c->parser);
     http_tls_free(c->ssl);
@@ -631,11 +633,15 @@ conn_error(struct http_conn *c, int status)
     conn_respond(c, chunks);
 }
 
+/* The request as handlers and head hooks see it (ferry/http.h accessors). */
 static void
-conn_dispatch(struct http_conn *c)
+conn_request(struct http_conn *c, struct ferry_http_request *req)
 {
-    struct ferry_http_request req = {
+    *req = (struct ferry_http_request){
         .p = &c->parser,
+        .c = c,
+        .local = c->local_len ? &c->local : NULL,
+        .local_len = c->local_len,
         .peer = &c->peer,
         .peer_len = c->peer_len,
         .local_port = c->local_port,
@@ -644,28 +650,89 @@ conn_dispatch(struct http_conn *c)
         .cert_sha256 = c->has_cert ? c->cert_sha256 : NULL,
         .cert_sha1 = c->has_cert ? c->cert_sha1 : NULL,
     };
-    struct ferry_http_response resp;
+}
+
+/* Send the response a handler (or head hook) filled; consumes resp. */
+static void
+conn_send(struct http_conn *c, struct ferry_http_response *resp)
+{
     struct http_chunk *chunks = NULL;
 
-    http_response_init(&resp);
-    c->l->handler(c->l->userdata, &req, &resp);
-    if (!c->parser.keep_alive || resp.close)
+    if (!c->parser.keep_alive || resp->close)
         c->close_after = true;
-    c->rate = resp.rate;
-    resp.rate = NULL;
-    c->done_fn = resp.done_fn;
-    c->done_ud = resp.done_ud;
-    if (http_response_finish(&resp, &c->parser, http_worker_date(c->w), c->close_after,
+    c->rate = resp->rate;
+    resp->rate = NULL;
+    c->done_fn = resp->done_fn;
+    c->done_ud = resp->done_ud;
+    if (http_response_finish(resp, &c->parser, http_worker_date(c->w), c->close_after,
                              !c->rate && !c->ktls_send, &chunks) < 0) {
         /* The handler's response cannot be sent: it still hears about it once. */
-        http_response_done(&resp);
+        http_response_done(resp);
         c->body_sent = 0;
         conn_notify_done(c, false);
         conn_error(c, 500);
         return;
     }
-    http_response_done(&resp);
+    http_response_done(resp);
     conn_respond(c, chunks);
+}
+
+static void
+conn_dispatch(struct http_conn *c)
+{
+    struct ferry_http_request req;
+    struct ferry_http_response resp;
+
+    conn_request(c, &req);
+    http_response_init(&resp);
+    c->l->handler(c->l->userdata, &req, &resp);
+    conn_send(c, &resp);
+}
+
+/* The head is parsed and the body held: ask the listener's head hook (ferry/http.h). */
+static void
+conn_head_check(struct http_conn *c)
+{
+    struct ferry_http_request req;
+    struct ferry_http_response resp;
+    bool has_body = c->parser.chunked || c->parser.content_length > 0;
+    size_t used = 0;
+    int v;
+
+    conn_request(c, &req);
+    http_response_init(&resp);
+    v = c->l->head(c->l->userdata, &req, &resp);
+    if (c->wait_result && c->wait_result_free)
+        c->wait_result_free(c->wait_result); /* not taken by the hook */
+    c->wait_result = NULL;
+    c->wait_result_free = NULL;
+    if (v == FERRY_HTTP_HEAD_WAIT) {
+        http_response_done(&resp);
+        if (!c->wait)
+            conn_error(c, 503);
+        return; /* nothing is read until http_conn_resume() */
+    }
+    http_parser_release_body(&c->parser);
+    if (v != FERRY_HTTP_HEAD_ANSWER) {
+        http_response_done(&resp);
+        conn_process_step(c);
+        return;
+    }
+    /* Answer on the head alone: an unread body makes the stream untrustworthy, so the
+     * connection closes after the answer (draining what the peer still sends). */
+    if (has_body || http_parser_execute(&c->parser, c->in, 0, &used) != 0)
+        c->close_after = true;
+    loop_timer_cancel(c->w->loop, &c->timer);
+    c->timer_kind = HTTP_TIMER_NONE;
+    conn_send(c, &resp);
+}
+
+void
+http_conn_resume(struct http_conn *c)
+{
+    if (c->closing)
+        return;
+    conn_process(c);
 }
 
 /* Parse and answer what the buffer holds. Answering a pipelined request may come straight
@@ -706,6 +773,10 @@ conn_process_step(struct http_conn *c)
         conn_error(c, c->parser.status);
         return;
     }
+    if (r == -EAGAIN && c->parser.state == HTTP_PARSE_HELD) {
+        conn_head_check(c);
+        return;
+    }
     if (r == -EAGAIN) {
         if (http_parser_head_complete(&c->parser)) {
             /* Reading a body: the header timer is done; one timer bounds the whole body
@@ -742,6 +813,7 @@ conn_response_sent(struct http_conn *c)
     conn_set_cork(c, false);
     if (c->responding)
         conn_notify_done(c, true);
+    http_wait_conn_done(c, true);
     if (c->closing)
         return;
     if (c->close_after) {
@@ -808,7 +880,11 @@ http_conn_new(struct http_worker *w, struct http_listener *l, int fd)
     c->in = malloc(c->in_cap);
     c->peer_len = sizeof(c->peer);
     getpeername(fd, (struct sockaddr *)&c->peer, &c->peer_len);
-    if (getsockname(fd, (struct sockaddr *)&local, &local_len) == 0)
+    if (getsockname(fd, (struct sockaddr *)&local, &local_len) == 0) {
+        c->local = local;
+        c->local_len = local_len;
+    }
+    if (c->local_len)
         c->local_port = local.ss_family == AF_INET6
                             ? ntohs(((struct sockaddr_in6 *)&local)->sin6_port)
                             : ntohs(((struct sockaddr_in *)&local)->sin_port);
@@ -824,6 +900,7 @@ http_conn_new(struct http_worker *w, struct http_listener *l, int fd)
     lim.max_headers = srv->max_headers;
     lim.max_target_bytes = srv->max_header_bytes / 2;
     lim.max_body_bytes = l->max_body_bytes;
+    lim.hold_body = l->head != NULL;
     http_parser_init(&c->parser, &lim);
     loop_op_init(&c->rop, conn_on_read, c);
     loop_op_init(&c->wop, conn_on_writable, c);

@@ -44,6 +44,8 @@ struct http_conn {
     struct sockaddr_storage peer;
     socklen_t peer_len;
     int local_port;
+    struct sockaddr_storage local; /* the address the peer connected to */
+    socklen_t local_len;
     enum http_conn_state state;
     bool closing;
     bool req_started;      /* bytes of the current request have arrived */
@@ -88,6 +90,13 @@ struct http_conn {
     char cert_sha1[41];
     bool has_cert;
     unsigned ssl_wait;       /* readiness OpenSSL asked for (POLLIN or POLLOUT) */
+
+    /* head hook (http_conn_wait.c): a pending suspension, its result, per-request data */
+    struct ferry_http_wait *wait;
+    void *wait_result;
+    void (*wait_result_free)(void *);
+    void *req_data;
+    void (*req_data_free)(void *);
 };
 
 int http_conn_new(struct http_worker *w, struct http_listener *l, int fd);
@@ -97,5 +106,8 @@ void http_conn_free_all(struct http_worker *w);
 /* A send backend's asynchronous operation on c->wop finished: res bytes of the current
  * file chunk reached the socket (or -errno). */
 void http_conn_file_sent(struct http_conn *c, int res);
+
+/* Run the connection again after its head hook's wait was resumed (loop thread). */
+void http_conn_resume(struct http_conn *c);
 
 #endif

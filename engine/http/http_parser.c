@@ -112,6 +112,12 @@ http_parser_reset(struct http_parser *p)
     http_parser_init(p, &lim);
 }
 
+void
+http_parser_release_body(struct http_parser *p)
+{
+    p->body_released = true;
+}
+
 bool
 http_parser_head_complete(const struct http_parser *p)
 {
@@ -599,7 +605,15 @@ http_parser_execute(struct http_parser *p, const char *buf, size_t len, size_t *
         *ret_consumed = 0;
         return 0;
     }
-    if (p->state == HTTP_PARSE_HEAD) {
+    if (p->state == HTTP_PARSE_HELD) {
+        if (!p->body_released) {
+            *ret_consumed = 0;
+            return -EAGAIN;
+        }
+        st = start_body(p);
+        if (st)
+            return fail(p, st);
+    } else if (p->state == HTTP_PARSE_HEAD) {
         /* RFC 9112 2.2: ignore empty lines before the request line (bounded by len). */
         if (p->scan == 0) {
             while (len - off >= 2 && buf[off] == '\r' && buf[off + 1] == '\n')
@@ -625,6 +639,11 @@ http_parser_execute(struct http_parser *p, const char *buf, size_t len, size_t *
         if (st)
             return fail(p, st);
         off += p->head_len;
+        if (p->lim.hold_body && !p->body_released) {
+            p->state = HTTP_PARSE_HELD;
+            *ret_consumed = off;
+            return -EAGAIN;
+        }
         st = start_body(p);
         if (st)
             return fail(p, st);

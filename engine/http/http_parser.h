@@ -49,6 +49,9 @@ struct http_parser_limits {
     unsigned max_headers;     /* header fields (431) */
     size_t max_target_bytes;  /* request target (414) */
     size_t max_body_bytes;    /* de-chunked body (413); 0 = requests may not carry a body */
+    bool hold_body;           /* stop after each head (HTTP_PARSE_HELD) until
+                                 http_parser_release_body(): the listener's head hook
+                                 decides before a body byte is read or reserved */
 };
 
 struct http_header {
@@ -71,6 +74,7 @@ enum http_parser_state {
     HTTP_PARSE_FINAL_LF,
     HTTP_PARSE_DONE,
     HTTP_PARSE_ERROR,
+    HTTP_PARSE_HELD,        /* head parsed, body not started (lim.hold_body) */
 };
 
 struct http_parser {
@@ -107,6 +111,7 @@ struct http_parser {
     unsigned size_digits; /* hex digits of the current chunk size */
     size_t meta_bytes;    /* chunk-extension and trailer bytes so far */
     unsigned ntrailers;
+    bool body_released;   /* http_parser_release_body() was called for this request */
 };
 
 /* Initialise with limits (copied). No allocation; cannot fail. */
@@ -118,6 +123,8 @@ void http_parser_done(struct http_parser *p);
 /* See the contract above. */
 int http_parser_execute(struct http_parser *p, const char *buf, size_t len,
                         size_t *ret_consumed);
+/* With lim.hold_body: let the next execute start reading this request's body. */
+void http_parser_release_body(struct http_parser *p);
 /* true once the head has been parsed (also while the body is still being read). */
 bool http_parser_head_complete(const struct http_parser *p);
 /* First header of that name (case-insensitive) or NULL. */

@@ -95,6 +95,13 @@ ferry_http_request_local_port(const struct ferry_http_request *r)
     return r->local_port;
 }
 
+const struct sockaddr *
+ferry_http_request_local(const struct ferry_http_request *r, socklen_t *ret_len)
+{
+    *ret_len = r->local_len;
+    return r->local ? (const struct sockaddr *)r->local : NULL;
+}
+
 bool
 ferry_http_request_is_tls(const struct ferry_http_request *r)
 {

@@ -15,8 +15,13 @@
 #include "http_chunk.h"
 #include "http_parser.h"
 
+struct http_conn;
+
 struct ferry_http_request {
     const struct http_parser *p;
+    struct http_conn *c; /* opaque here; the head-hook waits (http_conn_wait.c) suspend it */
+    const struct sockaddr_storage *local; /* the address the peer connected to */
+    socklen_t local_len;
     const struct sockaddr_storage *peer;
     socklen_t peer_len;
     int local_port;

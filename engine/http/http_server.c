@@ -18,6 +18,7 @@
 #include "ferry/config.h"
 #include "ferry/log.h"
 #include "http_conn.h"
+#include "http_conn-internal.h"
 #include "http_worker.h"
 #include "send/send.h"
 
@@ -263,6 +264,7 @@ ferry_http_server_listen(struct ferry_http_server *srv, const struct ferry_http_
         goto error;
     }
     l->handler = opts->handler;
+    l->head = opts->head;
     l->userdata = opts->userdata;
     l->max_body_bytes = opts->max_body_bytes;
     l->tls = opts->tls ? ferry_tls_ctx_ref(opts->tls) : NULL;
@@ -497,6 +499,7 @@ ferry_http_server_new(const struct ferry_config *cfg, const char *name, unsigned
         struct http_worker *w = &srv->workers[i];
         w->srv = srv;
         w->index = i;
+        http_wait_worker_init(w, http_conn_resume);
         r = loop_new(0, &w->loop);
         if (r < 0)
             goto error;
@@ -541,6 +544,8 @@ ferry_http_server_free(struct ferry_http_server *srv)
     for (unsigned i = 0; i < srv->nworkers; i++)
         if (srv->workers[i].started)
             pthread_join(srv->workers[i].thread, NULL);
+    for (unsigned i = 0; i < srv->nworkers; i++)
+        http_wait_worker_detach(&srv->workers[i]);
     for (unsigned i = 0; i < srv->nworkers; i++)
         srv->workers[i].loop = loop_free(srv->workers[i].loop);
     for (unsigned i = 0; i < srv->nworkers; i++)

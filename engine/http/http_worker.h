@@ -35,6 +35,7 @@ struct http_lsock {
 struct http_listener {
     uint32_t id;
     int port;
+    ferry_http_head_fn head;
     ferry_http_handler_fn handler;
     void *userdata;
     size_t max_body_bytes;
@@ -62,6 +63,11 @@ struct http_worker {
     /* splice backend: pool of pipes */
     struct http_pipe *pipes_free;
     size_t npipes_free, npipes_total;
+    /* resumed head-hook waits (http_conn_wait.c), handed over from other threads */
+    pthread_mutex_t wait_lock;
+    struct ferry_http_wait *waits_ready;
+    bool waits_posted;
+    void (*wait_resume)(struct http_conn *c); /* http_conn_resume, set by http_wait_worker_init */
 };
 
 struct ferry_http_server {

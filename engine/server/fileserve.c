@@ -5,13 +5,16 @@
  * Runs on the data-plane worker threads: nothing here blocks beyond fstatat (and open when
  * the URL's cached descriptor no longer names its source).
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "ferry/auth.h"
 #include "ferry/log.h"
 #include "conditional.h"
 #include "fileserve.h"
@@ -50,6 +53,143 @@ fileserve_on_done(void *ud, uint64_t body_bytes_sent, bool complete)
     free(d);
 }
 
+/* The head hook's verdict on the request's Basic credentials (request data). */
+struct fileserve_auth {
+    bool ok;
+    char user[FERRY_AUTH_USER_MAX];
+    enum ferry_role role;
+};
+
+/* A password check in flight: the pool's from submit to done, then the HTTP core's (the
+ * wait's result), then the head hook's. */
+struct fileserve_verify {
+    struct ferry_auth_req req;
+    struct ferry_http_wait *wait;
+};
+
+static void
+fileserve_verify_free(void *p)
+{
+    struct fileserve_verify *v = p;
+
+    explicit_bzero(v, sizeof(*v));
+    free(v);
+}
+
+static void
+fileserve_verified(struct ferry_auth_req *req)
+{
+    struct fileserve_verify *v = req->ud;
+
+    ferry_http_wait_resume(v->wait, v, fileserve_verify_free);
+}
+
+/* Record an OK verdict for the handler; LIMITED and BUSY are answered here. */
+static int
+fileserve_head_verdict(const struct ferry_http_request *req, struct ferry_http_response *resp,
+                       const struct ferry_auth_req *ar)
+{
+    struct fileserve_auth *fa;
+
+    if (ar->result == FERRY_AUTH_LIMITED || ar->result == FERRY_AUTH_BUSY) {
+        fileserve_text(resp, ar->result == FERRY_AUTH_BUSY ? 503 : 429,
+                       ar->result == FERRY_AUTH_BUSY
+                           ? "too many password checks are waiting; try again\n"
+                           : "too many failed logins from this address; try again later\n");
+        ferry_http_response_header(resp, "Retry-After", "%u",
+                                   ar->retry_after ? ar->retry_after : 1);
+        return FERRY_HTTP_HEAD_ANSWER;
+    }
+    if (ar->result != FERRY_AUTH_OK)
+        return FERRY_HTTP_HEAD_GO; /* the handler answers 401 */
+    fa = calloc(1, sizeof(*fa));
+    if (!fa) {
+        fileserve_text(resp, 503, "out of memory\n");
+        return FERRY_HTTP_HEAD_ANSWER;
+    }
+    fa->ok = true;
+    fa->role = ar->role;
+    snprintf(fa->user, sizeof(fa->user), "%s", ar->user);
+    ferry_http_request_set_data(req, fa, free);
+    return FERRY_HTTP_HEAD_GO;
+}
+
+int
+fileserve_head(void *userdata, const struct ferry_http_request *req,
+               struct ferry_http_response *resp)
+{
+    struct fileserve *fs = userdata;
+    struct fileserve_verify *v = ferry_http_request_take_result(req);
+    struct ferry_authpool *pool = ferry_users_authpool(fs->users);
+    const char *auth = ferry_http_request_header(req, "Authorization");
+    struct urlgroup_url *url = NULL;
+    bool meta4 = false, wants;
+    socklen_t slen = 0;
+    const struct sockaddr *sa;
+    int port = ferry_http_request_local_port(req), verdict;
+
+    if (v) {
+        verdict = fileserve_head_verdict(req, resp, &v->req);
+        fileserve_verify_free(v);
+        return verdict;
+    }
+    /* anonymous requests, and no pool (then the handler checks synchronously) */
+    if (!auth || !pool || port <= 0 || port > 65535)
+        return FERRY_HTTP_HEAD_GO;
+    if (urlgroup_route(fs->reg, (uint16_t)port, ferry_http_request_is_tls(req),
+                       ferry_http_request_header(req, "Host"), ferry_http_request_path(req),
+                       &url, &meta4) < 0)
+        return FERRY_HTTP_HEAD_GO;
+    wants = !url->rule->anonymous && access_rule_wants_user(url->rule);
+    urlgroup_url_unref(url);
+    if (!wants)
+        return FERRY_HTTP_HEAD_GO;
+    if (!ferry_http_request_is_tls(req) && !fs->allow_basic_over_http &&
+        !ferry_http_request_peer_is_loopback(req))
+        return FERRY_HTTP_HEAD_GO; /* the handler explains the refusal */
+    v = calloc(1, sizeof(*v));
+    if (!v) {
+        fileserve_text(resp, 503, "out of memory\n");
+        return FERRY_HTTP_HEAD_ANSWER;
+    }
+    sa = ferry_http_request_peer(req, &slen);
+    if (sa && slen <= sizeof(v->req.peer)) {
+        memcpy(&v->req.peer, sa, slen);
+        v->req.peer_len = slen;
+    }
+    if (access_basic_parse(auth, v->req.user, sizeof(v->req.user), v->req.pass,
+                           sizeof(v->req.pass)) < 0) {
+        unsigned wait;
+
+        if (ferry_authpool_wait(pool, v->req.peer_len ? (struct sockaddr *)&v->req.peer
+                                                      : NULL, NULL, &wait)) {
+            v->req.result = FERRY_AUTH_LIMITED;
+            v->req.retry_after = wait;
+        } else {
+            ferry_authpool_count_failure(pool, v->req.peer_len ? (struct sockaddr *)&v->req.peer
+                                                               : NULL, NULL);
+            v->req.result = FERRY_AUTH_BAD;
+        }
+    } else {
+        v->req.what = "data port";
+        v->req.done = fileserve_verified;
+        v->req.ud = v;
+        if (ferry_authpool_precheck(pool, &v->req) == FERRY_AUTH_PENDING) {
+            v->wait = ferry_http_request_suspend(req);
+            if (!v->wait) {
+                fileserve_verify_free(v);
+                return FERRY_HTTP_HEAD_WAIT; /* no wait: the core answers 503 */
+            }
+            if (ferry_authpool_submit(pool, &v->req) != FERRY_AUTH_PENDING)
+                ferry_http_wait_resume(v->wait, v, fileserve_verify_free); /* BUSY */
+            return FERRY_HTTP_HEAD_WAIT;
+        }
+    }
+    verdict = fileserve_head_verdict(req, resp, &v->req);
+    fileserve_verify_free(v);
+    return verdict;
+}
+
 /* Establish who the request is and apply the URL's rule. Returns true when allowed;
  * otherwise the 401/403 response is filled. */
 static bool
@@ -67,7 +207,20 @@ fileserve_authorize(struct fileserve *fs, const struct urlgroup_url *url,
     if (tls)
         id.cert_sha256 = ferry_http_request_client_cert_sha256(req);
     auth = ferry_http_request_header(req, "Authorization");
-    if (auth && access_rule_wants_user(url->rule)) {
+    if (auth && access_rule_wants_user(url->rule) && ferry_http_request_data(req)) {
+        const struct fileserve_auth *fa = ferry_http_request_data(req);
+
+        /* verified by fileserve_head on a verifier thread */
+        if (fa->ok) {
+            snprintf(user, sizeof(user), "%s", fa->user);
+            id.user = user;
+            id.role = fa->role;
+        }
+    } else if (auth && access_rule_wants_user(url->rule) && ferry_users_authpool(fs->users)) {
+        /* the head hook found the credentials wrong (or malformed): 401 */
+        if (!tls && !fs->allow_basic_over_http && !ferry_http_request_peer_is_loopback(req))
+            basic_refused = true;
+    } else if (auth && access_rule_wants_user(url->rule)) {
         if (!tls && !fs->allow_basic_over_http && !ferry_http_request_peer_is_loopback(req)) {
             basic_refused = true;
         } else if (fs->users &&
@@ -121,11 +274,33 @@ static void
 fileserve_meta4(struct urlgroup_url *url, struct manifest *m, bool head,
                 const struct ferry_http_request *req, struct ferry_http_response *resp)
 {
-    char *link = NULL, *xml = NULL;
+    char *link = NULL, *xml = NULL, host[INET6_ADDRSTRLEN + 10] = "";
     size_t len = 0;
     int r;
 
-    link = urlgroup_url_string(url, ferry_http_request_header(req, "Host"));
+    /* The group's configured name, never the request's Host header (a shared cache would
+     * hand a Host-forged document to everyone); a group on every address ('+', '*') names
+     * the address this connection reached. */
+    if (url->group->p.host_kind == URLGROUP_HOST_STRONG ||
+        url->group->p.host_kind == URLGROUP_HOST_WEAK) {
+        socklen_t llen = 0;
+        const struct sockaddr *la = ferry_http_request_local(req, &llen);
+        char ip[INET6_ADDRSTRLEN] = "";
+
+        if (la && la->sa_family == AF_INET6 &&
+            !IN6_IS_ADDR_V4MAPPED(&((const struct sockaddr_in6 *)la)->sin6_addr)) {
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)la)->sin6_addr, ip, sizeof(ip));
+            snprintf(host, sizeof(host), "[%s]:%u", ip, url->group->p.port);
+        } else if (la && la->sa_family == AF_INET6) {
+            inet_ntop(AF_INET, ((const struct sockaddr_in6 *)la)->sin6_addr.s6_addr + 12, ip,
+                      sizeof(ip));
+            snprintf(host, sizeof(host), "%s:%u", ip, url->group->p.port);
+        } else if (la && la->sa_family == AF_INET) {
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)la)->sin_addr, ip, sizeof(ip));
+            snprintf(host, sizeof(host), "%s:%u", ip, url->group->p.port);
+        }
+    }
+    link = urlgroup_url_string(url, host[0] ? host : NULL);
     if (!link) {
         fileserve_text(resp, 500, "out of memory\n");
         return;

@@ -32,6 +32,12 @@ struct fileserve {
     atomic_uint active;
 };
 
+/* ferry_http_head_fn for data-plane listeners: Basic credentials for a URL whose rule
+ * names users are checked on the engine's verifier pool (ferry/auth.h) while the request
+ * waits, never on the worker; 429 / 503 with Retry-After when the limiter or the queue
+ * says so. Requests without Authorization pass at once. */
+int fileserve_head(void *userdata, const struct ferry_http_request *req,
+                   struct ferry_http_response *resp);
 /* ferry_http_handler_fn for data-plane listeners; userdata is the struct fileserve. */
 void fileserve_handle(void *userdata, const struct ferry_http_request *req,
                       struct ferry_http_response *resp);

@@ -229,6 +229,7 @@ server_listen(void *ud, const char *addr, uint16_t port, bool https, uint32_t *r
     }
     opts.addr = addr;
     opts.tls = tls;
+    opts.head = fileserve_head;
     opts.handler = fileserve_handle;
     opts.userdata = &srv->fs;
     opts.max_body_bytes = 0;

@@ -46,7 +46,10 @@ struct ferry_config {
     size_t wsman_max_envelope;  /* --wsman-max-envelope: hard cap, bytes (default 512000) */
     unsigned wsman_enum_ttl;    /* --wsman-enum-ttl: enumeration context expiry, s (240) */
     unsigned wsman_max_enums;   /* --wsman-max-enums: live enumeration contexts (1024) */
-    unsigned auth_fail_limit;   /* --auth-fail-limit: failed logins per address per minute (10) */
+    unsigned auth_fail_limit;   /* --auth-fail-limit: failures per address before backoff (10) */
+    unsigned auth_verify_threads; /* --auth-verify-threads: PBKDF2 threads (2) */
+    unsigned auth_verify_queue;   /* --auth-verify-queue: checks waiting, then 503 (64) */
+    unsigned wsman_max_connections; /* --wsman-max-connections (512) */
 
     /* HTTP core limits (both listeners) */
     size_t http_max_header_bytes;  /* --http-max-header-bytes (16384) */

@@ -38,6 +38,21 @@ enum ferry_http_method {
 /* Called once per request on the worker thread. Must set a status (default 500). */
 typedef void (*ferry_http_handler_fn)(void *userdata, const struct ferry_http_request *req,
                                       struct ferry_http_response *resp);
+/* A listener's head hook: called on the worker thread once a request's head is parsed,
+ * before any byte of its body is read or buffered and before a 100 Continue goes out.
+ * Returns one of: */
+enum ferry_http_head_verdict {
+    FERRY_HTTP_HEAD_GO = 0,  /* read the body (100 Continue now if asked), then the handler */
+    FERRY_HTTP_HEAD_ANSWER,  /* send resp now; the body is never read (the connection closes
+                                after the answer when the request has one) */
+    FERRY_HTTP_HEAD_WAIT,    /* ferry_http_request_suspend() was called: the connection
+                                reads nothing until the wait is resumed, then the hook runs
+                                again for the same request */
+};
+typedef int (*ferry_http_head_fn)(void *userdata, const struct ferry_http_request *req,
+                                  struct ferry_http_response *resp);
+struct ferry_http_wait;
+
 /* Called when the response has been sent (or the connection died): bytes of body sent. */
 typedef void (*ferry_http_done_fn)(void *userdata, uint64_t body_bytes_sent, bool complete);
 
@@ -58,6 +73,7 @@ struct ferry_http_listen_opts {
     ferry_http_handler_fn handler;
     void *userdata;
     size_t max_body_bytes;     /* request bodies above this -> 413 (0 = no bodies: 413) */
+    ferry_http_head_fn head;   /* NULL: every request goes straight to the handler */
 };
 
 /* Open a listener on every worker. Returns a listener id >= 1 in *ret_id. -EADDRINUSE etc.
@@ -108,11 +124,33 @@ FERRY_API const struct sockaddr *ferry_http_request_peer(const struct ferry_http
 /* true when the peer address is loopback (127.0.0.0/8, ::1, ::ffff:127.x). */
 FERRY_API bool ferry_http_request_peer_is_loopback(const struct ferry_http_request *r);
 FERRY_API int ferry_http_request_local_port(const struct ferry_http_request *r);
+/* The local address the peer connected to (NULL when unknown). */
+FERRY_API const struct sockaddr *ferry_http_request_local(const struct ferry_http_request *r,
+                                                          socklen_t *ret_len);
 FERRY_API bool ferry_http_request_is_tls(const struct ferry_http_request *r);
 /* SHA-256 of the client certificate's DER as 64 lowercase hex chars, or NULL. */
 FERRY_API const char *ferry_http_request_client_cert_sha256(const struct ferry_http_request *r);
 /* SHA-1 of the client certificate (thumbprint, 40 hex chars), or NULL. */
 FERRY_API const char *ferry_http_request_client_cert_sha1(const struct ferry_http_request *r);
+
+/* ---- head hooks: per-request data and suspension (engine/http/http_wait.c) ---- */
+
+/* Attach data to the current request (replacing and freeing any earlier one); free_fn(data)
+ * runs once the response is out or the connection is gone. Worker thread only. */
+FERRY_API void ferry_http_request_set_data(const struct ferry_http_request *r, void *data,
+                                           void (*free_fn)(void *));
+FERRY_API void *ferry_http_request_data(const struct ferry_http_request *r);
+/* From a head hook that then returns FERRY_HTTP_HEAD_WAIT: a token for whoever finishes the
+ * work (any thread). NULL on OOM. */
+FERRY_API struct ferry_http_wait *ferry_http_request_suspend(const struct ferry_http_request *r);
+/* Any thread, exactly once per token: hand `result` back and run the head hook again on the
+ * worker, where ferry_http_request_take_result() returns it. When the connection or the
+ * server is gone by then, result_free(result) runs instead (on some thread). Never blocks
+ * on the worker. */
+FERRY_API void ferry_http_wait_resume(struct ferry_http_wait *wait, void *result,
+                                      void (*result_free)(void *));
+/* In the head hook after a resume: the result (the caller owns it now), else NULL. */
+FERRY_API void *ferry_http_request_take_result(const struct ferry_http_request *r);
 
 /* ---- responses ---- */
 

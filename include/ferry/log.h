@@ -24,6 +24,10 @@ FERRY_API int ferry_log_parse_level(const char *s, enum ferry_log_level *ret_lev
 FERRY_API void ferry_log_set_thread_name(const char *name);
 /* Program name shown in each line (default "ferry"). */
 FERRY_API void ferry_log_set_ident(const char *ident);
+/* A peer-supplied string made safe to put inside quotes in a log line: '\'', '\\', control
+ * bytes and bytes >= 0x7f become \xHH, so a user name cannot end its quotes or forge the
+ * rest of the line. Truncated to len - 1 bytes (ending in "..." when cut); returns buf. */
+FERRY_API const char *ferry_log_escape(const char *s, char *buf, size_t len);
 FERRY_API void ferry_log(enum ferry_log_level level, const char *fmt, ...) FERRY_PRINTF(2, 3);
 
 #define ferry_log_error(...) ferry_log(FERRY_LOG_ERROR, __VA_ARGS__)

@@ -34,6 +34,14 @@ FERRY_API int ferry_users_role(struct ferry_users *users, const char *name,
  * [A-Za-z0-9._@-]{1,64}. */
 FERRY_API int ferry_users_add(const char *path, const char *name, enum ferry_role role,
                               const char *password);
+/* Start the failed-login limiter and the verifier pool (ferry/auth.h) that every password
+ * check of both planes goes through, sized by cfg (auth_fail_limit, auth_verify_threads,
+ * auth_verify_queue). Once; -EALREADY after. Stopped by ferry_users_free(). */
+struct ferry_config;
+struct ferry_authpool;
+FERRY_API int ferry_users_auth_start(struct ferry_users *users, const struct ferry_config *cfg);
+/* The pool started above, or NULL (then callers check synchronously). */
+FERRY_API struct ferry_authpool *ferry_users_authpool(struct ferry_users *users);
 FERRY_API int ferry_users_parse_role(const char *s, enum ferry_role *ret_role);
 FERRY_API const char *ferry_role_name(enum ferry_role role);
 

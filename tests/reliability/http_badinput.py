@@ -372,6 +372,91 @@ def run(tmp, servers):
     if not srv_b.alive():
         raise Fail("server b died; log:\n%s" % srv_b.tail())
 
+    # -- the Metalink <url> comes from the group's name, never from the Host header (a
+    # shared cache would hand the forged document to everyone; issue 18)
+    m4 = None
+    for _ in range(100):
+        m4 = relpy.get(port, b"/grp/f.bin.meta4", extra=b"")
+        if m4.status == 200:
+            break
+        time.sleep(0.1)
+    forged = exchange(port, req(b"GET /grp/f.bin.meta4 HTTP/1.1",
+                                (b"Host: evil.example:1", b"Connection: close")))[0]
+    fb = forged[0].body if forged else b""
+    t.add("Metalink <url> with Host: evil.example", "the group's 127.0.0.1:%d" % port,
+          "evil.example" if b"evil.example" in fb else
+          ("group name" if b"127.0.0.1:%d/grp/f.bin" % port in fb else "HTTP %s" % (
+              forged[0].status if forged else None)),
+          m4.status == 200 and b"evil.example" not in fb and
+          b"http://127.0.0.1:%d/grp/f.bin" % port in fb)
+
+    # -- Basic auth on the data port (issue 18): one failure limiter shared with WS-Man,
+    # keyed by address, /24 prefix and user; an address that has not failed is never
+    # refused; PBKDF2 runs on the verifier threads
+    srv_c = None
+    if srv.kind == "ferryd":
+        import wsmanc
+        statec = os.path.join(tmp, "c", "state")
+        wsmanc.add_user(statec, "carol", "carol-pw", "user")
+        wsmanc.add_user(statec, "dave", "dave-pw", "user")
+        srv_c = relpy.DataServer(tmp, "c", pub, {}, options=[
+            "auth-fail-limit = 3",
+            "url = http://127.0.0.1:%%d/grp/auth.bin %s D:(A;;GA;;;AU)" % os.path.join(pub, "f.bin")])
+        with open(srv_c.cfg) as fh:
+            text = fh.read()
+        with open(srv_c.cfg, "w") as fh:
+            fh.write(text.replace("%d", str(srv_c.port)))
+        servers.append(srv_c)
+        srv_c.start()
+
+        def auth_get(src, user, pw):
+            import base64
+            tok = base64.b64encode(("%s:%s" % (user, pw)).encode())
+            s = socket.create_connection(("127.0.0.1", srv_c.port), timeout=10,
+                                         source_address=(src, 0))
+            s.sendall(req(b"GET /grp/auth.bin HTTP/1.1",
+                          (b"Host: 127.0.0.1", b"Authorization: Basic " + tok,
+                           b"Connection: close")))
+            data = b""
+            while True:
+                d = s.recv(65536)
+                if not d:
+                    break
+                data += d
+            s.close()
+            rs, _ = relpy.parse_responses(data)
+            return rs[0] if rs else None
+
+        r = auth_get("127.0.0.1", "carol", "carol-pw")
+        t.add("data port: right password", "200 + the file",
+              "%s" % (r.status if r else None),
+              r is not None and r.status == 200 and relpy.sha256(r.body) == want_sha)
+        codes = [getattr(auth_get("127.0.0.2", "carol", "guess%d" % i), "status", None)
+                 for i in range(5)]
+        r = auth_get("127.0.0.2", "carol", "guess9")
+        t.add("data port: guessing from one address", "401 x3 then 429 + Retry-After",
+              "%s, then %s %s" % (codes, r.status if r else None,
+                                  r.header("Retry-After") if r else None),
+              codes[:3] == [401] * 3 and all(c == 429 for c in codes[3:]) and r is not None
+              and r.status == 429 and r.header("Retry-After") is not None)
+        # 40 guessing addresses in one /24: each gets a first guess, no second
+        firsts = [getattr(auth_get("127.0.5.%d" % i, "dave", "guess"), "status", None)
+                  for i in range(1, 41)]
+        again = auth_get("127.0.5.7", "dave", "guess-again")
+        t.add("data port: 40 addresses in a /24 guessing", "401 each, then 429 on a 2nd guess",
+              "%s..., 2nd: %s" % (sorted(set(firsts)), again.status if again else None),
+              set(firsts) == {401} and again is not None and again.status == 429)
+        owner = auth_get("127.0.5.200", "dave", "dave-pw")
+        t.add("data port: the owner from a clean address in that /24", "200 (not locked out)",
+              "%s" % (owner.status if owner else None), owner is not None and owner.status == 200)
+        rcx = srv_c.stop()
+        t.add("SIGTERM ferryd c", "exit 0", str(rcx), rcx == 0)
+        with open(srv_c.log_path, "rb") as fh:
+            lg = fh.read()
+        t.add("data port: failed logins logged", "a line per failure, user quoted",
+              "%d lines" % lg.count(b"data port login of user 'dave'"),
+              lg.count(b"data port login of user 'dave'") >= 40)
+
     # -- both stop cleanly
     for sv in (srv, srv_b):
         rcx = sv.stop()

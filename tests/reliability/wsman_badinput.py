@@ -14,6 +14,7 @@ texts; the state dir is 0700 and the users and database files 0600.
 Exit 0 all good, 1 a case failed, 77 when ferryd does not run the WS-Man endpoint.
 """
 
+import base64
 import os
 import re
 import socket
@@ -318,6 +319,25 @@ def run(tmp, daemons):
         GROUP, "CreateUrlGroup", [("UrlGroup", "http://127.0.0.1:1/g\r\nX-Injected: 1")]),
         {"w:InvalidParameter"}, {400})
 
+    # ---- CustomHeader (issue 18): libcurl sends it verbatim, so a framing or hop-by-hop
+    # header, a non-token name or a control byte would be a smuggling primitive
+    hjob = ws.create_job("hdr", "http://127.0.0.1:1/x", inroot + "/hdr.bin", suspend=True)
+    for case, hv in [("Content-Length", "Content-Length: 5"),
+                     ("Transfer-Encoding", "Transfer-Encoding: chunked"),
+                     ("Host", "host: evil.example"), ("Connection", "Connection: close"),
+                     ("TE", "TE: trailers"), ("Upgrade", "Upgrade: h2c"),
+                     ("Expect", "Expect: 100-continue"), ("Keep-Alive", "Keep-Alive: 5"),
+                     ("Trailer", "Trailer: X"), ("Proxy-Authorization", "Proxy-Authorization: x"),
+                     ("name with a space", "X Bad: 1"), ("name with '('", "X(: 1"),
+                     ("empty name", ": v"), ("DEL in the value", "X-A: a\x7fb")]:
+        e = expect_fault("CustomHeader %s" % case, lambda hv=hv: ws.invoke(
+            JOB, "SetOption", [("Name", "CustomHeader"), ("Value", hv)], {"JobId": hjob}),
+            {"w:InvalidParameter"}, {400})
+    ok = ws.invoke(JOB, "SetOption", [("Name", "CustomHeader"), ("Value", "X-Trace-Id: a b\tc")],
+                   {"JobId": hjob})
+    t.add("CustomHeader X-Trace-Id", "accepted", "ReturnValue %s" % ok.get("ReturnValue"),
+          ok.get("ReturnValue") in ("0", None))
+
     # ---- LocalFile: Windows paths, traversal, symlink escape
     before = set(os.listdir(outside))
     for case, lf in [("LocalFile C:\\ path", "C:\\Users\\Public\\x.bin"),
@@ -371,16 +391,17 @@ def run(tmp, daemons):
                              ("SDDLAuth", "O:BAG:BAD:(A;;FA;;;SY)")], {"UrlGroup": grp}),
         {"w:InvalidParameter"}, {400})
 
-    # ---- slow request bodies: a body trickled at 2 bytes/s must not hold a connection
-    # forever (header timeout 2 s, idle timeout 3 s, body timeout 4 s here)
+    # ---- slow request bodies: an authenticated body trickled at 2 bytes/s must not hold a
+    # connection forever (header timeout 2 s, idle timeout 3 s, body timeout 4 s here)
     host, port = d.url.split("/")[2].split(":")
+    admin_auth = b"Authorization: Basic " + base64.b64encode(b"admin:admin-pw") + b"\r\n"
     for mode in ("Content-Length", "chunked"):
         s = socket.create_connection((host, int(port)), timeout=5)
         s.settimeout(0.2)
         te = (b"Content-Length: 100000" if mode == "Content-Length"
               else b"Transfer-Encoding: chunked")
         s.sendall(b"POST /wsman HTTP/1.1\r\nHost: x\r\nContent-Type: application/soap+xml;"
-                  b"charset=UTF-8\r\n" + te + b"\r\n\r\n")
+                  b"charset=UTF-8\r\n" + admin_auth + te + b"\r\n\r\n")
         t0 = time.time()
         closed = False
         while time.time() - t0 < 8:
@@ -401,6 +422,66 @@ def run(tmp, daemons):
               "%s after %.1f s" % ("closed" if closed else "still open", dt),
               closed and 3 < dt < 6)
         alive("slow body")
+
+    # ---- authentication before the body (issue 18): no 100 Continue and no body bytes read
+    # for a caller without valid credentials; the 401 comes on the headers alone
+    def head_only(extra):
+        s = socket.create_connection((host, int(port)), timeout=5)
+        s.sendall(b"POST /wsman HTTP/1.1\r\nHost: x\r\nContent-Type: application/soap+xml;"
+                  b"charset=UTF-8\r\nExpect: 100-continue\r\nContent-Length: 1000000\r\n" +
+                  extra + b"\r\n")
+        s.settimeout(3)
+        try:
+            first = s.recv(4096).split(b"\r\n", 1)[0].decode("latin-1")
+        except (socket.timeout, OSError) as e:
+            first = "no answer (%s)" % e.__class__.__name__
+        s.close()
+        return first
+    for case, extra in [("no Authorization", b""),
+                        ("wrong password", b"Authorization: Basic " +
+                         base64.b64encode(b"admin:wrong") + b"\r\n"),
+                        ("anonymous Identify with a 1 MB body", b"WSMANIDENTIFY: unauthenticated\r\n")]:
+        first = head_only(extra)
+        t.add("Expect: 100-continue, %s" % case, "401 before any body byte",
+              first, first.startswith("HTTP/1.1 401"))
+    first = head_only(admin_auth)
+    t.add("Expect: 100-continue, right password", "100 Continue", first,
+          first.startswith("HTTP/1.1 100"))
+    alive("100-continue")
+
+    # 200 connections pushing 256 KiB of body each without credentials: the daemon must not
+    # hold them (before the fix every body was buffered: ~50 MiB)
+    def rss_kib(pid):
+        with open("/proc/%d/status" % pid) as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return 0
+    rss0 = rss_kib(d.pid)
+    socks = []
+    chunk = b"<" * 65536
+    for _ in range(200):
+        s = socket.create_connection((host, int(port)), timeout=5)
+        s.setblocking(False)
+        try:
+            s.send(b"POST /wsman HTTP/1.1\r\nHost: x\r\nContent-Type: application/soap+xml;"
+                   b"charset=UTF-8\r\nContent-Length: 1000000\r\n\r\n")
+        except OSError:
+            pass
+        socks.append(s)
+    for _ in range(4):
+        for s in socks:
+            try:
+                s.send(chunk)
+            except OSError:
+                pass
+    time.sleep(0.5)
+    rss1 = rss_kib(d.pid)
+    for s in socks:
+        s.close()
+    t.add("200 unauthenticated connections x 256 KiB body", "RSS growth < 16 MiB",
+          "%d KiB" % (rss1 - rss0), rss1 - rss0 < 16 * 1024)
+    alive("body-holding connections")
 
     # ---- authentication and authorization
     anon = wsmanc.Wsman(d.url, None, None)
@@ -477,6 +558,14 @@ def run(tmp, daemons):
     t.add("Get reports HasCredentials only", "true", str(has), has == "true")
     ok_err = ge.fault() is None and wsmanc.props(ge.body_el()).get("ErrorCode") not in (None, "", "0")
     t.add("GetError of the failed job", "an error code", "HTTP %d" % ge.status, ok_err)
+
+    # a user name that tries to forge the rest of its login line (issue 18)
+    forged = "evil' from 10.9.9.9 succeeded\x1b[0m\nFAKE"
+    d.client(user=forged, password="x").identify()
+    lg = d.log_text()
+    t.add("forged user name in the login log line", "escaped (\\x27, \\x1b, \\x0a)",
+          "escaped" if b"evil\\x27 from 10.9.9.9 succeeded\\x1b[0m\\x0aFAKE" in lg else "raw",
+          b"evil\\x27 from 10.9.9.9" in lg and b"\x1b" not in lg)
 
     # ---- every log line is one whole line (no raw CR/LF from peer input)
     bad_lines = [ln for ln in d.log_text().split(b"\n") if ln and not LOG_LINE.match(ln)]

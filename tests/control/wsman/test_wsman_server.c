@@ -193,16 +193,20 @@ START_TEST(test_over_http)
     ck_assert_ptr_nonnull(strstr(r.body.p, "ferry_jobs{state=\"QUEUED\"}"));
     resp_done(&r);
 
-    /* rate limiting: two failures, then 429 with Retry-After even for the right password */
+    /* rate limiting: two failures, then 429 with Retry-After for a further guess, while
+     * the owner's password verified a moment ago (cached) still works */
     request(c, "POST", url, "admin:bad", CT, identify, false, &r);
     ck_assert_int_eq(r.status, 401);
     resp_done(&r);
     request(c, "POST", url, "admin:bad", CT, identify, false, &r);
     ck_assert_int_eq(r.status, 401);
     resp_done(&r);
-    request(c, "POST", url, "admin:admin-pw", CT, identify, false, &r);
+    request(c, "POST", url, "admin:guess", CT, identify, false, &r);
     ck_assert_int_eq(r.status, 429);
     ck_assert(has_header(&r, "Retry-After: "));
+    resp_done(&r);
+    request(c, "POST", url, "admin:admin-pw", CT, identify, false, &r);
+    ck_assert_int_eq(r.status, 200);
     resp_done(&r);
     curl_easy_cleanup(c);
 }
