@@ -7,7 +7,8 @@
  *   wsman http://127.0.0.1:PORT/wsman
  *   wsman-tls https://127.0.0.1:PORT/wsman
  * (the ports actually bound, so port 0 works) and tell systemd READY=1 when $NOTIFY_SOCKET
- * is set. SIGTERM/SIGINT stop cleanly (STOPPING=1, exit 0); SIGHUP logs that the users
+ * is set (libsystemd's sd_notify). Under a unit with WatchdogSec=, WATCHDOG=1 goes out at
+ * half of $WATCHDOG_USEC; a STATUS= line (jobs running, fetch and serve rates) every 5 s. SIGTERM/SIGINT stop cleanly (STOPPING=1, exit 0); SIGHUP logs that the users
  * file and certificate map are re-read when they change on disk (both reload on mtime).
  * Every thread inherits a mask blocking those signals; main() receives them with sigwait.
  */
@@ -16,12 +17,13 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ferry/config.h"
@@ -31,32 +33,66 @@
 #include "wsman_server.h"
 
 #define READY_FILE "ferryd.ready"
+/* Period of the STATUS= line (and of the wait when no watchdog is set). */
+#define STATUS_INTERVAL_MS 5000
 
-/* sd_notify(3)'s datagram protocol without libsystemd: one datagram to $NOTIFY_SOCKET
- * (a path, or an abstract name starting with '@'). Silently nothing when unset. */
+/* sd_notify(3); nothing happens when $NOTIFY_SOCKET is unset. */
 static void
 ferryd_notify(const char *state)
 {
-    const char *path = getenv("NOTIFY_SOCKET");
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    size_t len;
-    int fd;
+    int r = sd_notify(0, state);
 
-    if (!path || (path[0] != '/' && path[0] != '@'))
-        return;
-    len = strlen(path);
-    if (len >= sizeof(sa.sun_path))
-        return;
-    memcpy(sa.sun_path, path, len);
-    if (sa.sun_path[0] == '@')
-        sa.sun_path[0] = '\0';
-    fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return;
-    if (sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&sa,
-               (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len)) < 0)
-        ferry_log_warn("sd_notify('%s') failed: %s", state, strerror(errno));
-    close(fd);
+    if (r < 0)
+        ferry_log_warn("sd_notify('%s') failed: %s", state, strerror(-r));
+}
+
+/* "12.3 MiB/s" */
+static void
+ferryd_rate(double bytes_per_s, char *buf, size_t len)
+{
+    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    size_t u = 0;
+
+    while (bytes_per_s >= 1024.0 && u + 1 < sizeof(units) / sizeof(units[0])) {
+        bytes_per_s /= 1024.0;
+        u++;
+    }
+    snprintf(buf, len, "%.1f %s/s", bytes_per_s, units[u]);
+}
+
+/* Counters between two STATUS= lines. */
+struct ferryd_status {
+    uint64_t fetched, served;
+    struct timespec at;
+};
+
+/* STATUS=: jobs running (CONNECTING or TRANSFERRING) and the byte rates since the last
+ * call, fetched by jobs and served by the server role. */
+static void
+ferryd_send_status(struct ferry_engine *engine, struct ferryd_status *prev)
+{
+    struct ferry_jobs_stats js = {0};
+    struct ferry_server_stats ss = {0};
+    struct timespec now;
+    char line[256], in[32], out[32];
+    double secs;
+
+    ferry_jobs_stats(ferry_engine_jobs(engine), &js);
+    ferry_server_stats(ferry_engine_server(engine), &ss);
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    secs = (double)(now.tv_sec - prev->at.tv_sec) + (now.tv_nsec - prev->at.tv_nsec) / 1e9;
+    if (secs <= 0)
+        secs = 1;
+    ferryd_rate((double)(js.bytes_fetched - prev->fetched) / secs, in, sizeof(in));
+    ferryd_rate((double)(ss.bytes_sent - prev->served) / secs, out, sizeof(out));
+    snprintf(line, sizeof(line), "STATUS=%u job(s) running, fetching %s, serving %s",
+             (unsigned)(js.jobs_by_state[FERRY_JOB_CONNECTING] +
+                        js.jobs_by_state[FERRY_JOB_TRANSFERRING]),
+             in, out);
+    ferryd_notify(line);
+    prev->fetched = js.bytes_fetched;
+    prev->served = ss.bytes_sent;
+    prev->at = now;
 }
 
 /* Host part of ADDR:PORT for the ready file; wildcards become loopback. */
@@ -124,6 +160,8 @@ main(int argc, char **argv)
     struct wsman_server *ws = NULL;
     enum ferry_log_level level;
     char err[512] = "";
+    struct ferryd_status last_status = {0};
+    uint64_t watchdog_usec = 0, tick_ms = STATUS_INTERVAL_MS, last_status_ms;
     sigset_t mask;
     int r, sig, status = 1;
 
@@ -170,10 +208,36 @@ main(int argc, char **argv)
         goto cleanup;
     ferry_log_info("ferryd %s ready (state '%s')", FERRY_VERSION, cfg->state_dir);
     ferryd_notify("READY=1");
+    /* WatchdogSec= in the unit: ping at half the period. */
+    if (sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec > 0) {
+        tick_ms = watchdog_usec / 2000;
+        if (tick_ms == 0)
+            tick_ms = 1;
+        if (tick_ms > STATUS_INTERVAL_MS)
+            tick_ms = STATUS_INTERVAL_MS;
+        ferryd_notify("WATCHDOG=1");
+    }
+    clock_gettime(CLOCK_MONOTONIC, &last_status.at);
+    last_status_ms = 0;
+    ferryd_send_status(engine, &last_status);
 
     for (;;) {
-        if (sigwait(&mask, &sig) != 0)
+        struct timespec timeout = {.tv_sec = (time_t)(tick_ms / 1000),
+                                   .tv_nsec = (long)(tick_ms % 1000) * 1000000L};
+
+        sig = sigtimedwait(&mask, NULL, &timeout);
+        if (sig < 0) {
+            if (errno != EAGAIN)
+                continue;
+            if (watchdog_usec > 0)
+                ferryd_notify("WATCHDOG=1");
+            last_status_ms += tick_ms;
+            if (last_status_ms >= STATUS_INTERVAL_MS) {
+                last_status_ms = 0;
+                ferryd_send_status(engine, &last_status);
+            }
             continue;
+        }
         if (sig == SIGHUP) {
             ferry_log_info("SIGHUP: the users file and certmap are re-read when they change");
             continue;

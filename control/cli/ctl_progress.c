@@ -61,7 +61,7 @@ ctl_format_bytes(uint64_t bytes, char *buf, size_t len)
 void
 ctl_format_rate(double bytes_per_s, char *buf, size_t len)
 {
-    char b[32];
+    char b[24];
 
     if (!(bytes_per_s >= 0) || !isfinite(bytes_per_s)) {
         snprintf(buf, len, "-- B/s");

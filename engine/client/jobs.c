@@ -473,7 +473,7 @@ int
 ferry_jobs_set_props(struct ferry_jobs *jobs, const char *job_id,
                      const struct ferry_job_props *props, struct ferry_status *st)
 {
-    struct job *job;
+    struct job *job = NULL;
     int r;
 
     ferry_status_clear(st);
@@ -493,7 +493,7 @@ int
 ferry_jobs_get(struct ferry_jobs *jobs, const char *job_id, struct ferry_job_info **ret_info,
                struct ferry_status *st)
 {
-    struct job *job;
+    struct job *job = NULL;
     int r;
 
     ferry_status_clear(st);
@@ -831,7 +831,7 @@ int
 ferry_jobs_remove_client_cert(struct ferry_jobs *jobs, const char *job_id,
                               struct ferry_status *st)
 {
-    struct job *job;
+    struct job *job = NULL;
     int r;
 
     ferry_status_clear(st);

@@ -225,7 +225,9 @@ run(const char *fmt, ...)
     return WIFEXITED(r) ? WEXITSTATUS(r) : -1;
 }
 
-static char *
+/* noinline: inlined, gcc 12 -O3 takes the result for a pointer to the local `data`
+ * (-Wdangling-pointer false positive). */
+__attribute__((noinline)) static char *
 slurp(const char *name, size_t *len)
 {
     char path[600], *data = NULL;
