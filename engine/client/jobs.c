@@ -300,7 +300,8 @@ ferry_jobs_create(struct ferry_jobs *jobs, const struct ferry_job_create *req,
     pthread_mutex_lock(&jobs->lock);
     /* fewer jobs than the limit in all: no need to count the live ones */
     if (jobs->n >= jobs->cfg->max_jobs && jobs_count_live(jobs) >= (int)jobs->cfg->max_jobs) {
-        r = ferry_status_set(st, -EMLINK, FERRY_STATUS_RESULT, FERRY_BG_E_TOO_MANY_JOBS, NULL,
+        r = ferry_status_set(st, -EMLINK, FERRY_STATUS_RESULT,
+                             FERRY_BG_E_TOO_MANY_JOBS_PER_MACHINE, NULL,
                              "the limit of %u jobs is reached", jobs->cfg->max_jobs);
         pthread_mutex_unlock(&jobs->lock);
         goto error;
@@ -353,7 +354,8 @@ ferry_jobs_add_file(struct ferry_jobs *jobs, const char *job_id, const char *rem
         return jobs_unlock_ret(jobs, r, false);
     }
     if (job->nfiles >= jobs->cfg->max_files_per_job) {
-        r = ferry_status_set(st, -EMLINK, FERRY_STATUS_RESULT, FERRY_BG_E_TOO_MANY_FILES, NULL,
+        r = ferry_status_set(st, -EMLINK, FERRY_STATUS_RESULT,
+                             FERRY_BG_E_TOO_MANY_FILES_IN_JOB, NULL,
                              "job %s already has the maximum of %u files", job->id,
                              jobs->cfg->max_files_per_job);
         return jobs_unlock_ret(jobs, r, false);
@@ -621,17 +623,18 @@ ferry_jobs_set_credentials(struct ferry_jobs *jobs, const char *job_id, unsigned
     int r;
 
     ferry_status_clear(st);
+    /* BITS answers a bad Target or Scheme with its own HRESULTs, as a ReturnValue */
     if (target > 1)
-        return ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER,
-                                FERRY_E_INVALIDARG, "Target",
+        return ferry_status_set(st, -EINVAL, FERRY_STATUS_RESULT,
+                                FERRY_BG_E_INVALID_AUTH_TARGET, "Target",
                                 "Target %u is not 0 (server) or 1 (proxy)", target);
     if (scheme == 4)
-        return ferry_status_set(st, -EOPNOTSUPP, FERRY_STATUS_INVALID_PARAMETER,
-                                FERRY_E_INVALIDARG, "Scheme",
+        return ferry_status_set(st, -EOPNOTSUPP, FERRY_STATUS_RESULT,
+                                FERRY_BG_E_INVALID_AUTH_SCHEME, "Scheme",
                                 "the Passport scheme (4) is not supported");
     if (scheme > 4)
-        return ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER,
-                                FERRY_E_INVALIDARG, "Scheme",
+        return ferry_status_set(st, -EINVAL, FERRY_STATUS_RESULT,
+                                FERRY_BG_E_INVALID_AUTH_SCHEME, "Scheme",
                                 "Scheme %u is not 0 (Basic) to 3 (Negotiate)", scheme);
     if ((scheme <= 1 && (!user || !password)) || !jobs_cred_text_ok(user) ||
         !jobs_cred_text_ok(password))
@@ -671,8 +674,10 @@ ferry_jobs_remove_credentials(struct ferry_jobs *jobs, const char *job_id, unsig
 
     ferry_status_clear(st);
     if (target > 1 || scheme > 4)
-        return ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER,
-                                FERRY_E_INVALIDARG, target > 1 ? "Target" : "Scheme",
+        return ferry_status_set(st, -EINVAL, FERRY_STATUS_RESULT,
+                                target > 1 ? FERRY_BG_E_INVALID_AUTH_TARGET
+                                           : FERRY_BG_E_INVALID_AUTH_SCHEME,
+                                target > 1 ? "Target" : "Scheme",
                                 "no such credential target/scheme");
     r = jobs_lock_job(jobs, job_id, st, &job);
     if (r < 0)

@@ -162,6 +162,20 @@ access_sddl_rights_ok(const char *s, size_t len)
     return read;
 }
 
+/* Trustees that name domain accounts or groups (SDDL aliases of domain-relative SIDs). */
+static bool
+access_sddl_domain_alias(const char *s, size_t len)
+{
+    static const char *const aliases[] = {"DA", "DU", "DG", "DC", "DD", "CA", "EA", "SA",
+                                          "PA", "RO", "RS", "CN", "AP", "KA", "EK", "CD"};
+
+    for (size_t i = 0; i < sizeof(aliases) / sizeof(aliases[0]); i++)
+        if (access_tok_eq(s, len, aliases[i]))
+            return true;
+    /* S-1-5-21-...: accounts and groups of a domain (or of one Windows machine) */
+    return len > 9 && memcmp(s, "S-1-5-21-", 9) == 0;
+}
+
 static int
 access_sddl_ace(struct access_rule *rule, const char *ace, size_t len, char *err,
                 size_t errlen)
@@ -204,9 +218,23 @@ access_sddl_ace(struct access_rule *rule, const char *ace, size_t len, char *err
     else if (access_tok_eq(f[5], flen[5], "BA") ||
              access_tok_eq(f[5], flen[5], "S-1-5-32-544"))
         rule->admins = true;
+    /* service accounts (docs/internals/access.md): LocalSystem is the host itself, the
+     * nearest ferry identity an administrator; NetworkService and LocalService reach a
+     * server with the credentials their job holds, so any authenticated user (never
+     * anonymous: that takes WD or AN) */
+    else if (access_tok_eq(f[5], flen[5], "SY") || access_tok_eq(f[5], flen[5], "S-1-5-18"))
+        rule->admins = true;
+    else if (access_tok_eq(f[5], flen[5], "NS") || access_tok_eq(f[5], flen[5], "S-1-5-20") ||
+             access_tok_eq(f[5], flen[5], "LS") || access_tok_eq(f[5], flen[5], "S-1-5-19"))
+        rule->authenticated = true;
+    else if (access_sddl_domain_alias(f[5], flen[5]))
+        return access_err(err, errlen,
+                          "trustee '%.*s' is a domain account or group: ferry has no domain "
+                          "and cannot tell its members; grant users=NAME, AU or BA instead",
+                          (int)flen[5], f[5]);
     else
         return access_err(err, errlen,
-                          "trustee '%.*s' is not supported (WD, AN, AU, BU or BA)",
+                          "trustee '%.*s' is not supported (WD, AN, AU, BU, BA, SY, NS or LS)",
                           (int)flen[5], f[5]);
     return 0;
 }

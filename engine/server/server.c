@@ -60,7 +60,6 @@ struct ferry_server {
     size_t ncerts;
     struct ferry_tls_ctx *default_tls;
     bool stopping;      /* http server gone: unlisten is a no-op */
-    bool auth_warned;
     char *manifests_dir;
     uint64_t chunk_size;
     /* the open-file sweeper */
@@ -552,22 +551,24 @@ ferry_server_group_set_auth(struct ferry_server *srv, const char *prefix, unsign
                                 FERRY_E_INVALIDARG, "Scheme",
                                 "authentication scheme %u is not 0 (Negotiate) or 1 (NTLM)",
                                 scheme);
+    /* a setting that looks like protection and is not is refused rather than stored */
+    if (enable)
+        return ferry_status_set(st, -EOPNOTSUPP, FERRY_STATUS_INVALID_PARAMETER,
+                                FERRY_E_INVALIDARG, "Scheme",
+                                "%s is not supported: ferry authenticates data-port clients "
+                                "with HTTP Basic (the users file) and client certificates, as "
+                                "each URL's access rule (SDDLAuth) says",
+                                scheme == 0 ? "Negotiate" : "NTLM");
     pthread_mutex_lock(&srv->lock);
     r = urlgroup_group_find(srv->reg, prefix, &g, st);
     if (r >= 0) {
         pthread_rwlock_wrlock(&srv->reg->lock);
         if (scheme == 0)
-            g->auth_negotiate = enable;
+            g->auth_negotiate = false;
         else
-            g->auth_ntlm = enable;
+            g->auth_ntlm = false;
         pthread_rwlock_unlock(&srv->reg->lock);
         server_db_save_group(&srv->db, g);
-        if (enable && !srv->auth_warned) {
-            srv->auth_warned = true;
-            ferry_log_warn("URL group '%s': %s is recorded but ferry authenticates with Basic "
-                           "and client certificates (the URL's access rule decides)",
-                           g->p.canonical, scheme == 0 ? "Negotiate" : "NTLM");
-        }
         urlgroup_unref(g);
     }
     pthread_mutex_unlock(&srv->lock);

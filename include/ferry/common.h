@@ -34,12 +34,15 @@
 #define FERRY_BG_E_INSUFFICIENT_HTTP_SUPPORT  0x80200012u
 #define FERRY_BG_E_INSUFFICIENT_RANGE_SUPPORT 0x80200013u
 #define FERRY_BG_E_INVALID_SERVER_RESPONSE  0x8020001Bu
-#define FERRY_BG_E_TOO_MANY_FILES           0x8020001Cu
+#define FERRY_BG_E_TOO_MANY_FILES           0x8020001Cu /* upload jobs: more than one file */
 #define FERRY_BG_E_LOCAL_FILE_CHANGED       0x8020001Du
 #define FERRY_BG_E_NO_PROGRESS              0x80200024u
 #define FERRY_BG_E_INVALID_RANGE            0x8020002Bu
 #define FERRY_BG_E_INVALID_PROXY_INFO       0x8020003Fu
-#define FERRY_BG_E_TOO_MANY_JOBS            0x80200027u /* ferry: per-machine job limit */
+#define FERRY_BG_E_INVALID_AUTH_TARGET      0x80200027u /* SetCredentials Target */
+#define FERRY_BG_E_INVALID_AUTH_SCHEME      0x80200028u /* SetCredentials Scheme */
+#define FERRY_BG_E_TOO_MANY_JOBS_PER_MACHINE 0x80200050u /* the live-job limit (max-jobs) */
+#define FERRY_BG_E_TOO_MANY_FILES_IN_JOB    0x80200051u /* max-files-per-job */
 #define FERRY_BG_E_HTTP_ERROR(status)       (0x80190000u + (uint32_t)(status))
 /* ferry's own, in the customer bit range (0xA... = severity|customer) */
 #define FERRY_E_CHECKSUM_MISMATCH           0xA0460001u /* whole-file digest differs */

@@ -176,9 +176,9 @@ def run(tmp, procs):
         except RuntimeError as e:
             refusal = str(e)
             break
-    t.add("max-jobs = 70", "71st refused, ReturnValue 0x80200027 (TOO_MANY_JOBS)",
+    t.add("max-jobs = 70", "71st refused, ReturnValue 0x80200050 (BG_E_TOO_MANY_JOBS_PER_MACHINE)",
           "%d created, then %s" % (len(made), refusal),
-          len(made) == 70 and refusal is not None and str(0x80200027) in refusal and d.alive())
+          len(made) == 70 and refusal is not None and str(0x80200050) in refusal and d.alive())
     for jid in made:
         ws.set_state(jid, 0)
     time.sleep(0.5)

@@ -550,6 +550,9 @@ def run(tmp, daemons):
                              '<p:UserName>jobuser</p:UserName><p:Password>%s</p:Password></p:SetCredentials_INPUT>'
                              % (JOB, SECRET_PW)))
     texts.append(("SetCredentials fault text", bf.body))
+    rv = wsmanc.props(bf.body_el()).get("ReturnValue") if bf.fault() is None else None
+    t.add("SetCredentials Target 7", "ReturnValue 0x80200027 (BG_E_INVALID_AUTH_TARGET)",
+          "HTTP %d ReturnValue %s" % (bf.status, rv), rv == str(0x80200027))
     texts.append(("ferryd log", d.log_text()))
     for where, body in texts:
         leak = SECRET_PW.encode() in body or b"admin-pw" in body or b"bob-pw" in body

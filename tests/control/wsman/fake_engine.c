@@ -138,7 +138,8 @@ file_add(struct fake_job *j, const char *url, const char *local, struct ferry_st
         return ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER, FERRY_E_INVALIDARG,
                                 "RemoteUrl", "RemoteUrl is not an http(s) URL.");
     if (j->info.nfiles >= FAKE_MAX_FILES)
-        return ferry_status_set(st, -E2BIG, FERRY_STATUS_RESULT, FERRY_BG_E_TOO_MANY_FILES,
+        return ferry_status_set(st, -E2BIG, FERRY_STATUS_RESULT,
+                                FERRY_BG_E_TOO_MANY_FILES_IN_JOB,
                                 NULL, "Too many files.");
     struct ferry_file_info *f = &j->files[j->info.nfiles++];
     f->remote_url = strdup(url);
@@ -157,7 +158,8 @@ f_create(struct ferry_jobs *jobs, const struct ferry_job_create *req,
     int r;
 
     if (fe->njobs >= FAKE_MAX_JOBS)
-        return ferry_status_set(st, -ENOSPC, FERRY_STATUS_RESULT, FERRY_BG_E_TOO_MANY_JOBS,
+        return ferry_status_set(st, -ENOSPC, FERRY_STATUS_RESULT,
+                                FERRY_BG_E_TOO_MANY_JOBS_PER_MACHINE,
                                 NULL, "Too many jobs.");
     if (req->type != 0)
         return ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER, FERRY_E_INVALIDARG,

@@ -129,12 +129,14 @@ START_TEST(test_create_checks)
     ck_assert_int_eq(ferry_jobs_add_file(e.jobs, id, "http://h/y", local, &st), 0);
     ck_assert_int_eq(ferry_jobs_add_file(e.jobs, id, "http://h/z", local, &st), -EMLINK);
     ck_assert_int_eq(st.kind, FERRY_STATUS_RESULT);
-    ck_assert_uint_eq(st.code, FERRY_BG_E_TOO_MANY_FILES);
+    ck_assert_uint_eq(st.code, FERRY_BG_E_TOO_MANY_FILES_IN_JOB);
+    ck_assert_uint_eq(st.code, 0x80200051u);
     /* jobs per machine */
     ck_assert_int_eq(ferry_jobs_create(e.jobs, &req, id, &st), 0);
     ck_assert_int_eq(ferry_jobs_create(e.jobs, &req, id, &st), 0);
     ck_assert_int_eq(ferry_jobs_create(e.jobs, &req, id, &st), -EMLINK);
-    ck_assert_uint_eq(st.code, FERRY_BG_E_TOO_MANY_JOBS);
+    ck_assert_uint_eq(st.code, FERRY_BG_E_TOO_MANY_JOBS_PER_MACHINE);
+    ck_assert_uint_eq(st.code, 0x80200050u);
     /* cancelled jobs do not count */
     ck_assert_int_eq(ferry_jobs_set_state(e.jobs, id, FERRY_JOB_ACTION_CANCEL, &st), 0);
     ck_assert_int_eq(ferry_jobs_create(e.jobs, &req, id, &st), 0);
@@ -254,7 +256,17 @@ START_TEST(test_persistence_and_credentials)
                      0);
     ck_assert_int_eq(ferry_jobs_set_credentials(e.jobs, id, 0, 4, "a", "b", &st), -EOPNOTSUPP);
     ck_assert_str_eq(st.param, "Scheme");
+    ck_assert_int_eq(st.kind, FERRY_STATUS_RESULT);
+    ck_assert_uint_eq(st.code, 0x80200028u); /* BG_E_INVALID_AUTH_SCHEME */
+    ck_assert_int_eq(ferry_jobs_set_credentials(e.jobs, id, 0, 9, "a", "b", &st), -EINVAL);
+    ck_assert_uint_eq(st.code, FERRY_BG_E_INVALID_AUTH_SCHEME);
     ck_assert_int_eq(ferry_jobs_set_credentials(e.jobs, id, 2, 0, "a", "b", &st), -EINVAL);
+    ck_assert_int_eq(st.kind, FERRY_STATUS_RESULT);
+    ck_assert_uint_eq(st.code, 0x80200027u); /* BG_E_INVALID_AUTH_TARGET */
+    ck_assert_int_eq(ferry_jobs_remove_credentials(e.jobs, id, 3, 0, &st), -EINVAL);
+    ck_assert_uint_eq(st.code, FERRY_BG_E_INVALID_AUTH_TARGET);
+    ck_assert_int_eq(ferry_jobs_remove_credentials(e.jobs, id, 0, 5, &st), -EINVAL);
+    ck_assert_uint_eq(st.code, FERRY_BG_E_INVALID_AUTH_SCHEME);
     ck_assert_int_eq(ferry_jobs_set_credentials(e.jobs, id, 0, 0, NULL, "b", &st), -EINVAL);
     ck_assert_int_eq(ferry_jobs_set_proxy(e.jobs, id, 2, "http://proxy:3128", "<local>", &st),
                      0);

@@ -180,7 +180,7 @@ START_TEST(test_limit_and_prune)
     for (int i = 0; i < 3; i++)
         ck_assert_int_eq(ferry_jobs_create(e.jobs, &req, ids[i], &st), 0);
     ck_assert_int_eq(ferry_jobs_create(e.jobs, &req, id, &st), -EMLINK);
-    ck_assert_uint_eq(st.code, FERRY_BG_E_TOO_MANY_JOBS);
+    ck_assert_uint_eq(st.code, FERRY_BG_E_TOO_MANY_JOBS_PER_MACHINE);
     /* cancelled jobs stop counting: three more fit, the oldest final ones are pruned */
     for (int i = 0; i < 3; i++)
         ck_assert_int_eq(ferry_jobs_set_state(e.jobs, ids[i], FERRY_JOB_ACTION_CANCEL, &st), 0);

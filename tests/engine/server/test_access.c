@@ -37,6 +37,14 @@ static const struct parse_case good[] = {
     {"cert=" FP_A, false, false, false, 0, 1},
     {"cert=" FP_A "," FP_B ";users=carol", false, false, false, 1, 2},
     {"authenticated;", false, true, false, 0, 0},
+    /* service accounts: LocalSystem → admins, NetworkService / LocalService → authenticated */
+    {"D:(A;;GA;;;SY)", false, false, true, 0, 0},
+    {"D:(A;;GA;;;S-1-5-18)", false, false, true, 0, 0},
+    {"D:(A;;GA;;;NS)", false, true, false, 0, 0},
+    {"D:(A;;GR;;;S-1-5-20)", false, true, false, 0, 0},
+    {"D:(A;;GA;;;LS)", false, true, false, 0, 0},
+    {"D:(A;;GA;;;S-1-5-19)", false, true, false, 0, 0},
+    {"D:(A;;GA;;;SY)(A;;GA;;;NS)", false, true, true, 0, 0},
 };
 
 static const char *const bad[] = {
@@ -59,6 +67,10 @@ static const char *const bad[] = {
     "cert=zz23456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
     ";",
     "anonymous\n",
+    "D:(A;;GA;;;DU)",          /* domain users */
+    "D:(A;;GA;;;DA)",          /* domain admins */
+    "D:(A;;GA;;;S-1-5-21-1004336348-1177238915-682003330-512)", /* a domain SID */
+    "D:(A;;GA;;;S-1-5-32-546)", /* guests: not mapped */
 };
 
 START_TEST(test_parse_good)
@@ -99,6 +111,13 @@ START_TEST(test_parse_messages)
     ck_assert_ptr_nonnull(strstr(err, "deny"));
     access_rule_parse("D:(A;;GA;;;XY)", &r, err, sizeof(err));
     ck_assert_ptr_nonnull(strstr(err, "'XY'"));
+    ck_assert_ptr_nonnull(strstr(err, "SY, NS or LS"));
+    access_rule_parse("D:(A;;GA;;;S-1-5-21-1004336348-1177238915-682003330-513)", &r, err,
+                      sizeof(err));
+    ck_assert_ptr_nonnull(strstr(err, "domain account or group"));
+    ck_assert_ptr_nonnull(strstr(err, "users=NAME"));
+    access_rule_parse("D:(A;;GA;;;DU)", &r, err, sizeof(err));
+    ck_assert_ptr_nonnull(strstr(err, "'DU' is a domain"));
     access_rule_parse("everyone", &r, err, sizeof(err));
     ck_assert_ptr_nonnull(strstr(err, "'everyone'"));
 }
