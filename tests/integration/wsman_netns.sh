@@ -59,8 +59,10 @@ ft_assert_eq 200 "$(remote "$URL" admin:admin-pw)" "Basic over http, allowed"
 for i in 1 2 3; do
     ft_assert_eq 401 "$(remote "$URL" admin:wrong)" "wrong password $i"
 done
-ip netns exec "$NS" curl -s -D h429 -o /dev/null -u admin:admin-pw -H "$CT" --data-binary "$IDENT" "$URL"
-grep -q '^HTTP/1.1 429' h429 || ft_fail "no 429 after 3 failures: $(head -n1 h429)"
+ip netns exec "$NS" curl -s -D h429 -o /dev/null -u admin:wrong -H "$CT" --data-binary "$IDENT" "$URL"
+grep -q '^HTTP/1.1 429' h429 || ft_fail "no 429 for a 4th guess after 3 failures: $(head -n1 h429)"
 grep -qi '^Retry-After: [0-9]' h429 || ft_fail "429 without Retry-After"
+# the guessing is locked out, not the owner: the right password was verified moments ago
+ft_assert_eq 200 "$(remote "$URL" admin:admin-pw)" "the owner's password after the guesses"
 kill -TERM "$PID"; wait "$PID" || ft_fail "ferryd did not exit cleanly (2)"
 ft_pass

@@ -388,7 +388,7 @@ def run(tmp, daemons):
         {"w:InvalidParameter"}, {400})
     expect_fault("unknown SDDL", lambda: ws.invoke(
         GROUP, "CreateUrl", [("UrlSuffix", "s.bin"), ("SourceFilePath", pub + "/ok.bin"),
-                             ("SDDLAuth", "O:BAG:BAD:(A;;FA;;;SY)")], {"UrlGroup": grp}),
+                             ("SDDLAuth", "O:BAG:BAD:(A;;FA;;;S-1-5-21-1-2-3-500)")], {"UrlGroup": grp}),
         {"w:InvalidParameter"}, {400})
 
     # ---- slow request bodies: an authenticated body trickled at 2 bytes/s must not hold a
