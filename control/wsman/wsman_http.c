@@ -147,11 +147,11 @@ http_unauthorized(struct wsman_http_out *out)
 }
 
 /* The caller's authentication: the head stage's verdict, or checked here and now. */
-static enum wsman_auth_result
-http_auth(struct wsman_ctx *ctx, const struct wsman_http_in *in, char *user, size_t user_len,
-          enum ferry_role *role, unsigned *retry)
+/* What authentication needs of a request: its Authorization header, peer and TLS facts. */
+static struct wsman_auth_in
+http_auth_in(const struct wsman_http_in *in)
 {
-    struct wsman_auth_in ai = {
+    return (struct wsman_auth_in){
         .authorization = in->header(in->header_userdata, "Authorization"),
         .peer = in->peer,
         .peer_sa = in->peer_sa,
@@ -160,6 +160,13 @@ http_auth(struct wsman_ctx *ctx, const struct wsman_http_in *in, char *user, siz
         .is_tls = in->is_tls,
         .cert_sha256 = in->cert_sha256,
     };
+}
+
+static enum wsman_auth_result
+http_auth(struct wsman_ctx *ctx, const struct wsman_http_in *in, char *user, size_t user_len,
+          enum ferry_role *role, unsigned *retry)
+{
+    struct wsman_auth_in ai = http_auth_in(in);
 
     if (in->preauth && in->preauth->decided) {
         snprintf(user, user_len, "%s", in->preauth->user);
@@ -253,15 +260,7 @@ wsman_http_head(struct wsman_ctx *ctx, const struct wsman_http_in *in,
         return WSMAN_HEAD_ANSWER;
     }
     if (!auth->decided) {
-        struct wsman_auth_in ai = {
-            .authorization = in->header(in->header_userdata, "Authorization"),
-            .peer = in->peer,
-            .peer_sa = in->peer_sa,
-            .peer_sa_len = in->peer_sa_len,
-            .peer_loopback = in->peer_loopback,
-            .is_tls = in->is_tls,
-            .cert_sha256 = in->cert_sha256,
-        };
+        struct wsman_auth_in ai = http_auth_in(in);
 
         auth->ar = wsman_auth_begin(ctx, &ai, req, auth->user, sizeof(auth->user),
                                     &auth->role, &auth->retry_after);
