@@ -30,6 +30,7 @@
 #include "ferry/engine.h"
 #include "ferry/log.h"
 #include "wsman.h"
+#include "wsman_config.h"
 #include "wsman_server.h"
 
 #define READY_FILE "ferryd.ready"
@@ -131,12 +132,12 @@ ferryd_write_ready(const struct ferry_config *cfg, struct wsman_server *ws)
     }
     port = wsman_server_port(ws, false);
     if (port > 0) {
-        ferryd_host(cfg->wsman_listen, host, sizeof(host));
+        ferryd_host(wsman_config_get(cfg)->listen, host, sizeof(host));
         fprintf(fp, "wsman http://%s:%d/wsman\n", host, port);
     }
     port = wsman_server_port(ws, true);
     if (port > 0) {
-        ferryd_host(cfg->wsman_tls_listen, host, sizeof(host));
+        ferryd_host(wsman_config_get(cfg)->tls_listen, host, sizeof(host));
         fprintf(fp, "wsman-tls https://%s:%d/wsman\n", host, port);
     }
     if (fflush(fp) != 0 || fsync(fileno(fp)) < 0)
@@ -155,6 +156,7 @@ ferryd_write_ready(const struct ferry_config *cfg, struct wsman_server *ws)
 int
 main(int argc, char **argv)
 {
+    static const struct ferry_config_section *const sections[] = {&wsman_config_section};
     struct ferry_config *cfg = NULL;
     struct ferry_engine *engine = NULL;
     struct wsman_server *ws = NULL;
@@ -167,7 +169,7 @@ main(int argc, char **argv)
 
     ferry_log_set_ident("ferryd");
     ferry_log_set_thread_name("main");
-    cfg = ferry_config_new();
+    cfg = ferry_config_new_with(sections, sizeof(sections) / sizeof(sections[0]));
     if (!cfg) {
         fprintf(stderr, "ferryd: out of memory\n");
         return 1;

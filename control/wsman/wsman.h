@@ -116,8 +116,11 @@ void wsman_reply_done(struct wsman_reply *reply);
 struct wsman_enum_store;
 struct wsman_auth;
 
+struct wsman_config;
+
 struct wsman_ctx {
     const struct ferry_config *cfg;
+    const struct wsman_config *wcfg; /* the endpoint's own options (wsman_config.h) */
     const struct wsman_engine_ops *ops;
     struct ferry_jobs *jobs;
     struct ferry_server *server;
@@ -127,8 +130,9 @@ struct wsman_ctx {
 };
 
 /* Create the endpoint state (enumeration store, auth state reading STATE/certmap). The
- * engine objects are borrowed and must outlive the context. -ENOMEM. */
-int wsman_ctx_new(const struct ferry_config *cfg, const struct wsman_engine_ops *ops,
+ * configs and engine objects are borrowed and must outlive the context. -ENOMEM. */
+int wsman_ctx_new(const struct ferry_config *cfg, const struct wsman_config *wcfg,
+                  const struct wsman_engine_ops *ops,
                   struct ferry_jobs *jobs, struct ferry_server *server,
                   struct ferry_users *users, struct wsman_ctx **ret_ctx);
 /* Free the context, its enumeration contexts and auth state (not the engine). NULL-safe;

@@ -19,6 +19,7 @@
 
 #include "ferry/log.h"
 #include "wsman.h"
+#include "wsman_config.h"
 #include "wsman_parse.h"
 
 static const struct wsman_class *const classes[] = {
@@ -28,7 +29,8 @@ static const struct wsman_class *const classes[] = {
 };
 
 int
-wsman_ctx_new(const struct ferry_config *cfg, const struct wsman_engine_ops *ops,
+wsman_ctx_new(const struct ferry_config *cfg, const struct wsman_config *wcfg,
+              const struct wsman_engine_ops *ops,
               struct ferry_jobs *jobs, struct ferry_server *server, struct ferry_users *users,
               struct wsman_ctx **ret_ctx)
 {
@@ -38,11 +40,12 @@ wsman_ctx_new(const struct ferry_config *cfg, const struct wsman_engine_ops *ops
         return -ENOMEM;
     xmlInitParser();
     ctx->cfg = cfg;
+    ctx->wcfg = wcfg;
     ctx->ops = ops;
     ctx->jobs = jobs;
     ctx->server = server;
     ctx->users = users;
-    ctx->enums = wsman_enum_store_new(cfg->wsman_max_enums, cfg->wsman_enum_ttl);
+    ctx->enums = wsman_enum_store_new(wcfg->max_enums, wcfg->enum_ttl);
     ctx->auth = wsman_auth_new(cfg, ops, users);
     if (!ctx->enums || !ctx->auth) {
         wsman_ctx_free(ctx);
@@ -160,7 +163,7 @@ op_identify(struct wsman_ctx *ctx, const struct wsman_request *req,
                         (const xmlChar *)"http://schemas.dmtf.org/wbem/wsman/1/wsman/"
                                          "secprofile/https/mutual");
     }
-    r = wsman_response_finish(&resp, NULL, ctx->cfg->wsman_max_envelope, out);
+    r = wsman_response_finish(&resp, NULL, ctx->wcfg->max_envelope, out);
     wsman_response_done(&resp);
     return r;
 }
@@ -172,7 +175,7 @@ finish_or_fault(struct wsman_ctx *ctx, struct wsman_response *resp,
                 const struct wsman_request *req, struct wsman_fault *f,
                 struct wsman_reply *out)
 {
-    int r = wsman_response_finish(resp, req, ctx->cfg->wsman_max_envelope, out);
+    int r = wsman_response_finish(resp, req, ctx->wcfg->max_envelope, out);
 
     if (r == -E2BIG)
         return wsman_fault_set(f, WSMAN_FAULT_ENCODING_LIMIT, "MaxEnvelopeSize",
@@ -571,7 +574,7 @@ wsman_dispatch(struct wsman_ctx *ctx, const char *body, size_t len,
                const struct wsman_caller *caller, struct wsman_reply *out)
 {
     struct wsman_xml_limits lim = {
-        .max_bytes = ctx->cfg->wsman_max_envelope,
+        .max_bytes = ctx->wcfg->max_envelope,
         .max_depth = WSMAN_XML_MAX_DEPTH,
         .max_nodes = WSMAN_XML_MAX_NODES,
     };

@@ -4,8 +4,8 @@
  *
  * Enumerate snapshots the instance keys of the class; items are serialized at Pull time
  * (instances that vanished meanwhile are skipped). Contexts are bound to the user that
- * opened them (another user: w:AccessDenied), expire wsman_enum_ttl seconds after their
- * last use, and are capped at wsman_max_enums (w:QuotaLimit beyond). The final response of
+ * opened them (another user: w:AccessDenied), expire --wsman-enum-ttl seconds after their
+ * last use, and are capped at --wsman-max-enums (w:QuotaLimit beyond). The final response of
  * an enumeration carries EndOfSequence and no context (an empty one in an optimized
  * EnumerateResponse, as openwsman does) and frees it; a later Pull or Release on it is
  * wsen:InvalidEnumerationContext. Items are added while the response stays within the
@@ -23,6 +23,7 @@
 #include <libxml/tree.h>
 
 #include "wsman.h"
+#include "wsman_config.h"
 #include "wsman_parse.h"
 
 #define ENUM_MAX_ELEMENTS 32000
@@ -198,7 +199,7 @@ static size_t
 envelope_budget(struct wsman_ctx *ctx, const struct wsman_request *req,
                 struct wsman_response *resp, xmlBufferPtr buf)
 {
-    size_t cap = ctx->cfg->wsman_max_envelope;
+    size_t cap = ctx->wcfg->max_envelope;
     size_t base = node_size(buf, resp->doc, xmlDocGetRootElement(resp->doc));
 
     if (base == SIZE_MAX)
@@ -287,7 +288,7 @@ static int
 enum_finish(struct wsman_ctx *ctx, struct wsman_response *resp, const struct wsman_request *req,
             struct wsman_fault *f, struct wsman_reply *out)
 {
-    int r = wsman_response_finish(resp, req, ctx->cfg->wsman_max_envelope, out);
+    int r = wsman_response_finish(resp, req, ctx->wcfg->max_envelope, out);
 
     if (r == -E2BIG)
         return wsman_fault_set(f, WSMAN_FAULT_ENCODING_LIMIT, "MaxEnvelopeSize",
@@ -449,7 +450,7 @@ wsman_enum_enumerate(struct wsman_ctx *ctx, const struct wsman_class *cls,
             wsman_reply_done(out);
             r = wsman_fault_set(f, WSMAN_FAULT_QUOTA_LIMIT, NULL,
                                 "Too many open enumerations (at most %u).",
-                                ctx->cfg->wsman_max_enums);
+                                ctx->wcfg->max_enums);
             goto cleanup;
         }
         e = NULL;   /* owned by the store */

@@ -4,11 +4,11 @@
  *
  *   POST /wsman     SOAP (Content-Type application/soap+xml, charset UTF-8 or UTF-16,
  *                   matched case-insensitively) -> 415 for other types; other methods 405.
- *   GET  /metrics   Prometheus text, administrators only, when cfg->metrics.
+ *   GET  /metrics   Prometheus text, administrators only, when --metrics is set.
  *   anything else   404.
  * No or wrong credentials -> 401 with an empty body and WWW-Authenticate: Basic
  * realm="WSMAN"; an Identify with "WSMANIDENTIFY: unauthenticated" is answered without
- * credentials when cfg->anonymous_identify (then without SecurityProfiles).
+ * credentials when --anonymous-identify is set (then without SecurityProfiles).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -18,6 +18,7 @@
 
 #include "ferry/log.h"
 #include "wsman.h"
+#include "wsman_config.h"
 
 #define WSMAN_PATH "/wsman"
 #define METRICS_PATH "/metrics"
@@ -227,7 +228,7 @@ http_anonymous_ok(struct wsman_ctx *ctx, const struct wsman_http_in *in)
     const char *ident = in->header(in->header_userdata, "WSMANIDENTIFY");
     const char *cl = in->header(in->header_userdata, "Content-Length");
 
-    if (!ctx->cfg->anonymous_identify || !ident ||
+    if (!ctx->wcfg->anonymous_identify || !ident ||
         strcasecmp(skip_ws(ident), "unauthenticated") != 0)
         return false;
     /* the parser refused anything but digits; chunked bodies have no Content-Length */
@@ -239,7 +240,7 @@ wsman_http_head(struct wsman_ctx *ctx, const struct wsman_http_in *in,
                 struct wsman_http_auth *auth, struct ferry_auth_req *req,
                 struct wsman_http_out *out)
 {
-    bool metrics = ctx->cfg->metrics && strcmp(in->path, METRICS_PATH) == 0;
+    bool metrics = ctx->wcfg->metrics && strcmp(in->path, METRICS_PATH) == 0;
 
     memset(out, 0, sizeof(*out));
     if (metrics) {
@@ -294,7 +295,7 @@ wsman_http_handle(struct wsman_ctx *ctx, const struct wsman_http_in *in,
     unsigned retry = 0;
 
     memset(out, 0, sizeof(*out));
-    if (ctx->cfg->metrics && strcmp(in->path, METRICS_PATH) == 0) {
+    if (ctx->wcfg->metrics && strcmp(in->path, METRICS_PATH) == 0) {
         http_metrics(ctx, in, out);
         return;
     }
@@ -320,7 +321,7 @@ wsman_http_handle(struct wsman_ctx *ctx, const struct wsman_http_in *in,
         caller.authenticated = true;
     } else {
         ident = in->header(in->header_userdata, "WSMANIDENTIFY");
-        if (ar != WSMAN_AUTH_NONE || !ctx->cfg->anonymous_identify || !ident ||
+        if (ar != WSMAN_AUTH_NONE || !ctx->wcfg->anonymous_identify || !ident ||
             strcasecmp(skip_ws(ident), "unauthenticated") != 0 ||
             in->body_len > WSMAN_ANON_BODY_MAX) {
             if (ar == WSMAN_AUTH_REFUSED)

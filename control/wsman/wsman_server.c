@@ -1,7 +1,7 @@
 /*
  * wsman_server.c - the WS-Man listeners on the HTTP server core: one ferry_http_server with
- * a single worker named "wsman", POST /wsman (and GET /metrics) on cfg->wsman_listen and,
- * when configured, on cfg->wsman_tls_listen with the daemon's certificate (client
+ * a single worker named "wsman", POST /wsman (and GET /metrics) on --wsman-listen and,
+ * when configured, on --wsman-tls-listen with the daemon's certificate (client
  * certificates requested when tls_client_ca is set). Requests are adapted to the
  * transport-free wsman_http_handle().
  */
@@ -16,6 +16,7 @@
 #include "ferry/http.h"
 #include "ferry/log.h"
 #include "wsman.h"
+#include "wsman_config.h"
 #include "wsman_server.h"
 
 struct wsman_server {
@@ -213,20 +214,24 @@ wsman_server_new(const struct ferry_config *cfg, const struct wsman_engine_ops *
                  struct ferry_jobs *jobs, struct ferry_server *srv, struct ferry_users *users,
                  struct wsman_server **ret)
 {
-    struct wsman_server *s = calloc(1, sizeof(*s));
+    const struct wsman_config *wcfg = wsman_config_get(cfg);
     struct ferry_http_listen_opts lo = {0};
+    struct wsman_server *s;
     int r;
 
+    if (!wcfg)
+        return -EINVAL;
+    s = calloc(1, sizeof(*s));
     if (!s)
         return -ENOMEM;
-    r = wsman_ctx_new(cfg, ops, jobs, srv, users, &s->ctx);
+    r = wsman_ctx_new(cfg, wcfg, ops, jobs, srv, users, &s->ctx);
     if (r < 0)
         goto error;
     /* Unauthenticated bytes: at most http_max_header_bytes (+ the read buffer's slack) per
      * connection, WSMAN_ANON_BODY_MAX more for an anonymous Identify, and
-     * wsman_max_connections connections. */
+     * --wsman-max-connections connections. */
     s->hcfg = *cfg;
-    s->hcfg.http_max_connections = cfg->wsman_max_connections;
+    s->hcfg.http_max_connections = wcfg->max_connections;
     r = ferry_http_server_new(&s->hcfg, "wsman", 1, &s->http);
     if (r < 0) {
         ferry_log_error("the WS-Man HTTP server could not start: %s", strerror(-r));
@@ -235,17 +240,17 @@ wsman_server_new(const struct ferry_config *cfg, const struct wsman_engine_ops *
     lo.head = server_head;
     lo.handler = server_handle;
     lo.userdata = s;
-    lo.max_body_bytes = cfg->wsman_max_envelope * 2 + 65536;
-    if (cfg->wsman_listen && cfg->wsman_listen[0]) {
-        lo.addr = cfg->wsman_listen;
+    lo.max_body_bytes = wcfg->max_envelope * 2 + 65536;
+    if (wcfg->listen && wcfg->listen[0]) {
+        lo.addr = wcfg->listen;
         r = ferry_http_server_listen(s->http, &lo, &s->plain_id);
         if (r < 0) {
-            ferry_log_error("listening on '%s' for WS-Man failed: %s", cfg->wsman_listen,
+            ferry_log_error("listening on '%s' for WS-Man failed: %s", wcfg->listen,
                             strerror(-r));
             goto error;
         }
     }
-    if (cfg->wsman_tls_listen && cfg->wsman_tls_listen[0]) {
+    if (wcfg->tls_listen && wcfg->tls_listen[0]) {
         if (!cfg->tls_cert || !cfg->tls_key) {
             ferry_log_error("--wsman-tls-listen needs --tls-cert and --tls-key");
             r = -EINVAL;
@@ -257,12 +262,12 @@ wsman_server_new(const struct ferry_config *cfg, const struct wsman_engine_ops *
                             strerror(-r));
             goto error;
         }
-        lo.addr = cfg->wsman_tls_listen;
+        lo.addr = wcfg->tls_listen;
         lo.tls = s->tls;
         r = ferry_http_server_listen(s->http, &lo, &s->tls_id);
         if (r < 0) {
             ferry_log_error("listening on '%s' for WS-Man over TLS failed: %s",
-                            cfg->wsman_tls_listen, strerror(-r));
+                            wcfg->tls_listen, strerror(-r));
             goto error;
         }
     }

@@ -23,139 +23,118 @@
 #define GiB (1024ULL * 1024ULL * 1024ULL)
 
 /* clang-format off */
-const struct config_option config_options[] = {
+const struct ferry_config_option config_options[] = {
     /* general */
-    {"state-dir", "DIR", CONFIG_STRING, NULL,
+    {"state-dir", "DIR", FERRY_CONFIG_STRING, NULL,
      "state directory: job store, users file, certificates (required)", OFF(state_dir), 0, 0, NULL},
-    {"config", "FILE", CONFIG_FILE, NULL,
+    {"config", "FILE", FERRY_CONFIG_FILE, NULL,
      "read options from FILE (\"name = value\" lines) before the other flags", OFF(config_file),
      0, 0, NULL},
-    {"log-level", "LEVEL", CONFIG_CHOICE, "info",
+    {"log-level", "LEVEL", FERRY_CONFIG_CHOICE, "info",
      "least severe messages logged", OFF(log_level), 0, 0, "error|warn|info|debug"},
-    {"workers", "N", CONFIG_UNSIGNED, "0",
+    {"workers", "N", FERRY_CONFIG_UNSIGNED, "0",
      "data-plane threads, 0 = one per online CPU", OFF(workers), 0, 256, NULL},
 
-    /* control plane */
-    {"wsman-listen", "ADDR:PORT", CONFIG_STRING, "127.0.0.1:5985",
-     "WS-Management listener (http); empty disables it", OFF(wsman_listen), 0, 0, NULL},
-    {"wsman-tls-listen", "ADDR:PORT", CONFIG_STRING, NULL,
-     "WS-Management listener (https), needs --tls-cert and --tls-key", OFF(wsman_tls_listen),
-     0, 0, NULL},
-    {"tls-cert", "FILE", CONFIG_STRING, NULL,
+    /* TLS and authentication */
+    {"tls-cert", "FILE", FERRY_CONFIG_STRING, NULL,
      "default certificate chain (PEM) for https listeners", OFF(tls_cert), 0, 0, NULL},
-    {"tls-key", "FILE", CONFIG_STRING, NULL,
+    {"tls-key", "FILE", FERRY_CONFIG_STRING, NULL,
      "private key (PEM) of --tls-cert", OFF(tls_key), 0, 0, NULL},
-    {"tls-client-ca", "FILE", CONFIG_STRING, NULL,
+    {"tls-client-ca", "FILE", FERRY_CONFIG_STRING, NULL,
      "CA file that client certificates are verified against", OFF(tls_client_ca), 0, 0, NULL},
-    {"cert-store-dir", "DIR", CONFIG_STRING, NULL,
+    {"cert-store-dir", "DIR", FERRY_CONFIG_STRING, NULL,
      "certificate stores for SetSslCertificate, one subdirectory per store "
      "(unset: STATE/certs)", OFF(cert_store_dir), 0, 0, NULL},
-    {"allow-basic-over-http", NULL, CONFIG_BOOL, "false",
+    {"allow-basic-over-http", NULL, FERRY_CONFIG_BOOL, "false",
      "accept Basic authentication over plain http from non-loopback peers",
      OFF(allow_basic_over_http), 0, 0, NULL},
-    {"anonymous-identify", NULL, CONFIG_BOOL, "true",
-     "answer WS-Man Identify without authentication", OFF(anonymous_identify), 0, 0, NULL},
-    {"wsman-max-envelope", "BYTES", CONFIG_SIZE, "512000",
-     "hard cap on a WS-Man request envelope", OFF(wsman_max_envelope), 8 * KiB, 64 * MiB, NULL},
-    {"wsman-enum-ttl", "SECONDS", CONFIG_UNSIGNED, "240",
-     "idle time after which an enumeration context expires", OFF(wsman_enum_ttl), 1, 86400,
-     NULL},
-    {"wsman-max-enums", "N", CONFIG_UNSIGNED, "1024",
-     "enumeration contexts alive at once", OFF(wsman_max_enums), 1, 1000000, NULL},
-    {"auth-fail-limit", "N", CONFIG_UNSIGNED, "10",
+    {"auth-fail-limit", "N", FERRY_CONFIG_UNSIGNED, "10",
      "failed logins per address per minute before refusing, 0 = no limit",
      OFF(auth_fail_limit), 0, 1000000, NULL},
-    {"auth-verify-threads", "N", CONFIG_UNSIGNED, "2",
+    {"auth-verify-threads", "N", FERRY_CONFIG_UNSIGNED, "2",
      "threads checking passwords (PBKDF2) for WS-Man and the data port",
      OFF(auth_verify_threads), 1, 64, NULL},
-    {"auth-verify-queue", "N", CONFIG_UNSIGNED, "64",
+    {"auth-verify-queue", "N", FERRY_CONFIG_UNSIGNED, "64",
      "password checks waiting for a thread before requests are answered 503",
      OFF(auth_verify_queue), 1, 100000, NULL},
-    {"wsman-max-connections", "N", CONFIG_UNSIGNED, "512",
-     "open WS-Man connections; with http-max-header-bytes this caps the bytes held for "
-     "unauthenticated requests", OFF(wsman_max_connections), 1, 1000000, NULL},
 
     /* HTTP core limits */
-    {"http-max-header-bytes", "BYTES", CONFIG_SIZE, "16384",
+    {"http-max-header-bytes", "BYTES", FERRY_CONFIG_SIZE, "16384",
      "largest request head (request line and headers)", OFF(http_max_header_bytes), 1 * KiB,
      1 * MiB, NULL},
-    {"http-max-headers", "N", CONFIG_UNSIGNED, "64",
+    {"http-max-headers", "N", FERRY_CONFIG_UNSIGNED, "64",
      "most header fields in one request", OFF(http_max_headers), 8, 1024, NULL},
-    {"http-max-body-bytes", "BYTES", CONFIG_SIZE, "0",
+    {"http-max-body-bytes", "BYTES", FERRY_CONFIG_SIZE, "0",
      "largest request body outside WS-Man, 0 = bodies refused (413)", OFF(http_max_body_bytes),
      0, 1 * GiB, NULL},
-    {"http-header-timeout", "SECONDS", CONFIG_UNSIGNED, "10",
+    {"http-header-timeout", "SECONDS", FERRY_CONFIG_UNSIGNED, "10",
      "time allowed to receive a whole request head", OFF(http_header_timeout), 1, 3600, NULL},
-    {"http-idle-timeout", "SECONDS", CONFIG_UNSIGNED, "60",
+    {"http-idle-timeout", "SECONDS", FERRY_CONFIG_UNSIGNED, "60",
      "keep-alive connections idle longer are closed", OFF(http_idle_timeout), 1, 86400, NULL},
-    {"http-body-timeout", "SECONDS", CONFIG_UNSIGNED, "30",
+    {"http-body-timeout", "SECONDS", FERRY_CONFIG_UNSIGNED, "30",
      "time allowed to receive a whole request body, however slowly it trickles",
      OFF(http_body_timeout), 1, 3600, NULL},
-    {"http-max-connections", "N", CONFIG_UNSIGNED, "20000",
+    {"http-max-connections", "N", FERRY_CONFIG_UNSIGNED, "20000",
      "open connections per ferryd, over all listeners", OFF(http_max_connections), 1, 1000000,
      NULL},
 
     /* server role */
-    {"publish-root", "DIR", CONFIG_STRV, NULL,
+    {"publish-root", "DIR", FERRY_CONFIG_STRV, NULL,
      "directory whose files may be published (repeatable)", OFF(publish_roots), 0, 0, NULL},
-    {"url-group", "PREFIX", CONFIG_URL_GROUP, NULL,
+    {"url-group", "PREFIX", FERRY_CONFIG_URL_GROUP, NULL,
      "URL group scheme://host:port/name created at start (repeatable)", OFF(urls), 0, 0, NULL},
-    {"url", "'URL SOURCE [RULE]'", CONFIG_URL, NULL,
+    {"url", "'URL SOURCE [RULE]'", FERRY_CONFIG_URL, NULL,
      "publish SOURCE at URL (group prefix/suffix), access RULE (default anonymous; repeatable)",
      OFF(urls), 0, 0, NULL},
-    {"send-backend", "NAME", CONFIG_CHOICE, "sendfile",
+    {"send-backend", "NAME", FERRY_CONFIG_CHOICE, "sendfile",
      "how file bodies leave on plain sockets", OFF(send_backend), 0, 0, "sendfile|splice"},
-    {"send-lowat", "BYTES", CONFIG_BYTES, "64KiB",
+    {"send-lowat", "BYTES", FERRY_CONFIG_BYTES, "64KiB",
      "unsent bytes a data-plane socket may hold (TCP_NOTSENT_LOWAT), 0 = the kernel's limit",
      OFF(send_lowat), 0, 64 * MiB, NULL},
-    {"manifest-chunk-size", "BYTES", CONFIG_BYTES, "4MiB",
+    {"manifest-chunk-size", "BYTES", FERRY_CONFIG_BYTES, "4MiB",
      "chunk size of published files' manifests", OFF(manifest_chunk_size), 64 * KiB, 1 * GiB,
      NULL},
-    {"manifest-sha256", NULL, CONFIG_BOOL, "false",
+    {"manifest-sha256", NULL, FERRY_CONFIG_BOOL, "false",
      "add SHA-256 pieces to Metalink manifests", OFF(manifest_sha256), 0, 0, NULL},
-    {"max-url-groups", "N", CONFIG_UNSIGNED, "64",
+    {"max-url-groups", "N", FERRY_CONFIG_UNSIGNED, "64",
      "URL groups per ferryd", OFF(server_max_groups), 1, 65536, NULL},
-    {"max-urls", "N", CONFIG_UNSIGNED, "4096",
+    {"max-urls", "N", FERRY_CONFIG_UNSIGNED, "4096",
      "published URLs per ferryd", OFF(server_max_urls), 1, 1000000, NULL},
 
     /* client role */
-    {"download-root", "DIR", CONFIG_STRV, NULL,
+    {"download-root", "DIR", FERRY_CONFIG_STRV, NULL,
      "directory that jobs may write into (repeatable)", OFF(download_roots), 0, 0, NULL},
-    {"max-jobs", "N", CONFIG_UNSIGNED, "300",
+    {"max-jobs", "N", FERRY_CONFIG_UNSIGNED, "300",
      "jobs per machine", OFF(max_jobs), 1, 100000, NULL},
-    {"max-files-per-job", "N", CONFIG_UNSIGNED, "1000",
+    {"max-files-per-job", "N", FERRY_CONFIG_UNSIGNED, "1000",
      "files in one job", OFF(max_files_per_job), 1, 100000, NULL},
-    {"max-ranges-per-file", "N", CONFIG_UNSIGNED, "500",
+    {"max-ranges-per-file", "N", FERRY_CONFIG_UNSIGNED, "500",
      "byte ranges requested for one file", OFF(max_ranges_per_file), 1, 100000, NULL},
-    {"connections-per-file", "N", CONFIG_UNSIGNED, "4",
+    {"connections-per-file", "N", FERRY_CONFIG_UNSIGNED, "4",
      "parallel connections fetching one file", OFF(connections_per_file), 1, 64, NULL},
-    {"fetch-chunk-size", "BYTES", CONFIG_BYTES, "4MiB",
+    {"fetch-chunk-size", "BYTES", FERRY_CONFIG_BYTES, "4MiB",
      "range size fetched and verified when the server has no manifest",
      OFF(fetch_chunk_size), 64 * KiB, 1 * GiB, NULL},
-    {"bandwidth-limit", "BYTES", CONFIG_BYTES, "0",
+    {"bandwidth-limit", "BYTES", FERRY_CONFIG_BYTES, "0",
      "bytes per second for all jobs together, 0 = unlimited", OFF(bandwidth_limit), 0,
      UINT64_MAX, NULL},
-    {"progress-interval", "MS", CONFIG_UNSIGNED, "1000",
+    {"progress-interval", "MS", FERRY_CONFIG_UNSIGNED, "1000",
      "period of progress commits to the store", OFF(progress_interval_ms), 50, 3600000, NULL},
-    {"max-active-jobs", "N", CONFIG_UNSIGNED, "4",
+    {"max-active-jobs", "N", FERRY_CONFIG_UNSIGNED, "4",
      "jobs transferring at once", OFF(max_active_jobs), 1, 1000, NULL},
-    {"min-retry-delay", "SECONDS", CONFIG_UNSIGNED, "5",
+    {"min-retry-delay", "SECONDS", FERRY_CONFIG_UNSIGNED, "5",
      "floor of a job's MinimumRetryDelay", OFF(retry_delay_min), 1, 2592000, NULL},
-    {"connect-timeout", "SECONDS", CONFIG_UNSIGNED, "30",
+    {"connect-timeout", "SECONDS", FERRY_CONFIG_UNSIGNED, "30",
      "time allowed to connect to a remote server", OFF(connect_timeout), 1, 3600, NULL},
-    {"stall-timeout", "SECONDS", CONFIG_UNSIGNED, "60",
+    {"stall-timeout", "SECONDS", FERRY_CONFIG_UNSIGNED, "60",
      "a transfer receiving no bytes this long is a transient error", OFF(stall_timeout), 1,
      86400, NULL},
-
-    /* metrics */
-    {"metrics", NULL, CONFIG_BOOL, "false",
-     "serve GET /metrics on the WS-Man listener", OFF(metrics), 0, 0, NULL},
 };
 /* clang-format on */
 
 const size_t config_noptions = sizeof(config_options) / sizeof(config_options[0]);
 
-const struct config_option *
+const struct ferry_config_option *
 config_option_find(const char *name)
 {
     if (!name)
@@ -167,9 +146,35 @@ config_option_find(const char *name)
     return NULL;
 }
 
-static void *
-field(struct ferry_config *cfg, const struct config_option *o)
+/* The option called `name` in the core table or in one of cfg's sections, or NULL. */
+static const struct ferry_config_option *
+option_find(const struct ferry_config *cfg, const char *name)
 {
+    const struct ferry_config_option *o = config_option_find(name);
+
+    if (o || !name)
+        return o;
+    for (size_t s = 0; s < cfg->nsections; s++) {
+        const struct ferry_config_section *sec = cfg->sections[s];
+        for (size_t i = 0; i < sec->noptions; i++) {
+            if (strcmp(sec->options[i].name, name) == 0)
+                return &sec->options[i];
+        }
+    }
+    return NULL;
+}
+
+/* Where option o's value lives: in cfg itself, or in the struct of the section owning o. */
+static void *
+field(struct ferry_config *cfg, const struct ferry_config_option *o)
+{
+    for (size_t s = 0; s < cfg->nsections; s++) {
+        const struct ferry_config_section *sec = cfg->sections[s];
+        for (size_t i = 0; i < sec->noptions; i++) {
+            if (&sec->options[i] == o)
+                return (char *)cfg->section_data[s] + o->offset;
+        }
+    }
     return (char *)cfg + o->offset;
 }
 
@@ -436,7 +441,7 @@ cleanup:
  * on the command line, "workers" in a file).
  */
 static int
-option_apply(struct ferry_config *cfg, const struct config_option *o, const char *value,
+option_apply(struct ferry_config *cfg, const struct ferry_config_option *o, const char *value,
              const char *shown, char *err, size_t errlen)
 {
     void *f = field(cfg, o);
@@ -454,8 +459,8 @@ option_apply(struct ferry_config *cfg, const struct config_option *o, const char
     }
 
     switch (o->type) {
-    case CONFIG_STRING:
-    case CONFIG_FILE: {
+    case FERRY_CONFIG_STRING:
+    case FERRY_CONFIG_FILE: {
         char **sp = f;
         char *copy = NULL;
         if (*value) {
@@ -467,7 +472,7 @@ option_apply(struct ferry_config *cfg, const struct config_option *o, const char
         *sp = copy;
         return 0;
     }
-    case CONFIG_CHOICE: {
+    case FERRY_CONFIG_CHOICE: {
         char **sp = f;
         char *copy;
         if (!choice_ok(o->choices, value)) {
@@ -482,22 +487,22 @@ option_apply(struct ferry_config *cfg, const struct config_option *o, const char
         *sp = copy;
         return 0;
     }
-    case CONFIG_BOOL:
+    case FERRY_CONFIG_BOOL:
         if (parse_bool(value, &b) < 0) {
             errf(err, errlen, "invalid value '%s' for %s: expected true or false", value, shown);
             return -EINVAL;
         }
         *(bool *)f = b;
         return 0;
-    case CONFIG_UNSIGNED:
-    case CONFIG_SIZE:
-    case CONFIG_BYTES:
-        if (o->type == CONFIG_UNSIGNED)
+    case FERRY_CONFIG_UNSIGNED:
+    case FERRY_CONFIG_SIZE:
+    case FERRY_CONFIG_BYTES:
+        if (o->type == FERRY_CONFIG_UNSIGNED)
             r = parse_unsigned(value, &v);
         else
             r = config_parse_bytes(value, &v);
         if (r < 0 || v < o->min || v > o->max) {
-            if (o->type == CONFIG_UNSIGNED)
+            if (o->type == FERRY_CONFIG_UNSIGNED)
                 errf(err, errlen, "invalid value '%s' for %s: expected an integer %llu..%llu",
                      value, shown, (unsigned long long)o->min, (unsigned long long)o->max);
             else
@@ -507,48 +512,147 @@ option_apply(struct ferry_config *cfg, const struct config_option *o, const char
                      value, shown, (unsigned long long)o->min, (unsigned long long)o->max);
             return -EINVAL;
         }
-        if (o->type == CONFIG_UNSIGNED)
+        if (o->type == FERRY_CONFIG_UNSIGNED)
             *(unsigned *)f = (unsigned)v;
-        else if (o->type == CONFIG_SIZE)
+        else if (o->type == FERRY_CONFIG_SIZE)
             *(size_t *)f = (size_t)v;
         else
             *(uint64_t *)f = v;
         return 0;
-    case CONFIG_STRV:
+    case FERRY_CONFIG_STRV:
         if (!*value) {
             errf(err, errlen, "invalid value '' for %s: expected %s", shown, o->arg);
             return -EINVAL;
         }
         return strv_push(f, value);
-    case CONFIG_URL_GROUP:
+    case FERRY_CONFIG_URL_GROUP:
         if (!url_shape_ok(value, 1)) {
             errf(err, errlen, "invalid value '%s' for %s: expected http(s)://host:port/name",
                  value, shown);
             return -EINVAL;
         }
         return url_push(cfg, value, NULL, NULL);
-    case CONFIG_URL:
+    case FERRY_CONFIG_URL:
         return url_line_apply(cfg, value, shown, err, errlen);
     }
     return -EINVAL;
 }
 
+/* Apply the defaults of n options. */
+static int
+defaults_apply(struct ferry_config *cfg, const struct ferry_config_option *opts, size_t n)
+{
+    char err[256];
+
+    for (size_t i = 0; i < n; i++) {
+        if (opts[i].def && option_apply(cfg, &opts[i], opts[i].def, opts[i].name, err,
+                                        sizeof(err)) < 0)
+            return -EINVAL;
+    }
+    return 0;
+}
+
+/* Free the values of n options stored in cfg or a section struct. */
+static void
+values_free(struct ferry_config *cfg, const struct ferry_config_option *opts, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct ferry_config_option *o = &opts[i];
+        void *f = field(cfg, o);
+        switch (o->type) {
+        case FERRY_CONFIG_STRING:
+        case FERRY_CONFIG_CHOICE:
+        case FERRY_CONFIG_FILE:
+            free(*(char **)f);
+            *(char **)f = NULL;
+            break;
+        case FERRY_CONFIG_STRV:
+            strv_clear(f);
+            break;
+        case FERRY_CONFIG_URL_GROUP:
+        case FERRY_CONFIG_URL:
+            urls_clear(cfg);
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+/* A section's options use only the types sections may use and names not taken yet. */
+static bool
+section_ok(const struct ferry_config *cfg, const struct ferry_config_section *sec)
+{
+    if (!sec || !sec->options || sec->size == 0)
+        return false;
+    for (size_t i = 0; i < sec->noptions; i++) {
+        const struct ferry_config_option *o = &sec->options[i];
+        if (o->type > FERRY_CONFIG_BYTES || !o->name || option_find(cfg, o->name))
+            return false;
+        if (o->offset >= sec->size)
+            return false;
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(sec->options[j].name, o->name) == 0)
+                return false;
+        }
+    }
+    return true;
+}
+
+struct ferry_config *
+ferry_config_new_with(const struct ferry_config_section *const *secs, size_t n)
+{
+    struct ferry_config *cfg;
+
+    if (n > FERRY_CONFIG_MAX_SECTIONS || (n && !secs)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    cfg = calloc(1, sizeof(*cfg));
+    if (!cfg)
+        return NULL;
+    if (defaults_apply(cfg, config_options, config_noptions) < 0)
+        goto fail;
+    for (size_t s = 0; s < n; s++) {
+        if (!section_ok(cfg, secs[s])) {
+            ferry_config_free(cfg);
+            errno = EINVAL;
+            return NULL;
+        }
+        cfg->section_data[s] = calloc(1, secs[s]->size);
+        if (!cfg->section_data[s])
+            goto fail;
+        cfg->sections[s] = secs[s];
+        cfg->nsections = s + 1;
+        if (defaults_apply(cfg, secs[s]->options, secs[s]->noptions) < 0) {
+            ferry_config_free(cfg);
+            errno = EINVAL;
+            return NULL;
+        }
+    }
+    return cfg;
+fail:
+    ferry_config_free(cfg);
+    errno = ENOMEM;
+    return NULL;
+}
+
 struct ferry_config *
 ferry_config_new(void)
 {
-    struct ferry_config *cfg = calloc(1, sizeof(*cfg));
-    char err[256];
+    return ferry_config_new_with(NULL, 0);
+}
 
+void *
+ferry_config_section_data(const struct ferry_config *cfg, const struct ferry_config_section *sec)
+{
     if (!cfg)
         return NULL;
-    for (size_t i = 0; i < config_noptions; i++) {
-        const struct config_option *o = &config_options[i];
-        if (!o->def)
-            continue;
-        if (option_apply(cfg, o, o->def, o->name, err, sizeof(err)) < 0)
-            return ferry_config_free(cfg);
+    for (size_t s = 0; s < cfg->nsections; s++) {
+        if (cfg->sections[s] == sec)
+            return cfg->section_data[s];
     }
-    return cfg;
+    return NULL;
 }
 
 struct ferry_config *
@@ -556,26 +660,10 @@ ferry_config_free(struct ferry_config *cfg)
 {
     if (!cfg)
         return NULL;
-    for (size_t i = 0; i < config_noptions; i++) {
-        const struct config_option *o = &config_options[i];
-        void *f = field(cfg, o);
-        switch (o->type) {
-        case CONFIG_STRING:
-        case CONFIG_CHOICE:
-        case CONFIG_FILE:
-            free(*(char **)f);
-            *(char **)f = NULL;
-            break;
-        case CONFIG_STRV:
-            strv_clear(f);
-            break;
-        case CONFIG_URL_GROUP:
-        case CONFIG_URL:
-            urls_clear(cfg);
-            break;
-        default:
-            break;
-        }
+    values_free(cfg, config_options, config_noptions);
+    for (size_t s = 0; s < cfg->nsections; s++) {
+        values_free(cfg, cfg->sections[s]->options, cfg->sections[s]->noptions);
+        free(cfg->section_data[s]);
     }
     free(cfg);
     return NULL;
@@ -585,11 +673,12 @@ int
 ferry_config_set(struct ferry_config *cfg, const char *name, const char *value, char *err,
                  size_t errlen)
 {
-    const struct config_option *o = config_option_find(name);
+    const struct ferry_config_option *o;
     char shown[80];
 
     if (!cfg)
         return -EINVAL;
+    o = option_find(cfg, name);
     if (!o) {
         errf(err, errlen, "unknown option '%s'", name ? name : "(null)");
         return -EINVAL;
@@ -614,7 +703,7 @@ trim(char *s)
 static int
 config_line(struct ferry_config *cfg, char *line, char *err, size_t errlen)
 {
-    const struct config_option *o;
+    const struct ferry_config_option *o;
     char *eq, *name, *value, *hash;
 
     line = trim(line);
@@ -639,12 +728,12 @@ config_line(struct ferry_config *cfg, char *line, char *err, size_t errlen)
         errf(err, errlen, "option name contains a control character");
         return -EINVAL;
     }
-    o = config_option_find(name);
+    o = option_find(cfg, name);
     if (!o) {
         errf(err, errlen, "unknown option '%s'", name);
         return -EINVAL;
     }
-    if (o->type == CONFIG_FILE) {
+    if (o->type == FERRY_CONFIG_FILE) {
         errf(err, errlen, "option '%s' is only valid on the command line", name);
         return -EINVAL;
     }
@@ -758,15 +847,15 @@ cleanup:
 }
 
 static void
-print_wrapped_default(FILE *f, const struct config_option *o)
+print_wrapped_default(FILE *f, const struct ferry_config_option *o)
 {
     switch (o->type) {
-    case CONFIG_STRV:
-    case CONFIG_URL_GROUP:
-    case CONFIG_URL:
+    case FERRY_CONFIG_STRV:
+    case FERRY_CONFIG_URL_GROUP:
+    case FERRY_CONFIG_URL:
         fprintf(f, " [default: none]");
         break;
-    case CONFIG_FILE:
+    case FERRY_CONFIG_FILE:
         break;
     default:
         fprintf(f, " [default: %s]", o->def ? o->def : "unset");
@@ -774,8 +863,26 @@ print_wrapped_default(FILE *f, const struct config_option *o)
     }
 }
 
+/* Help lines of n options. */
+static void
+help_print(FILE *f, const struct ferry_config_option *opts, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct ferry_config_option *o = &opts[i];
+        if (o->type == FERRY_CONFIG_BOOL)
+            fprintf(f, "  --%s, --no-%s\n", o->name, o->name);
+        else
+            fprintf(f, "  --%s %s\n", o->name, o->arg);
+        fprintf(f, "        %s", o->help);
+        if (o->type == FERRY_CONFIG_CHOICE)
+            fprintf(f, " (%s)", o->choices);
+        print_wrapped_default(f, o);
+        fputc('\n', f);
+    }
+}
+
 void
-ferry_config_print_help(FILE *f, const char *prog)
+ferry_config_print_help(const struct ferry_config *cfg, FILE *f, const char *prog)
 {
     fprintf(f,
             "usage: %s --state-dir DIR [options]\n"
@@ -786,18 +893,9 @@ ferry_config_print_help(FILE *f, const char *prog)
             "\n"
             "Options:\n",
             prog ? prog : "ferryd");
-    for (size_t i = 0; i < config_noptions; i++) {
-        const struct config_option *o = &config_options[i];
-        if (o->type == CONFIG_BOOL)
-            fprintf(f, "  --%s, --no-%s\n", o->name, o->name);
-        else
-            fprintf(f, "  --%s %s\n", o->name, o->arg);
-        fprintf(f, "        %s", o->help);
-        if (o->type == CONFIG_CHOICE)
-            fprintf(f, " (%s)", o->choices);
-        print_wrapped_default(f, o);
-        fputc('\n', f);
-    }
+    help_print(f, config_options, config_noptions);
+    for (size_t s = 0; cfg && s < cfg->nsections; s++)
+        help_print(f, cfg->sections[s]->options, cfg->sections[s]->noptions);
     fprintf(f, "  --help\n        show this help and exit\n");
     fprintf(f, "  --version\n        show the version and exit\n");
 }
@@ -808,13 +906,13 @@ ferry_config_print_help(FILE *f, const char *prog)
  * value was the next argument.
  */
 static int
-arg_split(int argc, char **argv, int i, char *name, size_t namelen,
-          const struct config_option **ret_o, const char **ret_value, int *ret_used, char *err,
+arg_split(const struct ferry_config *cfg, int argc, char **argv, int i, char *name, size_t namelen,
+          const struct ferry_config_option **ret_o, const char **ret_value, int *ret_used, char *err,
           size_t errlen)
 {
     const char *a = argv[i];
     const char *eq;
-    const struct config_option *o;
+    const struct ferry_config_option *o;
     const char *value = NULL;
     size_t len;
     int used = 1;
@@ -831,10 +929,10 @@ arg_split(int argc, char **argv, int i, char *name, size_t namelen,
     }
     memcpy(name, a + 2, len);
     name[len] = '\0';
-    o = config_option_find(name);
+    o = option_find(cfg, name);
     if (!o && strncmp(name, "no-", 3) == 0) {
-        const struct config_option *neg = config_option_find(name + 3);
-        if (neg && neg->type == CONFIG_BOOL) {
+        const struct ferry_config_option *neg = option_find(cfg, name + 3);
+        if (neg && neg->type == FERRY_CONFIG_BOOL) {
             if (eq) {
                 errf(err, errlen, "option '--%s' takes no value", name);
                 return -EINVAL;
@@ -851,7 +949,7 @@ arg_split(int argc, char **argv, int i, char *name, size_t namelen,
     }
     if (eq) {
         value = eq + 1;
-    } else if (o->type == CONFIG_BOOL) {
+    } else if (o->type == FERRY_CONFIG_BOOL) {
         value = "true";
     } else if (i + 1 < argc) {
         value = argv[i + 1];
@@ -892,22 +990,22 @@ ferry_config_parse_args(struct ferry_config *cfg, int argc, char **argv, char *e
         return -EINVAL;
     /* Pass 1: --help / --version win over everything; find --config. */
     for (int i = 1; i < argc;) {
-        const struct config_option *o;
+        const struct ferry_config_option *o;
         const char *value;
         int used;
 
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            ferry_config_print_help(stdout, prog);
+            ferry_config_print_help(cfg, stdout, prog);
             return 1;
         }
         if (strcmp(argv[i], "--version") == 0) {
             printf("%s %s\n", prog, FERRY_VERSION);
             return 1;
         }
-        r = arg_split(argc, argv, i, name, sizeof(name), &o, &value, &used, err, errlen);
+        r = arg_split(cfg, argc, argv, i, name, sizeof(name), &o, &value, &used, err, errlen);
         if (r < 0)
             return r;
-        if (o->type == CONFIG_FILE)
+        if (o->type == FERRY_CONFIG_FILE)
             config_path = value;
         i += used;
     }
@@ -923,19 +1021,19 @@ ferry_config_parse_args(struct ferry_config *cfg, int argc, char **argv, char *e
     /* Pass 2: flags override the file; the first occurrence of a list option on the
      * command line replaces the file's list. */
     for (int i = 1; i < argc;) {
-        const struct config_option *o;
+        const struct ferry_config_option *o;
         const char *value;
         char shown[140];
         int used;
 
-        r = arg_split(argc, argv, i, name, sizeof(name), &o, &value, &used, err, errlen);
+        r = arg_split(cfg, argc, argv, i, name, sizeof(name), &o, &value, &used, err, errlen);
         if (r < 0)
             return r;
-        if (o->type == CONFIG_STRV && !list_seen[o - config_options]) {
+        if (o->type == FERRY_CONFIG_STRV && !list_seen[o - config_options]) {
             strv_clear(field(cfg, o));
             list_seen[o - config_options] = true;
         }
-        if ((o->type == CONFIG_URL || o->type == CONFIG_URL_GROUP) && !urls_seen) {
+        if ((o->type == FERRY_CONFIG_URL || o->type == FERRY_CONFIG_URL_GROUP) && !urls_seen) {
             urls_clear(cfg);
             urls_seen = true;
         }

@@ -6,12 +6,57 @@
  * (e.g. "download-root = /srv/in"), '#' starts a comment, list options repeat the line.
  * Command-line flags override the file; `--config FILE` is read before the other flags.
  * Every peer-controlled quantity has a limit here (STYLE: limits are configuration).
+ *
+ * The engine's own options live in struct ferry_config. A layer above the engine (the
+ * WS-Man control plane) declares its options in a struct ferry_config_section and passes
+ * it to ferry_config_new_with(): its values then live in a struct of the layer's own,
+ * reached with ferry_config_section_data(), and they are set, read from the file, parsed
+ * from argv and listed by --help exactly like the engine's.
  */
 #ifndef FERRY_CONFIG_H
 #define FERRY_CONFIG_H
 
 #include <stdio.h>
 #include "ferry/common.h"
+
+/* How an option's value is parsed and stored. */
+enum ferry_config_type {
+    FERRY_CONFIG_STRING,    /* char *; "" unsets */
+    FERRY_CONFIG_CHOICE,    /* char *, one of the '|'-separated words in `choices` */
+    FERRY_CONFIG_BOOL,      /* bool: true/false, yes/no, on/off, 1/0 */
+    FERRY_CONFIG_UNSIGNED,  /* unsigned, decimal, within [min, max] */
+    FERRY_CONFIG_SIZE,      /* size_t byte count with K/M/G/T or KiB/MiB/GiB/TiB */
+    FERRY_CONFIG_BYTES,     /* uint64_t byte count, same syntax as FERRY_CONFIG_SIZE */
+    FERRY_CONFIG_STRV,      /* struct ferry_strv: each occurrence appends (core only) */
+    FERRY_CONFIG_URL_GROUP, /* "url-group = PREFIX": appends to cfg->urls (core only) */
+    FERRY_CONFIG_URL,       /* "url = FULLURL SOURCE [RULE]": appends to cfg->urls (core) */
+    FERRY_CONFIG_FILE,      /* --config: command line only (core only) */
+};
+
+/* One option: its name is the long flag without "--" and the config file key. */
+struct ferry_config_option {
+    const char *name;
+    const char *arg;     /* argument name shown by --help (NULL for bools) */
+    enum ferry_config_type type;
+    const char *def;     /* default, parsed like a user value; NULL = unset/empty */
+    const char *help;    /* one line */
+    size_t offset;       /* field in struct ferry_config, or in the section's struct */
+    uint64_t min, max;   /* range of numeric types */
+    const char *choices; /* FERRY_CONFIG_CHOICE: "a|b|c" */
+};
+
+/* Options of a layer above the engine, stored in a struct of `size` bytes that the config
+ * allocates (zeroed, then defaults applied) and frees (strings included). Sections may use
+ * the types STRING, CHOICE, BOOL, UNSIGNED, SIZE and BYTES; names must not repeat the
+ * engine's or another section's. */
+struct ferry_config_section {
+    const char *name;                          /* "wsman": for messages */
+    const struct ferry_config_option *options;
+    size_t noptions;
+    size_t size;
+};
+
+#define FERRY_CONFIG_MAX_SECTIONS 4
 
 struct ferry_strv {
     char **v;
@@ -33,23 +78,16 @@ struct ferry_config {
     char *log_level;            /* --log-level: error|warn|info|debug (default info) */
     unsigned workers;           /* --workers: data-plane threads (default: online CPUs) */
 
-    /* control plane */
-    char *wsman_listen;         /* --wsman-listen ADDR:PORT (default 127.0.0.1:5985) */
-    char *wsman_tls_listen;     /* --wsman-tls-listen ADDR:PORT (default off) */
+    /* TLS and authentication (both listeners' roles) */
     char *tls_cert;             /* --tls-cert: default certificate (PEM) for https */
     char *tls_key;              /* --tls-key */
     char *tls_client_ca;        /* --tls-client-ca: CA file for client certificates */
     char *cert_store_dir;       /* --cert-store-dir: SetSslCertificate / client cert stores
                                    (default STATE/certs; store name = subdirectory) */
     bool allow_basic_over_http; /* --allow-basic-over-http: Basic from non-loopback on http */
-    bool anonymous_identify;    /* --anonymous-identify (default true) */
-    size_t wsman_max_envelope;  /* --wsman-max-envelope: hard cap, bytes (default 512000) */
-    unsigned wsman_enum_ttl;    /* --wsman-enum-ttl: enumeration context expiry, s (240) */
-    unsigned wsman_max_enums;   /* --wsman-max-enums: live enumeration contexts (1024) */
     unsigned auth_fail_limit;   /* --auth-fail-limit: failures per address before backoff (10) */
     unsigned auth_verify_threads; /* --auth-verify-threads: PBKDF2 threads (2) */
     unsigned auth_verify_queue;   /* --auth-verify-queue: checks waiting, then 503 (64) */
-    unsigned wsman_max_connections; /* --wsman-max-connections (512) */
 
     /* HTTP core limits (both listeners) */
     size_t http_max_header_bytes;  /* --http-max-header-bytes (16384) */
@@ -86,12 +124,22 @@ struct ferry_config {
     unsigned connect_timeout;          /* --connect-timeout, s (30) */
     unsigned stall_timeout;            /* --stall-timeout: no bytes for s -> transient (60) */
 
-    /* metrics */
-    bool metrics;                      /* --metrics: GET /metrics on the WS-Man listener */
+    /* sections of the layers above (ferry_config_new_with) and their structs */
+    const struct ferry_config_section *sections[FERRY_CONFIG_MAX_SECTIONS];
+    void *section_data[FERRY_CONFIG_MAX_SECTIONS];
+    size_t nsections;
 };
 
 /* A config with every default set; NULL on OOM. */
 FERRY_API struct ferry_config *ferry_config_new(void);
+/* The same with the options of `n` sections added (n <= FERRY_CONFIG_MAX_SECTIONS). NULL on
+ * OOM or, with errno EINVAL, when a section is malformed (a type sections may not use, a
+ * name already taken, a bad default). */
+FERRY_API struct ferry_config *ferry_config_new_with(const struct ferry_config_section *const *secs,
+                                                     size_t n);
+/* The struct holding `sec`'s values, or NULL when cfg was made without it. */
+FERRY_API void *ferry_config_section_data(const struct ferry_config *cfg,
+                                          const struct ferry_config_section *sec);
 FERRY_API struct ferry_config *ferry_config_free(struct ferry_config *cfg);
 
 /* Set one option by name ("download-root", "workers", ...). Lists append. On failure
@@ -106,7 +154,9 @@ FERRY_API int ferry_config_load_file(struct ferry_config *cfg, const char *path,
  * required options (state-dir). */
 FERRY_API int ferry_config_parse_args(struct ferry_config *cfg, int argc, char **argv,
                                       char *err, size_t errlen);
-/* Print the option table (every option, its argument, default and meaning). */
-FERRY_API void ferry_config_print_help(FILE *f, const char *prog);
+/* Print the option table (every option of the engine and of cfg's sections, its argument,
+ * default and meaning). cfg may be NULL: the engine's options only. */
+FERRY_API void ferry_config_print_help(const struct ferry_config *cfg, FILE *f,
+                                       const char *prog);
 
 #endif

@@ -26,26 +26,26 @@ static void
 check_invariants(const struct ferry_config *cfg)
 {
     for (size_t i = 0; i < config_noptions; i++) {
-        const struct config_option *o = &config_options[i];
+        const struct ferry_config_option *o = &config_options[i];
         const char *f = (const char *)cfg + o->offset;
         uint64_t v;
 
         switch (o->type) {
-        case CONFIG_UNSIGNED:
+        case FERRY_CONFIG_UNSIGNED:
             v = *(const unsigned *)f;
             break;
-        case CONFIG_SIZE:
+        case FERRY_CONFIG_SIZE:
             v = *(const size_t *)f;
             break;
-        case CONFIG_BYTES:
+        case FERRY_CONFIG_BYTES:
             v = *(const uint64_t *)f;
             break;
-        case CONFIG_STRING:
-        case CONFIG_CHOICE:
-        case CONFIG_FILE:
+        case FERRY_CONFIG_STRING:
+        case FERRY_CONFIG_CHOICE:
+        case FERRY_CONFIG_FILE:
             check_string(*(char *const *)f);
             continue;
-        case CONFIG_STRV: {
+        case FERRY_CONFIG_STRV: {
             const struct ferry_strv *sv = (const struct ferry_strv *)f;
             for (size_t j = 0; j < sv->n; j++) {
                 if (!sv->v[j] || !*sv->v[j])

@@ -12,8 +12,10 @@
 
 #include "fake_engine.h"
 #include "wsman.h"
+#include "wsman_config.h"
 
 static struct ferry_config cfg;
+static struct wsman_config wcfg;
 static struct fake_engine *fe;
 static struct wsman_ctx *ctx;
 static unsigned runs;
@@ -24,7 +26,7 @@ fuzz_reset(void)
     ctx = wsman_ctx_free(ctx);
     fake_engine_free(fe);
     fe = fake_engine_new();
-    if (!fe || wsman_ctx_new(&cfg, &fake_engine_ops, fake_engine_jobs(fe),
+    if (!fe || wsman_ctx_new(&cfg, &wcfg, &fake_engine_ops, fake_engine_jobs(fe),
                              fake_engine_server(fe), fake_engine_users(fe), &ctx) < 0)
         abort();
 }
@@ -38,10 +40,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct wsman_reply reply = {0};
 
     if (!ctx || runs++ % 512 == 0) {
-        cfg.wsman_max_envelope = 512000;
-        cfg.wsman_enum_ttl = 240;
-        cfg.wsman_max_enums = 64;
-        cfg.anonymous_identify = true;
+        wcfg.max_envelope = 512000;
+        wcfg.enum_ttl = 240;
+        wcfg.max_enums = 64;
+        wcfg.anonymous_identify = true;
         fuzz_reset();
     }
     if (wsman_dispatch(ctx, (const char *)data, size, &admin, &reply) == 0) {

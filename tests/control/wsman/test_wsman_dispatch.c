@@ -608,7 +608,7 @@ START_TEST(test_max_envelope_size)
                              get_env(idc, "<w:MaxEnvelopeSize>lots</w:MaxEnvelopeSize>")),
                  400, "InvalidMessageInformationHeader", "MaxEnvelopeSize");
     /* the service's own cap on requests */
-    T.cfg.wsman_max_envelope = 2048;
+    T.wcfg.max_envelope = 2048;
     wt_reset_ctx(&T);
     char *env = get_env(idc, NULL);
     char *bigenv = NULL;
@@ -693,7 +693,7 @@ START_TEST(test_hostile_xml)
         o += 3;
     }
     deep[o] = '\0';
-    T.cfg.wsman_max_envelope = 4 * 1024 * 1024;
+    T.wcfg.max_envelope = 4 * 1024 * 1024;
     wt_reset_ctx(&T);
     expect_fault(wt_send(&T, &T.admin, deep), 400, "EncodingLimit", "ServiceEnvelopeLimit");
     free(deep);

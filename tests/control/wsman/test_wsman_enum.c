@@ -271,7 +271,7 @@ END_TEST
 
 START_TEST(test_quota)
 {
-    T.cfg.wsman_max_enums = 2;
+    T.wcfg.max_enums = 2;
     wt_reset_ctx(&T);
     ck_assert_int_eq(enumerate(&T.admin, NS_JOB, NULL, NULL), 200);
     ck_assert_int_eq(enumerate(&T.admin, NS_JOB, NULL, NULL), 200);

@@ -177,7 +177,7 @@ START_TEST(test_401_and_access_denied)
                      401);
     ck_assert_ptr_null(OUT.body);
     free(get);
-    T.cfg.anonymous_identify = false;
+    T.wcfg.anonymous_identify = false;
     wt_reset_ctx(&T);
     ck_assert_int_eq(serve((struct req){.ctype = CT, .ident = "unauthenticated"}), 401);
 }
@@ -320,7 +320,7 @@ START_TEST(test_metrics)
     ck_assert_int_eq(serve((struct req){.method = "POST", .path = "/metrics",
                                         .auth = basic("admin", "admin-pw")}),
                      405);
-    T.cfg.metrics = false;
+    T.wcfg.metrics = false;
     wt_reset_ctx(&T);
     ck_assert_int_eq(serve((struct req){.method = "GET", .path = "/metrics",
                                         .auth = basic("admin", "admin-pw")}),

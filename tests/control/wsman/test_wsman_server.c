@@ -13,6 +13,7 @@
 #include <curl/curl.h>
 
 #include "ferry/config.h"
+#include "wsman_config.h"
 #include "wsman_server.h"
 #include "wsman_test.h"
 
@@ -103,7 +104,7 @@ setup(void)
     char err[256];
     int port;
 
-    cfg = ferry_config_new();
+    cfg = ferry_config_new_with((const struct ferry_config_section *const[]){&wsman_config_section}, 1);
     ck_assert_ptr_nonnull(cfg);
     ck_assert_int_eq(ferry_config_set(cfg, "wsman-listen", "127.0.0.1:0", err, sizeof(err)),
                      0);

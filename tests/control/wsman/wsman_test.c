@@ -17,12 +17,12 @@ void
 wt_init(struct wt *t)
 {
     memset(t, 0, sizeof(*t));
-    t->cfg.wsman_max_envelope = 512000;
-    t->cfg.wsman_enum_ttl = 240;
-    t->cfg.wsman_max_enums = 1024;
+    t->wcfg.max_envelope = 512000;
+    t->wcfg.enum_ttl = 240;
+    t->wcfg.max_enums = 1024;
     t->cfg.auth_fail_limit = 10;
-    t->cfg.anonymous_identify = true;
-    t->cfg.metrics = true;
+    t->wcfg.anonymous_identify = true;
+    t->wcfg.metrics = true;
     t->fe = fake_engine_new();
     ck_assert_ptr_nonnull(t->fe);
     t->admin = (struct wsman_caller){"admin", FERRY_ROLE_ADMIN, true};
@@ -35,7 +35,7 @@ void
 wt_reset_ctx(struct wt *t)
 {
     t->ctx = wsman_ctx_free(t->ctx);
-    ck_assert_int_eq(wsman_ctx_new(&t->cfg, &fake_engine_ops, fake_engine_jobs(t->fe),
+    ck_assert_int_eq(wsman_ctx_new(&t->cfg, &t->wcfg, &fake_engine_ops, fake_engine_jobs(t->fe),
                                    fake_engine_server(t->fe), fake_engine_users(t->fe),
                                    &t->ctx),
                      0);

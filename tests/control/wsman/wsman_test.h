@@ -8,6 +8,7 @@
 
 #include "fake_engine.h"
 #include "wsman.h"
+#include "wsman_config.h"
 
 #define NS_JOB WSMAN_URI_BITS_CLIENT_JOB
 #define NS_FILE WSMAN_URI_BITS_CLIENT_FILE
@@ -15,6 +16,7 @@
 
 struct wt {
     struct ferry_config cfg;
+    struct wsman_config wcfg;
     struct fake_engine *fe;
     struct wsman_ctx *ctx;
     struct wsman_reply reply;

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,51 @@
 #include "ferry/config.h"
 
 static char *tmp;
+
+/* A section as a layer above the engine registers one (control/wsman has the real one):
+ * the same names, so these tests also pin how such options behave. */
+struct probe {
+    char *listen, *tls_listen;
+    bool anonymous_identify, metrics;
+    size_t max_envelope;
+    unsigned enum_ttl, max_enums;
+};
+
+#define PO(f) offsetof(struct probe, f)
+static const struct ferry_config_option probe_options[] = {
+    {"wsman-listen", "ADDR:PORT", FERRY_CONFIG_STRING, "127.0.0.1:5985", "a listener",
+     PO(listen), 0, 0, NULL},
+    {"wsman-tls-listen", "ADDR:PORT", FERRY_CONFIG_STRING, NULL, "another listener",
+     PO(tls_listen), 0, 0, NULL},
+    {"anonymous-identify", NULL, FERRY_CONFIG_BOOL, "true", "a flag on by default",
+     PO(anonymous_identify), 0, 0, NULL},
+    {"wsman-max-envelope", "BYTES", FERRY_CONFIG_SIZE, "512000", "a size",
+     PO(max_envelope), 8 * 1024, 64 * 1024 * 1024, NULL},
+    {"wsman-enum-ttl", "SECONDS", FERRY_CONFIG_UNSIGNED, "240", "a number from 1",
+     PO(enum_ttl), 1, 86400, NULL},
+    {"wsman-max-enums", "N", FERRY_CONFIG_UNSIGNED, "1024", "a count", PO(max_enums), 1,
+     1000000, NULL},
+    {"metrics", NULL, FERRY_CONFIG_BOOL, "false", "a flag off by default", PO(metrics), 0, 0,
+     NULL},
+};
+static const struct ferry_config_section probe_section = {
+    "probe", probe_options, sizeof(probe_options) / sizeof(probe_options[0]),
+    sizeof(struct probe)};
+static const struct ferry_config_section *const probe_sections[] = {&probe_section};
+
+static struct ferry_config *
+cfg_new(void)
+{
+    return ferry_config_new_with(probe_sections, 1);
+}
+
+static struct probe *
+P(struct ferry_config *cfg)
+{
+    struct probe *p = ferry_config_section_data(cfg, &probe_section);
+    ck_assert_ptr_nonnull(p);
+    return p;
+}
 
 static void
 setup(void)
@@ -62,22 +108,22 @@ parse(struct ferry_config *cfg, char *err, size_t errlen, ...)
 
 START_TEST(test_defaults)
 {
-    struct ferry_config *cfg = ferry_config_new();
+    struct ferry_config *cfg = cfg_new();
 
     ck_assert_ptr_nonnull(cfg);
     ck_assert_ptr_null(cfg->state_dir);
     ck_assert_ptr_null(cfg->config_file);
     ck_assert_str_eq(cfg->log_level, "info");
     ck_assert_uint_eq(cfg->workers, 0);
-    ck_assert_str_eq(cfg->wsman_listen, "127.0.0.1:5985");
-    ck_assert_ptr_null(cfg->wsman_tls_listen);
+    ck_assert_str_eq(P(cfg)->listen, "127.0.0.1:5985");
+    ck_assert_ptr_null(P(cfg)->tls_listen);
     ck_assert_ptr_null(cfg->tls_cert);
     ck_assert_ptr_null(cfg->cert_store_dir);
     ck_assert(!cfg->allow_basic_over_http);
-    ck_assert(cfg->anonymous_identify);
-    ck_assert_uint_eq(cfg->wsman_max_envelope, 512000);
-    ck_assert_uint_eq(cfg->wsman_enum_ttl, 240);
-    ck_assert_uint_eq(cfg->wsman_max_enums, 1024);
+    ck_assert(P(cfg)->anonymous_identify);
+    ck_assert_uint_eq(P(cfg)->max_envelope, 512000);
+    ck_assert_uint_eq(P(cfg)->enum_ttl, 240);
+    ck_assert_uint_eq(P(cfg)->max_enums, 1024);
     ck_assert_uint_eq(cfg->auth_fail_limit, 10);
     ck_assert_uint_eq(cfg->http_max_header_bytes, 16384);
     ck_assert_uint_eq(cfg->http_max_headers, 64);
@@ -104,7 +150,7 @@ START_TEST(test_defaults)
     ck_assert_uint_eq(cfg->retry_delay_min, 5);
     ck_assert_uint_eq(cfg->connect_timeout, 30);
     ck_assert_uint_eq(cfg->stall_timeout, 60);
-    ck_assert(!cfg->metrics);
+    ck_assert(!P(cfg)->metrics);
     ck_assert_ptr_null(ferry_config_free(cfg));
     ck_assert_ptr_null(ferry_config_free(NULL));
 }
@@ -115,14 +161,14 @@ START_TEST(test_table_consistent)
 {
     ck_assert_uint_ge(config_noptions, 40);
     for (size_t i = 0; i < config_noptions; i++) {
-        const struct config_option *o = &config_options[i];
+        const struct ferry_config_option *o = &config_options[i];
         ck_assert_ptr_nonnull(o->help);
         ck_assert_ptr_eq(config_option_find(o->name), o);
         for (size_t j = 0; j < i; j++)
             ck_assert_str_ne(config_options[j].name, o->name);
-        if (o->type != CONFIG_BOOL)
+        if (o->type != FERRY_CONFIG_BOOL)
             ck_assert_msg(o->arg != NULL, "option %s lacks an argument name", o->name);
-        if (o->type == CONFIG_CHOICE)
+        if (o->type == FERRY_CONFIG_CHOICE)
             ck_assert_ptr_nonnull(o->choices);
     }
     ck_assert_ptr_null(config_option_find("no-such-option"));
@@ -131,7 +177,7 @@ END_TEST
 
 START_TEST(test_types)
 {
-    struct ferry_config *cfg = ferry_config_new();
+    struct ferry_config *cfg = cfg_new();
     char err[256];
 
     /* string, and "" unsets */
@@ -155,9 +201,9 @@ START_TEST(test_types)
     const char *no[] = {"false", "no", "off", "0", "False"};
     for (size_t i = 0; i < 5; i++) {
         ck_assert_int_eq(ferry_config_set(cfg, "metrics", yes[i], err, sizeof(err)), 0);
-        ck_assert(cfg->metrics);
+        ck_assert(P(cfg)->metrics);
         ck_assert_int_eq(ferry_config_set(cfg, "metrics", no[i], err, sizeof(err)), 0);
-        ck_assert(!cfg->metrics);
+        ck_assert(!P(cfg)->metrics);
     }
     ck_assert_int_eq(ferry_config_set(cfg, "metrics", "maybe", err, sizeof(err)), -EINVAL);
     ck_assert_str_eq(err, "invalid value 'maybe' for --metrics: expected true or false");
@@ -180,7 +226,7 @@ START_TEST(test_types)
     ck_assert_uint_eq(cfg->http_max_connections, 20000);
     /* size_t and uint64 byte counts */
     ck_assert_int_eq(ferry_config_set(cfg, "wsman-max-envelope", "1MiB", err, sizeof(err)), 0);
-    ck_assert_uint_eq(cfg->wsman_max_envelope, 1048576);
+    ck_assert_uint_eq(P(cfg)->max_envelope, 1048576);
     ck_assert_int_eq(ferry_config_set(cfg, "wsman-max-envelope", "1K", err, sizeof(err)),
                      -EINVAL); /* below 8 KiB */
     ck_assert_int_eq(ferry_config_set(cfg, "bandwidth-limit", "10M", err, sizeof(err)), 0);
@@ -253,7 +299,7 @@ END_TEST
 
 START_TEST(test_control_chars)
 {
-    struct ferry_config *cfg = ferry_config_new();
+    struct ferry_config *cfg = cfg_new();
     char err[256];
 
     ck_assert_int_eq(ferry_config_set(cfg, "tls-cert", "/a\nb", err, sizeof(err)), -EINVAL);
@@ -271,7 +317,7 @@ END_TEST
 
 START_TEST(test_urls)
 {
-    struct ferry_config *cfg = ferry_config_new();
+    struct ferry_config *cfg = cfg_new();
     char err[256];
 
     ck_assert_int_eq(ferry_config_set(cfg, "url-group", "http://+:8080/images", err,
@@ -318,7 +364,7 @@ END_TEST
 
 START_TEST(test_file)
 {
-    struct ferry_config *cfg = ferry_config_new();
+    struct ferry_config *cfg = cfg_new();
     char err[256];
     char *path = write_conf("ferryd.conf",
                             "# ferryd test configuration\n"
@@ -339,14 +385,14 @@ START_TEST(test_file)
     ck_assert_uint_eq(cfg->publish_roots.n, 2);
     ck_assert_str_eq(cfg->publish_roots.v[0], "/srv/pub");
     ck_assert_str_eq(cfg->publish_roots.v[1], "/srv/pub2");
-    ck_assert(cfg->metrics);
+    ck_assert(P(cfg)->metrics);
     ck_assert_str_eq(cfg->log_level, "warn");
     ck_assert_uint_eq(cfg->nurls, 2);
     ck_assert_str_eq(cfg->urls[1].rule, "alice,bob");
     ferry_config_free(cfg);
     free(path);
 
-    cfg = ferry_config_new();
+    cfg = cfg_new();
     ck_assert_int_eq(ferry_config_load_file(cfg, "/nonexistent/ferryd.conf", err, sizeof(err)),
                      -ENOENT);
     ck_assert_ptr_nonnull(strstr(err, "open('/nonexistent/ferryd.conf') failed"));
@@ -375,7 +421,7 @@ START_TEST(test_file_errors)
     };
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        struct ferry_config *cfg = ferry_config_new();
+        struct ferry_config *cfg = cfg_new();
         char err[256], want[512];
         char *path = write_conf("bad.conf", cases[i].text);
         ck_assert_int_eq(ferry_config_load_file(cfg, path, err, sizeof(err)), -EINVAL);
@@ -386,7 +432,7 @@ START_TEST(test_file_errors)
     }
 
     /* NUL byte inside a line, via the buffer entry point */
-    struct ferry_config *cfg = ferry_config_new();
+    struct ferry_config *cfg = cfg_new();
     char err[256];
     ck_assert_int_eq(config_load_buffer(cfg, "mem", "workers = 1\nwor\0kers = 2\n", 25, err,
                                         sizeof(err)),
@@ -399,7 +445,7 @@ END_TEST
 
 START_TEST(test_args)
 {
-    struct ferry_config *cfg = ferry_config_new();
+    struct ferry_config *cfg = cfg_new();
     char err[256];
 
     ck_assert_int_eq(parse(cfg, err, sizeof(err), "--state-dir", "/var/lib/ferry",
@@ -409,8 +455,8 @@ START_TEST(test_args)
                      0);
     ck_assert_str_eq(cfg->state_dir, "/var/lib/ferry");
     ck_assert_uint_eq(cfg->workers, 7);
-    ck_assert(cfg->metrics);
-    ck_assert(!cfg->anonymous_identify);
+    ck_assert(P(cfg)->metrics);
+    ck_assert(!P(cfg)->anonymous_identify);
     ck_assert(!cfg->manifest_sha256);
     ck_assert_uint_eq(cfg->download_roots.n, 2);
     ck_assert_str_eq(cfg->download_roots.v[1], "/in2");
@@ -435,7 +481,7 @@ START_TEST(test_args)
         {"--config", "", "option '--config' needs a value (FILE)"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        cfg = ferry_config_new();
+        cfg = cfg_new();
         ck_assert_int_eq(parse(cfg, err, sizeof(err), "--state-dir", "/s", bad[i].a, bad[i].b,
                                NULL),
                          -EINVAL);
@@ -443,7 +489,7 @@ START_TEST(test_args)
         ferry_config_free(cfg);
     }
 
-    cfg = ferry_config_new();
+    cfg = cfg_new();
     ck_assert_int_eq(parse(cfg, err, sizeof(err), "--workers", "2", NULL), -EINVAL);
     ck_assert_str_eq(err, "missing required option --state-dir");
     ferry_config_free(cfg);
@@ -452,7 +498,7 @@ END_TEST
 
 START_TEST(test_precedence)
 {
-    struct ferry_config *cfg = ferry_config_new();
+    struct ferry_config *cfg = cfg_new();
     char err[256];
     char *path = write_conf("p.conf", "state-dir = /from/file\n"
                                       "workers = 3\n"
@@ -484,7 +530,7 @@ START_TEST(test_precedence)
 
     /* a bad file fails parse_args with its FILE:LINE message */
     char *badp = write_conf("bad.conf", "workers = 1\nworkers = many\n");
-    cfg = ferry_config_new();
+    cfg = cfg_new();
     ck_assert_int_eq(parse(cfg, err, sizeof(err), "--config=", NULL), -EINVAL);
     ck_assert_int_eq(parse(cfg, err, sizeof(err), "--state-dir", "/s", "--config", badp, NULL),
                      -EINVAL);
@@ -493,7 +539,7 @@ START_TEST(test_precedence)
                                  "0..256", badp);
     ck_assert_str_eq(err, want);
     ferry_config_free(cfg);
-    cfg = ferry_config_new();
+    cfg = cfg_new();
     ck_assert_int_eq(parse(cfg, err, sizeof(err), "--state-dir", "/s", "--config",
                            "/nonexistent.conf", NULL),
                      -EINVAL);
@@ -511,7 +557,7 @@ capture_parse(const char *flag, int *ret_r)
     char *out = NULL, *path = NULL;
     size_t len;
     int fd, saved;
-    struct ferry_config *cfg = ferry_config_new();
+    struct ferry_config *cfg = cfg_new();
     char err[256];
 
     ck_assert_int_ge(asprintf(&path, "%s/stdout", tmp), 0);
@@ -541,9 +587,9 @@ START_TEST(test_help)
     ck_assert_int_eq(r, 1);
     ck_assert_ptr_nonnull(strstr(out, "usage: ferryd --state-dir DIR [options]"));
     for (size_t i = 0; i < config_noptions; i++) {
-        const struct config_option *o = &config_options[i];
+        const struct ferry_config_option *o = &config_options[i];
         char want[256];
-        if (o->type == CONFIG_BOOL)
+        if (o->type == FERRY_CONFIG_BOOL)
             snprintf(want, sizeof(want), "\n  --%s, --no-%s\n        %s", o->name, o->name,
                      o->help);
         else
@@ -556,7 +602,10 @@ START_TEST(test_help)
     }
     for (const char *p = out; (p = strstr(p, "\n  --")) != NULL; p++)
         entries++;
-    ck_assert_uint_eq(entries, config_noptions + 2); /* + --help, --version */
+    for (size_t i = 0; i < probe_section.noptions; i++)
+        ck_assert_ptr_nonnull(strstr(out, probe_options[i].help));
+    ck_assert_uint_eq(entries, config_noptions + probe_section.noptions + 2); /* + --help,
+                                                                                --version */
     ck_assert_ptr_nonnull(strstr(out, "[default: 127.0.0.1:5985]"));
     ck_assert_ptr_nonnull(strstr(out, "[default: 4MiB]"));
     ck_assert_ptr_nonnull(strstr(out, "(error|warn|info|debug)"));
@@ -566,6 +615,66 @@ START_TEST(test_help)
     ck_assert_int_eq(r, 1);
     ck_assert_str_eq(out, "ferryd " FERRY_VERSION "\n");
     free(out);
+}
+END_TEST
+
+/* Sections: an engine-only config does not know their options; malformed sections are
+ * refused; each section's struct is found by its descriptor; strings in it are freed. */
+START_TEST(test_sections)
+{
+    struct ferry_config *cfg = ferry_config_new();
+    struct ferry_config_option bad[2] = {probe_options[0], probe_options[0]};
+    struct ferry_config_section sec = {"bad", bad, 1, sizeof(struct probe)};
+    const struct ferry_config_section *secs[] = {&sec};
+    char err[256];
+
+    ck_assert_ptr_nonnull(cfg);
+    ck_assert_int_eq(ferry_config_set(cfg, "metrics", "true", err, sizeof(err)), -EINVAL);
+    ck_assert_str_eq(err, "unknown option 'metrics'");
+    ck_assert_ptr_null(ferry_config_section_data(cfg, &probe_section));
+    ferry_config_free(cfg);
+
+    /* the same section twice: its names are taken by the first */
+    const struct ferry_config_section *twice[] = {&probe_section, &probe_section};
+    errno = 0;
+    ck_assert_ptr_null(ferry_config_new_with(twice, 2));
+    ck_assert_int_eq(errno, EINVAL);
+    /* a name of the engine's */
+    bad[0].name = "workers";
+    ck_assert_ptr_null(ferry_config_new_with(secs, 1));
+    /* two options of one name */
+    bad[0] = bad[1];
+    sec.noptions = 2;
+    ck_assert_ptr_null(ferry_config_new_with(secs, 1));
+    /* a type sections may not use */
+    sec.noptions = 1;
+    bad[0].type = FERRY_CONFIG_STRV;
+    ck_assert_ptr_null(ferry_config_new_with(secs, 1));
+    /* a field outside the struct */
+    bad[0] = probe_options[0];
+    bad[0].offset = sizeof(struct probe);
+    ck_assert_ptr_null(ferry_config_new_with(secs, 1));
+    /* a default outside its range */
+    bad[0] = probe_options[4];
+    bad[0].def = "0";
+    ck_assert_ptr_null(ferry_config_new_with(secs, 1));
+    /* too many sections */
+    ck_assert_ptr_null(ferry_config_new_with(probe_sections, FERRY_CONFIG_MAX_SECTIONS + 1));
+
+    /* a good one: set from flags and the file like any option, strings freed (ASan) */
+    cfg = cfg_new();
+    char *path = write_conf("sec.conf", "wsman-tls-listen = 0.0.0.0:5986\nmetrics = on\n");
+    ck_assert_int_eq(ferry_config_load_file(cfg, path, err, sizeof(err)), 0);
+    ck_assert_int_eq(parse(cfg, err, sizeof(err), "--state-dir", "/s", "--wsman-listen=",
+                           "--no-anonymous-identify", NULL),
+                     0);
+    ck_assert_ptr_null(P(cfg)->listen);
+    ck_assert_str_eq(P(cfg)->tls_listen, "0.0.0.0:5986");
+    ck_assert(P(cfg)->metrics);
+    ck_assert(!P(cfg)->anonymous_identify);
+    ck_assert_uint_eq(P(cfg)->enum_ttl, 240);
+    ferry_config_free(cfg);
+    free(path);
 }
 END_TEST
 
@@ -589,6 +698,7 @@ main(void)
     tcase_add_test(tc, test_args);
     tcase_add_test(tc, test_precedence);
     tcase_add_test(tc, test_help);
+    tcase_add_test(tc, test_sections);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
