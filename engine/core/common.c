@@ -1,6 +1,6 @@
 /*
- * common.c - the small shared pieces of include/ferry/common.h: status records, FILETIME,
- * GUIDs.
+ * common.c - the small shared pieces of include/ferry/common.h: status records, error
+ * buffers, FILETIME, GUIDs.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -33,6 +33,19 @@ ferry_status_oom(struct ferry_status *st, int ret)
 {
     return ferry_status_set(st, ret, FERRY_STATUS_INTERNAL, FERRY_E_OUTOFMEMORY, NULL, "%s",
                             "out of memory");
+}
+
+int
+ferry_errf(char *err, size_t errlen, int ret, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (err && errlen > 0) {
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return ret;
 }
 
 void

@@ -178,18 +178,6 @@ field(struct ferry_config *cfg, const struct ferry_config_option *o)
     return (char *)cfg + o->offset;
 }
 
-static void FERRY_PRINTF(3, 4)
-errf(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!err || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 static bool
 has_control_char(const char *s)
 {
@@ -418,14 +406,14 @@ url_line_apply(struct ferry_config *cfg, const char *value, const char *shown, c
             rule[--len] = '\0';
     }
     if (!url_shape_ok(url, 2)) {
-        errf(err, errlen,
+        ferry_errf(err, errlen, -EINVAL,
              "invalid value '%s' for %s: expected http(s)://host:port/group/name SOURCE [RULE]",
              value, shown);
         r = -EINVAL;
         goto cleanup;
     }
     if (!*source) {
-        errf(err, errlen, "invalid value '%s' for %s: the source file is missing", value,
+        ferry_errf(err, errlen, -EINVAL, "invalid value '%s' for %s: the source file is missing", value,
              shown);
         r = -EINVAL;
         goto cleanup;
@@ -450,11 +438,11 @@ option_apply(struct ferry_config *cfg, const struct ferry_config_option *o, cons
     int r;
 
     if (!value) {
-        errf(err, errlen, "option %s needs a value (%s)", shown, o->arg ? o->arg : "BOOL");
+        ferry_errf(err, errlen, -EINVAL, "option %s needs a value (%s)", shown, o->arg ? o->arg : "BOOL");
         return -EINVAL;
     }
     if (has_control_char(value)) {
-        errf(err, errlen, "invalid value for %s: it contains a control character", shown);
+        ferry_errf(err, errlen, -EINVAL, "invalid value for %s: it contains a control character", shown);
         return -EINVAL;
     }
 
@@ -476,7 +464,7 @@ option_apply(struct ferry_config *cfg, const struct ferry_config_option *o, cons
         char **sp = f;
         char *copy;
         if (!choice_ok(o->choices, value)) {
-            errf(err, errlen, "invalid value '%s' for %s: expected one of %s", value, shown,
+            ferry_errf(err, errlen, -EINVAL, "invalid value '%s' for %s: expected one of %s", value, shown,
                  o->choices);
             return -EINVAL;
         }
@@ -489,7 +477,7 @@ option_apply(struct ferry_config *cfg, const struct ferry_config_option *o, cons
     }
     case FERRY_CONFIG_BOOL:
         if (parse_bool(value, &b) < 0) {
-            errf(err, errlen, "invalid value '%s' for %s: expected true or false", value, shown);
+            ferry_errf(err, errlen, -EINVAL, "invalid value '%s' for %s: expected true or false", value, shown);
             return -EINVAL;
         }
         *(bool *)f = b;
@@ -503,10 +491,10 @@ option_apply(struct ferry_config *cfg, const struct ferry_config_option *o, cons
             r = config_parse_bytes(value, &v);
         if (r < 0 || v < o->min || v > o->max) {
             if (o->type == FERRY_CONFIG_UNSIGNED)
-                errf(err, errlen, "invalid value '%s' for %s: expected an integer %llu..%llu",
+                ferry_errf(err, errlen, -EINVAL, "invalid value '%s' for %s: expected an integer %llu..%llu",
                      value, shown, (unsigned long long)o->min, (unsigned long long)o->max);
             else
-                errf(err, errlen,
+                ferry_errf(err, errlen, -EINVAL,
                      "invalid value '%s' for %s: expected a byte count %llu..%llu "
                      "(suffixes K, M, G, T, KiB, MiB, GiB, TiB)",
                      value, shown, (unsigned long long)o->min, (unsigned long long)o->max);
@@ -521,13 +509,13 @@ option_apply(struct ferry_config *cfg, const struct ferry_config_option *o, cons
         return 0;
     case FERRY_CONFIG_STRV:
         if (!*value) {
-            errf(err, errlen, "invalid value '' for %s: expected %s", shown, o->arg);
+            ferry_errf(err, errlen, -EINVAL, "invalid value '' for %s: expected %s", shown, o->arg);
             return -EINVAL;
         }
         return strv_push(f, value);
     case FERRY_CONFIG_URL_GROUP:
         if (!url_shape_ok(value, 1)) {
-            errf(err, errlen, "invalid value '%s' for %s: expected http(s)://host:port/name",
+            ferry_errf(err, errlen, -EINVAL, "invalid value '%s' for %s: expected http(s)://host:port/name",
                  value, shown);
             return -EINVAL;
         }
@@ -680,7 +668,7 @@ ferry_config_set(struct ferry_config *cfg, const char *name, const char *value, 
         return -EINVAL;
     o = option_find(cfg, name);
     if (!o) {
-        errf(err, errlen, "unknown option '%s'", name ? name : "(null)");
+        ferry_errf(err, errlen, -EINVAL, "unknown option '%s'", name ? name : "(null)");
         return -EINVAL;
     }
     snprintf(shown, sizeof(shown), "--%s", o->name);
@@ -718,23 +706,23 @@ config_line(struct ferry_config *cfg, char *line, char *err, size_t errlen)
     }
     eq = strchr(line, '=');
     if (!eq) {
-        errf(err, errlen, "expected 'name = value'");
+        ferry_errf(err, errlen, -EINVAL, "expected 'name = value'");
         return -EINVAL;
     }
     *eq = '\0';
     name = trim(line);
     value = trim(eq + 1);
     if (has_control_char(name)) {
-        errf(err, errlen, "option name contains a control character");
+        ferry_errf(err, errlen, -EINVAL, "option name contains a control character");
         return -EINVAL;
     }
     o = option_find(cfg, name);
     if (!o) {
-        errf(err, errlen, "unknown option '%s'", name);
+        ferry_errf(err, errlen, -EINVAL, "unknown option '%s'", name);
         return -EINVAL;
     }
     if (o->type == FERRY_CONFIG_FILE) {
-        errf(err, errlen, "option '%s' is only valid on the command line", name);
+        ferry_errf(err, errlen, -EINVAL, "option '%s' is only valid on the command line", name);
         return -EINVAL;
     }
     return option_apply(cfg, o, value, name, err, errlen);
@@ -750,7 +738,7 @@ config_load_buffer(struct ferry_config *cfg, const char *fname, const char *buf,
     int r = 0;
 
     if (len > CONFIG_FILE_MAX) {
-        errf(err, errlen, "%s: larger than %d bytes", fname, CONFIG_FILE_MAX);
+        ferry_errf(err, errlen, -EINVAL, "%s: larger than %d bytes", fname, CONFIG_FILE_MAX);
         return -EINVAL;
     }
     copy = malloc(len + 1);
@@ -766,7 +754,7 @@ config_load_buffer(struct ferry_config *cfg, const char *fname, const char *buf,
             *nl = '\0';
         lineno++;
         if (strlen(line) != (size_t)((nl ? nl : copy + len) - line)) {
-            errf(err, errlen, "%s:%u: NUL byte in line", fname, lineno);
+            ferry_errf(err, errlen, -EINVAL, "%s:%u: NUL byte in line", fname, lineno);
             r = -EINVAL;
             break;
         }
@@ -774,9 +762,9 @@ config_load_buffer(struct ferry_config *cfg, const char *fname, const char *buf,
         r = config_line(cfg, line, msg, sizeof(msg));
         if (r < 0) {
             if (r == -ENOMEM)
-                errf(err, errlen, "%s:%u: out of memory", fname, lineno);
+                ferry_errf(err, errlen, -EINVAL, "%s:%u: out of memory", fname, lineno);
             else
-                errf(err, errlen, "%s:%u: %s", fname, lineno, msg);
+                ferry_errf(err, errlen, -EINVAL, "%s:%u: %s", fname, lineno, msg);
             break;
         }
         if (!nl)
@@ -798,21 +786,21 @@ ferry_config_load_file(struct ferry_config *cfg, const char *path, char *err, si
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         r = -errno;
-        errf(err, errlen, "open('%s') failed: %s", path, strerror(errno));
+        ferry_errf(err, errlen, -EINVAL, "open('%s') failed: %s", path, strerror(errno));
         return r;
     }
     if (fstat(fd, &st) < 0) {
         r = -errno;
-        errf(err, errlen, "stat('%s') failed: %s", path, strerror(errno));
+        ferry_errf(err, errlen, -EINVAL, "stat('%s') failed: %s", path, strerror(errno));
         goto cleanup;
     }
     if (!S_ISREG(st.st_mode)) {
-        errf(err, errlen, "%s: not a regular file", path);
+        ferry_errf(err, errlen, -EINVAL, "%s: not a regular file", path);
         r = -EINVAL;
         goto cleanup;
     }
     if (st.st_size > CONFIG_FILE_MAX) {
-        errf(err, errlen, "%s: larger than %d bytes", path, CONFIG_FILE_MAX);
+        ferry_errf(err, errlen, -EINVAL, "%s: larger than %d bytes", path, CONFIG_FILE_MAX);
         r = -EFBIG;
         goto cleanup;
     }
@@ -827,7 +815,7 @@ ferry_config_load_file(struct ferry_config *cfg, const char *path, char *err, si
             if (errno == EINTR)
                 continue;
             r = -errno;
-            errf(err, errlen, "read('%s') failed: %s", path, strerror(errno));
+            ferry_errf(err, errlen, -EINVAL, "read('%s') failed: %s", path, strerror(errno));
             goto cleanup;
         }
         if (n == 0)
@@ -835,7 +823,7 @@ ferry_config_load_file(struct ferry_config *cfg, const char *path, char *err, si
         len += (size_t)n;
     }
     if (len > (size_t)st.st_size) {
-        errf(err, errlen, "%s: grew while being read", path);
+        ferry_errf(err, errlen, -EINVAL, "%s: grew while being read", path);
         r = -EINVAL;
         goto cleanup;
     }
@@ -918,13 +906,13 @@ arg_split(const struct ferry_config *cfg, int argc, char **argv, int i, char *na
     int used = 1;
 
     if (strncmp(a, "--", 2) != 0 || a[2] == '\0') {
-        errf(err, errlen, "unexpected argument '%s'", a);
+        ferry_errf(err, errlen, -EINVAL, "unexpected argument '%s'", a);
         return -EINVAL;
     }
     eq = strchr(a, '=');
     len = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
     if (len >= namelen) {
-        errf(err, errlen, "unknown option '%.*s'", (int)(len + 2), a);
+        ferry_errf(err, errlen, -EINVAL, "unknown option '%.*s'", (int)(len + 2), a);
         return -EINVAL;
     }
     memcpy(name, a + 2, len);
@@ -934,7 +922,7 @@ arg_split(const struct ferry_config *cfg, int argc, char **argv, int i, char *na
         const struct ferry_config_option *neg = option_find(cfg, name + 3);
         if (neg && neg->type == FERRY_CONFIG_BOOL) {
             if (eq) {
-                errf(err, errlen, "option '--%s' takes no value", name);
+                ferry_errf(err, errlen, -EINVAL, "option '--%s' takes no value", name);
                 return -EINVAL;
             }
             *ret_o = neg;
@@ -944,7 +932,7 @@ arg_split(const struct ferry_config *cfg, int argc, char **argv, int i, char *na
         }
     }
     if (!o) {
-        errf(err, errlen, "unknown option '--%s'", name);
+        ferry_errf(err, errlen, -EINVAL, "unknown option '--%s'", name);
         return -EINVAL;
     }
     if (eq) {
@@ -955,7 +943,7 @@ arg_split(const struct ferry_config *cfg, int argc, char **argv, int i, char *na
         value = argv[i + 1];
         used = 2;
     } else {
-        errf(err, errlen, "option '--%s' needs a value (%s)", name, o->arg);
+        ferry_errf(err, errlen, -EINVAL, "option '--%s' needs a value (%s)", name, o->arg);
         return -EINVAL;
     }
     *ret_o = o;
@@ -1011,7 +999,7 @@ ferry_config_parse_args(struct ferry_config *cfg, int argc, char **argv, char *e
     }
     if (config_path) {
         if (!*config_path) {
-            errf(err, errlen, "option '--config' needs a value (FILE)");
+            ferry_errf(err, errlen, -EINVAL, "option '--config' needs a value (FILE)");
             return -EINVAL;
         }
         r = ferry_config_load_file(cfg, config_path, err, errlen);
@@ -1044,7 +1032,7 @@ ferry_config_parse_args(struct ferry_config *cfg, int argc, char **argv, char *e
         i += used;
     }
     if (!cfg->state_dir) {
-        errf(err, errlen, "missing required option --state-dir");
+        ferry_errf(err, errlen, -EINVAL, "missing required option --state-dir");
         return -EINVAL;
     }
     if (!cfg->cert_store_dir) {

@@ -136,18 +136,6 @@ b64_decode(const char *s, size_t len, uint8_t *out, size_t cap, size_t *ret_len)
     return 0;
 }
 
-static void FERRY_PRINTF(3, 4)
-errf(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!err || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* One entry line [s, s+len) without its newline. */
 static int
 entry_parse(const char *s, size_t len, struct users_entry *e, char *err, size_t errlen)
@@ -160,39 +148,39 @@ entry_parse(const char *s, size_t len, struct users_entry *e, char *err, size_t 
     memset(e, 0, sizeof(*e));
     c1 = memchr(s, ':', len);
     if (!c1) {
-        errf(err, errlen, "expected name:role:%s$ITER$SALT$HASH", USERS_SCHEME);
+        ferry_errf(err, errlen, -EINVAL, "expected name:role:%s$ITER$SALT$HASH", USERS_SCHEME);
         return -EINVAL;
     }
     c2 = memchr(c1 + 1, ':', (size_t)(end - c1 - 1));
     if (!c2) {
-        errf(err, errlen, "expected name:role:%s$ITER$SALT$HASH", USERS_SCHEME);
+        ferry_errf(err, errlen, -EINVAL, "expected name:role:%s$ITER$SALT$HASH", USERS_SCHEME);
         return -EINVAL;
     }
     if ((size_t)(c1 - s) > USERS_NAME_MAX) {
-        errf(err, errlen, "user name longer than %d characters", USERS_NAME_MAX);
+        ferry_errf(err, errlen, -EINVAL, "user name longer than %d characters", USERS_NAME_MAX);
         return -EINVAL;
     }
     memcpy(e->name, s, (size_t)(c1 - s));
     e->name[c1 - s] = '\0';
     if (strlen(e->name) != (size_t)(c1 - s) || users_name_check(e->name) < 0) {
-        errf(err, errlen, "invalid user name (allowed: A-Z a-z 0-9 . _ @ -, 1 to %d)",
+        ferry_errf(err, errlen, -EINVAL, "invalid user name (allowed: A-Z a-z 0-9 . _ @ -, 1 to %d)",
              USERS_NAME_MAX);
         return -EINVAL;
     }
     if ((size_t)(c2 - c1 - 1) >= sizeof(role)) {
-        errf(err, errlen, "unknown role (expected admin or user)");
+        ferry_errf(err, errlen, -EINVAL, "unknown role (expected admin or user)");
         return -EINVAL;
     }
     memcpy(role, c1 + 1, (size_t)(c2 - c1 - 1));
     role[c2 - c1 - 1] = '\0';
     if (strlen(role) != (size_t)(c2 - c1 - 1) || ferry_users_parse_role(role, &e->role) < 0) {
-        errf(err, errlen, "unknown role (expected admin or user)");
+        ferry_errf(err, errlen, -EINVAL, "unknown role (expected admin or user)");
         return -EINVAL;
     }
     p = c2 + 1;
     if ((size_t)(end - p) < sizeof(USERS_SCHEME) ||
         memcmp(p, USERS_SCHEME "$", sizeof(USERS_SCHEME)) != 0) {
-        errf(err, errlen, "unknown password scheme (expected %s)", USERS_SCHEME);
+        ferry_errf(err, errlen, -EINVAL, "unknown password scheme (expected %s)", USERS_SCHEME);
         return -EINVAL;
     }
     p += sizeof(USERS_SCHEME);
@@ -200,11 +188,11 @@ entry_parse(const char *s, size_t len, struct users_entry *e, char *err, size_t 
     d2 = d1 ? memchr(d1 + 1, '$', (size_t)(end - d1 - 1)) : NULL;
     d3 = d2 ? memchr(d2 + 1, '$', (size_t)(end - d2 - 1)) : NULL;
     if (!d1 || !d2 || d3) {
-        errf(err, errlen, "expected %s$ITER$SALT$HASH", USERS_SCHEME);
+        ferry_errf(err, errlen, -EINVAL, "expected %s$ITER$SALT$HASH", USERS_SCHEME);
         return -EINVAL;
     }
     if (d1 == p || (size_t)(d1 - p) >= sizeof(num) || *p < '1' || *p > '9') {
-        errf(err, errlen, "invalid iteration count");
+        ferry_errf(err, errlen, -EINVAL, "invalid iteration count");
         return -EINVAL;
     }
     memcpy(num, p, (size_t)(d1 - p));
@@ -212,19 +200,19 @@ entry_parse(const char *s, size_t len, struct users_entry *e, char *err, size_t 
     errno = 0;
     iter = strtoul(num, &nend, 10);
     if (errno != 0 || *nend != '\0' || iter == 0 || iter > INT_MAX) {
-        errf(err, errlen, "invalid iteration count");
+        ferry_errf(err, errlen, -EINVAL, "invalid iteration count");
         return -EINVAL;
     }
     e->iter = (uint32_t)iter;
     if (b64_decode(d1 + 1, (size_t)(d2 - d1 - 1), e->salt, sizeof(e->salt), &e->salt_len) < 0 ||
         e->salt_len < 8) {
-        errf(err, errlen, "invalid salt (base64 of 8 to %d bytes)", USERS_MAX_DIGEST);
+        ferry_errf(err, errlen, -EINVAL, "invalid salt (base64 of 8 to %d bytes)", USERS_MAX_DIGEST);
         return -EINVAL;
     }
     if (b64_decode(d2 + 1, (size_t)(end - d2 - 1), e->hash, sizeof(e->hash), &e->hash_len) <
             0 ||
         e->hash_len < 16) {
-        errf(err, errlen, "invalid hash (base64 of 16 to %d bytes)", USERS_MAX_DIGEST);
+        ferry_errf(err, errlen, -EINVAL, "invalid hash (base64 of 16 to %d bytes)", USERS_MAX_DIGEST);
         return -EINVAL;
     }
     return 0;
@@ -248,7 +236,7 @@ users_parse(const char *buf, size_t len, struct users_entry **ret_v, size_t *ret
     int r = 0;
 
     if (len > USERS_FILE_MAX) {
-        errf(err, errlen, "file larger than %d bytes", USERS_FILE_MAX);
+        ferry_errf(err, errlen, -EINVAL, "file larger than %d bytes", USERS_FILE_MAX);
         *ret_line = 0;
         return -EINVAL;
     }
@@ -261,7 +249,7 @@ users_parse(const char *buf, size_t len, struct users_entry **ret_v, size_t *ret
         if (line_is_entry(p, l)) {
             struct users_entry e;
             if (memchr(p, '\0', l)) {
-                errf(err, errlen, "NUL byte in line");
+                ferry_errf(err, errlen, -EINVAL, "NUL byte in line");
                 r = -EINVAL;
                 goto error;
             }
@@ -270,7 +258,7 @@ users_parse(const char *buf, size_t len, struct users_entry **ret_v, size_t *ret
                 goto error;
             for (size_t i = 0; i < n; i++) {
                 if (strcmp(v[i].name, e.name) == 0) {
-                    errf(err, errlen, "user '%s' appears twice", e.name);
+                    ferry_errf(err, errlen, -EINVAL, "user '%s' appears twice", e.name);
                     r = -EINVAL;
                     goto error;
                 }
@@ -279,7 +267,7 @@ users_parse(const char *buf, size_t len, struct users_entry **ret_v, size_t *ret
                 size_t ncap = cap ? cap * 2 : 8;
                 struct users_entry *nv = realloc(v, ncap * sizeof(*nv));
                 if (!nv) {
-                    errf(err, errlen, "out of memory");
+                    ferry_errf(err, errlen, -EINVAL, "out of memory");
                     r = -ENOMEM;
                     goto error;
                 }

@@ -15,22 +15,6 @@
 
 #include "access.h"
 
-static int
-access_err(char *err, size_t errlen, const char *fmt, ...) FERRY_PRINTF(3, 4);
-
-static int
-access_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err && errlen > 0) {
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -EINVAL;
-}
-
 struct access_rule *
 access_rule_free(struct access_rule *rule)
 {
@@ -105,12 +89,12 @@ access_rule_add_certs(struct access_rule *rule, const char *const *certs, size_t
 
     for (size_t i = 0; i < n; i++) {
         if (!certs[i] || access_cert_normalise(certs[i], strlen(certs[i]), hex) < 0)
-            return access_err(err, errlen,
+            return ferry_errf(err, errlen, -EINVAL,
                               "certificate fingerprint '%s' is not a SHA-256 (64 hex digits)",
                               certs[i] ? certs[i] : "");
         r = access_strv_add(&rule->certs, &rule->ncerts, hex, 64);
         if (r == -E2BIG)
-            return access_err(err, errlen, "more than %d certificate fingerprints",
+            return ferry_errf(err, errlen, -EINVAL, "more than %d certificate fingerprints",
                               ACCESS_RULE_MAX_ITEMS);
         if (r < 0)
             return r;
@@ -187,7 +171,7 @@ access_sddl_ace(struct access_rule *rule, const char *ace, size_t len, char *err
     for (size_t i = 0; i <= len; i++) {
         if (i == len || ace[i] == ';') {
             if (nf == 6)
-                return access_err(err, errlen, "ACE '(%.*s)' has more than 6 fields",
+                return ferry_errf(err, errlen, -EINVAL, "ACE '(%.*s)' has more than 6 fields",
                                   (int)len, ace);
             f[nf] = ace + start;
             flen[nf++] = i - start;
@@ -195,17 +179,17 @@ access_sddl_ace(struct access_rule *rule, const char *ace, size_t len, char *err
         }
     }
     if (nf != 6)
-        return access_err(err, errlen, "ACE '(%.*s)' must have 6 fields", (int)len, ace);
+        return ferry_errf(err, errlen, -EINVAL, "ACE '(%.*s)' must have 6 fields", (int)len, ace);
     if (access_tok_eq(f[0], flen[0], "D"))
-        return access_err(err, errlen, "deny ACEs are not supported: '(%.*s)'", (int)len, ace);
+        return ferry_errf(err, errlen, -EINVAL, "deny ACEs are not supported: '(%.*s)'", (int)len, ace);
     if (!access_tok_eq(f[0], flen[0], "A"))
-        return access_err(err, errlen, "ACE type '%.*s' is not supported (only A)",
+        return ferry_errf(err, errlen, -EINVAL, "ACE type '%.*s' is not supported (only A)",
                           (int)flen[0], f[0]);
     if (flen[1] != 0 || flen[3] != 0 || flen[4] != 0)
-        return access_err(err, errlen, "ACE '(%.*s)': flags and object GUIDs must be empty",
+        return ferry_errf(err, errlen, -EINVAL, "ACE '(%.*s)': flags and object GUIDs must be empty",
                           (int)len, ace);
     if (!access_sddl_rights_ok(f[2], flen[2]))
-        return access_err(err, errlen,
+        return ferry_errf(err, errlen, -EINVAL,
                           "ACE rights '%.*s' are not supported (GA, GR, FA or FR)",
                           (int)flen[2], f[2]);
     if (access_tok_eq(f[5], flen[5], "WD") || access_tok_eq(f[5], flen[5], "S-1-1-0") ||
@@ -228,12 +212,12 @@ access_sddl_ace(struct access_rule *rule, const char *ace, size_t len, char *err
              access_tok_eq(f[5], flen[5], "LS") || access_tok_eq(f[5], flen[5], "S-1-5-19"))
         rule->authenticated = true;
     else if (access_sddl_domain_alias(f[5], flen[5]))
-        return access_err(err, errlen,
+        return ferry_errf(err, errlen, -EINVAL,
                           "trustee '%.*s' is a domain account or group: ferry has no domain "
                           "and cannot tell its members; grant users=NAME, AU or BA instead",
                           (int)flen[5], f[5]);
     else
-        return access_err(err, errlen,
+        return ferry_errf(err, errlen, -EINVAL,
                           "trustee '%.*s' is not supported (WD, AN, AU, BU, BA, SY, NS or LS)",
                           (int)flen[5], f[5]);
     return 0;
@@ -249,11 +233,11 @@ access_parse_sddl(struct access_rule *rule, const char *s, char *err, size_t err
     while (s[0] && s[1] == ':' && (s[0] == 'O' || s[0] == 'G')) {
         size_t n = access_sddl_sid_len(s + 2);
         if (n == 0)
-            return access_err(err, errlen, "malformed SID after '%c:'", s[0]);
+            return ferry_errf(err, errlen, -EINVAL, "malformed SID after '%c:'", s[0]);
         s += 2 + n;
     }
     if (s[0] == 'S' && s[1] == ':')
-        return access_err(err, errlen, "SACLs ('S:') are not supported");
+        return ferry_errf(err, errlen, -EINVAL, "SACLs ('S:') are not supported");
     if (s[0] == 'D' && s[1] == ':') {
         s += 2;
         dacl = true;
@@ -270,7 +254,7 @@ access_parse_sddl(struct access_rule *rule, const char *s, char *err, size_t err
     while (*s == '(') {
         const char *end = strchr(s, ')');
         if (!end)
-            return access_err(err, errlen, "unterminated ACE '%s'", s);
+            return ferry_errf(err, errlen, -EINVAL, "unterminated ACE '%s'", s);
         r = access_sddl_ace(rule, s + 1, (size_t)(end - s - 1), err, errlen);
         if (r < 0)
             return r;
@@ -278,10 +262,10 @@ access_parse_sddl(struct access_rule *rule, const char *s, char *err, size_t err
         s = end + 1;
     }
     if (*s != '\0')
-        return access_err(err, errlen, "unexpected '%s'%s", s,
+        return ferry_errf(err, errlen, -EINVAL, "unexpected '%s'%s", s,
                           dacl ? "" : " (expected D:(A;;GA;;;WD) or ferry syntax)");
     if (aces == 0)
-        return access_err(err, errlen, "an SDDL DACL with no ACE grants nothing");
+        return ferry_errf(err, errlen, -EINVAL, "an SDDL DACL with no ACE grants nothing");
     return 0;
 }
 
@@ -307,27 +291,27 @@ access_parse_list(struct access_rule *rule, const char *s, size_t len, bool cert
         while (ilen > 0 && isspace((unsigned char)item[ilen - 1]))
             ilen--;
         if (ilen == 0)
-            return access_err(err, errlen, "empty name in '%.*s'", (int)len, s);
+            return ferry_errf(err, errlen, -EINVAL, "empty name in '%.*s'", (int)len, s);
         if (cert) {
             char hex[65];
             if (access_cert_normalise(item, ilen, hex) < 0)
-                return access_err(err, errlen,
+                return ferry_errf(err, errlen, -EINVAL,
                                   "certificate fingerprint '%.*s' is not a SHA-256 "
                                   "(64 hex digits)", (int)ilen, item);
             r = access_strv_add(&rule->certs, &rule->ncerts, hex, 64);
         } else {
             if (ilen > 64)
-                return access_err(err, errlen, "user name '%.*s' is longer than 64",
+                return ferry_errf(err, errlen, -EINVAL, "user name '%.*s' is longer than 64",
                                   (int)ilen, item);
             for (size_t k = 0; k < ilen; k++)
                 if (!access_user_char(item[k]))
-                    return access_err(err, errlen,
+                    return ferry_errf(err, errlen, -EINVAL,
                                       "user name '%.*s' has characters outside "
                                       "[A-Za-z0-9._@-]", (int)ilen, item);
             r = access_strv_add(&rule->users, &rule->nusers, item, ilen);
         }
         if (r == -E2BIG)
-            return access_err(err, errlen, "more than %d names", ACCESS_RULE_MAX_ITEMS);
+            return ferry_errf(err, errlen, -EINVAL, "more than %d names", ACCESS_RULE_MAX_ITEMS);
         if (r < 0)
             return r;
         items++;
@@ -370,7 +354,7 @@ access_parse_ferry(struct access_rule *rule, const char *s, char *err, size_t er
             if (r < 0)
                 return r;
         } else {
-            return access_err(err, errlen,
+            return ferry_errf(err, errlen, -EINVAL,
                               "'%.*s' is neither an SDDL form (D:(A;;GA;;;WD), AU, BA) nor a "
                               "ferry rule (anonymous, authenticated, admins, users=NAME,..., "
                               "cert=SHA256,...)", (int)ilen, item);
@@ -378,7 +362,7 @@ access_parse_ferry(struct access_rule *rule, const char *s, char *err, size_t er
     }
     if (!rule->anonymous && !rule->authenticated && !rule->admins && rule->nusers == 0 &&
         rule->ncerts == 0)
-        return access_err(err, errlen, "the rule grants access to nobody");
+        return ferry_errf(err, errlen, -EINVAL, "the rule grants access to nobody");
     return 0;
 }
 
@@ -399,12 +383,12 @@ access_rule_parse(const char *text, struct access_rule **ret_rule, char *err, si
     }
     len = strlen(text);
     if (len > ACCESS_RULE_MAX_LEN) {
-        r = access_err(err, errlen, "the rule is longer than %d bytes", ACCESS_RULE_MAX_LEN);
+        r = ferry_errf(err, errlen, -EINVAL, "the rule is longer than %d bytes", ACCESS_RULE_MAX_LEN);
         goto error;
     }
     for (size_t i = 0; i < len; i++) {
         if ((unsigned char)text[i] < 0x20 || text[i] == 0x7f) {
-            r = access_err(err, errlen, "the rule contains control characters");
+            r = ferry_errf(err, errlen, -EINVAL, "the rule contains control characters");
             goto error;
         }
     }

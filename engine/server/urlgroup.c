@@ -237,7 +237,7 @@ urlgroup_bind_addrs(const struct urlgroup_prefix *p, char (*addrs)[URLGROUP_HOST
     hints.ai_socktype = SOCK_STREAM;
     r = getaddrinfo(p->host, NULL, &hints, &res);
     if (r != 0)
-        return urlgroup_err(err, errlen, "host '%s' of URL group '%s' does not resolve: %s",
+        return ferry_errf(err, errlen, -EINVAL, "host '%s' of URL group '%s' does not resolve: %s",
                             p->host, p->canonical, gai_strerror(r));
     for (struct addrinfo *ai = res; ai && n < max; ai = ai->ai_next) {
         char ip[INET6_ADDRSTRLEN], a[URLGROUP_HOST_MAX + 16];
@@ -260,7 +260,7 @@ urlgroup_bind_addrs(const struct urlgroup_prefix *p, char (*addrs)[URLGROUP_HOST
     }
     freeaddrinfo(res);
     if (n == 0)
-        return urlgroup_err(err, errlen, "host '%s' of URL group '%s' has no address",
+        return ferry_errf(err, errlen, -EINVAL, "host '%s' of URL group '%s' has no address",
                             p->host, p->canonical);
     *ret_n = n;
     return 0;

@@ -13,20 +13,6 @@
 
 #include "urlgroup_prefix.h"
 
-/* Format err, return -EINVAL (urlgroup_prefix.h). */
-int
-urlgroup_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err && errlen > 0) {
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -EINVAL;
-}
-
 /* ---- grammar ---- */
 
 static bool
@@ -65,12 +51,12 @@ urlgroup_prefix_parse(const char *s, struct urlgroup_prefix *ret, char *err, siz
     char hbuf[URLGROUP_HOST_MAX + 1];
 
     if (!s || !*s)
-        return urlgroup_err(err, errlen, "the URL group prefix is empty");
+        return ferry_errf(err, errlen, -EINVAL, "the URL group prefix is empty");
     if (strlen(s) >= URLGROUP_PREFIX_MAX - 8)
-        return urlgroup_err(err, errlen, "the URL group prefix is too long");
+        return ferry_errf(err, errlen, -EINVAL, "the URL group prefix is too long");
     for (const char *c = s; *c; c++)
         if ((unsigned char)*c <= 0x20 || *c == 0x7f)
-            return urlgroup_err(err, errlen,
+            return ferry_errf(err, errlen, -EINVAL,
                                 "URL group '%s' contains spaces or control characters", s);
     if (strncasecmp(s, "http://", 7) == 0) {
         h = s + 7;
@@ -78,7 +64,7 @@ urlgroup_prefix_parse(const char *s, struct urlgroup_prefix *ret, char *err, siz
         p.https = true;
         h = s + 8;
     } else {
-        return urlgroup_err(err, errlen, "URL group '%s' must start with http:// or https://",
+        return ferry_errf(err, errlen, -EINVAL, "URL group '%s' must start with http:// or https://",
                             s);
     }
     /* host */
@@ -86,11 +72,11 @@ urlgroup_prefix_parse(const char *s, struct urlgroup_prefix *ret, char *err, siz
         struct in6_addr a6;
         q = strchr(h, ']');
         if (!q || (size_t)(q - h - 1) >= sizeof(hbuf))
-            return urlgroup_err(err, errlen, "URL group '%s': unterminated IPv6 literal", s);
+            return ferry_errf(err, errlen, -EINVAL, "URL group '%s': unterminated IPv6 literal", s);
         memcpy(hbuf, h + 1, (size_t)(q - h - 1));
         hbuf[q - h - 1] = '\0';
         if (inet_pton(AF_INET6, hbuf, &a6) != 1)
-            return urlgroup_err(err, errlen, "URL group '%s': '%s' is not an IPv6 address", s,
+            return ferry_errf(err, errlen, -EINVAL, "URL group '%s': '%s' is not an IPv6 address", s,
                                 hbuf);
         inet_ntop(AF_INET6, &a6, p.host, sizeof(p.host));
         p.host_kind = URLGROUP_HOST_IPV6;
@@ -99,10 +85,10 @@ urlgroup_prefix_parse(const char *s, struct urlgroup_prefix *ret, char *err, siz
         q = h + strcspn(h, ":/");
         hlen = (size_t)(q - h);
         if (hlen == 0)
-            return urlgroup_err(err, errlen, "URL group '%s' has no host (use + for all "
+            return ferry_errf(err, errlen, -EINVAL, "URL group '%s' has no host (use + for all "
                                 "addresses)", s);
         if (hlen >= sizeof(hbuf))
-            return urlgroup_err(err, errlen, "URL group '%s': host name too long", s);
+            return ferry_errf(err, errlen, -EINVAL, "URL group '%s': host name too long", s);
         memcpy(hbuf, h, hlen);
         hbuf[hlen] = '\0';
         if (strcmp(hbuf, "+") == 0) {
@@ -117,7 +103,7 @@ urlgroup_prefix_parse(const char *s, struct urlgroup_prefix *ret, char *err, siz
                        hbuf[strspn(hbuf, "0123456789.")] != '\0') {
                 p.host_kind = URLGROUP_HOST_NAME;
             } else {
-                return urlgroup_err(err, errlen, "URL group '%s': '%s' is not +, *, an IP "
+                return ferry_errf(err, errlen, -EINVAL, "URL group '%s': '%s' is not +, *, an IP "
                                     "address or a DNS name", s, hbuf);
             }
         }
@@ -131,11 +117,11 @@ urlgroup_prefix_parse(const char *s, struct urlgroup_prefix *ret, char *err, siz
         long port;
         q++;
         if (!isdigit((unsigned char)*q))
-            return urlgroup_err(err, errlen, "URL group '%s': the port is missing", s);
+            return ferry_errf(err, errlen, -EINVAL, "URL group '%s': the port is missing", s);
         errno = 0;
         port = strtol(q, &end, 10);
         if (errno || port < 1 || port > 65535 || end - q > 5)
-            return urlgroup_err(err, errlen, "URL group '%s': port must be 1-65535", s);
+            return ferry_errf(err, errlen, -EINVAL, "URL group '%s': port must be 1-65535", s);
         p.port = (uint16_t)port;
         q = end;
     } else {
@@ -143,21 +129,21 @@ urlgroup_prefix_parse(const char *s, struct urlgroup_prefix *ret, char *err, siz
     }
     /* exactly one path segment, optional trailing slash */
     if (*q != '/' || q[1] == '\0' || q[1] == '/')
-        return urlgroup_err(err, errlen, "URL group '%s' needs one path segment, as in "
+        return ferry_errf(err, errlen, -EINVAL, "URL group '%s' needs one path segment, as in "
                             "http://+:80/images", s);
     name = q + 1;
     nlen = strcspn(name, "/");
     if (name[nlen] == '/' && name[nlen + 1] != '\0')
-        return urlgroup_err(err, errlen, "URL group '%s' has more than one path segment; "
+        return ferry_errf(err, errlen, -EINVAL, "URL group '%s' has more than one path segment; "
                             "only one level is allowed (http://+:80/images)", s);
     if (nlen > URLGROUP_NAME_MAX)
-        return urlgroup_err(err, errlen, "URL group '%s': the path segment is too long", s);
+        return ferry_errf(err, errlen, -EINVAL, "URL group '%s': the path segment is too long", s);
     for (size_t i = 0; i < nlen; i++)
         if (!urlgroup_seg_char(name[i]))
-            return urlgroup_err(err, errlen, "URL group '%s': the path segment may only hold "
+            return ferry_errf(err, errlen, -EINVAL, "URL group '%s': the path segment may only hold "
                                 "[A-Za-z0-9._~-]", s);
     if ((nlen == 1 && name[0] == '.') || (nlen == 2 && name[0] == '.' && name[1] == '.'))
-        return urlgroup_err(err, errlen, "URL group '%s': '.' and '..' are not names", s);
+        return ferry_errf(err, errlen, -EINVAL, "URL group '%s': '.' and '..' are not names", s);
     memcpy(p.name, name, nlen);
     p.name[nlen] = '\0';
     snprintf(p.canonical, sizeof(p.canonical), "%s://%s%s%s:%u/%s", p.https ? "https" : "http",
@@ -173,25 +159,25 @@ urlgroup_suffix_check(const char *s, const char **ret_suffix, char *err, size_t 
     size_t len;
 
     if (!s)
-        return urlgroup_err(err, errlen, "the URL suffix is missing");
+        return ferry_errf(err, errlen, -EINVAL, "the URL suffix is missing");
     if (*s == '/')
         s++;
     len = strlen(s);
     if (len == 0)
-        return urlgroup_err(err, errlen, "the URL suffix is empty");
+        return ferry_errf(err, errlen, -EINVAL, "the URL suffix is empty");
     if (len > URLGROUP_SUFFIX_MAX)
-        return urlgroup_err(err, errlen, "the URL suffix is longer than %d bytes",
+        return ferry_errf(err, errlen, -EINVAL, "the URL suffix is longer than %d bytes",
                             URLGROUP_SUFFIX_MAX);
     if (strchr(s, '/'))
-        return urlgroup_err(err, errlen, "URL suffix '%s' contains '/': only one name below "
+        return ferry_errf(err, errlen, -EINVAL, "URL suffix '%s' contains '/': only one name below "
                             "the group is allowed", s);
     if (strstr(s, ".."))
-        return urlgroup_err(err, errlen, "URL suffix '%s' contains '..'", s);
+        return ferry_errf(err, errlen, -EINVAL, "URL suffix '%s' contains '..'", s);
     if (strcmp(s, ".") == 0)
-        return urlgroup_err(err, errlen, "URL suffix '.' is not a name");
+        return ferry_errf(err, errlen, -EINVAL, "URL suffix '.' is not a name");
     for (size_t i = 0; i < len; i++)
         if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-            return urlgroup_err(err, errlen, "the URL suffix contains control characters");
+            return ferry_errf(err, errlen, -EINVAL, "the URL suffix contains control characters");
     *ret_suffix = s;
     return 0;
 }

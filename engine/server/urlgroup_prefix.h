@@ -44,7 +44,4 @@ int urlgroup_suffix_check(const char *s, const char **ret_suffix, char *err, siz
  * small (3 * strlen + 1 always suffices). */
 int urlgroup_path_encode(const char *seg, char *out, size_t outlen);
 
-/* Format a sentence into err (when err and errlen), return -EINVAL. */
-int urlgroup_err(char *err, size_t errlen, const char *fmt, ...) FERRY_PRINTF(3, 4);
-
 #endif

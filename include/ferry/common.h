@@ -78,6 +78,11 @@ FERRY_API void ferry_status_clear(struct ferry_status *st);
  * `ret` (normally -ENOMEM) like ferry_status_set. */
 FERRY_API int ferry_status_oom(struct ferry_status *st, int ret);
 
+/* Format a message into the caller's error buffer err[errlen] (NULL-safe, truncating) and
+ * return `ret`, so parsers write `return ferry_errf(err, errlen, -EINVAL, "...", ...)`. */
+FERRY_API int ferry_errf(char *err, size_t errlen, int ret, const char *fmt, ...)
+    FERRY_PRINTF(4, 5);
+
 /* Lowercase hex of `len` bytes into `out`, which holds 2 * len + 1 (NUL-terminated). */
 FERRY_API void ferry_hex_encode(const uint8_t *in, size_t len, char *out);
 
