@@ -162,6 +162,28 @@ ctl_print_instance(FILE *f, const struct ctl_instance *inst, unsigned indent)
 }
 
 /*
+ * Print the one instance a Get or Identify returned, or report why there is none.
+ */
+int
+ctl_show_one(struct ctl_ctx *ctx, struct ctl_session *s, int r, struct ctl_response *resp)
+{
+    if (r < 0) {
+        r = ctl_report(ctx, s, r);
+        ctl_session_free(s);
+        return r;
+    }
+    if (ctx->json) {
+        ctl_json_instance(&ctx->js, resp->instances[0]);
+        ctl_json_end(&ctx->js);
+    } else {
+        ctl_print_instance(stdout, resp->instances[0], 0);
+    }
+    ctl_response_free(resp);
+    ctl_session_free(s);
+    return CTL_EXIT_OK;
+}
+
+/*
  * `job list`, `group list`: no options but --help, one Enumerate of uri on the default
  * endpoint, every instance printed (a JSON array with --json; else the header line when
  * given, then row() per instance, or ctl_print_instance blocks when row is NULL). The

@@ -62,6 +62,12 @@ int ctl_args(const char *cmd, int argc, char **argv, const struct option *opts, 
 /* Human output of an instance: "Name  value" lines, nested objects indented. */
 void ctl_print_instance(FILE *f, const struct ctl_instance *inst, unsigned indent);
 
+/* The end of a command that reads one instance (`job show`, `identify`): r < 0 reports the
+ * failure; else resp's first instance is printed (JSON with --json, ctl_print_instance
+ * otherwise). Frees resp and s. Returns the exit code. */
+struct ctl_response;
+int ctl_show_one(struct ctl_ctx *ctx, struct ctl_session *s, int r, struct ctl_response *resp);
+
 /* One line of a list command's human output for inst, on f. */
 typedef void (*ctl_list_row_fn)(FILE *f, const struct ctl_instance *inst);
 /* A list command (cmd "job list"): Enumerate uri on the default endpoint and print every

@@ -406,20 +406,7 @@ job_show(struct ctl_ctx *ctx, int argc, char **argv)
         return -r;
     sel = (struct ctl_pair){"JobId", pos[0]};
     r = ctl_session_get(s, JOB_URI, &sel, 1, &resp);
-    if (r < 0) {
-        r = ctl_report(ctx, s, r);
-        ctl_session_free(s);
-        return r;
-    }
-    if (ctx->json) {
-        ctl_json_instance(&ctx->js, resp->instances[0]);
-        ctl_json_end(&ctx->js);
-    } else {
-        ctl_print_instance(stdout, resp->instances[0], 0);
-    }
-    ctl_response_free(resp);
-    ctl_session_free(s);
-    return CTL_EXIT_OK;
+    return ctl_show_one(ctx, s, r, resp);
 }
 
 struct job_set_opts {

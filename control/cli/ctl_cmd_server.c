@@ -49,20 +49,7 @@ ctl_cmd_identify(struct ctl_ctx *ctx, int argc, char **argv)
     if (r < 0)
         return -r;
     r = ctl_session_identify(s, &resp);
-    if (r < 0) {
-        r = ctl_report(ctx, s, r);
-        ctl_session_free(s);
-        return r;
-    }
-    if (ctx->json) {
-        ctl_json_instance(&ctx->js, resp->instances[0]);
-        ctl_json_end(&ctx->js);
-    } else {
-        ctl_print_instance(stdout, resp->instances[0], 0);
-    }
-    ctl_response_free(resp);
-    ctl_session_free(s);
-    return CTL_EXIT_OK;
+    return ctl_show_one(ctx, s, r, resp);
 }
 
 /* Invoke a group method; selector UrlGroup unless static. */

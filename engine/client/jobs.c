@@ -197,6 +197,15 @@ jobs_unlock_ret(struct ferry_jobs *jobs, int r, bool wake)
     return r;
 }
 
+/* A setter's end: the job was changed under the lock; stamp its modification time, persist
+ * it, unlock, and wake the scheduler when that worked. */
+static int
+jobs_modified_ret(struct ferry_jobs *jobs, struct job *job, struct ferry_status *st)
+{
+    job->mtime = ferry_filetime_now();
+    return jobs_unlock_ret(jobs, jobs_persist(jobs, job, st), true);
+}
+
 /*
  * Final-state jobs stay readable by id, but not forever: beyond cfg->max_jobs of them the
  * oldest (by creation) are deleted from memory and the store. Caller holds the lock; jobs
@@ -659,9 +668,7 @@ ferry_jobs_set_credentials(struct ferry_jobs *jobs, const char *job_id, unsigned
         return jobs_unlock_ret(jobs, r, false);
     }
     job->has_credentials = true;
-    job->mtime = ferry_filetime_now();
-    r = jobs_persist(jobs, job, st);
-    return jobs_unlock_ret(jobs, r, true);
+    return jobs_modified_ret(jobs, job, st);
 }
 
 /* RemoveCredentials of (target, scheme); removing what is not there succeeds. */
@@ -691,9 +698,7 @@ ferry_jobs_remove_credentials(struct ferry_jobs *jobs, const char *job_id, unsig
         return jobs_unlock_ret(jobs, r, false);
     }
     job->has_credentials = r > 0;
-    job->mtime = ferry_filetime_now();
-    r = jobs_persist(jobs, job, st);
-    return jobs_unlock_ret(jobs, r, true);
+    return jobs_modified_ret(jobs, job, st);
 }
 
 static int
@@ -771,9 +776,7 @@ ferry_jobs_set_proxy(struct ferry_jobs *jobs, const char *job_id, unsigned usage
         r = ferry_status_oom(st, r);
         return jobs_unlock_ret(jobs, r, false);
     }
-    job->mtime = ferry_filetime_now();
-    r = jobs_persist(jobs, job, st);
-    return jobs_unlock_ret(jobs, r, true);
+    return jobs_modified_ret(jobs, job, st);
 }
 
 /* SetClientCertificateById: the PEM in cert-store-dir/STORE whose SHA-1 matches;
@@ -826,9 +829,7 @@ ferry_jobs_set_client_cert(struct ferry_jobs *jobs, const char *job_id,
     }
     free(job->cert_path);
     job->cert_path = path;
-    job->mtime = ferry_filetime_now();
-    r = jobs_persist(jobs, job, st);
-    return jobs_unlock_ret(jobs, r, true);
+    return jobs_modified_ret(jobs, job, st);
 }
 
 /* RemoveClientCertificate. */
@@ -845,9 +846,7 @@ ferry_jobs_remove_client_cert(struct ferry_jobs *jobs, const char *job_id,
         return r;
     free(job->cert_path);
     job->cert_path = NULL;
-    job->mtime = ferry_filetime_now();
-    r = jobs_persist(jobs, job, st);
-    return jobs_unlock_ret(jobs, r, true);
+    return jobs_modified_ret(jobs, job, st);
 }
 
 /* A CustomHeader "Name: value" that libcurl may send verbatim: the name an RFC 9110
@@ -955,9 +954,7 @@ ferry_jobs_set_option(struct ferry_jobs *jobs, const char *job_id, const char *n
         r = ferry_status_oom(st, r);
         return jobs_unlock_ret(jobs, r, false);
     }
-    job->mtime = ferry_filetime_now();
-    r = jobs_persist(jobs, job, st);
-    return jobs_unlock_ret(jobs, r, true);
+    return jobs_modified_ret(jobs, job, st);
 }
 
 /* Counters for metrics: jobs per state, bytes fetched and re-fetched, verify failures. */
