@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Request rate of the send backends on a small file at growing concurrency (the splice
-# pipe-page cliff of research/perf.md 1.3 shows at >= 1,024 connections when every
+# pipe-page cliff (docs/PERFORMANCE.md, send backends) shows at >= 1,024 connections when every
 # connection owns a pipe): wrk -t1 -cN -d5s, server CPU-s from /proc/PID/stat.
 # Usage: bench_rps.sh BUILD_DIR [FILE_KIB=1024]
 set -euo pipefail

@@ -162,7 +162,7 @@ def users_line(name, password):
         name, it, base64.b64encode(salt).decode(), base64.b64encode(h).decode()))
 
 
-# ---- minimal WS-Management client (DESIGN.md §4) ----
+# ---- minimal WS-Management client (docs/DESIGN.md §4) ----
 
 NS_S = "http://www.w3.org/2003/05/soap-envelope"
 NS_A = "http://schemas.xmlsoap.org/ws/2004/08/addressing"

@@ -19,7 +19,7 @@
 #include "ctl_json.h"
 #include "ctl_session.h"
 
-/* ferry's own BitsClientJob properties (beside BITS's, DESIGN §4). */
+/* ferry's own BitsClientJob properties (beside BITS's, docs/DESIGN.md §4). */
 #define CTL_PROP_THROUGHPUT "Throughput"
 #define CTL_PROP_THROUGHPUT_AVG "ThroughputAverage"
 #define CTL_PROP_BYTES_REFETCHED "BytesRefetched"

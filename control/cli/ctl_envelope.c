@@ -1,5 +1,5 @@
 /*
- * control/cli/ctl_envelope.c - WS-Management envelopes of ferryctl (research/wsman.md §1):
+ * control/cli/ctl_envelope.c - WS-Management envelopes of ferryctl (DMTF DSP0226, the envelopes wsl and WinRM send):
  * requests built with libxml2's tree API, responses parsed by namespace URI. The only place
  * in ferryctl that knows what the XML looks like.
  */

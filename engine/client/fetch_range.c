@@ -221,7 +221,7 @@ xfer_range_done(struct xfer *x, struct req *q)
 
 /*
  * May partial chunk ci be continued from its `fill` bytes on disk? They are read into the
- * request's stream state and must hash to the digest recorded with that fill (DESIGN §3:
+ * request's stream state and must hash to the digest recorded with that fill (docs/DESIGN.md §3:
  * nothing on disk is trusted unchecked). Without a recorded digest (a store from before it
  * was kept) only a chunk the manifest will check at its end is continued. false: the chunk
  * starts over from zero (the caller counts the refetch).

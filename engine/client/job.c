@@ -138,7 +138,7 @@ job_set_state(struct job *job, enum ferry_job_state state)
 }
 
 /*
- * SetJobState rules (research/bits.md §3.1): final states are never left; Complete only
+ * SetJobState rules (Microsoft's BITS job states, BG_JOB_STATE; docs/DESIGN.md §3): final states are never left; Complete only
  * from TRANSFERRED; Resume needs files. Returns 0 when the action is allowed (it may be a
  * no-op), -EINVAL with st = RESULT BG_E_INVALID_STATE / BG_E_EMPTY otherwise.
  */

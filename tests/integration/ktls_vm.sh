@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# kTLS for real (research/ktls-qemu.md): boot Debian's cloud kernel (it ships tls.ko) in a
+# kTLS for real (docs/internals/http.md, kTLS): boot Debian's cloud kernel (it ships tls.ko) in a
 # QEMU TCG guest with a busybox initramfs, and run tests/engine/http/ktls_probe there: the
 # engine's HTTP server with a TLS listener serves a 3 MiB file to an OpenSSL client in the
 # same program.

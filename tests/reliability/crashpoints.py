@@ -128,7 +128,7 @@ class Episode:
     def check_files(self, where):
         """Every LocalFile is absent or identical to its source. A file that differs only
         where this test damaged its temp file means checksummed resume did not catch the
-        damage (DESIGN §3): a failure like any other wrong byte."""
+        damage (docs/DESIGN.md §3): a failure like any other wrong byte."""
         bad = []
         for jid, j in self.jobs.items():
             for dst, src in self.files_of(j):

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """A small WS-Management endpoint written independently of ferry (Python stdlib only) that
-speaks the BITS classes the way DESIGN §4 describes them. tests/integration/ferryctl_wire.sh
+speaks the BITS classes the way docs/DESIGN.md §4 describes them. tests/integration/ferryctl_wire.sh
 drives ferryctl against it to check what goes on the wire: every request is validated by
 namespace URI (Action, To, MessageID, ResourceURI, SelectorSet, the _INPUT element) and a
 malformed one is answered with a fault whose subcode is peer:BadRequest, so the test fails.

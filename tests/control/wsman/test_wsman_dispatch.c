@@ -64,7 +64,7 @@ get_env(const char *id, const char *headers)
     return wt_env(WSMAN_ACTION_GET, NS_JOB, MID, sel, "");
 }
 
-/* wsl's Identify, byte for byte as research/wsman.md §1.6 A shows it */
+/* wsl's Identify, byte for byte as wsl sends it */
 static const char wsl_identify[] =
     "<?xml version=\"1.0\"?><s:Envelope xmlns:s=\"http://www.w3.org/2003/05/soap-envelope\" "
     "xmlns:wsmid=\"http://schemas.dmtf.org/wbem/wsman/identity/1/wsmanidentity.xsd\">"

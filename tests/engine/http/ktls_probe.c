@@ -1,6 +1,6 @@
 /*
  * tests/engine/http/ktls_probe.c - the kTLS check that tests/integration/ktls_vm.sh runs
- * inside a QEMU guest whose kernel has the tls module (research/ktls-qemu.md).
+ * inside a QEMU guest whose kernel has the tls module (tests/integration/ktls_vm.sh, docs/internals/http.md).
  *
  * It serves a 3 MiB file through the real engine: a ferry_http_server with one worker and
  * a TLS listener (ferry_tls_ctx_new from the PEM files given), the file handed over with
