@@ -1,7 +1,8 @@
 /*
  * server.c - the compact server role (include/ferry/server.h): the data-plane HTTP server,
- * the URL group registry and its listeners, the manifest thread, certificates bound to ports
- * (SetSslCertificate), and persistence in STATE/server.db (SQLite, WAL).
+ * the URL group registry and its listeners, certificates bound to ports (SetSslCertificate),
+ * the public API and its snapshots. Persistence is server_db.c (STATE/server.db), the
+ * manifest thread and cache server_manifest.c, the open-file sweeper filesweep.c.
  *
  * Locking: srv->lock serialises control-plane calls (registry mutation + persistence +
  * certificate bindings); the registry has its own rwlock for the workers' routing.
@@ -23,9 +24,11 @@
 #include "ferry/server.h"
 #include "certstore.h"
 #include "fileserve.h"
+#include "filesweep.h"
 #include "manifest.h"
 #include "server_role.h"
 #include "server_db.h"
+#include "server_manifest.h"
 #include "urlgroup.h"
 
 #define SERVER_DEFAULT_CHUNK (4ull * 1024 * 1024)
@@ -34,11 +37,6 @@
 #define SERVER_MIN_BANDWIDTH 1024
 #define SERVER_SHA1_LEN 20
 #define SERVER_RESTORE_BIND_MS 2000
-
-/* Open-file cache (urlgroup_url_file): descriptors unused this long are closed, so a
- * source deleted or replaced while nobody asks for it does not stay pinned on disk. */
-#define SERVER_FILE_IDLE_NS (5ull * 1000000000ull)
-#define SERVER_FILE_SWEEP_S 2
 
 /* A certificate bound to a port by SetSslCertificate. */
 struct server_cert {
@@ -53,20 +51,14 @@ struct ferry_server {
     pthread_mutex_t lock;
     struct ferry_http_server *http;
     struct urlgroup_registry *reg;
-    struct manifest_worker *worker;
+    struct server_manifests mf; /* the manifest thread and its cache */
     struct fileserve fs;
     struct server_db db; /* paused during restore/config: no writes back */
     struct server_cert *certs;
     size_t ncerts;
     struct ferry_tls_ctx *default_tls;
     bool stopping;      /* http server gone: unlisten is a no-op */
-    char *manifests_dir;
-    uint64_t chunk_size;
-    /* the open-file sweeper */
-    pthread_t sweeper;
-    bool sweeper_started, sweeper_stop;
-    pthread_mutex_t sweep_lock;
-    pthread_cond_t sweep_cond;
+    struct filesweep sweep; /* closes idle descriptors of the open-file cache */
 };
 
 /* ---- certificates ---- */
@@ -272,147 +264,15 @@ server_group_rate(void *ud, struct urlgroup *g)
     return __atomic_load_n(&g->bandwidth_limit, __ATOMIC_RELAXED) > 0 ? g->rate : NULL;
 }
 
-/* ---- manifest jobs: ud is a URL reference ---- */
+/* ---- manifests ---- */
 
-/* One manifest job: the server (for its registry's publish roots) and a URL reference. */
-struct server_job {
-    struct ferry_server *srv;
-    struct urlgroup_url *url;
-};
-
-static int
-server_job_open_reg(void *ud)
-{
-    struct server_job *j = ud;
-    struct stat st;
-
-    if (atomic_load(&j->url->deleted))
-        return -ECANCELED;
-    return urlgroup_url_open(j->srv->reg, j->url, &st);
-}
-
-/* true when a published URL's last manifest has this identity (its cache file is live). */
-static bool
-server_identity_in_use(struct ferry_server *srv, const struct manifest_identity *id)
-{
-    bool used = false;
-
-    pthread_rwlock_rdlock(&srv->reg->lock);
-    for (size_t i = 0; i < srv->reg->ngroups && !used; i++) {
-        struct urlgroup *g = srv->reg->groups[i];
-        for (size_t k = 0; k < g->nurls && !used; k++) {
-            struct urlgroup_url *u = g->urls[k];
-            pthread_mutex_lock(&u->mlock);
-            used = u->has_cached_id && manifest_identity_eq(&u->cached_id, id);
-            pthread_mutex_unlock(&u->mlock);
-        }
-    }
-    pthread_rwlock_unlock(&srv->reg->lock);
-    return used;
-}
-
-/* Forget the cache file of a file version no URL describes any more. */
-static void
-server_cache_forget(struct ferry_server *srv, const struct manifest_identity *id)
-{
-    if (server_identity_in_use(srv, id))
-        return;
-    manifest_cache_remove(srv->manifests_dir, id, srv->chunk_size, srv->cfg->manifest_sha256);
-}
-
-static void
-server_job_done(void *ud, struct manifest *m, int error)
-{
-    struct server_job *j = ud;
-    struct urlgroup_url *u = j->url;
-    struct manifest_identity old;
-    bool forget = false;
-
-    pthread_mutex_lock(&u->mlock);
-    if (m) {
-        manifest_unref(u->manifest);
-        u->manifest = manifest_ref(m);
-        if (u->has_cached_id && !manifest_identity_eq(&u->cached_id, &m->id)) {
-            old = u->cached_id;
-            forget = true;
-        }
-        u->cached_id = m->id;
-        u->has_cached_id = true;
-    }
-    u->manifest_pending = false;
-    pthread_mutex_unlock(&u->mlock);
-    if (forget)
-        server_cache_forget(j->srv, &old);
-    if (m)
-        ferry_log_debug("manifest of '%s' ready (%" PRIu64 " chunks)", u->source, m->nchunks);
-    else if (error != -ECANCELED && error != -ESTALE)
-        ferry_log_warn("manifest of '%s' could not be computed: %s", u->source,
-                       strerror(-error));
-}
-
-static void
-server_job_release(void *ud)
-{
-    struct server_job *j = ud;
-
-    urlgroup_url_unref(j->url);
-    free(j);
-}
-
-static const struct manifest_job_ops server_job_ops_reg = {
-    .open = server_job_open_reg,
-    .done = server_job_done,
-    .release = server_job_release,
-};
-
-/* fileserve's manifest_wanted, also used at publish: url->manifest_pending is set. */
+/* fileserve's manifest_wanted (ud is the server). */
 static void
 server_manifest_wanted(void *ud, struct urlgroup_url *url)
 {
     struct ferry_server *srv = ud;
-    struct server_job *j = calloc(1, sizeof(*j));
 
-    if (j) {
-        j->srv = srv;
-        j->url = urlgroup_url_ref(url);
-        if (manifest_worker_submit(srv->worker, &server_job_ops_reg, j) == 0)
-            return;
-        urlgroup_url_unref(j->url);
-        free(j);
-    }
-    pthread_mutex_lock(&url->mlock);
-    url->manifest_pending = false;
-    pthread_mutex_unlock(&url->mlock);
-}
-
-static void
-server_manifest_queue(struct ferry_server *srv, struct urlgroup_url *url)
-{
-    bool want = false;
-
-    pthread_mutex_lock(&url->mlock);
-    if (!url->manifest_pending) {
-        url->manifest_pending = true;
-        want = true;
-    }
-    pthread_mutex_unlock(&url->mlock);
-    if (want)
-        server_manifest_wanted(srv, url);
-}
-
-/* A URL left the registry: its cache file goes unless another URL publishes that file. */
-static void
-server_url_forget(struct ferry_server *srv, struct urlgroup_url *u)
-{
-    struct manifest_identity id;
-    bool has;
-
-    pthread_mutex_lock(&u->mlock);
-    has = u->has_cached_id;
-    id = u->cached_id;
-    pthread_mutex_unlock(&u->mlock);
-    if (has)
-        server_cache_forget(srv, &id);
+    server_manifests_wanted(&srv->mf, url);
 }
 
 /* ---- public API ---- */
@@ -463,7 +323,7 @@ ferry_server_group_delete(struct ferry_server *srv, const char *prefix,
     pthread_mutex_unlock(&srv->lock);
     for (size_t i = 0; i < nurls; i++) {
         if (r >= 0)
-            server_url_forget(srv, urls[i]);
+            server_manifests_forget(&srv->mf, urls[i]);
         urlgroup_url_unref(urls[i]);
     }
     free(urls);
@@ -486,7 +346,7 @@ ferry_server_url_create(struct ferry_server *srv, const char *prefix, const char
         server_db_save_url(&srv->db, u);
     pthread_mutex_unlock(&srv->lock);
     if (r >= 0) {
-        server_manifest_queue(srv, u);
+        server_manifests_queue(&srv->mf, u);
         urlgroup_url_unref(u);
     }
     return r;
@@ -510,7 +370,7 @@ ferry_server_url_delete(struct ferry_server *srv, const char *prefix, const char
         server_db_delete_url(&srv->db, p.canonical, sfx);
     pthread_mutex_unlock(&srv->lock);
     if (r >= 0 && u)
-        server_url_forget(srv, u);
+        server_manifests_forget(&srv->mf, u);
     urlgroup_url_unref(u);
     return r;
 }
@@ -837,7 +697,7 @@ ferry_server_stats(struct ferry_server *srv, struct ferry_server_stats *ret)
     ret->requests = atomic_load(&srv->fs.requests);
     ret->bytes_sent = atomic_load(&srv->fs.bytes_sent);
     ret->active_connections = atomic_load(&srv->fs.active);
-    ret->manifests_computed = manifest_worker_computed(srv->worker);
+    ret->manifests_computed = manifest_worker_computed(srv->mf.worker);
 }
 
 /* ---- lifecycle ---- */
@@ -896,7 +756,7 @@ server_restore_url(void *ud, const char *prefix, const char *suffix, const char 
                         suffix ? suffix : "?", st.text);
         return;
     }
-    server_manifest_queue(srv, u);
+    server_manifests_queue(&srv->mf, u);
     urlgroup_url_unref(u);
 }
 
@@ -945,64 +805,11 @@ server_apply_config(struct ferry_server *srv)
             else
                 ferry_log_error("config url '%s' refused: %s", cu->url, st.text);
         } else {
-            server_manifest_queue(srv, u);
+            server_manifests_queue(&srv->mf, u);
             urlgroup_url_unref(u);
         }
         free(prefix);
     }
-}
-
-static void *
-server_sweeper_main(void *arg)
-{
-    struct ferry_server *srv = arg;
-
-    ferry_log_set_thread_name("filesweep");
-    pthread_mutex_lock(&srv->sweep_lock);
-    while (!srv->sweeper_stop) {
-        struct timespec until;
-
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_sec += SERVER_FILE_SWEEP_S;
-        pthread_cond_timedwait(&srv->sweep_cond, &srv->sweep_lock, &until);
-        if (srv->sweeper_stop)
-            break;
-        pthread_mutex_unlock(&srv->sweep_lock);
-        urlgroup_registry_sweep_files(srv->reg, SERVER_FILE_IDLE_NS);
-        pthread_mutex_lock(&srv->sweep_lock);
-    }
-    pthread_mutex_unlock(&srv->sweep_lock);
-    return NULL;
-}
-
-static int
-server_sweeper_start(struct ferry_server *srv)
-{
-    pthread_condattr_t ca;
-    int r;
-
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&srv->sweep_cond, &ca);
-    pthread_condattr_destroy(&ca);
-    r = -pthread_create(&srv->sweeper, NULL, server_sweeper_main, srv);
-    if (r == 0)
-        srv->sweeper_started = true;
-    return r;
-}
-
-static void
-server_sweeper_stop(struct ferry_server *srv)
-{
-    if (!srv->sweeper_started)
-        return;
-    pthread_mutex_lock(&srv->sweep_lock);
-    srv->sweeper_stop = true;
-    pthread_cond_signal(&srv->sweep_cond);
-    pthread_mutex_unlock(&srv->sweep_lock);
-    pthread_join(srv->sweeper, NULL);
-    srv->sweeper_started = false;
-    pthread_cond_destroy(&srv->sweep_cond);
 }
 
 int
@@ -1010,7 +817,6 @@ server_new(const struct ferry_config *cfg, struct ferry_users *users,
            struct ferry_server **ret_srv)
 {
     struct ferry_server *srv;
-    char *manifests = NULL;
     const char *const *roots;
     int r;
 
@@ -1021,14 +827,6 @@ server_new(const struct ferry_config *cfg, struct ferry_users *users,
         return -ENOMEM;
     srv->cfg = cfg;
     pthread_mutex_init(&srv->lock, NULL);
-    pthread_mutex_init(&srv->sweep_lock, NULL);
-    if (asprintf(&manifests, "%s/manifests", cfg->state_dir) < 0)
-        manifests = NULL;
-    srv->manifests_dir = manifests; /* owned by srv from here */
-    if (!manifests) {
-        r = -ENOMEM;
-        goto error;
-    }
     r = ferry_http_server_new(cfg, "data", cfg->workers, &srv->http);
     if (r < 0) {
         ferry_log_error("the data-plane HTTP server could not start: %s", strerror(-r));
@@ -1049,18 +847,16 @@ server_new(const struct ferry_config *cfg, struct ferry_users *users,
     srv->fs.manifest_wanted = server_manifest_wanted;
     srv->fs.group_rate = server_group_rate;
     srv->fs.ud = srv;
-    srv->chunk_size = cfg->manifest_chunk_size ? cfg->manifest_chunk_size
-                                               : SERVER_DEFAULT_CHUNK;
-    r = manifest_worker_new(manifests, srv->chunk_size, cfg->manifest_sha256, &srv->worker);
-    if (r < 0) {
-        ferry_log_error("the manifest thread could not start (cache '%s'): %s", manifests,
-                        strerror(-r));
+    r = server_manifests_init(&srv->mf, srv->reg, cfg->state_dir,
+                              cfg->manifest_chunk_size ? cfg->manifest_chunk_size
+                                                       : SERVER_DEFAULT_CHUNK,
+                              cfg->manifest_sha256);
+    if (r < 0)
         goto error;
-    }
     r = server_db_open(&srv->db, cfg->state_dir);
     if (r < 0)
         goto error;
-    r = server_sweeper_start(srv);
+    r = filesweep_start(&srv->sweep, srv->reg);
     if (r < 0) {
         ferry_log_error("the open-file sweeper thread could not start: %s", strerror(-r));
         goto error;
@@ -1087,8 +883,8 @@ server_free(struct ferry_server *srv)
      * registry whose listeners died with the HTTP server */
     srv->http = ferry_http_server_free(srv->http);
     srv->stopping = true;
-    server_sweeper_stop(srv);
-    srv->worker = manifest_worker_free(srv->worker);
+    filesweep_stop(&srv->sweep);
+    server_manifests_done(&srv->mf);
     srv->reg = urlgroup_registry_free(srv->reg);
     for (size_t i = 0; i < srv->ncerts; i++) {
         free(srv->certs[i].store);
@@ -1097,8 +893,6 @@ server_free(struct ferry_server *srv)
     free(srv->certs);
     ferry_tls_ctx_unref(srv->default_tls);
     server_db_close(&srv->db);
-    free(srv->manifests_dir);
-    pthread_mutex_destroy(&srv->sweep_lock);
     pthread_mutex_destroy(&srv->lock);
     free(srv);
     return NULL;
