@@ -40,6 +40,26 @@ dpkg-deb -e "$deb" control
 grep -qx /etc/ferry/ferryd.conf control/conffiles || ft_fail "ferryd.conf is not a conffile"
 
 # Install. A package left by an earlier run goes first; services are not started here.
+# dpkg refuses at once while another dpkg/apt holds its lock (an unattended upgrade, another
+# job on this machine): wait for it, up to 3 minutes, instead of failing on that.
+dpkg_locked() {
+    [ -e /var/lib/dpkg/lock-frontend ] || return 1
+    python3 - <<'PY'
+import fcntl, sys
+with open("/var/lib/dpkg/lock-frontend", "a") as f:
+    try:
+        fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        sys.exit(0)
+sys.exit(1)
+PY
+}
+dpkg_wait() {
+    local i
+    for i in $(seq 180); do dpkg_locked || return 0; sleep 1; done
+    ft_fail "the dpkg lock stayed held for 3 minutes"
+}
+dpkg_wait
 dpkg --purge ferry >/dev/null 2>&1 || true
 policy=/usr/sbin/policy-rc.d
 if [ ! -e "$policy" ]; then
@@ -48,6 +68,7 @@ if [ ! -e "$policy" ]; then
     ft_on_exit "rm -f $policy"
 fi
 ft_on_exit "dpkg --purge ferry >/dev/null 2>&1"
+dpkg_wait
 DEBIAN_FRONTEND=noninteractive dpkg -i "$deb" > install.log 2>&1 \
     || { cat install.log >&2; ft_fail "dpkg -i failed"; }
 [ -x /usr/sbin/ferryd ] && [ -x /usr/bin/ferryctl ] || ft_fail "binaries not installed"
@@ -80,6 +101,7 @@ out=$(bash -c '. /usr/share/bash-completion/completions/ferryctl
 ft_assert_eq "job" "$out" "completion of 'ferryctl j'"
 
 # Purge: every file of the package, the conffile and the state directory are gone.
+dpkg_wait
 dpkg --purge ferry > purge.log 2>&1 || { cat purge.log >&2; ft_fail "dpkg --purge failed"; }
 for f in $(sed -n 's|^\./|/|p' contents); do
     [ -d "$f" ] && continue
