@@ -4,7 +4,8 @@
 # the installed files where Debian expects them (ferryd in /usr/sbin, the unit with the
 # packaged paths, the conffile, the "ferry" user, /var/lib/ferry 0700), the installed
 # /usr/sbin/ferryd answering Identify to the installed ferryctl on a loopback port with a
-# temp state dir, the installed bash completion offering ferryctl's commands, then
+# temp state dir, the installed bash completion offering ferryctl's commands (and the
+# Grafana dashboard in /usr/share/ferry/grafana), then
 # dpkg --purge leaving none of the package's files behind. Needs root and dpkg-dev,
 # debhelper, lintian (SKIP otherwise).
 . "$(dirname "$0")/../lib/ferry-test.sh"
@@ -33,7 +34,7 @@ ft_log "lintian: $(grep -c '^W: ' lintian.log || true) warning(s), no errors"
 dpkg-deb -c "$deb" | awk '{print $6}' > contents
 for f in ./usr/sbin/ferryd ./usr/bin/ferryctl ./lib/systemd/system/ferryd.service \
     ./etc/ferry/ferryd.conf ./usr/share/man/man8/ferryd.8.gz ./usr/share/man/man1/ferryctl.1.gz \
-    ./usr/share/bash-completion/completions/ferryctl; do
+    ./usr/share/bash-completion/completions/ferryctl ./usr/share/ferry/grafana/ferry.json; do
     grep -qx "$f" contents || ft_fail "the package lacks $f"
 done
 dpkg-deb -e "$deb" control
