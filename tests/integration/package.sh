@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # tests/integration/package.sh - the Debian package end to end: dpkg-buildpackage -b on a
-# copy of the source tree, lintian without errors, dpkg -i on this (throwaway CI) machine,
+# copy of the source tree with no compiler warning under Debian's flags (hardening=+all),
+# lintian without errors, dpkg -i on this (throwaway CI) machine,
 # the installed files where Debian expects them (ferryd in /usr/sbin, the unit with the
 # packaged paths, the conffile, the "ferry" user, /var/lib/ferry 0700), the installed
 # /usr/sbin/ferryd answering Identify to the installed ferryctl on a loopback port with a
@@ -19,6 +20,11 @@ tar -C "$FERRY_SRC" --exclude='./build*' --exclude='./obj-*' --exclude=./.git \
     --exclude='./debian/ferry' --exclude='./debian/.debhelper' -cf - . | tar -C src/ferry -xf -
 (cd src/ferry && dpkg-buildpackage -us -uc -b) > build.log 2>&1 \
     || { tail -n 40 build.log >&2; ft_fail "dpkg-buildpackage failed"; }
+# debian/rules builds with Debian's flags (hardening=+all, -O2, no -Werror): warning-free.
+if grep -E '^[^ :]+:[0-9]+(:[0-9]+)?: warning: ' build.log >warnings.log; then
+    cat warnings.log >&2
+    ft_fail "the package build (dpkg-buildflags, hardening=+all) has compiler warnings"
+fi
 deb=$(ls src/ferry_*_*.deb)
 [ -f "$deb" ] || ft_fail "no .deb built"
 
