@@ -3,14 +3,15 @@
 # copy of the source tree with no compiler warning under Debian's flags (hardening=+all),
 # lintian without errors, dpkg -i on this (throwaway CI) machine,
 # the installed files where Debian expects them (ferryd in /usr/sbin, the unit with the
-# packaged paths, the conffile, the "ferry" user, /var/lib/ferry 0700), the installed
+# packaged paths, the conffile, the "ferry" user, /var/lib/ferry 0700, a first admin added
+# there by ferryctl run as "ferry", as README says), the installed
 # /usr/sbin/ferryd answering Identify to the installed ferryctl on a loopback port with a
 # temp state dir, the installed bash completion offering ferryctl's commands (and the
 # Grafana dashboard in /usr/share/ferry/grafana), then
 # dpkg --purge leaving none of the package's files behind. Needs root and dpkg-dev,
 # debhelper, lintian (SKIP otherwise).
 . "$(dirname "$0")/../lib/ferry-test.sh"
-ft_need dpkg-buildpackage dh lintian dpkg /usr/bin/python3
+ft_need dpkg-buildpackage dh lintian dpkg runuser /usr/bin/python3
 [ "$(id -u)" -eq 0 ] || ft_skip "needs root (dpkg -i)"
 cd "$FT_TMP"
 
@@ -65,6 +66,10 @@ getent passwd ferry > /dev/null || ft_fail "no 'ferry' system user"
 uid=$(getent passwd ferry | cut -d: -f3)
 [ "$uid" -lt 1000 ] || ft_fail "'ferry' is not a system user (uid $uid)"
 ft_assert_eq "700 ferry" "$(stat -c '%a %U' /var/lib/ferry)" "state directory mode and owner"
+# README's first administrator: ferryctl run as "ferry" writes a users file ferryd can read
+printf 'first-pw\n' | runuser -u ferry -- /usr/bin/ferryctl user add --state-dir /var/lib/ferry \
+    admin --role admin >/dev/null || ft_fail "runuser -u ferry -- ferryctl user add failed"
+ft_assert_eq "600 ferry" "$(stat -c '%a %U' /var/lib/ferry/users)" "the users file's mode and owner"
 
 # The installed binaries: ferryd with the packaged config (its wsman-listen overridden by
 # a free loopback port), a temp state dir, Identify through the installed ferryctl.
