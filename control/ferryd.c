@@ -208,7 +208,8 @@ main(int argc, char **argv)
     r = ferryd_write_ready(cfg, ws);
     if (r < 0)
         goto cleanup;
-    ferry_log_info("ferryd %s ready (state '%s')", FERRY_VERSION, cfg->state_dir);
+    ferry_log_event(FERRY_LOG_INFO, FERRY_MSGID_DAEMON_START, NULL, NULL,
+                    "ferryd %s ready (state '%s')", FERRY_VERSION, cfg->state_dir);
     ferryd_notify("READY=1");
     /* WatchdogSec= in the unit: ping at half the period. */
     if (sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec > 0) {
@@ -244,7 +245,8 @@ main(int argc, char **argv)
             ferry_log_info("SIGHUP: the users file and certmap are re-read when they change");
             continue;
         }
-        ferry_log_info("signal %d: stopping", sig);
+        ferry_log_event(FERRY_LOG_INFO, FERRY_MSGID_DAEMON_STOP, NULL, NULL,
+                        "signal %d: stopping", sig);
         break;
     }
     ferryd_notify("STOPPING=1");

@@ -172,8 +172,9 @@ xfer_fail(struct xfer *x, const struct fetch_outcome *o)
         return;
     }
     fetch_error_classify(o, &e);
-    ferry_log_info("job %s: '%s': %s (0x%08X, %s)", job->id, file ? file : "", e.text, e.code,
-                   e.transient ? "transient" : "fatal");
+    ferry_log_event(e.transient ? FERRY_LOG_INFO : FERRY_LOG_WARN, FERRY_MSGID_JOB_ERROR, job->id,
+                    file, "job %s: '%s': %s (0x%08X, %s)", job->id, file ? file : "", e.text,
+                    e.code, e.transient ? "transient" : "fatal");
     xfer_free(x, true);
     job_set_error(job, e.context, e.code, file, "%s", e.text);
     free(file);

@@ -227,7 +227,8 @@ xfer_finish_file(struct xfer *x)
     if (job_current_file(job) >= job->nfiles) {
         job_set_state(job, FERRY_JOB_TRANSFERRED);
         job->run_since_ms = 0;
-        ferry_log_info("job %s: transferred", job->id);
+        ferry_log_event(FERRY_LOG_INFO, FERRY_MSGID_JOB_TRANSFERRED, job->id, NULL,
+                        "job %s: transferred", job->id);
     }
     store_job_put(jobs->store, job);
     store_sync(jobs->store);

@@ -329,8 +329,9 @@ ferry_jobs_create(struct ferry_jobs *jobs, const struct ferry_job_create *req,
     jobs->v[jobs->n++] = job;
     jobs_index_add(jobs, job);
     snprintf(ret_job_id, FERRY_GUID_STRLEN, "%s", job->id);
-    ferry_log_info("job %s created ('%s', %s)", job->id, job->display_name,
-                   ferry_job_state_name(job->state));
+    ferry_log_event(FERRY_LOG_INFO, FERRY_MSGID_JOB_CREATED, job->id, NULL,
+                    "job %s created ('%s', %s)", job->id, job->display_name,
+                    ferry_job_state_name(job->state));
     /* a suspended job gives the jobs thread nothing to do: no wake-up (and no scan) */
     return jobs_unlock_ret(jobs, 0, job->state == FERRY_JOB_QUEUED);
 error:
@@ -429,7 +430,8 @@ jobs_complete(struct ferry_jobs *jobs, struct job *job, struct ferry_status *st)
     }
     job_set_state(job, FERRY_JOB_ACKNOWLEDGED);
     store_chunks_clear(jobs->store, job->id, SIZE_MAX);
-    ferry_log_info("job %s: completed", job->id);
+    ferry_log_event(FERRY_LOG_INFO, FERRY_MSGID_JOB_ACKNOWLEDGED, job->id, NULL,
+                    "job %s: completed", job->id);
     return 0;
 }
 
@@ -453,7 +455,8 @@ ferry_jobs_set_state(struct ferry_jobs *jobs, const char *job_id,
         job_set_state(job, FERRY_JOB_CANCELLED);
         jobs_remove_temps(jobs, job);
         store_chunks_clear(jobs->store, job->id, SIZE_MAX);
-        ferry_log_info("job %s: cancelled", job->id);
+        ferry_log_event(FERRY_LOG_INFO, FERRY_MSGID_JOB_CANCELLED, job->id, NULL,
+                        "job %s: cancelled", job->id);
         break;
     case FERRY_JOB_ACTION_COMPLETE:
         r = jobs_complete(jobs, job, st);

@@ -43,8 +43,9 @@ scheduler_timers(struct ferry_jobs *jobs, int64_t now)
             continue;
         if (job->no_progress_since &&
             now - job->no_progress_since >= (int64_t)job->no_progress_timeout * 1000) {
-            ferry_log_info("job %s: no progress for %u s; giving up", job->id,
-                           job->no_progress_timeout);
+            ferry_log_event(FERRY_LOG_WARN, FERRY_MSGID_JOB_ERROR, job->id, NULL,
+                            "job %s: no progress for %u s; giving up", job->id,
+                            job->no_progress_timeout);
             job_set_state(job, FERRY_JOB_ERROR);
             store_job_put(jobs->store, job);
             continue;

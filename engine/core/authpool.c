@@ -153,6 +153,9 @@ pool_verify(struct ferry_authpool *p, struct ferry_auth_req *req)
         peer_text(req, peer, sizeof(peer));
         ferry_log_info("%s login of user '%s' from %s failed", req->what ? req->what : "a",
                        ferry_log_escape(req->user, u, sizeof(u)), peer);
+        if (ferry_authlimit_wait(p->limit, req_peer(req), req->user) > 0)
+            ferry_log_event(FERRY_LOG_WARN, FERRY_MSGID_AUTH_LOCKOUT, NULL, NULL,
+                            "logins of user '%s' from %s are locked out for a while", u, peer);
     }
     req->result = FERRY_AUTH_BAD;
 }

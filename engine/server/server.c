@@ -346,6 +346,11 @@ ferry_server_url_create(struct ferry_server *srv, const char *prefix, const char
         server_db_save_url(&srv->db, u);
     pthread_mutex_unlock(&srv->lock);
     if (r >= 0) {
+        char *s = urlgroup_url_string(u, NULL);
+
+        ferry_log_event(FERRY_LOG_INFO, FERRY_MSGID_URL_PUBLISHED, NULL, s,
+                        "url '%s' published (source '%s')", s ? s : suffix, u->source);
+        free(s);
         server_manifests_queue(&srv->mf, u);
         urlgroup_url_unref(u);
     }
@@ -369,8 +374,14 @@ ferry_server_url_delete(struct ferry_server *srv, const char *prefix, const char
         urlgroup_suffix_check(suffix, &sfx, NULL, 0) == 0)
         server_db_delete_url(&srv->db, p.canonical, sfx);
     pthread_mutex_unlock(&srv->lock);
-    if (r >= 0 && u)
+    if (r >= 0 && u) {
+        char *s = urlgroup_url_string(u, NULL);
+
+        ferry_log_event(FERRY_LOG_INFO, FERRY_MSGID_URL_REMOVED, NULL, s, "url '%s' removed",
+                        s ? s : suffix);
+        free(s);
         server_manifests_forget(&srv->mf, u);
+    }
     urlgroup_url_unref(u);
     return r;
 }

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # tests/integration/package.sh - the Debian package end to end: dpkg-buildpackage -b on a
-# copy of the source tree, lintian without errors, dpkg -i on this (throwaway CI) machine,
+# copy of the source tree with no compiler warning under Debian's flags (hardening=+all),
+# lintian without errors, dpkg -i on this (throwaway CI) machine,
 # the installed files where Debian expects them (ferryd in /usr/sbin, the unit with the
-# packaged paths, the conffile, the "ferry" user, /var/lib/ferry 0700), the installed
+# packaged paths, the conffile, the "ferry" user, /var/lib/ferry 0700, a first admin added
+# there by ferryctl run as "ferry", as README says), the installed
 # /usr/sbin/ferryd answering Identify to the installed ferryctl on a loopback port with a
-# temp state dir, the installed bash completion offering ferryctl's commands, then
+# temp state dir, the installed bash completion offering ferryctl's commands (and the
+# Grafana dashboard in /usr/share/ferry/grafana), then
 # dpkg --purge leaving none of the package's files behind. Needs root and dpkg-dev,
 # debhelper, lintian (SKIP otherwise).
 . "$(dirname "$0")/../lib/ferry-test.sh"
-ft_need dpkg-buildpackage dh lintian dpkg /usr/bin/python3
+ft_need dpkg-buildpackage dh lintian dpkg runuser /usr/bin/python3
 [ "$(id -u)" -eq 0 ] || ft_skip "needs root (dpkg -i)"
 cd "$FT_TMP"
 
@@ -18,6 +21,11 @@ tar -C "$FERRY_SRC" --exclude='./build*' --exclude='./obj-*' --exclude=./.git \
     --exclude='./debian/ferry' --exclude='./debian/.debhelper' -cf - . | tar -C src/ferry -xf -
 (cd src/ferry && dpkg-buildpackage -us -uc -b) > build.log 2>&1 \
     || { tail -n 40 build.log >&2; ft_fail "dpkg-buildpackage failed"; }
+# debian/rules builds with Debian's flags (hardening=+all, -O2, no -Werror): warning-free.
+if grep -E '^[^ :]+:[0-9]+(:[0-9]+)?: warning: ' build.log >warnings.log; then
+    cat warnings.log >&2
+    ft_fail "the package build (dpkg-buildflags, hardening=+all) has compiler warnings"
+fi
 deb=$(ls src/ferry_*_*.deb)
 [ -f "$deb" ] || ft_fail "no .deb built"
 
@@ -33,7 +41,7 @@ ft_log "lintian: $(grep -c '^W: ' lintian.log || true) warning(s), no errors"
 dpkg-deb -c "$deb" | awk '{print $6}' > contents
 for f in ./usr/sbin/ferryd ./usr/bin/ferryctl ./lib/systemd/system/ferryd.service \
     ./etc/ferry/ferryd.conf ./usr/share/man/man8/ferryd.8.gz ./usr/share/man/man1/ferryctl.1.gz \
-    ./usr/share/bash-completion/completions/ferryctl; do
+    ./usr/share/bash-completion/completions/ferryctl ./usr/share/ferry/grafana/ferry.json; do
     grep -qx "$f" contents || ft_fail "the package lacks $f"
 done
 dpkg-deb -e "$deb" control
@@ -79,6 +87,10 @@ getent passwd ferry > /dev/null || ft_fail "no 'ferry' system user"
 uid=$(getent passwd ferry | cut -d: -f3)
 [ "$uid" -lt 1000 ] || ft_fail "'ferry' is not a system user (uid $uid)"
 ft_assert_eq "700 ferry" "$(stat -c '%a %U' /var/lib/ferry)" "state directory mode and owner"
+# README's first administrator: ferryctl run as "ferry" writes a users file ferryd can read
+printf 'first-pw\n' | runuser -u ferry -- /usr/bin/ferryctl user add --state-dir /var/lib/ferry \
+    admin --role admin >/dev/null || ft_fail "runuser -u ferry -- ferryctl user add failed"
+ft_assert_eq "600 ferry" "$(stat -c '%a %U' /var/lib/ferry/users)" "the users file's mode and owner"
 
 # The installed binaries: ferryd with the packaged config (its wsman-listen overridden by
 # a free loopback port), a temp state dir, Identify through the installed ferryctl.
