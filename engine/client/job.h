@@ -138,6 +138,11 @@ struct job {
     uint64_t rate_bps;           /* the rate `rate` was last set to */
     struct xfer *xfer;           /* the fetcher's transfer while it runs */
     struct job *hnext;           /* next job in the same jobs->hash bucket */
+    /* what the notifier saw last (notify.c diffs against it on the jobs thread) */
+    bool notify_seen;
+    enum ferry_job_state notify_state;
+    uint64_t notify_mtime;
+    uint32_t notify_files;
 };
 
 /* ---- job.c: the model and BITS transition rules ---- */

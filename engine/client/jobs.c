@@ -23,6 +23,7 @@
 #include "client/job.h"
 #include "client/jobs_role.h"
 #include "client/localpath.h"
+#include "client/notify.h"
 #include "client/scheduler.h"
 #include "client/store.h"
 #include "client/verify.h"
@@ -1169,6 +1170,9 @@ jobs_new(const struct ferry_config *cfg, struct ferry_jobs **ret_jobs)
         }
     }
     jobs_prune(jobs);
+    r = notify_new(jobs, &jobs->notify);
+    if (r < 0)
+        goto error;
     r = scheduler_start(jobs);
     if (r < 0)
         goto error;
@@ -1186,6 +1190,7 @@ jobs_free(struct ferry_jobs *jobs)
     if (!jobs)
         return NULL;
     scheduler_stop(jobs);
+    jobs->notify = notify_free(jobs->notify);
     for (size_t i = 0; i < jobs->n; i++)
         job_free(jobs->v[i]);
     free(jobs->v);

@@ -2,10 +2,14 @@
  * tests/engine/client/test_notify.c - the notification settings of a job (NotifyFlags,
  * SetNotifyCmdLine, NotifyUrl) through the public API: validation, the snapshot, the
  * notify table of jobs.db (written, deleted at the defaults, kept across a restart) and
- * the v2 -> v3 store migration. Running them is tests/integration/notify.sh.
+ * the v2 -> v3 store migration; and the notifier running commands in-process (ERROR, a
+ * hang killed after notify-timeout, DISABLE). tests/integration/notify.sh drives the
+ * daemon (argv exactly, TRANSFERRED, notify URL, restart).
  */
 #include <check.h>
 #include <errno.h>
+#include <pwd.h>
+#include <unistd.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +19,7 @@
 #include "client-test.h"
 #include "ferry-test.h"
 #include "client/jobs_role.h"
+#include "core/clock.h"
 
 static long long
 db_int(const char *db, const char *sql)
@@ -190,6 +195,107 @@ START_TEST(test_migration)
 }
 END_TEST
 
+/* Wait for a file to exist and be non-empty; its contents (malloc()ed) or NULL. */
+static char *
+wait_file(const char *path, int timeout_ms)
+{
+    for (int t = 0; t < timeout_ms; t += 50) {
+        FILE *f = fopen(path, "r");
+
+        if (f) {
+            char *buf = calloc(1, 4096);
+            size_t n = buf ? fread(buf, 1, 4095, f) : 0;
+
+            fclose(f);
+            if (n > 0)
+                return buf;
+            free(buf);
+        }
+        ct_sleep_ms(50);
+    }
+    return NULL;
+}
+
+/* A job that fails at once (connection refused, NoProgressTimeout 0) with a command. */
+static void
+failing_job(struct env *e, const char *name, uint32_t flags, const char *program,
+            const char *params, char id[FERRY_GUID_STRLEN])
+{
+    struct ferry_job_props p = {.mask = FERRY_JOBPROP_NO_PROGRESS_TIMEOUT |
+                                        FERRY_JOBPROP_NOTIFY_FLAGS,
+                                .no_progress_timeout = 0, .notify_flags = flags};
+    char local[700];
+
+    snprintf(local, sizeof(local), "%s/%s.bin", e->root, name);
+    ct_create(e->jobs, "http://127.0.0.1:9/x", local, true, id);
+    ck_assert_int_eq(ferry_jobs_set_props(e->jobs, id, &p, NULL), 0);
+    ck_assert_int_eq(ferry_jobs_set_notify_cmdline(e->jobs, id, program, params, NULL), 0);
+    ck_assert_int_eq(ferry_jobs_set_state(e->jobs, id, FERRY_JOB_ACTION_RESUME, NULL), 0);
+    ck_assert_int_eq(ct_wait_state(e->jobs, id, FERRY_JOB_ERROR, 30000), FERRY_JOB_ERROR);
+}
+
+START_TEST(test_run)
+{
+    struct env e;
+    char id[FERRY_GUID_STRLEN], id2[FERRY_GUID_STRLEN], id3[FERRY_GUID_STRLEN];
+    char out[700], out2[700], script[700], params[1600], want[200], *got;
+    int64_t t0;
+    FILE *f;
+
+    if (geteuid() == 0 && !getpwnam("nobody"))
+        return; /* root, and no account to run the commands as */
+    env_init(&e, "notify-run");
+    e.cfg->notify_user = (char *)"nobody";
+    e.cfg->notify_timeout = 1;
+    chmod(e.tmp, 0755);
+    snprintf(out, sizeof(out), "%s/out", e.tmp);
+    mkdir(out, 0777);
+    chmod(out, 0777);
+    snprintf(script, sizeof(script), "%s/hook.sh", e.tmp);
+    f = fopen(script, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("#!/bin/sh\n/usr/bin/env | LC_ALL=C sort > \"$1\"\n", f);
+    fclose(f);
+    chmod(script, 0755);
+    ck_assert_int_eq(jobs_new(e.cfg, &e.jobs), 0);
+
+    /* ERROR (flag 2): the command runs with the job's id and state in a clean environment */
+    snprintf(out, sizeof(out), "%s/out/err.txt", e.tmp);
+    snprintf(params, sizeof(params), "hook %s", out);
+    failing_job(&e, "a", FERRY_NOTIFY_JOB_ERROR, script, params, id);
+    got = wait_file(out, 10000);
+    ck_assert_ptr_nonnull(got);
+    snprintf(want, sizeof(want),
+             "FERRY_JOB_ID=%s\nFERRY_JOB_STATE=ERROR\nFERRY_NOTIFY_EVENT=ERROR\n"
+             "PATH=/usr/local/bin:/usr/bin:/bin\nPWD=/\n", id);
+    ck_assert_str_eq(got, want);
+    free(got);
+
+    /* DISABLE (4) with ERROR (2): nothing runs */
+    snprintf(out2, sizeof(out2), "%s/out/disabled.txt", e.tmp);
+    snprintf(params, sizeof(params), "hook %s", out2);
+    failing_job(&e, "b", FERRY_NOTIFY_JOB_ERROR | FERRY_NOTIFY_DISABLE, script, params, id2);
+
+    /* a command that hangs is killed after notify-timeout (1 s); the API stays responsive */
+    failing_job(&e, "c", FERRY_NOTIFY_JOB_ERROR, "/bin/sleep", "sleep 30", id3);
+    t0 = ferry_clock_ms();
+    for (int i = 0; i < 20; i++) {
+        struct ferry_job_info *info = get(&e, id3);
+        ck_assert_int_eq(info->state, FERRY_JOB_ERROR);
+        ferry_job_info_free(info);
+    }
+    ck_assert_int_lt(ferry_clock_ms() - t0, 500);
+    ct_sleep_ms(2000);
+    ck_assert_int_eq(access(out2, F_OK), -1);
+    /* stopping does not wait for anything: children are killed and reaped */
+    t0 = ferry_clock_ms();
+    e.jobs = jobs_free(e.jobs);
+    ck_assert_int_lt(ferry_clock_ms() - t0, 3000);
+    e.cfg->notify_user = NULL;
+    env_done(&e);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -199,6 +305,7 @@ main(void)
 
     ct_add(s, "settings", test_settings);
     ct_add(s, "migration", test_migration);
+    ct_add(s, "run", test_run);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
