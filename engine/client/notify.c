@@ -326,7 +326,8 @@ notify_posts_done(struct notify *n)
     CURLMsg *m;
     int left;
 
-    while ((m = curl_multi_info_read(n->multi, &left))) {
+    for (m = curl_multi_info_read(n->multi, &left); m;
+         m = curl_multi_info_read(n->multi, &left)) {
         struct notify_post *p = NULL;
         long status = 0;
         char ebuf[256];

@@ -4,8 +4,8 @@
 # given and a clean environment, after TRANSFERRED and after an ERROR (404 source); a
 # NotifyUrl receives the job's JSON (a python3 http.server); a command that hangs is killed
 # after notify-timeout while jobs still complete and ferryd answers Identify; NotifyFlags
-# DISABLE runs nothing; the settings survive a restart. As root, commands run as
-# notify-user (nobody here), never as root.
+# DISABLE runs nothing; an unreachable URL is a logged warning; the settings survive a
+# restart. As root, commands run as notify-user (nobody here), never as root.
 . "$(dirname "$0")/../lib/ferry-test.sh"
 
 chmod 0755 "$FT_TMP"   # the notify user reaches the hook script and its output directory
@@ -148,6 +148,19 @@ ft_assert_eq 6 "$(show "$idd" State)" "the disabled job transferred"
 sleep 1
 [ ! -e "$FT_TMP/out/disabled.txt" ] || ft_fail "a command ran despite BG_NOTIFY_DISABLE"
 ft_assert_eq "$nposts" "$(ls "$FT_TMP/posts" | grep -c '^post-')" "no POST with DISABLE"
+
+# 4b. A receiver that is not there: the job completes, the failure is a logged warning.
+dead="http://127.0.0.1:$(ft_free_port)/gone"
+idu=$("${C[@]}" job create deadurl "$url" "$FT_TMP/in/u.bin" --notify-url "$dead") \
+    || ft_fail "create with a dead URL"
+for _ in $(seq 1 100); do
+    grep -q "job $idu: TRANSFERRED notification POST to '$dead' failed" "$FT_TMP/cli/ferryd.log" \
+        && break
+    sleep 0.1
+done
+grep -q "WARN notify: job $idu: TRANSFERRED notification POST to '$dead' failed" \
+    "$FT_TMP/cli/ferryd.log" || ft_fail "no warning for the unreachable notify URL"
+ft_assert_eq 6 "$(show "$idu" State)" "the job with a dead notify URL transferred"
 
 # 5. Persistence: settings of a suspended job survive a restart, and fire afterwards.
 idp=$("${C[@]}" job create persist "$url" "$FT_TMP/in/p.bin" --suspended) || ft_fail "create"
