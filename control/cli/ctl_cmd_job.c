@@ -12,6 +12,7 @@
 #include "ctl_cmd.h"
 #include "ctl_progress.h"
 #include "ferry/common.h"
+#include "ferry/jobs.h"
 #include "wsman_names.h"
 
 #define JOB_URI WSMAN_URI_BITS_CLIENT_JOB
@@ -167,10 +168,91 @@ job_put_props(struct ctl_ctx *ctx, struct ctl_session *s, const char *id,
     return CTL_EXIT_OK;
 }
 
+/* --notify-cmd, --notify-url, --notify-flags of `job create` and `job set`. */
+struct job_notify_opts {
+    const char *cmd;     /* "PROG ARG..." (split here and by ferryd), "" clears */
+    const char *url;     /* "" clears */
+    char flags[16];      /* "" = not given */
+};
+
+/* Parse one of the notify options into o; 1 when c is not one, 0, or a usage exit. */
+static int
+job_notify_opt(const char *cmd, struct job_notify_opts *o, int c, const char *arg)
+{
+    uint64_t v;
+
+    switch (c) {
+    case 'C': {
+        char **argv = NULL;
+        size_t argc = 0;
+        int r = ferry_cmdline_split(arg, &argv, &argc);
+        bool abs = r == 0 && argc > 0 && argv[0][0] == '/';
+
+        ferry_cmdline_free(argv, argc);
+        if (r == 0 && argc == 0 && *arg)
+            return ctl_usage(cmd, "--notify-cmd has no words (use '' to clear it)");
+        if (r < 0 || (argc > 0 && !abs))
+            return ctl_usage(cmd, "--notify-cmd '%s' is not 'PROGRAM ARG...' with an absolute "
+                             "PROGRAM (words, '...', \"...\", backslash; no shell)", arg);
+        o->cmd = arg;
+        return 0;
+    }
+    case 'U':
+        o->url = arg;
+        return 0;
+    case 'F':
+        if (ctl_parse_u64(arg, FERRY_NOTIFY_ALL_FLAGS, &v) < 0)
+            return ctl_usage(cmd, "--notify-flags '%s' is not 0..31 (1 transferred, 2 error, "
+                             "4 disable, 8 modification, 16 file transferred)", arg);
+        snprintf(o->flags, sizeof(o->flags), "%llu", (unsigned long long)v);
+        return 0;
+    }
+    return 1;
+}
+
+/* SetNotifyCmdLine for --notify-cmd: Program is its first word, Parameters the whole line
+ * (ferryd splits it again into the argv). */
+static int
+job_notify_cmd_apply(struct ctl_ctx *ctx, struct ctl_session *s, const char *id,
+                     const char *cmd)
+{
+    struct ctl_pair sel = {"JobId", id}, params[2];
+    struct ctl_response *resp = NULL;
+    char **argv = NULL;
+    size_t argc = 0, np = 0;
+    int r;
+
+    if (ferry_cmdline_split(cmd, &argv, &argc) < 0)
+        return ctl_fail(ctx, CTL_EXIT_USAGE, "--notify-cmd '%s' is not valid", cmd);
+    params[np++] = (struct ctl_pair){"Program", argc ? argv[0] : ""};
+    if (argc)
+        params[np++] = (struct ctl_pair){"Parameters", cmd};
+    r = ctl_session_invoke(s, JOB_URI, "SetNotifyCmdLine", &sel, 1, params, np, &resp);
+    ferry_cmdline_free(argv, argc);
+    ctl_response_free(resp);
+    if (r < 0)
+        return ctl_report(ctx, s, r);
+    return CTL_EXIT_OK;
+}
+
+/* The Put properties of the notify options; returns how many were added to props. */
+static size_t
+job_notify_props(const struct job_notify_opts *o, struct ctl_pair *props)
+{
+    size_t n = 0;
+
+    if (o->url)
+        props[n++] = (struct ctl_pair){"NotifyUrl", o->url};
+    if (o->flags[0])
+        props[n++] = (struct ctl_pair){"NotifyFlags", o->flags};
+    return n;
+}
+
 struct job_create_opts {
     bool suspended;
     const char *description;
     int priority;
+    struct job_notify_opts notify;
 };
 
 static int
@@ -178,7 +260,10 @@ job_create_opt(int c, const char *arg, void *data)
 {
     struct job_create_opts *o = data;
     unsigned p;
+    int r = job_notify_opt("job create", &o->notify, c, arg);
 
+    if (r != 1)
+        return r;
     switch (c) {
     case 's':
         o->suspended = true;
@@ -202,10 +287,14 @@ job_create(struct ctl_ctx *ctx, int argc, char **argv)
         {"suspended", no_argument, NULL, 's'},
         {"description", required_argument, NULL, 'd'},
         {"priority", required_argument, NULL, 'p'},
+        {"notify-cmd", required_argument, NULL, 'C'},
+        {"notify-url", required_argument, NULL, 'U'},
+        {"notify-flags", required_argument, NULL, 'F'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    struct job_create_opts o = {false, NULL, -1};
+    struct job_create_opts o = {false, NULL, -1, {NULL, NULL, ""}};
+    bool settle;
     struct ctl_session *s = NULL;
     struct ctl_response *resp = NULL;
     struct ctl_pair params[5];
@@ -223,9 +312,10 @@ job_create(struct ctl_ctx *ctx, int argc, char **argv)
     params[np++] = (struct ctl_pair){"DisplayName", pos[0]};
     params[np++] = (struct ctl_pair){"RemoteUrl", pos[1]};
     params[np++] = (struct ctl_pair){"LocalFile", pos[2]};
-    /* a priority is set before the job may start: create suspended, Put, then resume */
-    params[np++] = (struct ctl_pair){"Suspend", o.suspended || o.priority >= 0 ? "true"
-                                                                               : "false"};
+    /* a priority or notification is set before the job may start: create suspended, set,
+     * then resume */
+    settle = o.priority >= 0 || o.notify.cmd || o.notify.url || o.notify.flags[0];
+    params[np++] = (struct ctl_pair){"Suspend", o.suspended || settle ? "true" : "false"};
     if (o.description)
         params[np++] = (struct ctl_pair){"Description", o.description};
     r = ctl_session_invoke(s, JOB_URI, "CreateJob", NULL, 0, params, np, &resp);
@@ -243,14 +333,28 @@ job_create(struct ctl_ctx *ctx, int argc, char **argv)
         r = ctl_fail(ctx, CTL_EXIT_FAILED, "out of memory");
         goto out;
     }
-    if (o.priority >= 0) {
+    if (settle) {
         char num[16];
-        struct ctl_pair prop = {"Priority", num};
+        struct ctl_pair props[3];
+        size_t nprops = 0;
 
-        snprintf(num, sizeof(num), "%d", o.priority);
-        r = job_put_props(ctx, s, id, &prop, 1, false);
+        if (o.notify.cmd) {
+            r = job_notify_cmd_apply(ctx, s, id, o.notify.cmd);
+            if (r != CTL_EXIT_OK) {
+                fprintf(stderr, "ferryctl: job %s was created but its --notify-cmd was not "
+                        "set\n", id);
+                goto out;
+            }
+        }
+        if (o.priority >= 0) {
+            snprintf(num, sizeof(num), "%d", o.priority);
+            props[nprops++] = (struct ctl_pair){"Priority", num};
+        }
+        nprops += job_notify_props(&o.notify, props + nprops);
+        r = nprops ? job_put_props(ctx, s, id, props, nprops, false) : CTL_EXIT_OK;
         if (r != CTL_EXIT_OK) {
-            fprintf(stderr, "ferryctl: job %s was created but its priority was not set\n", id);
+            fprintf(stderr, "ferryctl: job %s was created but its priority or notification "
+                    "was not set\n", id);
             goto out;
         }
         if (!o.suspended) {
@@ -410,9 +514,10 @@ job_show(struct ctl_ctx *ctx, int argc, char **argv)
 }
 
 struct job_set_opts {
-    struct ctl_pair props[8];
-    char nums[8][24];
+    struct ctl_pair props[10];
+    char nums[10][24];
     size_t n;
+    struct job_notify_opts notify;
 };
 
 static int
@@ -423,7 +528,10 @@ job_set_opt(int c, const char *arg, void *data)
     uint64_t v;
     unsigned p;
     size_t i = o->n;
+    int r = job_notify_opt("job set", &o->notify, c, arg);
 
+    if (r != 1)
+        return r;
     if (i >= 8)
         return ctl_usage("job set", "too many options");
     switch (c) {
@@ -472,6 +580,9 @@ job_set(struct ctl_ctx *ctx, int argc, char **argv)
         {"no-progress-timeout", required_argument, NULL, 't'},
         {"connections", required_argument, NULL, 'c'},
         {"bandwidth-limit", required_argument, NULL, 'b'},
+        {"notify-cmd", required_argument, NULL, 'C'},
+        {"notify-url", required_argument, NULL, 'U'},
+        {"notify-flags", required_argument, NULL, 'F'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -484,12 +595,15 @@ job_set(struct ctl_ctx *ctx, int argc, char **argv)
     r = ctl_args("job set", argc, argv, opts, 1, pos, job_set_opt, &o);
     if (r != 0)
         return r == CTL_ARGS_HELP ? CTL_EXIT_OK : r;
-    if (o.n == 0)
+    o.n += job_notify_props(&o.notify, o.props + o.n);
+    if (o.n == 0 && !o.notify.cmd)
         return ctl_usage("job set", "nothing to set");
     r = ctl_ctx_session(ctx, NULL, &s);
     if (r < 0)
         return -r;
-    r = job_put_props(ctx, s, pos[0], o.props, o.n, true);
+    r = o.notify.cmd ? job_notify_cmd_apply(ctx, s, pos[0], o.notify.cmd) : CTL_EXIT_OK;
+    if (r == CTL_EXIT_OK)
+        r = job_put_props(ctx, s, pos[0], o.props, o.n, true);
     ctl_session_free(s);
     return r;
 }

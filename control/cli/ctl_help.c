@@ -76,7 +76,13 @@ static const struct {
      "\n"
      "  --suspended        leave the job SUSPENDED (start it with `job resume`)\n"
      "  --description D    the job's Description\n"
-     "  --priority P       foreground|high|normal|low or 0..3 (default normal)\n"},
+     "  --priority P       foreground|high|normal|low or 0..3 (default normal)\n"
+     "  --notify-cmd 'PROG ARG...'  run PROG (absolute path) with these words as its argv\n"
+     "                     on the job's notifications; split by ferryctl and ferryd:\n"
+     "                     spaces separate, '...' and \"...\" quote, \\ escapes; no shell\n"
+     "  --notify-url URL   POST the job's JSON to URL on its notifications\n"
+     "  --notify-flags N   NotifyFlags: 1 transferred, 2 error, 4 disable,\n"
+     "                     8 modification, 16 file transferred (default 3)\n"},
     {"job add-file",
      "usage: ferryctl job add-file ID URL LOCALFILE\n"
      "\n"
@@ -100,7 +106,10 @@ static const struct {
      "  --min-retry-delay S       MinimumRetryDelay, seconds\n"
      "  --no-progress-timeout S   NoProgressTimeout, seconds (0: every error is fatal)\n"
      "  --connections N           ranges fetched in parallel per file\n"
-     "  --bandwidth-limit B       bytes/s for this job, 0 = none\n"},
+     "  --bandwidth-limit B       bytes/s for this job, 0 = none\n"
+     "  --notify-cmd 'PROG ARG...'  SetNotifyCmdLine ('' clears; see job create)\n"
+     "  --notify-url URL          NotifyUrl ('' clears)\n"
+     "  --notify-flags N          NotifyFlags (0..31)\n"},
     {"job resume",
      "usage: ferryctl job resume ID\n\nResumes a job (SetJobState 2).\n"},
     {"job suspend",

@@ -59,6 +59,8 @@ struct wsman_engine_ops {
     int (*jobs_remove_client_cert)(struct ferry_jobs *, const char *, struct ferry_status *);
     int (*jobs_set_option)(struct ferry_jobs *, const char *, const char *, const char *,
                            struct ferry_status *);
+    int (*jobs_set_notify_cmdline)(struct ferry_jobs *, const char *, const char *,
+                                   const char *, struct ferry_status *);
     void (*jobs_stats)(struct ferry_jobs *, struct ferry_jobs_stats *);
 
     int (*group_create)(struct ferry_server *, const char *, struct ferry_status *);

@@ -21,6 +21,7 @@ const struct wsman_engine_ops wsman_engine_ops_real = {
     .jobs_set_client_cert = ferry_jobs_set_client_cert,
     .jobs_remove_client_cert = ferry_jobs_remove_client_cert,
     .jobs_set_option = ferry_jobs_set_option,
+    .jobs_set_notify_cmdline = ferry_jobs_set_notify_cmdline,
     .jobs_stats = ferry_jobs_stats,
     .group_create = ferry_server_group_create,
     .group_delete = ferry_server_group_delete,

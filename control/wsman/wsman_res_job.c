@@ -53,6 +53,10 @@ job_write_info(struct wsman_response *resp, xmlNodePtr parent, const struct ferr
     wsman_prop(resp, n, "ConnectionsPerFile", "%u", (unsigned)j->connections_per_file);
     wsman_prop(resp, n, "BandwidthLimit", "%llu", (unsigned long long)j->bandwidth_limit);
     wsman_prop(resp, n, "HasCredentials", "%s", j->has_credentials ? "true" : "false");
+    wsman_prop(resp, n, "NotifyFlags", "%u", (unsigned)j->notify_flags);
+    wsman_prop(resp, n, "NotifyProgram", "%s", j->notify_program ? j->notify_program : "");
+    wsman_prop(resp, n, "NotifyCmdLine", "%s", j->notify_cmdline ? j->notify_cmdline : "");
+    wsman_prop(resp, n, "NotifyUrl", "%s", j->notify_url ? j->notify_url : "");
     for (size_t i = 0; i < j->nfiles; i++) {
         const struct ferry_file_info *fi = &j->files[i];
         xmlNodePtr f = xmlNewChild(n, resp->ns_p, (const xmlChar *)"Files", NULL);
@@ -103,6 +107,10 @@ static const struct {
     {"NoProgressTimeout", JP_UINT32, FERRY_JOBPROP_NO_PROGRESS_TIMEOUT, UINT32_MAX},
     {"ConnectionsPerFile", JP_UINT32, FERRY_JOBPROP_CONNECTIONS, 16},
     {"BandwidthLimit", JP_UINT64, FERRY_JOBPROP_BANDWIDTH_LIMIT, UINT64_MAX},
+    {"NotifyFlags", JP_UINT32, FERRY_JOBPROP_NOTIFY_FLAGS, FERRY_NOTIFY_ALL_FLAGS},
+    {"NotifyUrl", JP_STRING, FERRY_JOBPROP_NOTIFY_URL, 2048},
+    {"NotifyProgram", JP_RO, 0, 0},
+    {"NotifyCmdLine", JP_RO, 0, 0},
     {"Files", JP_RO, 0, 0},
     {"JobCreationTime", JP_RO, 0, 0},
     {"JobLastModificationTime", JP_RO, 0, 0},
@@ -128,7 +136,7 @@ job_put(struct wsman_ctx *ctx, const char *const *keys, xmlNodePtr inst,
         const struct wsman_caller *caller, struct wsman_fault *f, struct ferry_status *st)
 {
     struct ferry_job_props props = {0};
-    char *strs[2] = {NULL, NULL};
+    char *strs[3] = {NULL, NULL, NULL};
     int r = 0;
 
     (void)caller;
@@ -176,6 +184,9 @@ job_put(struct wsman_ctx *ctx, const char *const *keys, xmlNodePtr inst,
             if (job_props[i].mask == FERRY_JOBPROP_DISPLAY_NAME) {
                 strs[0] = text;
                 props.display_name = text;
+            } else if (job_props[i].mask == FERRY_JOBPROP_NOTIFY_URL) {
+                strs[2] = text;
+                props.notify_url = text;
             } else {
                 strs[1] = text;
                 props.description = text;
@@ -202,6 +213,9 @@ job_put(struct wsman_ctx *ctx, const char *const *keys, xmlNodePtr inst,
             case FERRY_JOBPROP_CONNECTIONS:
                 props.connections = (uint32_t)v;
                 break;
+            case FERRY_JOBPROP_NOTIFY_FLAGS:
+                props.notify_flags = (uint32_t)v;
+                break;
             default:
                 props.bandwidth_limit = v;
                 break;
@@ -219,6 +233,7 @@ job_put(struct wsman_ctx *ctx, const char *const *keys, xmlNodePtr inst,
 cleanup:
     free(strs[0]);
     free(strs[1]);
+    free(strs[2]);
     return r;
 }
 
@@ -371,6 +386,18 @@ m_set_option(struct wsman_call *c)
                                         &c->st);
 }
 
+/* BITS's SetNotifyCmdLine (IBackgroundCopyJob2): Program an absolute path, Parameters the
+ * command line split into the argv (engine/client/cmdline.c); no Program clears it. */
+static int
+m_set_notify_cmdline(struct wsman_call *c)
+{
+    if (!c->ctx->ops->jobs_set_notify_cmdline)
+        return wsman_fault_set(c->fault, WSMAN_FAULT_INVALID_PARAMETER, "InvalidValue",
+                               "SetNotifyCmdLine is not available.");
+    return c->ctx->ops->jobs_set_notify_cmdline(c->ctx->jobs, c->keys[0], ARG_S(c, 0),
+                                                ARG_S(c, 1), &c->st);
+}
+
 static const struct wsman_method job_methods[] = {
     {"CreateJob", true,
      {{"DisplayName", WSMAN_P_STRING, true},
@@ -414,6 +441,10 @@ static const struct wsman_method job_methods[] = {
     {"SetOption", false,
      {{"Name", WSMAN_P_STRING, true}, {"Value", WSMAN_P_STRING, true}, {NULL, 0, false}},
      m_set_option},
+    {"SetNotifyCmdLine", false,
+     {{"Program", WSMAN_P_STRING, false}, {"Parameters", WSMAN_P_STRING, false},
+      {NULL, 0, false}},
+     m_set_notify_cmdline},
     {NULL, false, {{NULL, 0, false}}, NULL},
 };
 

@@ -20,6 +20,7 @@
 
 struct ferry_rate;
 struct job;
+struct notify;
 struct store;
 struct syncer;
 
@@ -55,6 +56,7 @@ struct ferry_jobs {
     uint32_t paused_reqs;        /* requests held back by bandwidth pacing */
     struct syncer *syncer;       /* the jobs-sync thread (checkpoint fdatasync) */
     struct ferry_rate *rate;     /* global pacing (cfg->bandwidth_limit), NULL = none */
+    struct notify *notify;       /* the notifier thread (notify.c), NULL = none */
 };
 
 #endif

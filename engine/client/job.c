@@ -28,6 +28,7 @@ job_new(void)
     job->state = FERRY_JOB_SUSPENDED;
     job->min_retry_delay = JOB_DEFAULT_RETRY_DELAY;
     job->no_progress_timeout = JOB_DEFAULT_NO_PROGRESS;
+    job->notify_flags = FERRY_NOTIFY_DEFAULT_FLAGS;
     return job;
 }
 
@@ -59,6 +60,9 @@ job_free(struct job *job)
     free(job->proxy_list);
     free(job->proxy_bypass);
     free(job->cert_path);
+    free(job->notify_program);
+    ferry_cmdline_free(job->notify_argv, job->notify_argc);
+    free(job->notify_url);
     ferry_rate_unref(job->rate);
     for (size_t i = 0; i < job->nheaders; i++)
         free(job->headers[i]);
@@ -217,6 +221,15 @@ job_check_props(const struct ferry_config *cfg, const struct job *job,
         return ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER,
                                 FERRY_E_INVALIDARG, "Connections",
                                 "Connections must be 1 to %u", JOB_MAX_CONNECTIONS);
+    if ((props->mask & FERRY_JOBPROP_NOTIFY_FLAGS) &&
+        (props->notify_flags & ~FERRY_NOTIFY_ALL_FLAGS))
+        return ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER,
+                                FERRY_E_INVALIDARG, "NotifyFlags",
+                                "NotifyFlags 0x%X has bits outside 0x1F (1 transferred, 2 "
+                                "error, 4 disable, 8 modification, 16 file transferred)",
+                                (unsigned)props->notify_flags);
+    if ((props->mask & FERRY_JOBPROP_NOTIFY_URL) && props->notify_url && *props->notify_url)
+        return job_url_check(props->notify_url, st, "NotifyUrl");
     (void)cfg;
     return 0;
 }
@@ -253,6 +266,16 @@ job_apply_props(const struct ferry_config *cfg, struct job *job,
         job->connections = props->connections;
     if (props->mask & FERRY_JOBPROP_BANDWIDTH_LIMIT)
         job->bandwidth_limit = props->bandwidth_limit;
+    if (props->mask & FERRY_JOBPROP_NOTIFY_FLAGS)
+        job->notify_flags = props->notify_flags;
+    if (props->mask & FERRY_JOBPROP_NOTIFY_URL) {
+        const char *u = props->notify_url;
+        char *s = u && *u ? strdup(u) : NULL;
+        if (u && *u && !s)
+            return -ENOMEM;
+        free(job->notify_url);
+        job->notify_url = s;
+    }
     job->mtime = ferry_filetime_now();
     return 0;
 }
@@ -287,6 +310,39 @@ job_url_check(const char *url, struct ferry_status *st, const char *param)
         return ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER,
                                 FERRY_E_INVALIDARG, param, "%s '%s' has no host", param, url);
     return 0;
+}
+
+/* Replace the notification command line (validated by the caller); program NULL clears
+ * it. 0 or -ENOMEM with the job unchanged. */
+int
+job_set_notify_cmd(struct job *job, const char *program, char *const *argv, size_t argc)
+{
+    char *prog = NULL, **v = NULL;
+
+    if (program) {
+        prog = strdup(program);
+        v = calloc(argc ? argc : 1, sizeof(*v));
+        if (!prog || !v)
+            goto oom;
+        for (size_t i = 0; i < argc; i++) {
+            v[i] = strdup(argv[i]);
+            if (!v[i]) {
+                ferry_cmdline_free(v, i);
+                v = NULL;
+                goto oom;
+            }
+        }
+    }
+    free(job->notify_program);
+    ferry_cmdline_free(job->notify_argv, job->notify_argc);
+    job->notify_program = prog;
+    job->notify_argv = v;
+    job->notify_argc = program ? argc : 0;
+    return 0;
+oom:
+    free(prog);
+    free(v);
+    return -ENOMEM;
 }
 
 /* Append a file (already validated). */
@@ -432,6 +488,18 @@ job_info(const struct job *job, const struct ferry_config *cfg, uint32_t connect
                                                   : cfg->connections_per_file;
     info->bandwidth_limit = job->bandwidth_limit;
     info->has_credentials = job->has_credentials;
+    info->notify_flags = job->notify_flags;
+    if (job->notify_program) {
+        info->notify_program = strdup(job->notify_program);
+        info->notify_cmdline = ferry_cmdline_join(job->notify_argv, job->notify_argc);
+        if (!info->notify_program || !info->notify_cmdline)
+            goto error;
+    }
+    if (job->notify_url) {
+        info->notify_url = strdup(job->notify_url);
+        if (!info->notify_url)
+            goto error;
+    }
     if (job->nfiles) {
         info->files = calloc(job->nfiles, sizeof(*info->files));
         if (!info->files)
@@ -470,6 +538,9 @@ ferry_job_info_free(struct ferry_job_info *info)
     free(info->display_name);
     free(info->description);
     free(info->owner);
+    free(info->notify_program);
+    free(info->notify_cmdline);
+    free(info->notify_url);
     for (size_t i = 0; i < info->nfiles; i++) {
         free(info->files[i].remote_url);
         free(info->files[i].local_file);

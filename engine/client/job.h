@@ -113,6 +113,11 @@ struct job {
     char **headers;
     size_t nheaders;
     bool has_credentials;
+    uint32_t notify_flags;       /* FERRY_NOTIFY_* (default 3); persisted with the below */
+    char *notify_program;        /* SetNotifyCmdLine: absolute path, NULL = none */
+    char **notify_argv;          /* its argv (argv[0] included) */
+    size_t notify_argc;
+    char *notify_url;            /* ferry: POST the job's JSON here, NULL = none */
     struct job_err err;
     struct jfile *files;
     size_t nfiles;
@@ -133,6 +138,11 @@ struct job {
     uint64_t rate_bps;           /* the rate `rate` was last set to */
     struct xfer *xfer;           /* the fetcher's transfer while it runs */
     struct job *hnext;           /* next job in the same jobs->hash bucket */
+    /* what the notifier saw last (notify.c diffs against it on the jobs thread) */
+    bool notify_seen;
+    enum ferry_job_state notify_state;
+    uint64_t notify_mtime;
+    uint32_t notify_files;
 };
 
 /* ---- job.c: the model and BITS transition rules ---- */
@@ -153,6 +163,9 @@ int job_check_props(const struct ferry_config *cfg, const struct job *job,
 /* Apply validated props. */
 int job_apply_props(const struct ferry_config *cfg, struct job *job,
                     const struct ferry_job_props *props);
+/* Replace the notification command (program NULL = none; argv copied). 0 or -ENOMEM
+ * (nothing changed). */
+int job_set_notify_cmd(struct job *job, const char *program, char *const *argv, size_t argc);
 int job_add_file(struct job *job, const char *remote_url, const char *local_file);
 /* Seconds before the next retry: max(MinimumRetryDelay, cfg floor). */
 uint32_t job_retry_delay(const struct ferry_config *cfg, const struct job *job);

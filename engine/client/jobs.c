@@ -23,6 +23,7 @@
 #include "client/job.h"
 #include "client/jobs_role.h"
 #include "client/localpath.h"
+#include "client/notify.h"
 #include "client/scheduler.h"
 #include "client/store.h"
 #include "client/verify.h"
@@ -960,6 +961,78 @@ ferry_jobs_set_option(struct ferry_jobs *jobs, const char *job_id, const char *n
     return jobs_modified_ret(jobs, job, st);
 }
 
+/* A program path for SetNotifyCmdLine: absolute, bounded, no control characters. */
+static bool
+jobs_notify_program_ok(const char *p)
+{
+    size_t n = strlen(p);
+
+    if (p[0] != '/' || n > FERRY_NOTIFY_MAX_PROGRAM)
+        return false;
+    for (const unsigned char *c = (const unsigned char *)p; *c; c++)
+        if (*c < 0x20 || *c == 0x7f)
+            return false;
+    return true;
+}
+
+/* SetNotifyCmdLine: the command run on the job's notifications (notify.c); program NULL or
+ * "" clears it. */
+int
+ferry_jobs_set_notify_cmdline(struct ferry_jobs *jobs, const char *job_id, const char *program,
+                              const char *parameters, struct ferry_status *st)
+{
+    char **argv = NULL;
+    size_t argc = 0;
+    struct job *job;
+    int r;
+
+    ferry_status_clear(st);
+    if (program && !*program)
+        program = NULL;
+    if (program && !jobs_notify_program_ok(program))
+        return ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER,
+                                FERRY_E_INVALIDARG, "Program",
+                                "Program must be an absolute path of at most %u characters "
+                                "without control characters",
+                                FERRY_NOTIFY_MAX_PROGRAM);
+    if (program && parameters && *parameters) {
+        r = ferry_cmdline_split(parameters, &argv, &argc);
+        if (r == -ENOMEM)
+            return ferry_status_oom(st, r);
+        if (r < 0)
+            return ferry_status_set(st, r, FERRY_STATUS_INVALID_PARAMETER, FERRY_E_INVALIDARG,
+                                    "Parameters",
+                                    "Parameters is not a valid command line (unterminated "
+                                    "quote, trailing backslash, control character, more than "
+                                    "%u words or %u characters)",
+                                    FERRY_NOTIFY_MAX_ARGS, FERRY_NOTIFY_MAX_CMDLINE);
+    }
+    r = jobs_lock_job(jobs, job_id, st, &job);
+    if (r < 0)
+        goto out;
+    if (job_state_final(job->state)) {
+        r = ferry_status_set(st, -EINVAL, FERRY_STATUS_RESULT, FERRY_BG_E_INVALID_STATE, NULL,
+                             "job %s is %s and read-only", job->id,
+                             ferry_job_state_name(job->state));
+        r = jobs_unlock_ret(jobs, r, false);
+        goto out;
+    }
+    if (argc)
+        r = job_set_notify_cmd(job, program, argv, argc);
+    else
+        r = job_set_notify_cmd(job, program, (char *const[]){(char *)program}, program ? 1 : 0);
+    if (r < 0) {
+        r = jobs_unlock_ret(jobs, ferry_status_oom(st, r), false);
+        goto out;
+    }
+    job->mtime = ferry_filetime_now();
+    r = jobs_persist(jobs, job, st);
+    r = jobs_unlock_ret(jobs, r, true);
+out:
+    ferry_cmdline_free(argv, argc);
+    return r;
+}
+
 /* Counters for metrics: jobs per state, bytes fetched and re-fetched, verify failures. */
 void
 ferry_jobs_stats(struct ferry_jobs *jobs, struct ferry_jobs_stats *ret)
@@ -1097,6 +1170,9 @@ jobs_new(const struct ferry_config *cfg, struct ferry_jobs **ret_jobs)
         }
     }
     jobs_prune(jobs);
+    r = notify_new(jobs, &jobs->notify);
+    if (r < 0)
+        goto error;
     r = scheduler_start(jobs);
     if (r < 0)
         goto error;
@@ -1114,6 +1190,7 @@ jobs_free(struct ferry_jobs *jobs)
     if (!jobs)
         return NULL;
     scheduler_stop(jobs);
+    jobs->notify = notify_free(jobs->notify);
     for (size_t i = 0; i < jobs->n; i++)
         job_free(jobs->v[i]);
     free(jobs->v);

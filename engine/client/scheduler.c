@@ -19,6 +19,7 @@
 #include "core/clock.h"
 #include "client/fetcher.h"
 #include "client/job.h"
+#include "client/notify.h"
 #include "client/scheduler.h"
 #include "client/store.h"
 #include "client/syncer.h"
@@ -216,6 +217,7 @@ scheduler_main(void *arg)
         fetcher_run(jobs);
         now = ferry_clock_ms();
         scheduler_tick(jobs, now);
+        notify_scan(jobs);
         fetcher_idle(jobs, now);
         timeout = scheduler_timeout(jobs, now);
         if (jobs->sync_due) {

@@ -27,7 +27,7 @@
 
 static int store_setting_set(struct store *s, const char *key, const char *value);
 
-#define STORE_VERSION 2
+#define STORE_VERSION 3
 #define STORE_BUSY_TIMEOUT_MS 5000
 
 /* Statements of the hot write path, prepared once (store_cached) and reset after use. */
@@ -36,6 +36,8 @@ enum store_stmt {
     STORE_STMT_COMMIT,
     STORE_STMT_JOB_PUT,
     STORE_STMT_FILE_PUT,
+    STORE_STMT_NOTIFY_PUT,
+    STORE_STMT_NOTIFY_DEL,
     STORE_STMT_MAX,
 };
 
@@ -245,7 +247,25 @@ store_migrate(struct store *s)
         if (r < 0)
             return r;
     }
-    /* Future versions: if (version < 3) { ALTER TABLE ...; PRAGMA user_version = 3 } */
+    if (version < 3) {
+        /* v3: per-job notification settings (NotifyFlags, SetNotifyCmdLine, NotifyUrl) in
+         * their own table; a job without a row has the defaults (flags 3, nothing to run). */
+        r = store_exec(s, "BEGIN IMMEDIATE");
+        if (r < 0)
+            return r;
+        r = store_exec(s, "CREATE TABLE IF NOT EXISTS notify(job_id TEXT PRIMARY KEY,"
+                          " flags INTEGER NOT NULL, program TEXT, argv TEXT, url TEXT)");
+        if (r >= 0)
+            r = store_exec(s, "PRAGMA user_version = 3");
+        if (r < 0) {
+            store_exec(s, "ROLLBACK");
+            return r;
+        }
+        r = store_exec(s, "COMMIT");
+        if (r < 0)
+            return r;
+    }
+    /* Future versions: if (version < 4) { ALTER TABLE ...; PRAGMA user_version = 4 } */
     return 0;
 }
 
@@ -572,10 +592,49 @@ store_file_row_put(struct store *s, const char *job_id, size_t idx, const struct
     return r;
 }
 
+/* The job's notify row: written when it differs from the defaults, deleted otherwise. */
+static int
+store_notify_row_put(struct store *s, const struct job *job)
+{
+    sqlite3_stmt *stmt = NULL;
+    char *argv;
+    int r;
+
+    if (job->notify_flags == FERRY_NOTIFY_DEFAULT_FLAGS && !job->notify_program &&
+        !job->notify_url) {
+        r = store_cached(s, STORE_STMT_NOTIFY_DEL, "DELETE FROM notify WHERE job_id = ?1",
+                         &stmt);
+        if (r < 0)
+            return r;
+        store_bind_text(stmt, 1, job->id);
+        return store_cached_step(s, stmt, "delete notify");
+    }
+    r = store_cached(s, STORE_STMT_NOTIFY_PUT,
+                     "INSERT OR REPLACE INTO notify(job_id, flags, program, argv, url)"
+                     " VALUES(?1, ?2, ?3, ?4, ?5)",
+                     &stmt);
+    if (r < 0)
+        return r;
+    argv = store_join(job->notify_argv, job->notify_argc);
+    if (!argv)
+        return -ENOMEM;
+    store_bind_text(stmt, 1, job->id);
+    sqlite3_bind_int64(stmt, 2, job->notify_flags);
+    store_bind_text(stmt, 3, job->notify_program);
+    store_bind_text(stmt, 4, job->notify_program ? argv : NULL);
+    store_bind_text(stmt, 5, job->notify_url);
+    r = store_cached_step(s, stmt, "write notify");
+    free(argv);
+    return r;
+}
+
 static int
 store_job_put_locked(struct store *s, const struct job *job)
 {
     int r = store_job_row_put(s, job);
+
+    if (r >= 0)
+        r = store_notify_row_put(s, job);
 
     for (size_t i = 0; r >= 0 && i < job->nfiles; i++)
         r = store_file_row_put(s, job->id, i, &job->files[i]);
@@ -670,6 +729,7 @@ store_job_delete(struct store *s, const char *job_id)
     static const char *const sql[] = {
         "DELETE FROM chunks WHERE job_id = ?1",
         "DELETE FROM credentials WHERE job_id = ?1",
+        "DELETE FROM notify WHERE job_id = ?1",
         "DELETE FROM files WHERE job_id = ?1",
         "DELETE FROM jobs WHERE id = ?1",
     };
@@ -759,6 +819,40 @@ store_load_files(struct store *s, struct job *job)
     if (rc != SQLITE_DONE)
         r = store_err(s, rc, "read files");
 done:
+    sqlite3_finalize(stmt);
+    return r;
+}
+
+/* The job's notification settings (defaults when it has no row). */
+static int
+store_load_notify(struct store *s, struct job *job)
+{
+    sqlite3_stmt *stmt;
+    int r, rc;
+
+    r = store_prepare(s, "SELECT flags, program, argv, url FROM notify WHERE job_id = ?1",
+                      &stmt);
+    if (r < 0)
+        return r;
+    store_bind_text(stmt, 1, job->id);
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        job->notify_flags = (uint32_t)sqlite3_column_int64(stmt, 0) & FERRY_NOTIFY_ALL_FLAGS;
+        if (sqlite3_column_type(stmt, 1) != SQLITE_NULL) {
+            job->notify_program = store_col_strdup(stmt, 1);
+            r = store_split((const char *)sqlite3_column_text(stmt, 2), &job->notify_argv,
+                            &job->notify_argc);
+            if (r >= 0 && !job->notify_program)
+                r = -ENOMEM;
+        }
+        if (r >= 0 && sqlite3_column_type(stmt, 3) != SQLITE_NULL) {
+            job->notify_url = store_col_strdup(stmt, 3);
+            if (!job->notify_url)
+                r = -ENOMEM;
+        }
+    } else if (rc != SQLITE_DONE) {
+        r = store_err(s, rc, "read notify");
+    }
     sqlite3_finalize(stmt);
     return r;
 }
@@ -919,6 +1013,9 @@ store_load(struct store *s, struct job ***ret_v, size_t *ret_n)
         if (r < 0)
             goto error;
         r = store_load_chunks(s, v[i]);
+        if (r < 0)
+            goto error;
+        r = store_load_notify(s, v[i]);
         if (r < 0)
             goto error;
         r = store_cred_count(s, v[i]->id);

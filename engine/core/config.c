@@ -129,6 +129,18 @@ const struct ferry_config_option config_options[] = {
     {"stall-timeout", "SECONDS", FERRY_CONFIG_UNSIGNED, "60",
      "a transfer receiving no bytes this long is a transient error", OFF(stall_timeout), 1,
      86400, NULL},
+    {"notify-user", "NAME", FERRY_CONFIG_STRING, "ferry",
+     "account that job notification commands run as when ferryd runs as root (never root)",
+     OFF(notify_user), 0, 0, NULL},
+    {"notify-timeout", "SECONDS", FERRY_CONFIG_UNSIGNED, "30",
+     "a notification command is killed, a notification POST abandoned, after this long",
+     OFF(notify_timeout), 1, 3600, NULL},
+    {"notify-queue", "N", FERRY_CONFIG_UNSIGNED, "64",
+     "job notifications waiting to run; more are dropped (and logged)", OFF(notify_queue), 1,
+     100000, NULL},
+    {"notify-max-running", "N", FERRY_CONFIG_UNSIGNED, "4",
+     "notification commands (and, apart, POSTs) running at once", OFF(notify_max_running), 1,
+     64, NULL},
 };
 /* clang-format on */
 

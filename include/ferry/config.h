@@ -123,6 +123,11 @@ struct ferry_config {
     unsigned retry_delay_min;          /* --min-retry-delay floor, s (5) */
     unsigned connect_timeout;          /* --connect-timeout, s (30) */
     unsigned stall_timeout;            /* --stall-timeout: no bytes for s -> transient (60) */
+    char *notify_user;                 /* --notify-user: commands run as it when ferryd is
+                                          root (default ferry; never root) */
+    unsigned notify_timeout;           /* --notify-timeout: s a command or POST may take (30) */
+    unsigned notify_queue;             /* --notify-queue: notifications waiting (64) */
+    unsigned notify_max_running;       /* --notify-max-running: commands / POSTs at once (4) */
 
     /* sections of the layers above (ferry_config_new_with) and their structs */
     const struct ferry_config_section *sections[FERRY_CONFIG_MAX_SECTIONS];

@@ -51,6 +51,20 @@ enum ferry_error_context {
 
 #define FERRY_SIZE_UNKNOWN UINT64_MAX
 
+/* NotifyFlags (BG_NOTIFY_*). FILE_RANGES_TRANSFERRED (0x20) is not supported. */
+enum {
+    FERRY_NOTIFY_JOB_TRANSFERRED = 0x1,
+    FERRY_NOTIFY_JOB_ERROR = 0x2,
+    FERRY_NOTIFY_DISABLE = 0x4,
+    FERRY_NOTIFY_JOB_MODIFICATION = 0x8,
+    FERRY_NOTIFY_FILE_TRANSFERRED = 0x10,
+};
+#define FERRY_NOTIFY_ALL_FLAGS 0x1Fu
+#define FERRY_NOTIFY_DEFAULT_FLAGS 0x3u   /* BITS: transferred | error */
+#define FERRY_NOTIFY_MAX_CMDLINE 4000u    /* BITS: parameters of SetNotifyCmdLine */
+#define FERRY_NOTIFY_MAX_ARGS 64u
+#define FERRY_NOTIFY_MAX_PROGRAM 4096u
+
 struct ferry_job_create {
     const char *display_name;  /* required, <= 256 chars */
     const char *remote_url;    /* first file (required) */
@@ -97,6 +111,10 @@ struct ferry_job_info {
     uint32_t connections_per_file; /* configured ranges in parallel */
     uint64_t bandwidth_limit;      /* bytes/s, 0 = none */
     bool has_credentials;          /* never the credentials themselves */
+    uint32_t notify_flags;         /* FERRY_NOTIFY_* */
+    char *notify_program;          /* absolute path, NULL = no command */
+    char *notify_cmdline;          /* its argv, quoted canonically; NULL = no command */
+    char *notify_url;              /* ferry: POST of the job's JSON, NULL = none */
     struct ferry_file_info *files;
     size_t nfiles;
 };
@@ -118,6 +136,8 @@ enum {
     FERRY_JOBPROP_NO_PROGRESS_TIMEOUT = 1u << 4,
     FERRY_JOBPROP_CONNECTIONS = 1u << 5,      /* ferry: ranges in parallel per file (1..16) */
     FERRY_JOBPROP_BANDWIDTH_LIMIT = 1u << 6,  /* ferry: bytes/s, 0 = none */
+    FERRY_JOBPROP_NOTIFY_FLAGS = 1u << 7,     /* FERRY_NOTIFY_* (0..0x1F) */
+    FERRY_JOBPROP_NOTIFY_URL = 1u << 8,       /* ferry: http(s) URL, "" or NULL = none */
 };
 struct ferry_job_props {
     unsigned mask;
@@ -128,6 +148,8 @@ struct ferry_job_props {
     uint32_t no_progress_timeout;
     uint32_t connections;
     uint64_t bandwidth_limit;
+    uint32_t notify_flags;
+    const char *notify_url;
 };
 
 FERRY_API int ferry_jobs_create(struct ferry_jobs *jobs, const struct ferry_job_create *req,
@@ -179,6 +201,19 @@ FERRY_API int ferry_jobs_remove_client_cert(struct ferry_jobs *jobs, const char 
 FERRY_API int ferry_jobs_set_option(struct ferry_jobs *jobs, const char *job_id,
                                     const char *name, const char *value,
                                     struct ferry_status *st);
+
+/* SetNotifyCmdLine: `program` an absolute path (NULL or "" clears the command); the argv is
+ * ferry_cmdline_split(parameters), or just { program } when parameters is NULL or empty
+ * (BITS: the first parameter repeats the program; ferry passes the words as given). */
+FERRY_API int ferry_jobs_set_notify_cmdline(struct ferry_jobs *jobs, const char *job_id,
+                                            const char *program, const char *parameters,
+                                            struct ferry_status *st);
+
+/* The notification command line's syntax (engine/client/cmdline.c: words, '...', "...",
+ * backslash; never a shell). Split: 0, -EINVAL (refused line), -ENOMEM. */
+FERRY_API int ferry_cmdline_split(const char *s, char ***ret_argv, size_t *ret_argc);
+FERRY_API char *ferry_cmdline_join(char *const *argv, size_t argc);
+FERRY_API void ferry_cmdline_free(char **argv, size_t argc);
 
 /* Counters for metrics. */
 struct ferry_jobs_stats {

@@ -25,6 +25,11 @@ ft_assert_eq "create delete list" "$(complete_words ferryctl group '')" "group s
 ft_assert_eq "publish" "$(complete_words ferryctl url p)" "url subcommands"
 ft_assert_eq "--suspended" "$(complete_words ferryctl job create --su)" "job create option"
 ft_assert_eq "--complete" "$(complete_words ferryctl job wait x --comp)" "job wait option"
+ft_assert_eq "--notify-cmd --notify-flags --notify-url" \
+    "$(complete_words ferryctl job create --noti)" "job create notify options"
+ft_assert_eq "--notify-cmd --notify-flags --notify-url" \
+    "$(complete_words ferryctl job set x --noti)" "job set notify options"
+ft_assert_eq "" "$(complete_words ferryctl job set x --notify-url '')" "nothing for a URL value"
 ft_assert_eq "foreground high low normal" \
     "$(complete_words ferryctl job set x --priority '')" "--priority values"
 ft_assert_eq "admin user" "$(complete_words ferryctl user add --role '')" "--role values"

@@ -37,10 +37,11 @@ struct fake_engine {
     size_t njobs;
     struct fake_group groups[FAKE_MAX_GROUPS];
     size_t ngroups;
-    char last[8][256];
+    char last[10][256];
 };
 
-enum { L_USER, L_PASS, L_PROXY, L_CERT, L_OPTION, L_SSL, L_CERTS, L_STATE };
+enum { L_USER, L_PASS, L_PROXY, L_CERT, L_OPTION, L_SSL, L_CERTS, L_STATE, L_NOTIFY_CMD,
+       L_NOTIFY_URL };
 
 struct fake_engine *
 fake_engine_new(void)
@@ -92,9 +93,9 @@ const char *
 fake_engine_last(struct fake_engine *fe, const char *what)
 {
     static const char *const names[] = {"user", "password", "proxy", "cert", "option", "ssl",
-                                        "certs", "state"};
+                                        "certs", "state", "notify_cmd", "notify_url"};
 
-    for (size_t i = 0; i < 8; i++)
+    for (size_t i = 0; i < 10; i++)
         if (strcmp(names[i], what) == 0)
             return fe->last[i];
     return "";
@@ -257,6 +258,11 @@ f_set_props(struct ferry_jobs *jobs, const char *id, const struct ferry_job_prop
         j->info.connections_per_file = p->connections;
     if (p->mask & FERRY_JOBPROP_BANDWIDTH_LIMIT)
         j->info.bandwidth_limit = p->bandwidth_limit;
+    if (p->mask & FERRY_JOBPROP_NOTIFY_FLAGS)
+        j->info.notify_flags = p->notify_flags;
+    if (p->mask & FERRY_JOBPROP_NOTIFY_URL)
+        snprintf(((struct fake_engine *)jobs)->last[L_NOTIFY_URL], 256, "%s",
+                 p->notify_url ? p->notify_url : "");
     j->info.modification_time = ferry_filetime_now();
     return 0;
 }
@@ -431,6 +437,19 @@ static int
 f_remove_cert(struct ferry_jobs *jobs, const char *id, struct ferry_status *st)
 {
     return job_find((struct fake_engine *)jobs, id, st) ? 0 : -ENOENT;
+}
+
+static int
+f_set_notify_cmdline(struct ferry_jobs *jobs, const char *id, const char *program,
+                     const char *params, struct ferry_status *st)
+{
+    struct fake_engine *fe = (struct fake_engine *)jobs;
+
+    if (!job_find(fe, id, st))
+        return -ENOENT;
+    snprintf(fe->last[L_NOTIFY_CMD], 256, "%s|%s", program ? program : "",
+             params ? params : "");
+    return 0;
 }
 
 static int
@@ -809,6 +828,7 @@ const struct wsman_engine_ops fake_engine_ops = {
     .jobs_set_client_cert = f_set_cert,
     .jobs_remove_client_cert = f_remove_cert,
     .jobs_set_option = f_set_option,
+    .jobs_set_notify_cmdline = f_set_notify_cmdline,
     .jobs_stats = f_jobs_stats,
     .group_create = f_group_create,
     .group_delete = f_group_delete,

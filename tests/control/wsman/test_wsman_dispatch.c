@@ -417,6 +417,15 @@ START_TEST(test_invoke_and_params)
                                "<p:Name>Mirror</p:Name><p:Value>http://m/x</p:Value>"),
                      200);
     ck_assert_str_eq(fake_engine_last(T.fe, "option"), "Mirror=http://m/x");
+    /* SetNotifyCmdLine (BITS's, IBackgroundCopyJob2): both strings reach the engine */
+    ck_assert_int_eq(wt_invoke(&T, NS_JOB, "SetNotifyCmdLine", "JobId", idc,
+                               "<p:Program>/usr/bin/logger</p:Program>"
+                               "<p:Parameters>logger -t 'a b'</p:Parameters>"),
+                     200);
+    expect_str("//p:SetNotifyCmdLine_OUTPUT/p:ReturnValue", "0");
+    ck_assert_str_eq(fake_engine_last(T.fe, "notify_cmd"), "/usr/bin/logger|logger -t 'a b'");
+    ck_assert_int_eq(wt_invoke(&T, NS_JOB, "SetNotifyCmdLine", "JobId", idc, ""), 200);
+    ck_assert_str_eq(fake_engine_last(T.fe, "notify_cmd"), "|");
     /* SetCredentials: recorded, never shown by Get */
     ck_assert_int_eq(wt_invoke(&T, NS_JOB, "SetCredentials", "JobId", idc,
                                "<p:Target>0</p:Target><p:Scheme>0</p:Scheme>"
@@ -536,6 +545,24 @@ START_TEST(test_put)
     expect_str("//p:BitsClientJob/p:MinimumRetryDelay", "30");
     expect_str("//p:BitsClientJob/p:ConnectionsPerFile", "8");
     expect_str("//p:BitsClientJob/p:BandwidthLimit", "1048576");
+    /* the notification properties: NotifyFlags (0..31) and ferry's NotifyUrl are writable,
+     * NotifyProgram / NotifyCmdLine read-only (ignored in a Put) */
+    ck_assert_int_eq(
+        wt_send_env(&T, &T.admin,
+                    wt_env(WSMAN_ACTION_PUT, NS_JOB, MID, sel,
+                           "<q:BitsClientJob xmlns:q=\"" NS_JOB "\"><q:NotifyFlags>9"
+                           "</q:NotifyFlags><q:NotifyUrl>http://h/hook</q:NotifyUrl>"
+                           "<q:NotifyCmdLine>/bin/ignored</q:NotifyCmdLine>"
+                           "</q:BitsClientJob>")),
+        200);
+    expect_str("//p:BitsClientJob/p:NotifyFlags", "9");
+    ck_assert_str_eq(fake_engine_last(T.fe, "notify_url"), "http://h/hook");
+    ck_assert_str_eq(fake_engine_last(T.fe, "notify_cmd"), "");
+    expect_fault(wt_send_env(&T, &T.admin,
+                             wt_env(WSMAN_ACTION_PUT, NS_JOB, MID, sel,
+                                    "<q:BitsClientJob xmlns:q=\"" NS_JOB "\"><q:NotifyFlags>32"
+                                    "</q:NotifyFlags></q:BitsClientJob>")),
+                 400, "InvalidRepresentation", "InvalidValues");
     /* unknown property, bad value, bad namespace, engine refusal */
     expect_fault(wt_send_env(&T, &T.admin,
                              wt_env(WSMAN_ACTION_PUT, NS_JOB, MID, sel,
