@@ -404,6 +404,25 @@ jobs_commit_file(struct ferry_jobs *jobs, struct job *job, size_t i)
     return r == 1 ? -ENOENT : r;
 }
 
+/* The job is final (ACKNOWLEDGED or CANCELLED): its credentials are of no further use and
+ * leave jobs.db and its WAL now (a transfer's own copy is wiped when it is freed). A store
+ * failure is logged; the rows then go with the job when it is pruned. */
+static void
+jobs_wipe_credentials(struct ferry_jobs *jobs, struct job *job)
+{
+    int r;
+
+    if (!job->has_credentials)
+        return;
+    r = store_cred_clear(jobs->store, job->id);
+    if (r < 0) {
+        ferry_log_warn("job %s: its credentials could not be wiped from '%s': %s", job->id,
+                       store_path(jobs->store), strerror(-r));
+        return;
+    }
+    job->has_credentials = false;
+}
+
 static int
 jobs_complete(struct ferry_jobs *jobs, struct job *job, struct ferry_status *st)
 {
@@ -419,6 +438,7 @@ jobs_complete(struct ferry_jobs *jobs, struct job *job, struct ferry_status *st)
                                     job->id, job->files[i].local_file, strerror(-r));
     }
     job_set_state(job, FERRY_JOB_ACKNOWLEDGED);
+    jobs_wipe_credentials(jobs, job);
     store_chunks_clear(jobs->store, job->id, SIZE_MAX);
     ferry_log_info("job %s: completed", job->id);
     return 0;
@@ -442,6 +462,7 @@ ferry_jobs_set_state(struct ferry_jobs *jobs, const char *job_id,
     switch (action) {
     case FERRY_JOB_ACTION_CANCEL:
         job_set_state(job, FERRY_JOB_CANCELLED);
+        jobs_wipe_credentials(jobs, job);
         jobs_remove_temps(jobs, job);
         store_chunks_clear(jobs->store, job->id, SIZE_MAX);
         ferry_log_info("job %s: cancelled", job->id);
@@ -1094,6 +1115,8 @@ jobs_new(const struct ferry_config *cfg, struct ferry_jobs **ret_jobs)
             job->no_progress_since = ferry_clock_ms();
         } else if (job->state == FERRY_JOB_TRANSFERRED) {
             jobs_recover_complete(jobs, job);
+        } else if (job_state_final(job->state)) {
+            jobs_wipe_credentials(jobs, job); /* finished by a ferryd that kept them */
         }
     }
     jobs_prune(jobs);
