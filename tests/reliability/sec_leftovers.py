@@ -5,6 +5,8 @@
   HasCredentials turns false when a job reaches ACKNOWLEDGED (Complete) or CANCELLED, and
   no Get / GetError shows them. The Complete job really used them: it fetched from a URL of
   the same daemon whose access rule wants an authenticated user.
+- A URL suffix that collides with a generated name (X.meta4 is X's Metalink manifest) is
+  refused with w:InvalidParameter in both orders; X's manifest stays reachable.
 Exit 0 all good, 1 a case failed, 77 when ferryd does not run the WS-Man endpoint.
 """
 
@@ -147,6 +149,30 @@ def run(tmp, daemons):
           "ReturnValue %s, %s, HasCredentials %s" % (
               rv, "PRESENT" if CANCEL_PW.encode() in raw else "absent", g.get("HasCredentials")),
           rv == "0" and CANCEL_PW.encode() not in raw and g.get("HasCredentials") == "false")
+
+    # ---- 2. suffixes that collide with generated names (X.meta4 = X's Metalink)
+    f = fault_of(lambda: create_url("f.bin.meta4", os.path.join(pub, "g.bin")))
+    t.add("CreateUrl f.bin.meta4 while f.bin is published", "w:InvalidParameter 400",
+          repr(f), f is not None and f[0] == 400 and f[1] == "w:InvalidParameter"
+          and "meta4" in f[2])
+    out = create_url("h.meta4", os.path.join(pub, "h.bin"))
+    t.add("CreateUrl h.meta4 (no h published)", "ReturnValue 0", out.get("ReturnValue"),
+          out.get("ReturnValue") == "0")
+    f = fault_of(lambda: create_url("h", os.path.join(pub, "g.bin")))
+    t.add("CreateUrl h while h.meta4 is published", "w:InvalidParameter 400",
+          repr(f), f is not None and f[0] == 400 and f[1] == "w:InvalidParameter"
+          and "meta4" in f[2])
+    port = int(grp.split(":")[2].split("/")[0])
+    end = time.time() + 10
+    while True:
+        r = relpy.get(port, b"/sec/f.bin.meta4", b"Authorization: Basic " +
+                      base64.b64encode(b"fetcher:" + FETCH_PW.encode()) + b"\r\n")
+        if r.status != 503 or time.time() > end:
+            break
+        time.sleep(0.1)  # the manifest is computed in the background
+    t.add("GET f.bin.meta4 still X's manifest", "200 application/metalink4+xml",
+          "%d %s" % (r.status, r.header("Content-Type")),
+          r.status == 200 and "metalink4" in (r.header("Content-Type") or ""))
 
     rc = d.stop()
     t.add("SIGTERM", "exit 0", str(rc), rc == 0)
