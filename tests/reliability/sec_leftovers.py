@@ -7,6 +7,10 @@
   the same daemon whose access rule wants an authenticated user.
 - A URL suffix that collides with a generated name (X.meta4 is X's Metalink manifest) is
   refused with w:InvalidParameter in both orders; X's manifest stays reachable.
+- Complete when LocalFile's directory was swapped for a symlink leaving the download root:
+  a BITS code (not a bare E_FAIL), the job in ERROR with a GetError context, description
+  and file, one log line; once the directory is back, Resume and Complete put the file in
+  place.
 Exit 0 all good, 1 a case failed, 77 when ferryd does not run the WS-Man endpoint.
 """
 
@@ -24,7 +28,7 @@ from wsmanc import Fault, JOB, GROUP  # noqa: E402
 FETCH_PW = "Fetch-Pw-7c1e9a4b"
 CANCEL_PW = "Cancel-Pw-52d0f3e8"
 E_FAIL = 0x80004005
-CTX_LOCAL_FILE = 2
+CTX_LOCAL_FILE = 4
 
 
 def main():
@@ -173,6 +177,47 @@ def run(tmp, daemons):
     t.add("GET f.bin.meta4 still X's manifest", "200 application/metalink4+xml",
           "%d %s" % (r.status, r.header("Content-Type")),
           r.status == 200 and "metalink4" in (r.header("Content-Type") or ""))
+
+    # ---- 3. Complete when LocalFile's directory became a symlink out of the root
+    c_dir = os.path.join(droot, "c")
+    c_file = os.path.join(c_dir, "f.bin")
+    jx = ws.create_job("complete-escape", grp + "/f.bin", c_file, suspend=True)
+    ws.invoke(JOB, "SetCredentials", [("Target", 0), ("Scheme", 0), ("UserName", "fetcher"),
+                                      ("Password", FETCH_PW)], {"JobId": jx})
+    ws.set_state(jx, 2)
+    wait_state(ws, jx, ("6",))
+    os.rename(c_dir, c_dir + ".moved")
+    os.symlink(outside, c_dir)
+    log_before = d.log_text().count(b"Complete failed")
+    rv = ws.set_state(jx, 1).get("ReturnValue")
+    code = int(rv or "0")
+    t.add("Complete through a swapped directory", "a BITS code, not 0 or bare 0x80004005",
+          "ReturnValue 0x%08x" % code, code not in (0, E_FAIL) and code & 0x80000000)
+    st = ws.job(jx).get("State")
+    ge = ws.get_error(jx)
+    desc = ge.get("ErrorDescription") or ""
+    t.add("GetError after the failed Complete", "State 4, context LOCAL_FILE (4), same code, "
+          "description naming LocalFile",
+          "State %s, ctx %s, code %s, %r" % (st, ge.get("ErrorContext"), ge.get("ErrorCode"),
+                                            desc[:90]),
+          st == "4" and ge.get("ErrorContext") == str(CTX_LOCAL_FILE) and
+          ge.get("ErrorCode") == rv and c_file in desc)
+    n = d.log_text().count(b"Complete failed") - log_before
+    t.add("log lines of the failed Complete", "1", str(n), n == 1)
+    t.add("nothing written outside the root", "empty", ",".join(os.listdir(outside)) or "empty",
+          not os.listdir(outside))
+    os.unlink(c_dir)
+    os.rename(c_dir + ".moved", c_dir)
+    ws.set_state(jx, 2)
+    wait_state(ws, jx, ("6",))
+    rv = ws.set_state(jx, 1).get("ReturnValue")
+    placed = os.path.exists(c_file) and open(c_file, "rb").read() == payload
+    t.add("Resume + Complete once the directory is back", "ReturnValue 0, file in place",
+          "ReturnValue %s, %s" % (rv, "in place" if placed else "missing"),
+          rv == "0" and placed and ws.job(jx).get("State") == "7")
+    raw = db_bytes(d.state)
+    t.add("password bytes in jobs.db/-wal after the second Complete", "absent",
+          "PRESENT" if FETCH_PW.encode() in raw else "absent", FETCH_PW.encode() not in raw)
 
     rc = d.stop()
     t.add("SIGTERM", "exit 0", str(rc), rc == 0)
