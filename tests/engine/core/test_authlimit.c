@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "ferry/auth.h"
@@ -141,6 +142,7 @@ END_TEST
 
 static atomic_uint verify_calls;
 static atomic_int verify_gate; /* 0: block until set */
+static atomic_int verify_nice; /* the nice value of the thread that ran the last check */
 
 static int
 fake_verify(struct ferry_users *users, const char *name, const char *password,
@@ -148,6 +150,7 @@ fake_verify(struct ferry_users *users, const char *name, const char *password,
 {
     (void)users;
     atomic_fetch_add(&verify_calls, 1);
+    atomic_store(&verify_nice, getpriority(PRIO_PROCESS, (id_t)gettid()));
     while (!atomic_load(&verify_gate))
         usleep(1000);
     if (strcmp(name, "admin") == 0 && strcmp(password, "pw") == 0) {
@@ -219,6 +222,9 @@ START_TEST(test_pool)
     atomic_store(&verify_gate, 1);
     for (int i = 0; i < 3; i++)
         wait_done(&boxes[i]);
+    /* PBKDF2 runs niced (10, or the process's own nice when that is higher) */
+    ck_assert_int_ge(atomic_load(&verify_nice), 10);
+    ck_assert_int_ge(atomic_load(&verify_nice), getpriority(PRIO_PROCESS, 0));
     ck_assert_int_eq(reqs[0].result, FERRY_AUTH_OK);
     ck_assert_int_eq(reqs[0].role, FERRY_ROLE_ADMIN);
     ck_assert_int_eq(reqs[1].result, FERRY_AUTH_BAD);
