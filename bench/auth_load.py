@@ -16,11 +16,11 @@ Starts its own ferryd (both roles, loopback), then measures, in phases:
     a 1 MiB Content-Length, then 64 KiB of body, and hold the socket (reopened when ferryd
     closes it);
 and ferryd's RSS (VmRSS from /proc/PID/status, sampled every 50 ms) growth over the quiet
-baseline. The load runs in child processes, the measuring in this one. Goals (issues 17,
+baseline and its CPU (utime + stime of all threads, % of one core) during each phase. The load runs in child processes, the measuring in this one. Goals (issues 17,
 18): p99 within 2x of quiet, WS-Man Get p99 <= 5 ms under the flood, RSS growth <= 32 MiB.
 
   bench/auth_load.py [--ferryd build/control/ferryd] [--runs 3] [--seconds 10]
-      [--guessers 4] [--addrs 64] [--guess-rate 250] [--holders 300] [--json]
+      [--guessers 4] [--addrs 64] [--guess-rate 250] [--holders 300] [--nice N] [--json]
 
 Each run starts a fresh ferryd; with --runs > 1 the medians of the runs are printed last.
 Users get 100000 PBKDF2 iterations (ferryctl user add's default). Python and stdlib only.
@@ -265,6 +265,13 @@ def rss_kib(pid):
     return 0
 
 
+def cpu_s(pid):
+    """utime + stime of the process (all its threads), in seconds."""
+    with open("/proc/%d/stat" % pid) as fh:
+        f = fh.read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class RssSampler:
     def __init__(self, pid):
         self.pid = pid
@@ -341,9 +348,11 @@ def one_run(a, k):
             procs = start_load(stop, q)
             time.sleep(1.0 if procs else 0)  # let the load reach its steady state
             sampler = RssSampler(proc.pid)
+            c0 = cpu_s(proc.pid)
             t0 = time.perf_counter()
             lg, lw, bad = measure(dport, wport, job, a.seconds)
             secs = time.perf_counter() - t0
+            cpu = cpu_s(proc.pid) - c0
             peak = sampler.done()
             stop.set()
             load = {}
@@ -361,6 +370,7 @@ def one_run(a, k):
                 "get_p50_ms": round(pct(lg, 50), 3), "get_p99_ms": round(pct(lg, 99), 3),
                 "wsman_p50_ms": round(pct(lw, 50), 3), "wsman_p99_ms": round(pct(lw, 99), 3),
                 "bad_answers": bad,
+                "ferryd_cpu_pct": round(100.0 * cpu / secs, 1),
                 "rss_growth_mib": round(max(0, peak - base) / 1024.0, 1),
                 "load_per_s": {k2: round(v / (secs + (1.0 if procs else 0)), 1)
                                for k2, v in sorted(load.items())},
@@ -425,7 +435,7 @@ def median_of(runs):
     for ph in ("quiet", "flood", "holders"):
         m[ph] = {}
         for key in ("get_p50_ms", "get_p99_ms", "wsman_p50_ms", "wsman_p99_ms",
-                    "rss_growth_mib", "bad_answers"):
+                    "rss_growth_mib", "ferryd_cpu_pct", "bad_answers"):
             m[ph][key] = round(statistics.median(r[ph][key] for r in runs), 3)
     m["rss_base_mib"] = round(statistics.median(r["rss_base_mib"] for r in runs), 1)
     return m
@@ -435,13 +445,13 @@ def show(title, r):
     print("== %s" % title)
     if "rss_base_mib" in r:
         print("   ferryd RSS after warm-up: %.1f MiB" % r["rss_base_mib"])
-    print("   %-8s %10s %10s %10s %10s %8s %5s" % ("phase", "GET p50", "GET p99", "Get p50",
-                                                 "Get p99", "RSS +MiB", "bad"))
+    print("   %-8s %10s %10s %10s %10s %8s %6s %5s" % (
+        "phase", "GET p50", "GET p99", "Get p50", "Get p99", "RSS +MiB", "CPU %", "bad"))
     for ph in ("quiet", "flood", "holders"):
         x = r[ph]
-        print("   %-8s %8.3fms %8.3fms %8.3fms %8.3fms %8.1f %5d" % (
+        print("   %-8s %8.3fms %8.3fms %8.3fms %8.3fms %8.1f %6.1f %5d" % (
             ph, x["get_p50_ms"], x["get_p99_ms"], x["wsman_p50_ms"], x["wsman_p99_ms"],
-            x["rss_growth_mib"], x["bad_answers"]))
+            x["rss_growth_mib"], x["ferryd_cpu_pct"], x["bad_answers"]))
         if x.get("load_per_s"):
             print("            load: %s" % ", ".join("%s %s/s" % kv for kv in x["load_per_s"].items()))
     for ph, goals in verdict(r).items():
@@ -463,11 +473,17 @@ def main():
     ap.add_argument("--guess-rate", type=float, default=250,
                     help="guesses a second per guesser, 0 = as fast as ferryd answers")
     ap.add_argument("--holders", type=int, default=300)
+    ap.add_argument("--nice", type=int, default=0,
+                    help="add to the nice value of the bench and its ferryd (negative needs "
+                         "root): on a shared host, -5 keeps other users' load out of the "
+                         "figures while attack and victim still compete with each other")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (ferryd.log)")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     if not os.access(a.ferryd, os.X_OK):
         raise SystemExit("no ferryd at %s (--ferryd or $FERRYD)" % a.ferryd)
+    if a.nice:
+        os.nice(a.nice)  # inherited by ferryd and the load processes
     runs = [one_run(a, k) for k in range(a.runs)]
     if a.json:
         print(json.dumps({"runs": runs, "median": median_of(runs) if len(runs) > 1 else None}))
