@@ -63,8 +63,7 @@ const struct config_option config_options[] = {
     {"wsman-max-enums", "N", CONFIG_UNSIGNED, "1024",
      "enumeration contexts alive at once", OFF(wsman_max_enums), 1, 1000000, NULL},
     {"auth-fail-limit", "N", CONFIG_UNSIGNED, "10",
-     "failed logins from one address before it waits (5 s, doubling to 15 min; /24 and /64 "
-     "prefixes at twice it, a user name at it), 0 = no limit",
+     "failed logins per address per minute before refusing, 0 = no limit",
      OFF(auth_fail_limit), 0, 1000000, NULL},
     {"auth-verify-threads", "N", CONFIG_UNSIGNED, "2",
      "threads checking passwords (PBKDF2) for WS-Man and the data port",
