@@ -415,21 +415,88 @@ jobs_commit_file(struct ferry_jobs *jobs, struct job *job, size_t i)
     return r == 1 ? -ENOENT : r;
 }
 
+/* The job is final (ACKNOWLEDGED or CANCELLED): its credentials are of no further use and
+ * leave jobs.db and its WAL now (a transfer's own copy is wiped when it is freed). A store
+ * failure is logged; the rows then go with the job when it is pruned. */
+static void
+jobs_wipe_credentials(struct ferry_jobs *jobs, struct job *job)
+{
+    int r;
+
+    if (!job->has_credentials)
+        return;
+    r = store_cred_clear(jobs->store, job->id);
+    if (r < 0) {
+        ferry_log_warn("job %s: its credentials could not be wiped from '%s': %s", job->id,
+                       store_path(jobs->store), strerror(-r));
+        return;
+    }
+    job->has_credentials = false;
+}
+
+/* The BITS code of a failed rename onto LocalFile, and words for the errno. */
+static uint32_t
+jobs_commit_code(int r, const char **ret_why)
+{
+    *ret_why = strerror(-r);
+    switch (r) {
+    case -EXDEV:
+    case -ELOOP:
+        /* openat2(RESOLVE_BENEATH) refused the way to LocalFile's directory */
+        *ret_why = "its directory now resolves outside the download root (a symlink?)";
+        return FERRY_E_ACCESSDENIED;
+    case -EACCES:
+    case -EPERM:
+    case -EROFS:
+    case -EISDIR:
+    case -ENOTEMPTY:
+        return FERRY_E_ACCESSDENIED;
+    case -EBUSY:
+    case -ETXTBSY:
+        return FERRY_BG_E_DESTINATION_LOCKED;
+    case -ENOSPC:
+    case -EDQUOT:
+        return FERRY_E_DISK_FULL;
+    case -ENOENT:
+        return FERRY_E_FILE_NOT_FOUND;
+    case -ENOTDIR:
+        return FERRY_E_PATH_NOT_FOUND;
+    default:
+        return FERRY_E_FAIL;
+    }
+}
+
+/*
+ * Put every file in place, then ACKNOWLEDGED. A file that cannot be put in place moves the
+ * job to ERROR with a LOCAL_FILE error (GetError names LocalFile and the cause), logged once;
+ * the files already renamed stay, so after the cause is fixed Resume (back to TRANSFERRED:
+ * every chunk is verified) and Complete finish the rest. st gets the same code.
+ */
 static int
 jobs_complete(struct ferry_jobs *jobs, struct job *job, struct ferry_status *st)
 {
     for (size_t i = 0; i < job->nfiles; i++) {
+        const struct jfile *f = &job->files[i];
+        struct ferry_status pst;
+        const char *why;
+        uint32_t code;
         int r = jobs_commit_file(jobs, job, i);
-        if (r < 0)
-            return ferry_status_set(st, r, FERRY_STATUS_RESULT,
-                                    r == -ENOSPC    ? FERRY_E_DISK_FULL
-                                    : r == -EACCES  ? FERRY_E_ACCESSDENIED
-                                    : r == -ENOENT  ? FERRY_E_FILE_NOT_FOUND
-                                                    : FERRY_E_FAIL,
-                                    NULL, "job %s: '%s' could not be put in place (%s)",
-                                    job->id, job->files[i].local_file, strerror(-r));
+
+        if (r >= 0)
+            continue;
+        code = jobs_commit_code(r, &why);
+        ferry_log_warn("job %s: Complete failed: '%s' could not be put in place: %s", job->id,
+                       f->local_file, why);
+        job_set_error(job, FERRY_ERRCTX_LOCAL_FILE, code, f->remote_url,
+                      "Complete: '%s' could not be put in place: %s", f->local_file, why);
+        job_set_state(job, FERRY_JOB_ERROR);
+        jobs_persist(jobs, job, &pst);
+        return ferry_status_set(st, r, FERRY_STATUS_RESULT, code, NULL,
+                                "job %s: '%s' could not be put in place: %s", job->id,
+                                f->local_file, why);
     }
     job_set_state(job, FERRY_JOB_ACKNOWLEDGED);
+    jobs_wipe_credentials(jobs, job);
     store_chunks_clear(jobs->store, job->id, SIZE_MAX);
     ferry_log_event(FERRY_LOG_INFO, FERRY_MSGID_JOB_ACKNOWLEDGED, job->id, NULL,
                     "job %s: completed", job->id);
@@ -454,6 +521,7 @@ ferry_jobs_set_state(struct ferry_jobs *jobs, const char *job_id,
     switch (action) {
     case FERRY_JOB_ACTION_CANCEL:
         job_set_state(job, FERRY_JOB_CANCELLED);
+        jobs_wipe_credentials(jobs, job);
         jobs_remove_temps(jobs, job);
         store_chunks_clear(jobs->store, job->id, SIZE_MAX);
         ferry_log_event(FERRY_LOG_INFO, FERRY_MSGID_JOB_CANCELLED, job->id, NULL,
@@ -1167,6 +1235,8 @@ jobs_new(const struct ferry_config *cfg, struct ferry_jobs **ret_jobs)
             job->no_progress_since = ferry_clock_ms();
         } else if (job->state == FERRY_JOB_TRANSFERRED) {
             jobs_recover_complete(jobs, job);
+        } else if (job_state_final(job->state)) {
+            jobs_wipe_credentials(jobs, job); /* finished by a ferryd that kept them */
         }
     }
     jobs_prune(jobs);

@@ -363,6 +363,11 @@ store_open(const char *state_dir, struct store **ret_store)
     r = store_exec(s, "PRAGMA foreign_keys=OFF");
     if (r < 0)
         goto error;
+    /* deleted rows (wiped or replaced credentials) are overwritten with zeros, not left in
+     * free space of a page */
+    r = store_exec(s, "PRAGMA secure_delete=ON");
+    if (r < 0)
+        goto error;
     r = store_migrate(s);
     if (r < 0)
         goto error;
@@ -1074,6 +1079,30 @@ store_cred_remove(struct store *s, const char *job_id, unsigned target, unsigned
     sqlite3_bind_int(stmt, 2, (int)target);
     sqlite3_bind_int(stmt, 3, (int)scheme);
     return store_step_done(s, stmt, "delete credentials");
+}
+
+/*
+ * Wipe every credential of a job (it reached ACKNOWLEDGED or CANCELLED). With secure_delete
+ * on, the rows' bytes are zeroed in the new page images; the TRUNCATE checkpoint then writes
+ * those over jobs.db and empties jobs.db-wal, where the frames of the SetCredentials that
+ * wrote them were. 0 also when the job had none; -errno when the delete failed.
+ */
+int
+store_cred_clear(struct store *s, const char *job_id)
+{
+    sqlite3_stmt *stmt;
+    int r;
+
+    r = store_prepare(s, "DELETE FROM credentials WHERE job_id = ?1", &stmt);
+    if (r < 0)
+        return r;
+    store_bind_text(stmt, 1, job_id);
+    r = store_step_done(s, stmt, "wipe credentials");
+    if (r < 0)
+        return r;
+    if (sqlite3_changes(s->db) > 0)
+        sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    return 0;
 }
 
 /* How many credentials the job holds (>= 0), or -errno. */

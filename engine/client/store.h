@@ -28,6 +28,8 @@ int store_chunks_clear(struct store *s, const char *job_id, size_t idx);
 int store_cred_set(struct store *s, const char *job_id, unsigned target, unsigned scheme,
                    const char *user, const char *password);
 int store_cred_remove(struct store *s, const char *job_id, unsigned target, unsigned scheme);
+/* Every credential of the job, wiped from jobs.db and its WAL (ACKNOWLEDGED, CANCELLED). */
+int store_cred_clear(struct store *s, const char *job_id);
 int store_cred_count(struct store *s, const char *job_id);
 /* The most recently set credential of `target`; strings malloc()ed, -ENOENT when none. */
 int store_cred_get(struct store *s, const char *job_id, unsigned target, unsigned *ret_scheme,

@@ -10,13 +10,18 @@
  * An address with no failure of its own is never made to wait: the owner of a guessed
  * account keeps logging in from a clean address while the guessers wait.
  * Refused attempts are not counted (they cost nothing), so a guesser's wait ends.
- * Tables are fixed-size; a full table evicts the entry whose last failure is oldest.
+ * Tables are fixed-size and hashed (a keyed FNV-1a, random key per limiter): a key lives
+ * in the LIMIT_WINDOW slots from its hash, so a lookup reads 32 slots, not the table (a
+ * guess flood asks the limiter once or twice per guess, on loop threads, under one lock);
+ * when those slots are taken, the one whose last failure is oldest (then: with the lowest
+ * count) is evicted.
  */
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include "ferry/auth.h"
@@ -28,6 +33,7 @@
 #define LIMIT_BACKOFF_BASE_S 5
 #define LIMIT_BACKOFF_MAX_S 900
 #define LIMIT_FORGET_S 3600
+#define LIMIT_WINDOW 32
 
 struct limit_entry {
     unsigned char key[LIMIT_KEY_MAX];
@@ -44,6 +50,7 @@ struct limit_table {
 struct ferry_authlimit {
     pthread_mutex_t lock;
     unsigned fail_limit;
+    uint64_t hash_key;
     int64_t skew;
     struct limit_table addr, prefix, user;
 };
@@ -74,6 +81,10 @@ ferry_authlimit_new(unsigned fail_limit, struct ferry_authlimit **ret)
         return -ENOMEM;
     pthread_mutex_init(&l->lock, NULL);
     l->fail_limit = fail_limit;
+    /* unpredictable slots, so a guesser cannot aim its keys at one window to evict an
+     * entry; a failing getrandom leaves a fixed key (only that protection is lost) */
+    if (getrandom(&l->hash_key, sizeof(l->hash_key), GRND_NONBLOCK) != sizeof(l->hash_key))
+        l->hash_key = (uint64_t)(uintptr_t)l ^ 0x9e3779b97f4a7c15u;
     if (table_init(&l->addr, LIMIT_ADDR_SLOTS) < 0 ||
         table_init(&l->prefix, LIMIT_PREFIX_SLOTS) < 0 ||
         table_init(&l->user, LIMIT_USER_SLOTS) < 0) {
@@ -142,23 +153,43 @@ limit_keys(const struct sockaddr *sa, unsigned char *addr, size_t *addr_len,
     return true;
 }
 
-/* Locked. The entry of key, forgetting it when stale; with create, a free or the oldest
- * slot is taken for a new key. NULL when absent. */
-static struct limit_entry *
-table_find(struct limit_table *t, const unsigned char *key, size_t keylen, int64_t now,
-           bool create)
+/* The keyed FNV-1a of key: its home slot in a table. */
+static uint64_t
+limit_hash(const struct ferry_authlimit *l, const unsigned char *key, size_t keylen)
 {
-    struct limit_entry *oldest = &t->v[0];
+    uint64_t h = 0xcbf29ce484222325u ^ l->hash_key;
 
-    for (size_t i = 0; i < t->n; i++) {
-        struct limit_entry *e = &t->v[i];
+    for (size_t i = 0; i < keylen; i++) {
+        h ^= key[i];
+        h *= 0x100000001b3u;
+    }
+    h ^= h >> 29;
+    return h;
+}
+
+/* Locked. The entry of key, forgetting it when stale; with create, a free or the oldest
+ * slot of its window is taken for a new key. NULL when absent. */
+static struct limit_entry *
+table_find(const struct ferry_authlimit *l, struct limit_table *t, const unsigned char *key,
+           size_t keylen, int64_t now, bool create)
+{
+    size_t home = (size_t)(limit_hash(l, key, keylen) % t->n);
+    size_t window = t->n < LIMIT_WINDOW ? t->n : LIMIT_WINDOW;
+    struct limit_entry *oldest = &t->v[home];
+
+    for (size_t k = 0; k < window; k++) {
+        struct limit_entry *e = &t->v[(home + k) % t->n];
 
         if (e->keylen == keylen && memcmp(e->key, key, keylen) == 0) {
             if (now - e->last >= LIMIT_FORGET_S)
                 e->count = 0;
             return e;
         }
-        if (!e->keylen || (oldest->keylen && e->last < oldest->last))
+        /* the victim: a free slot, else the oldest failure, else (same second) the lower
+         * count, so a burst of one-off failures does not evict a blocked guesser */
+        if (!e->keylen ||
+            (oldest->keylen && (e->last < oldest->last ||
+                                (e->last == oldest->last && e->count < oldest->count))))
             oldest = e;
     }
     if (!create)
@@ -212,11 +243,11 @@ ferry_authlimit_wait(struct ferry_authlimit *l, const struct sockaddr *sa, const
     pthread_mutex_lock(&l->lock);
     now = limit_now(l);
     if (limit_keys(sa, ak, &alen, pk, &plen)) {
-        a = table_find(&l->addr, ak, alen, now, false);
-        p = table_find(&l->prefix, pk, plen, now, false);
+        a = table_find(l, &l->addr, ak, alen, now, false);
+        p = table_find(l, &l->prefix, pk, plen, now, false);
     }
     if (ulen)
-        u = table_find(&l->user, uk, ulen, now, false);
+        u = table_find(l, &l->user, uk, ulen, now, false);
     wait = entry_wait(a, l->fail_limit, now);
     if (a && a->count > 0) {
         w = entry_wait(p, l->fail_limit * 2, now);
@@ -246,15 +277,15 @@ ferry_authlimit_fail(struct ferry_authlimit *l, const struct sockaddr *sa, const
     pthread_mutex_lock(&l->lock);
     now = limit_now(l);
     if (limit_keys(sa, ak, &alen, pk, &plen)) {
-        e = table_find(&l->addr, ak, alen, now, true);
+        e = table_find(l, &l->addr, ak, alen, now, true);
         e->count++;
         e->last = now;
-        e = table_find(&l->prefix, pk, plen, now, true);
+        e = table_find(l, &l->prefix, pk, plen, now, true);
         e->count++;
         e->last = now;
     }
     if (ulen) {
-        e = table_find(&l->user, uk, ulen, now, true);
+        e = table_find(l, &l->user, uk, ulen, now, true);
         e->count++;
         e->last = now;
     }

@@ -17,7 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -30,6 +32,9 @@
 #define AUTH_CACHE_SLOTS 256
 #define AUTH_CACHE_TTL_S 30
 #define AUTH_BUSY_RETRY_S 1
+/* Verifier threads run at this nice value: PBKDF2 for a flood of guesses takes CPU only
+ * when the loop threads (data-N, wsman) leave some, so it does not add to their latency. */
+#define AUTH_THREAD_NICE 10
 
 struct cred_slot {
     uint8_t mac[32];
@@ -166,6 +171,9 @@ pool_thread(void *arg)
     struct ferry_authpool *p = arg;
 
     ferry_log_set_thread_name("authpool");
+    /* per thread on Linux (PRIO_PROCESS with a TID); raising it needs no privilege */
+    if (setpriority(PRIO_PROCESS, (id_t)gettid(), AUTH_THREAD_NICE) < 0)
+        ferry_log_debug("authpool: nice %d refused: %s", AUTH_THREAD_NICE, strerror(errno));
     pthread_mutex_lock(&p->lock);
     for (;;) {
         struct ferry_auth_req *req;

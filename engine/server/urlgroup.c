@@ -718,6 +718,39 @@ urlgroup_find_suffix(const struct urlgroup *g, const char *suffix, size_t len)
     return NULL;
 }
 
+/*
+ * Does `suffix` collide with a name the role generates inside group g? URL.meta4 is the
+ * Metalink manifest of URL (urlgroup_route): publishing "X.meta4" beside X would shadow X's
+ * manifest, and publishing X beside a URL "X.meta4" would give X a manifest name that is
+ * taken. 0 when free; -EEXIST with st set (InvalidParameter on UrlSuffix) otherwise.
+ * Caller holds reg->lock.
+ */
+static int
+urlgroup_generated_clash(const struct urlgroup *g, const char *suffix, struct ferry_status *st)
+{
+    static const char meta4[] = ".meta4";
+    const size_t mlen = sizeof(meta4) - 1, slen = strlen(suffix);
+    char name[URLGROUP_SUFFIX_MAX + sizeof(meta4)];
+
+    if (slen > mlen && strcmp(suffix + slen - mlen, meta4) == 0 &&
+        urlgroup_find_suffix(g, suffix, slen - mlen))
+        return ferry_status_set(st, -EEXIST, FERRY_STATUS_INVALID_PARAMETER,
+                                FERRY_E_INVALIDARG, "UrlSuffix",
+                                "'%s' is the name of the Metalink manifest generated for the "
+                                "published URL '%.*s' of group '%s'", suffix,
+                                (int)(slen - mlen), suffix, g->p.canonical);
+    if (slen + mlen >= sizeof(name))
+        return 0;
+    memcpy(name, suffix, slen);
+    memcpy(name + slen, meta4, mlen + 1);
+    if (urlgroup_find_suffix(g, name, slen + mlen))
+        return ferry_status_set(st, -EEXIST, FERRY_STATUS_INVALID_PARAMETER,
+                                FERRY_E_INVALIDARG, "UrlSuffix",
+                                "the Metalink manifest of '%s' would be '%s', which is already "
+                                "a published URL of group '%s'", suffix, name, g->p.canonical);
+    return 0;
+}
+
 int
 urlgroup_url_create(struct urlgroup_registry *reg, const char *prefix, const char *suffix,
                     const char *source, const char *rule, const char *const *certs,
@@ -781,6 +814,13 @@ urlgroup_url_create(struct urlgroup_registry *reg, const char *prefix, const cha
                              "UrlSuffix", "URL '%s/%s' is already published", p.canonical,
                              u->suffix);
         goto error;
+    }
+    if (g) {
+        r = urlgroup_generated_clash(g, u->suffix, st);
+        if (r < 0) {
+            pthread_rwlock_unlock(&reg->lock);
+            goto error;
+        }
     }
     if (reg->nurls >= reg->max_urls) {
         pthread_rwlock_unlock(&reg->lock);

@@ -142,7 +142,8 @@ END_TEST
 /*
  * A repeated Complete after the renames went through but not the state: returns 0 and
  * ACKNOWLEDGED. A LocalFile that is not the transferred file (wrong size; wrong
- * ExpectedDigest) is never taken for it: Complete fails with 0x80070002, TRANSFERRED.
+ * ExpectedDigest) is never taken for it: Complete fails with 0x80070002 and the job goes to
+ * ERROR with a LOCAL_FILE error naming LocalFile; Resume brings it back to TRANSFERRED.
  */
 START_TEST(test_complete_repeated)
 {
@@ -151,6 +152,7 @@ START_TEST(test_complete_repeated)
     char tmp[700], url[300], src3[600], local3[600], spec[64];
     uint8_t d[16];
     struct ferry_status st;
+    struct ferry_job_error err;
     int fd;
 
     env_init(&e, "integ-repeat", NULL);
@@ -184,7 +186,15 @@ START_TEST(test_complete_repeated)
     ck_assert_int_eq(ct_random_file(local3, 1u << 20, 78), 0);
     ck_assert_int_lt(ferry_jobs_set_state(e.jobs, id2, FERRY_JOB_ACTION_COMPLETE, &st), 0);
     ck_assert_uint_eq(st.code, 0x80070002u);
-    ck_assert_int_eq(ct_job_state(e.jobs, id2), FERRY_JOB_TRANSFERRED);
+    ck_assert_int_eq(ct_job_state(e.jobs, id2), FERRY_JOB_ERROR);
+    ck_assert_int_eq(ferry_jobs_get_error(e.jobs, id2, &err, &st), 0);
+    ck_assert_int_eq(err.context, FERRY_ERRCTX_LOCAL_FILE);
+    ck_assert_uint_eq(err.code, 0x80070002u);
+    ck_assert_ptr_nonnull(strstr(err.text, local3));
+    ferry_job_error_done(&err);
+    ck_assert_int_eq(ferry_jobs_set_state(e.jobs, id2, FERRY_JOB_ACTION_RESUME, NULL), 0);
+    ck_assert_int_eq(ct_wait_state(e.jobs, id2, FERRY_JOB_TRANSFERRED, 60000),
+                     FERRY_JOB_TRANSFERRED);
     /* wrong size: refused too, also by the recovery of jobs_new */
     fd = open(local3, O_WRONLY | O_TRUNC);
     ck_assert_int_ge(fd, 0);
@@ -195,6 +205,7 @@ START_TEST(test_complete_repeated)
     ck_assert_int_eq(ct_job_state(e.jobs, id2), FERRY_JOB_TRANSFERRED);
     ck_assert_int_lt(ferry_jobs_set_state(e.jobs, id2, FERRY_JOB_ACTION_COMPLETE, &st), 0);
     ck_assert_uint_eq(st.code, 0x80070002u);
+    ck_assert_int_eq(ct_job_state(e.jobs, id2), FERRY_JOB_ERROR);
     env_done(&e);
 }
 END_TEST

@@ -353,6 +353,12 @@ START_TEST(test_urls)
                                          0, NULL, &st), -EEXIST);
     ck_assert_int_eq(st.kind, FERRY_STATUS_RESULT);
     ck_assert_uint_eq(st.code, FERRY_E_ALREADY_EXISTS);
+    /* the generated name of disk.img's Metalink is not a suffix of its own */
+    ck_assert_int_eq(urlgroup_url_create(reg, "http://+:8080/img", "disk.img.meta4", src, NULL,
+                                         NULL, 0, NULL, &st), -EEXIST);
+    ck_assert_int_eq(st.kind, FERRY_STATUS_INVALID_PARAMETER);
+    ck_assert_str_eq(st.param, "UrlSuffix");
+    ck_assert_ptr_nonnull(strstr(st.text, "Metalink"));
     /* bad rule */
     ck_assert_int_eq(urlgroup_url_create(reg, "http://+:8080/img", "x", src, "D:(A;;GA;;;ZZ)",
                                          NULL, 0, NULL, &st), -EINVAL);
