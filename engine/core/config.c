@@ -49,7 +49,7 @@ const struct ferry_config_option config_options[] = {
      "accept Basic authentication over plain http from non-loopback peers",
      OFF(allow_basic_over_http), 0, 0, NULL},
     {"auth-fail-limit", "N", FERRY_CONFIG_UNSIGNED, "10",
-     "failed logins per address per minute before refusing, 0 = no limit",
+     "failed logins of an address or user before backoff (a prefix: twice), 0 = no limit",
      OFF(auth_fail_limit), 0, 1000000, NULL},
     {"auth-verify-threads", "N", FERRY_CONFIG_UNSIGNED, "2",
      "threads checking passwords (PBKDF2) for WS-Man and the data port",
