@@ -143,15 +143,17 @@ head -c $((SIZE_MB * 1048576)) /dev/urandom >"$FT_TMP/pub/b.img"
 distribute b.img "$FT_TMP/b.json" --relay-limit 4000000 &
 dpid=$!
 FT_PIDS+=("$dpid")
-# c2 relays to c3 at 4 MB/s: kill it once it has some of the file
+# c2 relays to c3 at 4 MB/s (24 MiB take 6 s): kill it a second after its job started
+# (the temp file is preallocated, so its size says nothing)
 for _ in $(seq 1 200); do
-    part=$(ls -a "$FT_TMP/c2/in/" 2>/dev/null | grep '^\.b\.img\.ferry-' | head -n 1)
-    if [ -n "$part" ] && [ "$(stat -c %b "$FT_TMP/c2/in/$part")" -gt 4096 ]; then break; fi
+    part=$(ls -a "$FT_TMP/c2/in/" 2>/dev/null | grep '^\.b\.img\.ferry-' | head -n 1 || true)
+    [ -n "$part" ] && break
     sleep 0.05
 done
-sleep 0.5
+[ -n "$part" ] || ft_fail "c2 never started b.img"
+sleep 1.5
 kill -9 "${PID[c2]}"
-wait "${PID[c2]}" 2>/dev/null
+wait "${PID[c2]}" 2>/dev/null || true
 sleep 1
 start_agent c2 "${CLIENT_ARGS[@]}"
 wait_ready c2
@@ -176,15 +178,14 @@ distribute c.img "$FT_TMP/c.json" --relay-limit 3000000 &
 dpid=$!
 FT_PIDS+=("$dpid")
 # c1 fetches from the origin at link speed and serves c2 at 3 MB/s: once c1 has the
-# whole file (its job completed), flip bytes near the end that c2 has not fetched yet
+# whole file (its job completed; the relay serves that same inode), flip bytes near the
+# end, which c2 reaches only seconds later
 for _ in $(seq 1 400); do
     [ -f "$FT_TMP/c1/in/c.img" ] && break
-    part=$(ls -a "$FT_TMP/c1/in/" 2>/dev/null | grep '^\.c\.img\.ferry-' | head -n 1)
-    [ -n "$part" ] && [ "$(stat -c %b "$FT_TMP/c1/in/$part")" -ge $((SIZE_MB * 2048)) ] && break
     sleep 0.05
 done
 victim=$FT_TMP/c1/in/c.img
-[ -f "$victim" ] || victim=$FT_TMP/c1/in/$(ls -a "$FT_TMP/c1/in/" | grep '^\.c\.img\.ferry-' | head -n 1)
+[ -f "$victim" ] || ft_fail "c1 never completed c.img"
 printf 'CORRUPTED-BY-THE-TEST' | dd of="$victim" bs=1 seek=$(((SIZE_MB - 2) * 1048576 + 100)) \
     conv=notrunc status=none
 rc=0
