@@ -125,8 +125,10 @@ xfer_source_start(struct xfer *x, uint64_t ci)
         }
     }
     if (best == x->nmirrors) {
-        if (!xfer_origin_allowed(x, now))
+        if (!xfer_origin_allowed(x, now)) {
+            x->source_wait = true;
             return 0;
+        }
         best = xfer_origin_next(x);
     }
     r = xfer_start_range(x, ci, best);
@@ -182,14 +184,17 @@ xfer_peer_same(struct xfer *x, struct req *q, curl_off_t cl)
     return true;
 }
 
-/* Poll the peers a waiting job depends on. */
+/* Poll the peers of a job that waited for one in its last pump (and clear the flag: the
+ * pump that follows sets it again if it still waits). */
 void
 xfer_source_tick(struct xfer *x)
 {
     struct jfile *f = &x->job->files[x->fidx];
     int64_t now = ferry_clock_ms();
+    bool waited = x->source_wait;
 
-    if (x->phase != PH_RANGES || !f->chunks)
+    x->source_wait = false;
+    if (!waited || x->phase != PH_RANGES || !f->chunks)
         return;
     for (size_t i = 0; i < x->nmirrors; i++) {
         struct mirror *m = &x->mirrors[i];
@@ -391,11 +396,8 @@ fetcher_peers_waiting(struct ferry_jobs *jobs)
 {
     for (size_t i = 0; i < jobs->n; i++) {
         const struct xfer *x = jobs->v[i]->xfer;
-        if (!x || x->phase != PH_RANGES)
-            continue;
-        for (size_t k = 0; k < x->nmirrors; k++)
-            if (xfer_peer_live(&x->mirrors[k]))
-                return true;
+        if (x && x->phase == PH_RANGES && x->source_wait)
+            return true;
     }
     return false;
 }

@@ -109,6 +109,7 @@ struct xfer {
     size_t nreqs;
     unsigned conns;
     uint64_t scan;
+    bool source_wait;        /* a chunk waits for a peer (fetch_source.c polls it) */
     uint64_t unpersisted;
     uint64_t ckpt_bytes;
     int64_t last_ckpt_ms;

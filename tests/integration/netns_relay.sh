@@ -5,6 +5,7 @@
 # (docs/internals/relay.md); the controller arranges a pipelined chain.
 #  1. relay: every copy exact (sha256), the origin sends at most 1.25x the file (counted on
 #     the origin's own veth), the hosts after the first get bytes from peers (--json).
+#     The same with --fanout 2 (a tree).
 #  2. kill -9 of a relay mid-way (uploads held to 4 MB/s by --relay-limit, so it is still
 #     running): its child finishes from the origin, the killed host resumes after a
 #     restart, every copy exact.
@@ -137,6 +138,27 @@ for c in c1 c2 c3 c4; do
         --password-file "$FT_TMP/pw" url check "http://+:8089/ferry-relay" a.img 2>&1 || true)
     [[ $out == *"does not exist"* ]] || ft_fail "relay URL left on $c: $out"
 done
+
+# ---- 1b. a tree of fan-out 2: c1 feeds c2 and c3, c2 feeds c4 ----
+head -c $((SIZE_MB * 1048576)) /dev/urandom >"$FT_TMP/pub/t.img"
+tx0=$(origin_tx)
+rc=0
+distribute t.img "$FT_TMP/t.json" --fanout 2 || rc=$?
+tx1=$(origin_tx)
+[ $rc -eq 0 ] || ft_fail "distribute --fanout 2 exit $rc: $(cat "$FT_TMP/t.json.err" "$FT_TMP/t.json")"
+check_copies t.img c1 c2 c3 c4
+/usr/bin/python3 - "$FT_TMP/t.json" "$SIZE_MB" "$((tx1 - tx0))" <<'PY' \
+    || ft_fail "tree report: $(cat "$FT_TMP/t.json")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+size = int(sys.argv[2]) * 1048576
+tx = int(sys.argv[3])
+assert d["ok"] is True, d
+for h in d["hosts"][1:]:
+    assert h["FromPeers"] >= size // 2, h
+assert tx <= 1.25 * size, "origin sent %.2fx the file" % (tx / size)
+print("tree: origin sent %.2fx the file; %.2f s" % (tx / size, d["Seconds"]))
+PY
 
 # ---- 2. kill -9 of a relay mid-way ----
 head -c $((SIZE_MB * 1048576)) /dev/urandom >"$FT_TMP/pub/b.img"
