@@ -183,6 +183,10 @@ rc=0
 wait "$dpid" || rc=$?
 [ $rc -eq 0 ] || ft_fail "distribute with a killed relay exit $rc: $(cat "$FT_TMP/b.json.err" "$FT_TMP/b.json")"
 check_copies b.img c1 c2 c3 c4
+# its relay URL came back with it (restored before the resumed job had the manifest)
+if grep -q "not restored" "$FT_TMP/c2/ferryd.log"; then
+    ft_fail "c2 lost a URL at its restart: $(grep "not restored" "$FT_TMP/c2/ferryd.log")"
+fi
 /usr/bin/python3 - "$FT_TMP/b.json" <<'PY' || ft_fail "kill report: $(cat "$FT_TMP/b.json")"
 import json, sys
 d = json.load(open(sys.argv[1]))

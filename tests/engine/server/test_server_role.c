@@ -30,6 +30,7 @@
 #include "ferry-test.h"
 #include "jobs_role.h"
 #include "server_role.h"
+#include "core/relay.h"
 
 #define SMALL_SIZE (3u * 1024 * 1024 + 123)
 
@@ -1125,6 +1126,94 @@ START_TEST(test_config_urls_and_info)
 }
 END_TEST
 
+/* ---- relay URLs (docs/internals/relay.md) ---- */
+static struct relay *test_relay;
+static char *test_relay_path;
+
+static struct relay *
+fake_relay_find(void *ud, const char *source)
+{
+    (void)ud;
+    if (test_relay && strcmp(source, test_relay_path) == 0)
+        return relay_ref(test_relay);
+    return NULL;
+}
+
+START_TEST(test_relay_url)
+{
+    static const char etag[] = "\"origin-etag-1\"";
+    static const char lm[] = "Sun, 06 Nov 1994 08:49:37 GMT";
+    char url[256], murl[256], *out = tpath("out"), *h;
+    struct relay_info info = {.size = SMALL_SIZE, .chunk_size = 1048576, .nchunks = 4,
+                              .etag = etag, .last_modified = lm,
+                              .meta4 = "<metalink>origin</metalink>", .meta4_len = 27};
+
+    test_relay_path = tpath("pub/still-fetching.bin"); /* does not exist */
+    test_relay = relay_new(test_relay_path);
+    server_stop();
+    ck_assert_int_eq(server_new_relay(cfg, users, fake_relay_find, NULL, &srv), 0);
+    publish("relay.bin", test_relay_path, NULL);
+    snprintf(url, sizeof(url), "%s/relay.bin", base);
+    snprintf(murl, sizeof(murl), "%s/relay.bin.meta4", base);
+    /* pending: no manifest yet */
+    h = sh_out("curl -sSI '%s' | tr -d '\\r'", url);
+    ck_assert_msg(strstr(h, "HTTP/1.1 503") && strstr(h, "Retry-After: 1\n"), "%s", h);
+    free(h);
+    ck_assert_int_eq(curl_code(out, "", murl), 503);
+
+    info.fd = open(small_path, O_RDONLY | O_CLOEXEC);
+    ck_assert_int_ge(info.fd, 0);
+    ck_assert_int_eq(relay_setup(test_relay, &info), 0);
+    close(info.fd);
+    /* ready, nothing verified: HEAD describes the origin's version */
+    h = sh_out("curl -sSI '%s' | tr -d '\\r'", url);
+    ck_assert_msg(strstr(h, "HTTP/1.1 200"), "%s", h);
+    ck_assert_msg(strstr(h, "ETag: \"origin-etag-1\"\n"), "%s", h);
+    ck_assert_msg(strstr(h, "Last-Modified: Sun, 06 Nov 1994 08:49:37 GMT\n"), "%s", h);
+    ck_assert_msg(strstr(h, "Content-Length: 3145851\n"), "%s", h);
+    ck_assert_msg(strstr(h, "X-Ferry-Have: chunks=4; chunk-size=1048576; have=\n"), "%s", h);
+    ck_assert_msg(strstr(h, "Link: </files/relay.bin.meta4>; rel=describedby"), "%s", h);
+    free(h);
+    /* not yet verified: 503 with the set */
+    h = sh_out("curl -s -D - -o /dev/null -r 0-99 '%s' | tr -d '\\r'", url);
+    ck_assert_msg(strstr(h, "HTTP/1.1 503") && strstr(h, "Retry-After: 1\n") &&
+                  strstr(h, "X-Ferry-Have: chunks=4; chunk-size=1048576; have=\n"), "%s", h);
+    free(h);
+    /* chunk 2 verified: its bytes are served, with If-Range on the origin's ETag */
+    relay_mark(test_relay, 2);
+    ck_assert_int_eq(curl_code(out, "-r 2097252-2097351 -H 'If-Range: \"origin-etag-1\"'", url),
+                     206);
+    ck_assert(same_slice(out, small_path, 2097252, 100));
+    h = sh_out("curl -s -D - -o /dev/null -r 2097152-2097161 '%s' | tr -d '\\r'", url);
+    ck_assert_msg(strstr(h, "Content-Range: bytes 2097152-2097161/3145851\n") &&
+                  strstr(h, "X-Ferry-Have: chunks=4; chunk-size=1048576; have=2\n"), "%s", h);
+    free(h);
+    /* a range reaching into chunk 3, and the whole file: not yet */
+    ck_assert_int_eq(curl_code(out, "-r 3145720-3145739", url), 503);
+    ck_assert_int_eq(curl_code(out, "", url), 503);
+    /* another version in If-Range: the whole file, which is not there yet */
+    ck_assert_int_eq(curl_code(out, "-r 2097252-2097351 -H 'If-Range: \"other\"'", url), 503);
+    /* the origin's manifest, byte for byte */
+    ck_assert_int_eq(curl_code(out, "", murl), 200);
+    h = sh_out("cat '%s'", out);
+    ck_assert_str_eq(h, "<metalink>origin</metalink>");
+    free(h);
+    /* complete: the whole file */
+    relay_complete(test_relay);
+    ck_assert_int_eq(curl_code(out, "", url), 200);
+    ck_assert_int_eq(sh("cmp -s '%s' '%s'", out, small_path), 0);
+    h = sh_out("curl -sSI '%s' | tr -d '\\r'", url);
+    ck_assert_msg(strstr(h, "X-Ferry-Have: chunks=4; chunk-size=1048576; have=*\n"), "%s", h);
+    free(h);
+    /* cancelled: gone */
+    relay_withdraw(test_relay);
+    ck_assert_int_eq(curl_code(out, "-r 0-9", url), 404);
+    test_relay = relay_unref(test_relay);
+    free(test_relay_path);
+    free(out);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -1138,6 +1227,7 @@ main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_get_head_ranges);
+    tcase_add_test(tc, test_relay_url);
     tcase_add_test(tc, test_conditionals_keepalive);
     tcase_add_test(tc, test_refusals);
     tcase_add_test(tc, test_wget);
