@@ -32,7 +32,7 @@
 #include "client/job.h"
 
 #define FETCH_PEER_STALL_MS 3000
-#define FETCH_PEER_POLL_MS 100
+#define FETCH_PEER_POLL_MS 25
 #define FETCH_PEER_MAX_FAILURES 2
 
 /* Is source mi a peer? */
@@ -300,7 +300,8 @@ xfer_source_done(struct xfer *x, struct req *q, CURLcode res, long status)
     }
     replace = false;
     xfer_peer_have(x, q->mirror, q->have, replace);
-    if (q->fail != FETCH_OK || status != 206 || q->pos != q->end + 1) {
+    /* a 200 gets here only for a range that is the whole file (req_check_range) */
+    if (q->fail != FETCH_OK || (status != 206 && status != 200) || q->pos != q->end + 1) {
         xfer_source_chunk_forget(x, q->chunk);
         if (q->fail == FETCH_LOCAL)
             return false; /* our disk, not the peer: the job's error */
