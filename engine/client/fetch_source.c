@@ -34,6 +34,7 @@
 #define FETCH_PEER_STALL_MS 3000
 #define FETCH_PEER_POLL_MS 25
 #define FETCH_PEER_MAX_FAILURES 2
+#define FETCH_PEER_MAX_NOT_YET 100
 
 /* Is source mi a peer? */
 bool
@@ -114,7 +115,7 @@ xfer_source_start(struct xfer *x, uint64_t ci)
     for (size_t i = 0; i < x->nmirrors; i++) {
         const struct mirror *m = &x->mirrors[i];
         unsigned load;
-        if (!xfer_peer_live(m) || !m->have || !m->have[ci])
+        if (!xfer_peer_live(m) || !m->have || !m->have[ci] || now < m->retry_ms)
             continue;
         load = xfer_source_inflight(x, i);
         if (load >= x->conns)
@@ -164,7 +165,7 @@ xfer_peer_have(struct xfer *x, size_t mi, const char *value, bool replace)
     m->nhave = 0;
     for (uint64_t i = 0; i < f->nchunks; i++)
         m->nhave += nv[i];
-    if (m->nhave > before || m->nhave == f->nchunks)
+    if (m->nhave > before)
         m->progress_ms = ferry_clock_ms();
 }
 
@@ -270,13 +271,17 @@ xfer_source_done(struct xfer *x, struct req *q, CURLcode res, long status)
     }
     m->failures = 0;
     if (status == 503 || status == 404) {
-        /* not yet: what it has now, and try again later */
+        /* not yet: what it has now, and no range to it for a poll period; one that never
+         * delivers what it lists is dropped */
+        xfer_peer_have(x, q->mirror, q->have, true);
         if (q->kind == REQ_RANGE) {
             xfer_source_chunk_forget(x, q->chunk);
             if (m->have)
                 m->have[q->chunk] = 0;
+            m->retry_ms = ferry_clock_ms() + FETCH_PEER_POLL_MS;
+            if (++m->not_yet > FETCH_PEER_MAX_NOT_YET)
+                xfer_peer_drop(x, q->mirror, "it keeps answering 'not yet' for chunks it lists");
         }
-        xfer_peer_have(x, q->mirror, q->have, true);
         return true;
     }
     if (q->kind == REQ_HAVE && status != 200) {
@@ -329,9 +334,13 @@ xfer_source_chunk_ok(struct xfer *x, struct req *q)
     struct jfile *f = &x->job->files[x->fidx];
     uint64_t n = q->end + 1 - q->start;
 
-    if (xfer_source_is_peer(x, q->mirror))
+    if (xfer_source_is_peer(x, q->mirror)) {
+        struct mirror *m = &x->mirrors[q->mirror];
+
         x->job->bytes_from_peers += n;
-    else
+        m->not_yet = 0;
+        m->progress_ms = ferry_clock_ms(); /* it delivers: not stalled */
+    } else
         x->job->bytes_from_origin += n;
     if (f->relay && f->chunks[q->chunk].have_expected)
         relay_mark(f->relay, q->chunk);
@@ -384,6 +393,8 @@ xfer_source_reset(struct xfer *x)
         m->have = NULL;
         m->nhave = 0;
         m->polling = false;
+        m->not_yet = 0;
+        m->retry_ms = 0;
         m->progress_ms = ferry_clock_ms();
     }
     free(x->ml_body);

@@ -61,7 +61,9 @@ struct mirror {
     uint8_t *have;          /* the chunks it said it has (f->nchunks bytes), NULL = none yet */
     uint64_t nhave;
     unsigned failures;      /* connection failures in a row */
-    int64_t progress_ms;    /* when its chunk set last grew (or the transfer started) */
+    unsigned not_yet;       /* "not yet" answers since its last good chunk */
+    int64_t progress_ms;    /* when its chunk set last grew or it last delivered a chunk */
+    int64_t retry_ms;       /* after a "not yet", no range before this time */
     int64_t next_poll_ms;
 };
 

@@ -1214,6 +1214,100 @@ START_TEST(test_relay_url)
 }
 END_TEST
 
+/* A job with a Peer source (tests/tools/fake_relay.py standing in for another host's
+ * relay URL) besides its origin (this server role): the peer's first "not yet" answers
+ * are no job error, most chunks come from the peer, the peer's corrupted chunk is caught
+ * by the origin's manifest and fetched from the origin, the copy is exact. */
+START_TEST(test_peer_source)
+{
+    struct ferry_jobs *jobs = NULL;
+    struct ferry_job_create req = {0};
+    struct ferry_job_info *info = NULL;
+    struct ferry_status st;
+    char id[FERRY_GUID_STRLEN], url[256], peer[256], local[512], *h, *etag, *lm;
+    char *img = tpath("pub/peer.img"), *in = tpath("in"), *plog = tpath("peer.log");
+    enum ferry_job_state js = FERRY_JOB_QUEUED;
+    int pport = free_port();
+    pid_t pp;
+
+    ck_assert_msg(getenv("FERRY_SRC"), "FERRY_SRC is not set: run through meson test");
+    need("python3");
+    fill_random(img, 8u * 1024 * 1024, 7);
+    ck_assert_int_eq(mkdir(in, 0755), 0);
+    server_stop();
+    set("download-root", in);
+    server_start();
+    publish("peer.img", img, NULL);
+    wait_manifest("peer.img");
+    snprintf(url, sizeof(url), "%s/peer.img", base);
+    etag = sh_out("curl -sSI '%s' | tr -d '\\r' | sed -n 's/^ETag: //p'", url);
+    lm = sh_out("curl -sSI '%s' | tr -d '\\r' | sed -n 's/^Last-Modified: //p'", url);
+    etag[strcspn(etag, "\n")] = '\0';
+    lm[strcspn(lm, "\n")] = '\0';
+    ck_assert_int_gt(strlen(etag), 2);
+    /* the peer lists every chunk, says "not yet" 3 times, corrupts chunk 7 (the last) */
+    pp = fork();
+    ck_assert_int_ge(pp, 0);
+    if (pp == 0) {
+        char port_s[16], *tool;
+        snprintf(port_s, sizeof(port_s), "%d", pport);
+        if (asprintf(&tool, "%s/tests/tools/fake_relay.py", getenv("FERRY_SRC")) < 0)
+            _exit(127);
+        execlp("python3", "python3", tool, port_s, img, etag, lm, "1048576", "7", "3", plog,
+               (char *)NULL);
+        _exit(127);
+    }
+    for (int t = 0; t < 500 && sh("curl -s -o /dev/null -I http://127.0.0.1:%d/x", pport) != 0;
+         t++)
+        usleep(10000);
+    snprintf(peer, sizeof(peer), "http://127.0.0.1:%d/relay/peer.img", pport);
+
+    ck_assert_int_eq(jobs_new(cfg, &jobs), 0);
+    snprintf(local, sizeof(local), "%s/peer.img", in);
+    req.display_name = "peer";
+    req.remote_url = url;
+    req.local_file = local;
+    req.suspend = true;
+    ck_assert_msg(ferry_jobs_create(jobs, &req, id, &st) == 0, "%s", st.text);
+    ck_assert_msg(ferry_jobs_set_option(jobs, id, "Peer", peer, &st) == 0, "%s", st.text);
+    ck_assert_int_eq(ferry_jobs_set_state(jobs, id, FERRY_JOB_ACTION_RESUME, &st), 0);
+    for (int t = 0; t < 3000; t++) {
+        ck_assert_int_eq(ferry_jobs_get(jobs, id, &info, &st), 0);
+        js = info->state;
+        if (js == FERRY_JOB_TRANSFERRED || js == FERRY_JOB_ERROR ||
+            js == FERRY_JOB_TRANSIENT_ERROR)
+            break;
+        info = ferry_job_info_free(info);
+        usleep(10000);
+    }
+    ck_assert_int_eq(js, FERRY_JOB_TRANSFERRED);
+    ck_assert_uint_eq(info->transient_error_count, 0);
+    /* 7 good chunks from the peer at most, the bad one (and what was in flight) from the
+     * origin; every byte counted once */
+    ck_assert_msg(info->bytes_from_peers >= 4u * 1024 * 1024 &&
+                  info->bytes_from_peers <= 7u * 1024 * 1024,
+                  "from peers %llu", (unsigned long long)info->bytes_from_peers);
+    ck_assert_msg(info->bytes_from_origin >= 1u * 1024 * 1024,
+                  "from origin %llu", (unsigned long long)info->bytes_from_origin);
+    ck_assert_uint_eq(info->bytes_from_origin + info->bytes_from_peers, 8u * 1024 * 1024);
+    info = ferry_job_info_free(info);
+    ck_assert_int_eq(ferry_jobs_set_state(jobs, id, FERRY_JOB_ACTION_COMPLETE, &st), 0);
+    ck_assert_int_eq(sh("cmp -s '%s' '%s'", local, img), 0);
+    /* the peer said "not yet" 3 times and served chunk 7 once: then it was dropped */
+    h = sh_out("grep -c '^503$' '%s'; grep -c '^206 7$' '%s'", plog, plog);
+    ck_assert_str_eq(h, "3\n1\n");
+    free(h);
+    jobs = jobs_free(jobs);
+    kill(pp, SIGTERM);
+    waitpid(pp, NULL, 0);
+    free(etag);
+    free(lm);
+    free(img);
+    free(in);
+    free(plog);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -1228,6 +1322,7 @@ main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_get_head_ranges);
     tcase_add_test(tc, test_relay_url);
+    tcase_add_test(tc, test_peer_source);
     tcase_add_test(tc, test_conditionals_keepalive);
     tcase_add_test(tc, test_refusals);
     tcase_add_test(tc, test_wget);
