@@ -66,12 +66,6 @@ relay_unref(struct relay *r)
     return NULL;
 }
 
-void
-relay_release(void *r)
-{
-    relay_unref(r);
-}
-
 int
 relay_setup(struct relay *r, const struct relay_info *info)
 {
@@ -141,8 +135,7 @@ relay_withdraw(struct relay *r)
     pthread_mutex_lock(&r->lock);
     r->gone = true;
     if (r->ready) {
-        /* a response in flight keeps its own reference, not this descriptor: the bytes
-         * it sends stay those of the verified chunk it was given */
+        /* a response in flight sends from its own descriptor (fileserve_relay.c) */
         memset(r->have, 0, r->nchunks);
         r->nhave = 0;
         r->complete = false;

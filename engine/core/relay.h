@@ -5,8 +5,9 @@
  * descriptor of the temp file; the server role answers from it. Shared by both roles, so
  * it lives in core; relay_have_* is the X-Ferry-Have wire format of that chunk set.
  *
- * Threads: every call locks the relay (or the registry) internally; a relay is reference
- * counted, so a response in flight keeps its descriptor open after the job is gone.
+ * Threads: every call locks the relay internally (relay_covers_locked: the caller holds
+ * r->lock); a relay is reference counted (the job file and each URL publishing it hold
+ * one). A response sends from a descriptor of its own (a dup), never from r->fd.
  */
 #ifndef FERRY_CORE_RELAY_H
 #define FERRY_CORE_RELAY_H
@@ -64,8 +65,6 @@ void relay_complete(struct relay *r);
 void relay_withdraw(struct relay *r);
 /* Are all chunks covering bytes [start, start + len) verified? Caller holds r->lock. */
 bool relay_covers_locked(const struct relay *r, uint64_t start, uint64_t len);
-/* Release callback of a lent file body: drops one reference. */
-void relay_release(void *r);
 
 /* ---- relay_have.c: the X-Ferry-Have header ---- */
 

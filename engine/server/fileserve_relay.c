@@ -5,10 +5,13 @@
  * as the URL's .meta4, X-Ferry-Have on every answer, 503 + Retry-After for what is not
  * verified yet. Worker threads; the relay's lock is held only while the answer is built.
  */
+#include <fcntl.h>
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "conditional.h"
 #include "fileserve_relay.h"
@@ -21,6 +24,13 @@ fileserve_relay_text(struct ferry_http_response *resp, int status, const char *m
     ferry_http_response_status(resp, status);
     ferry_http_response_header(resp, "Content-Type", "text/plain; charset=utf-8");
     ferry_http_response_body_copy(resp, msg, strlen(msg));
+}
+
+/* Release callback of a lent body: the response's own descriptor. */
+static void
+fileserve_relay_fd_release(void *p)
+{
+    close((int)(intptr_t)p);
 }
 
 static void
@@ -42,6 +52,7 @@ fileserve_relay_locked(struct urlgroup_url *url, struct relay *r, struct ferry_r
     struct conditional_result res;
     char have[RELAY_HAVE_MAX], enc[URLGROUP_SUFFIX_MAX * 3 + 1];
     time_t mtime = 0;
+    int fd;
 
     if (meta4) {
         ferry_http_response_status(resp, 200);
@@ -101,9 +112,18 @@ fileserve_relay_locked(struct urlgroup_url *url, struct relay *r, struct ferry_r
     }
     if (rate)
         ferry_http_response_rate(resp, rate);
-    /* the response holds its own reference: the descriptor outlives the job if need be */
-    if (ferry_http_response_body_file_lent(resp, r->fd, (off_t)res.start, (off_t)res.len,
-                                           relay_release, relay_ref(r)) < 0)
+    /* the response gets a descriptor of its own: the relay may be set up again (another
+     * version) and close its one while this body is still being sent */
+    fd = fcntl(r->fd, F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) {
+        fileserve_relay_text(resp, 503, "too many open files; try again\n");
+        ferry_http_response_header(resp, "Retry-After", "%d", RELAY_RETRY_AFTER);
+        return;
+    }
+    /* the core closes it through the release callback, also on failure */
+    if (ferry_http_response_body_file_lent(resp, fd, (off_t)res.start, (off_t)res.len,
+                                           fileserve_relay_fd_release,
+                                           (void *)(intptr_t)fd) < 0)
         fileserve_relay_text(resp, 500, "the file could not be sent\n");
 }
 
