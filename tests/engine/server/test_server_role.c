@@ -1282,9 +1282,10 @@ START_TEST(test_peer_source)
     }
     ck_assert_int_eq(js, FERRY_JOB_TRANSFERRED);
     ck_assert_uint_eq(info->transient_error_count, 0);
-    /* 7 good chunks from the peer at most, the bad one (and what was in flight) from the
-     * origin; every byte counted once */
-    ck_assert_msg(info->bytes_from_peers >= 4u * 1024 * 1024 &&
+    /* good chunks from the peer until it served the bad one (how many depends on the
+     * order the answers came in), the bad one and the rest from the origin; every byte
+     * counted once */
+    ck_assert_msg(info->bytes_from_peers >= 1u * 1024 * 1024 &&
                   info->bytes_from_peers <= 7u * 1024 * 1024,
                   "from peers %llu", (unsigned long long)info->bytes_from_peers);
     ck_assert_msg(info->bytes_from_origin >= 1u * 1024 * 1024,
