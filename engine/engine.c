@@ -22,6 +22,13 @@ struct ferry_engine {
     struct ferry_jobs *jobs;
 };
 
+/* The server role's view of the client role's relays (docs/internals/relay.md). */
+static struct relay *
+engine_relay_find(void *ud, const char *source)
+{
+    return jobs_relay_find(ud, source);
+}
+
 /* The state dir holds the store, credentials and the users file: owner-only. */
 static int
 state_dir_prepare(const char *dir)
@@ -82,7 +89,7 @@ ferry_engine_new(const struct ferry_config *cfg, struct ferry_engine **ret)
     r = jobs_new(cfg, &e->jobs);
     if (r < 0)
         goto error;
-    r = server_new(cfg, e->users, &e->server);
+    r = server_new_relay(cfg, e->users, engine_relay_find, e->jobs, &e->server);
     if (r < 0)
         goto error;
     free(users_path);

@@ -107,6 +107,7 @@ struct ctl_job_status {
     unsigned state;
     uint64_t bytes_total, bytes_transferred;
     uint64_t creation_time, completion_time; /* FILETIME, 0 when absent */
+    uint64_t from_origin, from_peers;        /* BytesFromOrigin/Peers, 0 when absent */
 };
 /* Read State, BytesTotal/Transferred and the times of a BitsClientJob instance (absent
  * sizes read as CTL_SIZE_UNKNOWN, absent times as 0). -EBADMSG without a State. */

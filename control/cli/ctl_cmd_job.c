@@ -51,6 +51,10 @@ ctl_job_status_read(const struct ctl_instance *inst, struct ctl_job_status *ret)
         st.creation_time = 0;
     if (ctl_instance_get_u64(inst, "JobCompletionTime", &st.completion_time) < 0)
         st.completion_time = 0;
+    if (ctl_instance_get_u64(inst, "BytesFromOrigin", &st.from_origin) < 0)
+        st.from_origin = 0;
+    if (ctl_instance_get_u64(inst, "BytesFromPeers", &st.from_peers) < 0)
+        st.from_peers = 0;
     *ret = st;
     return 0;
 }

@@ -49,6 +49,10 @@ struct dist_host {
     double t_done;          /* s since start when completed */
     double down_since;      /* s since start of the current outage, < 0 when reachable */
     char error[600];
+    /* --relay (ctl_dist_relay.c) */
+    long parent;            /* index of the host it fetches from as a peer, -1: none */
+    char *relay_url;        /* the URL its children fetch (its relay), NULL without --relay */
+    bool relay_published;   /* CreateUrl on it succeeded: delete at the end */
 };
 
 /* The hosts of one run, in --to order. */
@@ -61,6 +65,10 @@ struct dist_hosts {
 struct dist_opts {
     const char *server, *source, *group, *dest;
     bool keep;
+    bool relay;             /* hosts relay to each other (ctl_dist_relay.c) */
+    unsigned fanout;        /* children per relay, 1 = a chain */
+    uint64_t relay_limit;   /* bytes/s for each relay's uploads, 0 = none */
+    const char *relay_group; /* URL group prefix of the relays (host + or *) */
     int priority;           /* -1: the daemon's default */
     double interval;        /* poll period (s) */
     char *to[DIST_MAX_HOSTS];
@@ -110,9 +118,25 @@ int dist_publish_url(const char *group, const char *server, const char *suffix, 
 int dist_publish(struct dist_run *run);
 
 /* ---- start (ctl_dist_start.c) ---- */
-/* Create (and, with --priority, set and resume) a job on every host. A host that fails is
- * marked FAILED and named on stderr; the others go on. */
+/* Create (and, with --priority, set and resume; with --relay, leave suspended) a job on
+ * every host. A host that fails is marked FAILED and named on stderr; the others go on. */
 void dist_start(struct dist_run *run);
+
+/* ---- relay (ctl_dist_relay.c) ---- */
+/* Default URL group of the relays: every host publishes its copy there while fetching. */
+#define DIST_RELAY_GROUP "http://+:8089/ferry-relay"
+/* Arrange the hosts in a tree of fan-out o.fanout in --to order (1: a chain): host i
+ * fetches from host (i - 1) / fanout as a peer and from the origin; name every host's
+ * relay URL. -ENOMEM, -EINVAL (a relay group that is not scheme://host:port/name). */
+int dist_relay_plan(struct dist_run *run);
+/* After start (jobs created suspended): give every child its parent as a Peer source,
+ * publish every host's job file as its relay URL (with --relay-limit as the group's
+ * BandwidthLimit), then resume the jobs, parents first. A host that fails is marked
+ * FAILED; its children keep the origin. */
+void dist_relay_setup(struct dist_run *run);
+/* Delete the relay URLs published by this run (not with --keep). 0, or -EIO after naming
+ * a failure on stderr. */
+int dist_relay_unpublish(struct dist_run *run);
 
 /* ---- follow (ctl_dist_follow.c) ---- */
 /* Poll every RUNNING host each interval, complete jobs that are TRANSFERRED, show one

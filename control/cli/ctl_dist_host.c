@@ -27,6 +27,7 @@ dist_hosts_init(struct dist_hosts *hosts, char *const *endpoints, size_t n,
         v[i].fetch_url = fetch_url;
         v[i].phase = DIST_RUNNING;
         v[i].down_since = -1;
+        v[i].parent = -1;
     }
     hosts->v = v;
     hosts->n = n;
@@ -43,6 +44,7 @@ dist_hosts_done(struct dist_hosts *hosts)
     for (size_t i = 0; i < hosts->n; i++) {
         ctl_session_free(hosts->v[i].s);
         free(hosts->v[i].job_id);
+        free(hosts->v[i].relay_url);
     }
     free(hosts->v);
     memset(hosts, 0, sizeof(*hosts));

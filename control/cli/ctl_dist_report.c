@@ -35,6 +35,10 @@ report_json(struct ctl_json *j, const struct dist_hosts *hosts, const char *url,
         ctl_json_string(j, h->phase == DIST_FAILED ? "FAILED" : ctl_state_name(h->st.state));
         ctl_json_key(j, "Bytes");
         ctl_json_u64(j, h->st.bytes_transferred);
+        ctl_json_key(j, "FromOrigin");
+        ctl_json_u64(j, h->st.from_origin);
+        ctl_json_key(j, "FromPeers");
+        ctl_json_u64(j, h->st.from_peers);
         ctl_json_key(j, "Seconds");
         if (h->phase == DIST_DONE)
             ctl_json_double(j, secs);

@@ -37,7 +37,7 @@ start_set_priority(struct dist_host *h, int priority)
 /* Create the job on one client; on failure h is FAILED with the reason. */
 static void
 start_host(struct ctl_ctx *ctx, struct dist_host *h, const char *local_file,
-           const char *display_name, int priority)
+           const char *display_name, int priority, bool held)
 {
     struct ctl_response *resp = NULL;
     struct ctl_pair params[4];
@@ -52,7 +52,7 @@ start_host(struct ctl_ctx *ctx, struct dist_host *h, const char *local_file,
     params[0] = (struct ctl_pair){"DisplayName", display_name};
     params[1] = (struct ctl_pair){"RemoteUrl", h->fetch_url};
     params[2] = (struct ctl_pair){"LocalFile", local_file};
-    params[3] = (struct ctl_pair){"Suspend", priority >= 0 ? "true" : "false"};
+    params[3] = (struct ctl_pair){"Suspend", priority >= 0 || held ? "true" : "false"};
     r = ctl_session_invoke(h->s, WSMAN_URI_BITS_CLIENT_JOB, "CreateJob", NULL, 0, params, 4,
                            &resp);
     if (r < 0) {
@@ -76,7 +76,7 @@ start_host(struct ctl_ctx *ctx, struct dist_host *h, const char *local_file,
             dist_host_fail(h, "set priority", h->s->message[0] ? h->s->message : "failed");
             return;
         }
-        if (ctl_job_set_state(h->s, h->job_id, 2) < 0) {
+        if (!held && ctl_job_set_state(h->s, h->job_id, 2) < 0) {
             dist_host_fail(h, "resume", h->s->message);
             return;
         }
@@ -96,7 +96,8 @@ dist_start(struct dist_run *run)
 
         if (h->phase != DIST_RUNNING)
             continue;
-        start_host(run->ctx, h, run->local, run->display, run->o.priority);
+        /* relays get their peers and URLs before they run (dist_relay_setup resumes) */
+        start_host(run->ctx, h, run->local, run->display, run->o.priority, run->o.relay);
         if (h->phase == DIST_FAILED)
             fprintf(stderr, "ferryctl: %s: %s\n", h->endpoint, h->error);
     }

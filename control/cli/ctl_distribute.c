@@ -18,6 +18,7 @@ dist_opt(int c, const char *arg, void *data)
 {
     struct dist_opts *o = data;
     unsigned p;
+    uint64_t n;
     char *copy, *save = NULL, *tok;
 
     switch (c) {
@@ -35,6 +36,22 @@ dist_opt(int c, const char *arg, void *data)
         return 0;
     case 'k':
         o->keep = true;
+        return 0;
+    case 'R':
+        o->relay = true;
+        return 0;
+    case 'F':
+        if (ctl_parse_u64(arg, DIST_MAX_HOSTS, &n) < 0 || n == 0)
+            return ctl_usage("distribute", "invalid fan-out '%s' (1..%d)", arg, DIST_MAX_HOSTS);
+        o->fanout = (unsigned)n;
+        return 0;
+    case 'L':
+        if (ctl_parse_u64(arg, UINT32_MAX, &n) < 0)
+            return ctl_usage("distribute", "invalid relay limit '%s' (bytes/s)", arg);
+        o->relay_limit = n;
+        return 0;
+    case 'G':
+        o->relay_group = arg;
         return 0;
     case 'p':
         if (ctl_parse_priority(arg, &p) < 0)
@@ -120,6 +137,10 @@ ctl_cmd_distribute(struct ctl_ctx *ctx, int argc, char **argv)
         {"to", required_argument, NULL, 't'},
         {"dest", required_argument, NULL, 'd'},
         {"keep", no_argument, NULL, 'k'},
+        {"relay", no_argument, NULL, 'R'},
+        {"fanout", required_argument, NULL, 'F'},
+        {"relay-limit", required_argument, NULL, 'L'},
+        {"relay-group", required_argument, NULL, 'G'},
         {"priority", required_argument, NULL, 'p'},
         {"interval", required_argument, NULL, 'i'},
         {"help", no_argument, NULL, 'h'},
@@ -133,6 +154,8 @@ ctl_cmd_distribute(struct ctl_ctx *ctx, int argc, char **argv)
     run.ctx = ctx;
     run.o.priority = -1;
     run.o.interval = 0.5;
+    run.o.fanout = 1;
+    run.o.relay_group = DIST_RELAY_GROUP;
     r = ctl_args("distribute", argc, argv, opts, 0, NULL, dist_opt, &run.o);
     if (r != 0) {
         r = r == CTL_ARGS_HELP ? CTL_EXIT_OK : r;
@@ -154,8 +177,15 @@ ctl_cmd_distribute(struct ctl_ctx *ctx, int argc, char **argv)
         r = ctl_fail(ctx, CTL_EXIT_FAILED, "out of memory");
         goto out;
     }
+    if (run.o.relay && dist_relay_plan(&run) < 0) {
+        r = ctl_usage("distribute", "--relay-group '%s' is not scheme://host:port/name",
+                      run.o.relay_group);
+        goto out;
+    }
     run.t0 = ctl_now();
     dist_start(&run);
+    if (run.o.relay)
+        dist_relay_setup(&run);
     dist_follow(&run);
     for (size_t i = 0; i < run.hosts.n; i++)
         if (run.hosts.v[i].phase != DIST_DONE)
@@ -164,6 +194,8 @@ ctl_cmd_distribute(struct ctl_ctx *ctx, int argc, char **argv)
     r = ok ? CTL_EXIT_OK : CTL_EXIT_FAILED;
 
 out:
+    if (dist_relay_unpublish(&run) < 0 && r == CTL_EXIT_OK)
+        r = CTL_EXIT_FAILED;
     if (dist_unpublish(&run) < 0 && r == CTL_EXIT_OK)
         r = CTL_EXIT_FAILED;
     dist_run_done(&run);

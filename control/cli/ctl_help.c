@@ -191,9 +191,15 @@ static const struct {
      "                    replaced by the server endpoint's host in the clients' URL)\n"
      "  --to URL,...      WS-Man endpoints of the clients (repeatable)\n"
      "  --dest PATH       LocalFile on every client (a trailing / appends the basename)\n"
-     "  --keep            keep the URL published afterwards\n"
+     "  --keep            keep the URL published afterwards (and the relay URLs)\n"
      "  --priority P      job priority (foreground|high|normal|low or 0..3)\n"
-     "  --interval S      seconds between polls (default 0.5)\n"},
+     "  --interval S      seconds between polls (default 0.5)\n"
+     "  --relay           hosts relay verified chunks to each other while fetching:\n"
+     "                    a pipelined chain (or tree) in --to order, the origin as\n"
+     "                    fallback; the origin sends about one copy\n"
+     "  --fanout K        children per relay (default 1: a chain)\n"
+     "  --relay-limit B   upload limit of each relay, bytes/s (default 0: none)\n"
+     "  --relay-group P   URL group of the relays (default http://+:8089/ferry-relay)\n"},
 };
 
 /*

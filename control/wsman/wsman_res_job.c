@@ -48,6 +48,8 @@ job_write_info(struct wsman_response *resp, xmlNodePtr parent, const struct ferr
     wsman_prop(resp, n, "Throughput", "%llu", (unsigned long long)j->throughput);
     wsman_prop(resp, n, "ThroughputAverage", "%llu", (unsigned long long)j->throughput_avg);
     wsman_prop(resp, n, "BytesRefetched", "%llu", (unsigned long long)j->bytes_refetched);
+    wsman_prop(resp, n, "BytesFromOrigin", "%llu", (unsigned long long)j->bytes_from_origin);
+    wsman_prop(resp, n, "BytesFromPeers", "%llu", (unsigned long long)j->bytes_from_peers);
     wsman_prop(resp, n, "Retries", "%u", (unsigned)j->retries);
     wsman_prop(resp, n, "Connections", "%u", (unsigned)j->connections);
     wsman_prop(resp, n, "ConnectionsPerFile", "%u", (unsigned)j->connections_per_file);
@@ -126,6 +128,8 @@ static const struct {
     {"Throughput", JP_RO, 0, 0},
     {"ThroughputAverage", JP_RO, 0, 0},
     {"BytesRefetched", JP_RO, 0, 0},
+    {"BytesFromOrigin", JP_RO, 0, 0},
+    {"BytesFromPeers", JP_RO, 0, 0},
     {"Retries", JP_RO, 0, 0},
     {"Connections", JP_RO, 0, 0},
     {"HasCredentials", JP_RO, 0, 0},

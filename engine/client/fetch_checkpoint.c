@@ -258,4 +258,5 @@ xfer_rehash_apply(struct xfer *x, struct sync_req *q)
                        job->id, dropped, f->remote_url);
         store_progress_put(x->jobs->store, job, x->fidx);
     }
+    xfer_source_relay_sync(x, true); /* the chunks that passed may be relayed now */
 }

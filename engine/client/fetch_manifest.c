@@ -121,6 +121,14 @@ xfer_manifest_done(struct xfer *x, struct req *q)
                        x->job->id, x->manifest_url);
     }
     x->ml = ml;
+    if (ml && q->body) {
+        /* kept as received: a relay of this host serves the origin's own document */
+        free(x->ml_body);
+        x->ml_body = q->body;
+        x->ml_body_len = q->body_len;
+        q->body = NULL;
+        q->body_len = 0;
+    }
     r = xfer_layout(x);
     if (r < 0)
         xfer_fail_local(x, -r);

@@ -23,7 +23,11 @@ int
 xfer_start_probes(struct xfer *x)
 {
     for (size_t i = 0; i < x->nmirrors; i++) {
-        struct req *q = req_new(x, REQ_PROBE, i, x->mirrors[i].url);
+        struct req *q;
+
+        if (x->mirrors[i].peer)
+            continue; /* peers are asked once the origin laid the file out (fetch_source.c) */
+        q = req_new(x, REQ_PROBE, i, x->mirrors[i].url);
         if (!q || xfer_add_req(x, q) < 0) {
             req_free(x->jobs, q);
             return -ENOMEM;

@@ -202,6 +202,10 @@ xfer_range_done(struct xfer *x, struct req *q)
         c->dirty = true;
         c->epoch++;
         c->failures++;
+        if (xfer_source_bad_chunk(x, q)) {
+            c->failures--; /* the peer's fault, not the origin's: it is dropped instead */
+            return;
+        }
         ferry_log_warn("job %s: chunk %llu of '%s' does not match the manifest digest "
                        "(attempt %u)",
                        x->job->id, (unsigned long long)q->chunk, f->remote_url, c->failures);
@@ -216,6 +220,7 @@ xfer_range_done(struct xfer *x, struct req *q)
     c->failures = 0;
     c->state = CHUNK_DONE;
     c->dirty = true;
+    xfer_source_chunk_ok(x, q);
     (void)len;
 }
 
@@ -246,29 +251,20 @@ xfer_prefix_resume(struct xfer *x, struct req *q, struct chunk *c, uint64_t ci, 
 }
 
 /*
- * Start a range request for chunk ci on the next usable mirror, continuing a partial chunk
- * whose prefix still verifies. The chunk becomes INFLIGHT. -ENOMEM (nothing changed but
- * the chunk's restart from zero).
+ * Start a range request for chunk ci on source mi (fetch_source.c chose it), continuing a
+ * partial chunk whose prefix still verifies. The chunk becomes INFLIGHT. -ENOMEM (nothing
+ * changed but the chunk's restart from zero).
  */
 int
-xfer_start_range(struct xfer *x, uint64_t ci)
+xfer_start_range(struct xfer *x, uint64_t ci, size_t mi)
 {
     struct jfile *f = &x->job->files[x->fidx];
     struct chunk *c = &f->chunks[ci];
     uint64_t off = ci * f->chunk_size, len = xfer_chunk_len(f, ci);
-    size_t mi = 0;
     struct req *q;
     char range[64], ifr[FETCH_MAX_HEADER_VALUE + 16];
     struct mirror *m;
 
-    for (size_t k = 0; k < x->nmirrors; k++) {
-        size_t cand = (x->next_mirror + k) % x->nmirrors;
-        if (x->mirrors[cand].ok) {
-            mi = cand;
-            break;
-        }
-    }
-    x->next_mirror = mi + 1;
     m = &x->mirrors[mi];
     q = req_new(x, REQ_RANGE, mi, m->url);
     if (!q)

@@ -42,7 +42,9 @@ req_reset_headers(struct req *q)
     free(q->content_range);
     free(q->link);
     free(q->accept_ranges);
+    free(q->have);
     q->etag = q->last_modified = q->content_range = q->link = q->accept_ranges = NULL;
+    q->have = NULL;
 }
 
 /* Replace the string in *slot by v (owned), freeing the old one. */
@@ -74,6 +76,8 @@ req_header_cb(char *buf, size_t size, size_t nitems, void *userdata)
     else if (len > 5 && strncasecmp(buf, "Link:", 5) == 0 && q->link &&
              !strstr(q->link, "describedby"))
         fetch_set(&q->link, fetch_header_value(buf, len, 5));
+    else if (len > 13 && strncasecmp(buf, "X-Ferry-Have:", 13) == 0)
+        fetch_set(&q->have, fetch_header_value(buf, len, 13));
     else if (len > 14 && strncasecmp(buf, "Accept-Ranges:", 14) == 0)
         fetch_set(&q->accept_ranges, fetch_header_value(buf, len, 14));
     return len;

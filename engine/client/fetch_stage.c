@@ -216,5 +216,6 @@ xfer_layout(struct xfer *x)
         x->ckpt_bytes = 1u << 20;
     x->phase = PH_RANGES;
     store_progress_put(x->jobs->store, job, x->fidx);
+    xfer_source_relay_sync(x, false);
     return 0;
 }

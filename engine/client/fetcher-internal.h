@@ -35,7 +35,7 @@ struct sync_req;
 #define FETCH_MAX_REMOTE_RESTARTS 3
 #define FETCH_USER_AGENT "ferry/" FERRY_VERSION " (BITS-compatible)"
 
-enum req_kind { REQ_PROBE, REQ_MANIFEST, REQ_RANGE };
+enum req_kind { REQ_PROBE, REQ_MANIFEST, REQ_RANGE, REQ_HAVE /* a peer's HEAD (fetch_source.c) */ };
 
 /* Why a request ended besides libcurl's own result. */
 enum fetch_reason {
@@ -54,6 +54,17 @@ struct mirror {
     char *etag;
     char *last_modified;
     bool ok;                /* probed, same size as the primary */
+    /* a peer (a "peer:" source, fetch_source.c): never probed with the others */
+    bool peer;
+    bool dropped;           /* dead, other validators or a bad chunk: not used again */
+    bool polling;           /* its HEAD is in flight */
+    uint8_t *have;          /* the chunks it said it has (f->nchunks bytes), NULL = none yet */
+    uint64_t nhave;
+    unsigned failures;      /* connection failures in a row */
+    unsigned not_yet;       /* "not yet" answers since its last good chunk */
+    int64_t progress_ms;    /* when its chunk set last grew or it last delivered a chunk */
+    int64_t retry_ms;       /* after a "not yet", no range before this time */
+    int64_t next_poll_ms;
 };
 
 struct req {
@@ -76,6 +87,7 @@ struct req {
     enum fetch_reason fail;
     int fail_errno;
     char *etag, *last_modified, *content_range, *link, *accept_ranges;
+    char *have;             /* X-Ferry-Have (a peer's chunk set) */
     char *body;
     size_t body_len;
     struct curl_slist *hdrs;
@@ -99,10 +111,13 @@ struct xfer {
     size_t nreqs;
     unsigned conns;
     uint64_t scan;
+    bool source_wait;        /* a chunk waits for a peer (fetch_source.c polls it) */
     uint64_t unpersisted;
     uint64_t ckpt_bytes;
     int64_t last_ckpt_ms;
     struct metalink *ml;
+    char *ml_body;           /* the origin's manifest document, as received (relays serve it) */
+    size_t ml_body_len;
     char *manifest_url;
     struct sync_req *sync;   /* checkpoint in progress on the jobs-sync thread */
     struct sync_req *rehash; /* re-hash of the verified chunks of a resumed file */
@@ -144,7 +159,18 @@ int xfer_add_req(struct xfer *x, struct req *q);
 /* ---- fetch_range.c ---- */
 size_t xfer_range_write(struct xfer *x, struct req *q, const char *buf, size_t len);
 void xfer_range_done(struct xfer *x, struct req *q);
-int xfer_start_range(struct xfer *x, uint64_t ci);
+int xfer_start_range(struct xfer *x, uint64_t ci, size_t mi);
+
+/* ---- fetch_source.c: which source fetches a chunk (origin, mirrors, peers) ---- */
+bool xfer_source_is_peer(const struct xfer *x, size_t mi);
+int xfer_source_start(struct xfer *x, uint64_t ci);
+void xfer_source_tick(struct xfer *x);
+bool xfer_source_done(struct xfer *x, struct req *q, CURLcode res, long status);
+bool xfer_source_bad_chunk(struct xfer *x, struct req *q);
+void xfer_source_chunk_ok(struct xfer *x, struct req *q);
+void xfer_source_relay_sync(struct xfer *x, bool rehashed);
+void xfer_source_reset(struct xfer *x);
+bool fetcher_peers_waiting(struct ferry_jobs *jobs);
 
 /* ---- fetch_stage.c ---- */
 uint64_t xfer_chunk_len(const struct jfile *f, uint64_t i);

@@ -37,6 +37,7 @@
 #include "client/metalink.h"
 #include "client/store.h"
 #include "client/syncer.h"
+#include "core/relay.h"
 
 static void
 xfer_abort_reqs(struct xfer *x)
@@ -63,6 +64,7 @@ xfer_free_mirrors(struct xfer *x)
         free(x->mirrors[i].url);
         free(x->mirrors[i].etag);
         free(x->mirrors[i].last_modified);
+        free(x->mirrors[i].have);
     }
     free(x->mirrors);
     x->mirrors = NULL;
@@ -110,6 +112,7 @@ xfer_free(struct xfer *x, bool checkpoint)
     free(x->reqs);
     xfer_free_mirrors(x);
     metalink_free(x->ml);
+    free(x->ml_body);
     free(x->manifest_url);
     fetch_wipe(x->server_user);
     fetch_wipe(x->server_pass);
@@ -159,6 +162,7 @@ xfer_restart(struct xfer *x)
         x->mirrors[i].etag = x->mirrors[i].last_modified = NULL;
         x->mirrors[i].ok = false;
     }
+    xfer_source_reset(x);
     x->phase = PH_PROBE;
     x->probes_left = 0;
     x->digest_ok = false;
@@ -218,6 +222,8 @@ xfer_finish_file(struct xfer *x)
         return;
     }
     f->completed = true;
+    if (f->relay)
+        relay_complete(f->relay);
     f->bytes_transferred = f->bytes_total;
     free(f->chunks);
     f->chunks = NULL;
@@ -253,16 +259,21 @@ xfer_pump(struct xfer *x)
         xfer_rehash_apply(x, x->rehash);
         x->rehash = sync_req_free(x->rehash);
     }
+    xfer_source_tick(x);
     for (uint64_t k = 0; k < f->nchunks && x->nreqs < x->conns; k++) {
         uint64_t i = (x->scan + k) % f->nchunks;
         struct chunk *c = &f->chunks[i];
+        int sr;
         if (c->state != CHUNK_MISSING && c->state != CHUNK_PARTIAL)
             continue;
-        if (xfer_start_range(x, i) < 0) {
+        /* the source (origin, mirror or peer) is fetch_source.c's choice; 0: wait */
+        sr = xfer_source_start(x, i);
+        if (sr < 0) {
             xfer_fail_local(x, ENOMEM);
             return;
         }
-        x->scan = i + 1;
+        if (sr > 0)
+            x->scan = i + 1;
     }
     for (uint64_t i = 0; i < f->nchunks; i++) {
         uint8_t s = f->chunks[i].state;
@@ -341,6 +352,10 @@ fetcher_req_done(struct ferry_jobs *jobs, struct req *q, CURLcode res)
             f->chunks[q->chunk].state = f->chunks[q->chunk].fill ? CHUNK_PARTIAL
                                                                  : CHUNK_MISSING;
     }
+    if (xfer_source_done(x, q, res, status)) {
+        req_free(jobs, q); /* a peer's answer: never the job's error */
+        return;
+    }
     if (q->kind == REQ_PROBE && x->probes_left)
         x->probes_left--;
     if (q->fail != FETCH_OK) {
@@ -393,6 +408,9 @@ fetcher_req_done(struct ferry_jobs *jobs, struct req *q, CURLcode res)
     }
     case REQ_MANIFEST:
         xfer_manifest_done(x, q);
+        req_free(jobs, q);
+        return;
+    case REQ_HAVE:
         req_free(jobs, q);
         return;
     case REQ_RANGE:
@@ -529,8 +547,13 @@ fetcher_start(struct ferry_jobs *jobs, struct job *job)
         goto local_error;
     }
     x->mirrors[0].url = strdup(f->remote_url);
-    for (size_t i = 0; i < f->nmirrors; i++)
-        x->mirrors[i + 1].url = strdup(f->mirrors[i]);
+    for (size_t i = 0; i < f->nmirrors; i++) {
+        /* "peer:URL": another host relaying the file (fetch_source.c) */
+        bool peer = strncmp(f->mirrors[i], JOB_PEER_PREFIX, strlen(JOB_PEER_PREFIX)) == 0;
+        x->mirrors[i + 1].url = strdup(f->mirrors[i] + (peer ? strlen(JOB_PEER_PREFIX) : 0));
+        x->mirrors[i + 1].peer = peer;
+        x->mirrors[i + 1].progress_ms = x->last_ckpt_ms;
+    }
     for (size_t i = 0; i < x->nmirrors; i++)
         if (!x->mirrors[i].url) {
             r = -ENOMEM;
@@ -617,7 +640,7 @@ fetcher_connections(const struct job *job)
 bool
 fetcher_throttled(struct ferry_jobs *jobs)
 {
-    return jobs->paused_reqs > 0;
+    return jobs->paused_reqs > 0 || fetcher_peers_waiting(jobs);
 }
 
 /* Sleep until a socket is ready, a wakeup, or timeout_ms; called without the lock. */

@@ -31,5 +31,8 @@ bool fetcher_throttled(struct ferry_jobs *jobs);
 /* Idle for a while: drop the multi handle's cached connections (a fresh handle). */
 void fetcher_idle(struct ferry_jobs *jobs, int64_t now_ms);
 #define FETCHER_IDLE_CLOSE_MS 1000
+/* A URL of this host publishes file fidx of job: its running transfer fills the file's
+ * relay in (fetch_source.c). */
+void fetcher_relay_attach(struct job *job, size_t fidx);
 
 #endif

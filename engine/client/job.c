@@ -13,6 +13,7 @@
 #include "ferry/log.h"
 #include "ferry/rate.h"
 #include "client/job.h"
+#include "core/relay.h"
 
 static void job_clear_error(struct job *job);
 
@@ -45,6 +46,9 @@ jfile_done(struct jfile *f)
     free(f->etag);
     free(f->last_modified);
     free(f->chunks);
+    if (f->relay && !f->completed)
+        relay_withdraw(f->relay); /* cancelled: its URL serves nothing more */
+    relay_unref(f->relay);
     memset(f, 0, sizeof(*f));
 }
 
@@ -402,6 +406,8 @@ job_file_reset(struct job *job, size_t idx)
     f->chunk_size = 0;
     f->rehash_pending = false;
     f->layout_gen++;
+    if (f->relay)
+        relay_withdraw(f->relay); /* until the next version is laid out */
 }
 
 /* Seconds before a retry: MinimumRetryDelay, at least cfg->retry_delay_min. */
@@ -482,6 +488,8 @@ job_info(const struct job *job, const struct ferry_config *cfg, uint32_t connect
     info->throughput_avg =
         job->transfer_ms > 0 ? job->bytes_fetched * 1000 / (uint64_t)job->transfer_ms : 0;
     info->bytes_refetched = job->bytes_refetched;
+    info->bytes_from_origin = job->bytes_from_origin;
+    info->bytes_from_peers = job->bytes_from_peers;
     info->retries = job->retries;
     info->connections = connections;
     info->connections_per_file = job->connections ? job->connections

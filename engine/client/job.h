@@ -14,6 +14,7 @@
 #include "ferry/jobs.h"
 
 struct ferry_rate;
+struct relay;
 struct xfer;
 
 /* BITS defaults and limits. */
@@ -24,6 +25,8 @@ struct xfer;
 #define JOB_MAX_URL 2048u
 #define JOB_MAX_CONNECTIONS 16u
 #define JOB_MAX_MIRRORS 8u
+/* A "Peer" source is kept among the mirrors as "peer:URL" (fetch_source.c). */
+#define JOB_PEER_PREFIX "peer:"
 #define JOB_MAX_HEADERS 32u
 #define JOB_MAX_HEADER_LEN 1024u
 #define JOB_MAX_PROXY_LIST 4000u
@@ -78,6 +81,8 @@ struct jfile {
     struct chunk *chunks;
     bool rehash_pending;     /* verified chunks loaded from the store, not re-hashed yet */
     uint32_t layout_gen;     /* bumped whenever `chunks` is replaced or dropped */
+    struct relay *relay;     /* runtime: a URL of this host publishes the file while it is
+                                fetched (fetch_source.c), NULL = none */
 };
 
 struct job_err {
@@ -131,6 +136,8 @@ struct job {
     int64_t tp_at_ms;
     uint64_t throughput;
     uint64_t bytes_fetched;      /* this process */
+    uint64_t bytes_from_origin;  /* verified chunk bytes by source, this process */
+    uint64_t bytes_from_peers;
     int64_t transfer_ms;         /* time spent CONNECTING/TRANSFERRING */
     uint32_t remote_restarts;    /* remote-changed restarts of the current file in a row */
     struct ferry_rate *rate;     /* pacing bucket of bandwidth_limit (the fetcher creates it;

@@ -29,6 +29,7 @@
 #include "client/verify.h"
 #include "core/certstore.h"
 #include "core/clock.h"
+#include "core/relay.h"
 
 #define JOBS_CERT_NOT_FOUND 0x80092004u /* CRYPT_E_NOT_FOUND */
 
@@ -380,6 +381,42 @@ ferry_jobs_add_file(struct ferry_jobs *jobs, const char *job_id, const char *rem
         job_set_state(job, FERRY_JOB_QUEUED);
     r = jobs_persist(jobs, job, st);
     return jobs_unlock_ret(jobs, r, true);
+}
+
+/*
+ * The relay of the job file that writes `path` (not yet completed, job not final), created
+ * when none is; the running transfer fills it in (docs/internals/relay.md). A new
+ * reference, or NULL when no job writes that file (or on OOM). Any thread.
+ */
+struct relay *
+jobs_relay_find(struct ferry_jobs *jobs, const char *path)
+{
+    struct relay *r = NULL;
+
+    if (!jobs || !path)
+        return NULL;
+    pthread_mutex_lock(&jobs->lock);
+    for (size_t i = 0; i < jobs->n && !r; i++) {
+        struct job *job = jobs->v[i];
+
+        if (job_state_final(job->state))
+            continue;
+        for (size_t k = 0; k < job->nfiles; k++) {
+            struct jfile *f = &job->files[k];
+
+            if (f->completed || !f->local_file || strcmp(f->local_file, path) != 0)
+                continue;
+            if (!f->relay)
+                f->relay = relay_new(path);
+            if (f->relay) {
+                fetcher_relay_attach(job, k);
+                r = relay_ref(f->relay);
+            }
+            break;
+        }
+    }
+    pthread_mutex_unlock(&jobs->lock);
+    return r;
 }
 
 /* Remove every temp file of a job (cancel). Logs what could not be removed. */
@@ -954,7 +991,7 @@ jobs_custom_header_refusal(const char *value)
     return NULL;
 }
 
-/* "Mirror", "ExpectedDigest", "CustomHeader". */
+/* "Mirror", "Peer", "ExpectedDigest", "CustomHeader". */
 int
 ferry_jobs_set_option(struct ferry_jobs *jobs, const char *job_id, const char *name,
                       const char *value, struct ferry_status *st)
@@ -968,7 +1005,7 @@ ferry_jobs_set_option(struct ferry_jobs *jobs, const char *job_id, const char *n
         return ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER,
                                 FERRY_E_INVALIDARG, !name ? "Name" : "Value",
                                 "option name and value are required");
-    if (strcmp(name, "Mirror") == 0) {
+    if (strcmp(name, "Mirror") == 0 || strcmp(name, "Peer") == 0) {
         r = job_url_check(value, st, "Value");
     } else if (strcmp(name, "ExpectedDigest") == 0) {
         if (verify_digest_spec_check(value) < 0)
@@ -988,8 +1025,8 @@ ferry_jobs_set_option(struct ferry_jobs *jobs, const char *job_id, const char *n
                                  why, JOB_MAX_HEADER_LEN);
     } else {
         r = ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER, FERRY_E_INVALIDARG,
-                             "Name", "unknown option '%s' (Mirror, ExpectedDigest, "
-                             "CustomHeader)", name);
+                             "Name", "unknown option '%s' (Mirror, Peer, "
+                             "ExpectedDigest, CustomHeader)", name);
     }
     if (r < 0)
         return r;
@@ -1003,14 +1040,23 @@ ferry_jobs_set_option(struct ferry_jobs *jobs, const char *job_id, const char *n
         return jobs_unlock_ret(jobs, r, false);
     }
     f = &job->files[job->nfiles - 1];
-    if (strcmp(name, "Mirror") == 0) {
+    if (strcmp(name, "Mirror") == 0 || strcmp(name, "Peer") == 0) {
+        char *peer = NULL;
+
         if (f->nmirrors >= JOB_MAX_MIRRORS) {
             r = ferry_status_set(st, -EMLINK, FERRY_STATUS_INVALID_PARAMETER,
-                                 FERRY_E_INVALIDARG, "Value", "at most %u mirrors per file",
-                                 JOB_MAX_MIRRORS);
+                                 FERRY_E_INVALIDARG, "Value",
+                                 "at most %u mirrors and peers per file", JOB_MAX_MIRRORS);
             return jobs_unlock_ret(jobs, r, false);
         }
-        r = jobs_strv_append(&f->mirrors, &f->nmirrors, value);
+        /* a peer is kept among the mirrors, marked (and so persisted) by its prefix */
+        if (name[0] == 'P' && asprintf(&peer, "%s%s", JOB_PEER_PREFIX, value) < 0) {
+            peer = NULL;
+            r = -ENOMEM;
+        }
+        if (r == 0)
+            r = jobs_strv_append(&f->mirrors, &f->nmirrors, peer ? peer : value);
+        free(peer);
     } else if (strcmp(name, "ExpectedDigest") == 0) {
         r = jobs_set_str(&f->expected_digest, value);
     } else {

@@ -13,4 +13,9 @@
 int jobs_new(const struct ferry_config *cfg, struct ferry_jobs **ret_jobs);
 struct ferry_jobs *jobs_free(struct ferry_jobs *jobs);
 
+struct relay;
+/* The relay of the job file writing `path` (a new reference, created when missing), NULL
+ * when no unfinished job writes it. For the server role's relay URLs (engine.c). */
+struct relay *jobs_relay_find(struct ferry_jobs *jobs, const char *path);
+
 #endif

@@ -18,6 +18,7 @@
 #include "ferry/log.h"
 #include "conditional.h"
 #include "fileserve.h"
+#include "fileserve_relay.h"
 #include "metalink.h"
 
 #define FILESERVE_USER_MAX 65
@@ -449,6 +450,17 @@ fileserve_handle(void *userdata, const struct ferry_http_request *req,
     url = NULL;
     ferry_http_response_on_done(resp, fileserve_on_done, done);
 
+    {
+        /* a job of this host still fetching the source: what it verified */
+        struct relay *rl = urlgroup_url_relay(fs->reg, done->url);
+
+        if (rl) {
+            fileserve_relay(done->url, rl,
+                            fs->group_rate ? fs->group_rate(fs->ud, done->url->group) : NULL,
+                            meta4, head, req, resp);
+            return;
+        }
+    }
     r = urlgroup_url_file(fs->reg, done->url, &st, &file);
     if (r < 0) {
         /* once per outage, not once per request */

@@ -827,6 +827,14 @@ int
 server_new(const struct ferry_config *cfg, struct ferry_users *users,
            struct ferry_server **ret_srv)
 {
+    return server_new_relay(cfg, users, NULL, NULL, ret_srv);
+}
+
+int
+server_new_relay(const struct ferry_config *cfg, struct ferry_users *users,
+                 struct relay *(*relay_find)(void *ud, const char *source), void *relay_ud,
+                 struct ferry_server **ret_srv)
+{
     struct ferry_server *srv;
     const char *const *roots;
     int r;
@@ -852,6 +860,8 @@ server_new(const struct ferry_config *cfg, struct ferry_users *users,
                               &server_urlgroup_ops, srv, &srv->reg);
     if (r < 0)
         goto error;
+    if (relay_find)
+        urlgroup_registry_set_relay(srv->reg, relay_find, relay_ud);
     srv->fs.reg = srv->reg;
     srv->fs.users = users;
     srv->fs.allow_basic_over_http = cfg->allow_basic_over_http;

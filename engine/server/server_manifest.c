@@ -166,7 +166,8 @@ server_manifests_queue(struct server_manifests *sm, struct urlgroup_url *url)
     bool want = false;
 
     pthread_mutex_lock(&url->mlock);
-    if (!url->manifest_pending) {
+    /* a relay URL serves the origin's manifest; nothing to compute */
+    if (!url->manifest_pending && !url->relay) {
         url->manifest_pending = true;
         want = true;
     }

@@ -21,6 +21,7 @@
 
 #include "ferry/log.h"
 #include "urlgroup.h"
+#include "core/relay.h"
 
 /* Cached descriptors at most: a publisher of many URLs keeps this many open, the others
  * are opened per request. */
@@ -52,6 +53,7 @@ urlgroup_url_unref(struct urlgroup_url *u)
     free(u->source);
     free(u->rule_text);
     free(u->relpath);
+    relay_unref(u->relay);
     pthread_mutex_destroy(&u->mlock);
     free(u);
     return NULL;
@@ -498,7 +500,7 @@ urlgroup_openat2(int dirfd, const char *rel)
 /* Find the publish root holding source and check it is a regular file beneath it. */
 static int
 urlgroup_source_resolve(struct urlgroup_registry *reg, const char *source, int *ret_root,
-                        char **ret_rel, struct ferry_status *st)
+                        char **ret_rel, struct relay **ret_relay, struct ferry_status *st)
 {
     const char *rel = NULL;
     struct stat sb;
@@ -544,6 +546,21 @@ urlgroup_source_resolve(struct urlgroup_registry *reg, const char *source, int *
                                 FERRY_E_INVALIDARG, "SourceFilePath",
                                 "source file '%s' is not inside a publish root", source);
     fd = urlgroup_openat2(reg->root_fds[root], rel);
+    if (fd == -ENOENT && reg->relay_find) {
+        /* a job of this host is still fetching it: its verified chunks are served */
+        struct relay *rl = reg->relay_find(reg->relay_ud, source);
+
+        if (rl) {
+            *ret_rel = strdup(rel);
+            if (!*ret_rel) {
+                relay_unref(rl);
+                return ferry_status_oom(st, -ENOMEM);
+            }
+            *ret_root = root;
+            *ret_relay = rl;
+            return 0;
+        }
+    }
     if (fd == -EXDEV || fd == -ELOOP)
         return ferry_status_set(st, -EACCES, FERRY_STATUS_INVALID_PARAMETER,
                                 FERRY_E_INVALIDARG, "SourceFilePath",
@@ -565,6 +582,41 @@ urlgroup_source_resolve(struct urlgroup_registry *reg, const char *source, int *
         return ferry_status_oom(st, -ENOMEM);
     *ret_root = root;
     return 0;
+}
+
+void
+urlgroup_registry_set_relay(struct urlgroup_registry *reg,
+                            struct relay *(*find)(void *ud, const char *source), void *ud)
+{
+    pthread_rwlock_wrlock(&reg->lock);
+    reg->relay_find = find;
+    reg->relay_ud = ud;
+    pthread_rwlock_unlock(&reg->lock);
+}
+
+struct relay *
+urlgroup_url_relay(struct urlgroup_registry *reg, struct urlgroup_url *url)
+{
+    struct relay *r;
+    bool look;
+
+    pthread_mutex_lock(&url->mlock);
+    look = !url->relay_checked && reg->relay_find;
+    url->relay_checked = true;
+    r = relay_ref(url->relay);
+    pthread_mutex_unlock(&url->mlock);
+    if (!look)
+        return r;
+    /* first request: is a job of this host writing the source? (outside mlock: the client
+     * role's lock is taken) */
+    r = reg->relay_find(reg->relay_ud, url->source);
+    if (!r)
+        return NULL;
+    pthread_mutex_lock(&url->mlock);
+    if (!url->relay)
+        url->relay = relay_ref(r);
+    pthread_mutex_unlock(&url->mlock);
+    return r;
 }
 
 int
@@ -802,7 +854,8 @@ urlgroup_url_create(struct urlgroup_registry *reg, const char *prefix, const cha
         }
         u->ncerts++;
     }
-    r = urlgroup_source_resolve(reg, source, &u->root, &u->relpath, st);
+    r = urlgroup_source_resolve(reg, source, &u->root, &u->relpath, &u->relay, st);
+    u->relay_checked = u->relay != NULL;
     if (r < 0)
         goto error;
 

@@ -23,6 +23,7 @@
 #include "manifest.h"
 #include "urlgroup_prefix.h"
 
+struct relay;
 struct urlgroup;
 
 /* An open source file shared by the responses that serve it: a URL keeps the descriptor
@@ -61,6 +62,10 @@ struct urlgroup_url {
     bool manifest_pending;      /* a job is queued or running */
     struct manifest_identity cached_id; /* identity of the last manifest (its cache file) */
     bool has_cached_id;
+    /* a job of this host still writing the source (docs/internals/relay.md), under mlock:
+     * looked up at creation and at the first request */
+    struct relay *relay;
+    bool relay_checked;
     /* open-file cache, under mlock */
     struct urlgroup_file *file;
     uint64_t file_used_ns;      /* CLOCK_MONOTONIC_COARSE of the last use */
@@ -115,6 +120,10 @@ struct urlgroup_registry {
     size_t nroots;
     const struct urlgroup_ops *ops;
     void *ud;
+    /* The client role's relay of a source path (a new reference or NULL); set once by
+     * urlgroup_registry_set_relay before requests arrive. */
+    struct relay *(*relay_find)(void *ud, const char *source);
+    void *relay_ud;
     atomic_uint nfiles;         /* URLs holding an open-file cache entry */
     unsigned max_files;         /* beyond it, requests open and close their own */
 };
@@ -158,6 +167,14 @@ int urlgroup_group_find(struct urlgroup_registry *reg, const char *prefix,
 int urlgroup_route(struct urlgroup_registry *reg, uint16_t port, bool https,
                    const char *host_hdr, const char *path, struct urlgroup_url **ret_url,
                    bool *ret_meta4);
+
+/* Let URLs publish files that jobs of this host are still fetching: find(ud, source) gives
+ * the relay of the job file writing `source` (a reference) or NULL. A source that does not
+ * exist yet is accepted when it has one. */
+void urlgroup_registry_set_relay(struct urlgroup_registry *reg,
+                                 struct relay *(*find)(void *ud, const char *source), void *ud);
+/* The URL's relay (a new reference), NULL when its source is an ordinary file. */
+struct relay *urlgroup_url_relay(struct urlgroup_registry *reg, struct urlgroup_url *url);
 
 /* Open the URL's source beneath its publish root (openat2 RESOLVE_BENEATH |
  * RESOLVE_NO_MAGICLINKS), O_RDONLY|O_CLOEXEC; fstat it into ret_st; -EINVAL when it is no

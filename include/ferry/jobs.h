@@ -106,6 +106,8 @@ struct ferry_job_info {
     uint64_t throughput;           /* bytes/s, last few seconds */
     uint64_t throughput_avg;       /* bytes/s, over time spent transferring */
     uint64_t bytes_refetched;      /* bytes fetched again (bad chunks, restarts) */
+    uint64_t bytes_from_origin;    /* verified bytes from RemoteUrl and mirrors (this run) */
+    uint64_t bytes_from_peers;     /* verified bytes from Peer sources (this run) */
     uint32_t retries;
     uint32_t connections;          /* connections in use now */
     uint32_t connections_per_file; /* configured ranges in parallel */
@@ -196,7 +198,8 @@ FERRY_API int ferry_jobs_set_client_cert(struct ferry_jobs *jobs, const char *jo
 FERRY_API int ferry_jobs_remove_client_cert(struct ferry_jobs *jobs, const char *job_id,
                                             struct ferry_status *st);
 /* ferry's own per-job options: name is one of "Mirror" (an extra URL for the last added
- * file), "ExpectedDigest" ("sha256:HEX" or "xxh128:HEX" for the last added file),
+ * file), "Peer" (another ferry host relaying the last added file, docs/internals/relay.md),
+ * "ExpectedDigest" ("sha256:HEX" or "xxh128:HEX" for the last added file),
  * "CustomHeader" ("Name: value"). */
 FERRY_API int ferry_jobs_set_option(struct ferry_jobs *jobs, const char *job_id,
                                     const char *name, const char *value,

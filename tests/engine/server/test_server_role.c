@@ -30,6 +30,7 @@
 #include "ferry-test.h"
 #include "jobs_role.h"
 #include "server_role.h"
+#include "core/relay.h"
 
 #define SMALL_SIZE (3u * 1024 * 1024 + 123)
 
@@ -1125,6 +1126,189 @@ START_TEST(test_config_urls_and_info)
 }
 END_TEST
 
+/* ---- relay URLs (docs/internals/relay.md) ---- */
+static struct relay *test_relay;
+static char *test_relay_path;
+
+static struct relay *
+fake_relay_find(void *ud, const char *source)
+{
+    (void)ud;
+    if (test_relay && strcmp(source, test_relay_path) == 0)
+        return relay_ref(test_relay);
+    return NULL;
+}
+
+START_TEST(test_relay_url)
+{
+    static const char etag[] = "\"origin-etag-1\"";
+    static const char lm[] = "Sun, 06 Nov 1994 08:49:37 GMT";
+    char url[256], murl[256], *out = tpath("out"), *h;
+    struct relay_info info = {.size = SMALL_SIZE, .chunk_size = 1048576, .nchunks = 4,
+                              .etag = etag, .last_modified = lm,
+                              .meta4 = "<metalink>origin</metalink>", .meta4_len = 27};
+
+    test_relay_path = tpath("pub/still-fetching.bin"); /* does not exist */
+    test_relay = relay_new(test_relay_path);
+    server_stop();
+    ck_assert_int_eq(server_new_relay(cfg, users, fake_relay_find, NULL, &srv), 0);
+    publish("relay.bin", test_relay_path, NULL);
+    snprintf(url, sizeof(url), "%s/relay.bin", base);
+    snprintf(murl, sizeof(murl), "%s/relay.bin.meta4", base);
+    /* pending: no manifest yet */
+    h = sh_out("curl -sSI '%s' | tr -d '\\r'", url);
+    ck_assert_msg(strstr(h, "HTTP/1.1 503") && strstr(h, "Retry-After: 1\n"), "%s", h);
+    free(h);
+    ck_assert_int_eq(curl_code(out, "", murl), 503);
+
+    info.fd = open(small_path, O_RDONLY | O_CLOEXEC);
+    ck_assert_int_ge(info.fd, 0);
+    ck_assert_int_eq(relay_setup(test_relay, &info), 0);
+    close(info.fd);
+    /* ready, nothing verified: HEAD describes the origin's version */
+    h = sh_out("curl -sSI '%s' | tr -d '\\r'", url);
+    ck_assert_msg(strstr(h, "HTTP/1.1 200"), "%s", h);
+    ck_assert_msg(strstr(h, "ETag: \"origin-etag-1\"\n"), "%s", h);
+    ck_assert_msg(strstr(h, "Last-Modified: Sun, 06 Nov 1994 08:49:37 GMT\n"), "%s", h);
+    ck_assert_msg(strstr(h, "Content-Length: 3145851\n"), "%s", h);
+    ck_assert_msg(strstr(h, "X-Ferry-Have: chunks=4; chunk-size=1048576; have=\n"), "%s", h);
+    ck_assert_msg(strstr(h, "Link: </files/relay.bin.meta4>; rel=describedby"), "%s", h);
+    free(h);
+    /* not yet verified: 503 with the set */
+    h = sh_out("curl -s -D - -o /dev/null -r 0-99 '%s' | tr -d '\\r'", url);
+    ck_assert_msg(strstr(h, "HTTP/1.1 503") && strstr(h, "Retry-After: 1\n") &&
+                  strstr(h, "X-Ferry-Have: chunks=4; chunk-size=1048576; have=\n"), "%s", h);
+    free(h);
+    /* chunk 2 verified: its bytes are served, with If-Range on the origin's ETag */
+    relay_mark(test_relay, 2);
+    ck_assert_int_eq(curl_code(out, "-r 2097252-2097351 -H 'If-Range: \"origin-etag-1\"'", url),
+                     206);
+    ck_assert(same_slice(out, small_path, 2097252, 100));
+    h = sh_out("curl -s -D - -o /dev/null -r 2097152-2097161 '%s' | tr -d '\\r'", url);
+    ck_assert_msg(strstr(h, "Content-Range: bytes 2097152-2097161/3145851\n") &&
+                  strstr(h, "X-Ferry-Have: chunks=4; chunk-size=1048576; have=2\n"), "%s", h);
+    free(h);
+    /* a range reaching into chunk 3, and the whole file: not yet */
+    ck_assert_int_eq(curl_code(out, "-r 3145720-3145739", url), 503);
+    ck_assert_int_eq(curl_code(out, "", url), 503);
+    /* another version in If-Range: the whole file, which is not there yet */
+    ck_assert_int_eq(curl_code(out, "-r 2097252-2097351 -H 'If-Range: \"other\"'", url), 503);
+    /* the origin's manifest, byte for byte */
+    ck_assert_int_eq(curl_code(out, "", murl), 200);
+    h = sh_out("cat '%s'", out);
+    ck_assert_str_eq(h, "<metalink>origin</metalink>");
+    free(h);
+    /* complete: the whole file */
+    relay_complete(test_relay);
+    ck_assert_int_eq(curl_code(out, "", url), 200);
+    ck_assert_int_eq(sh("cmp -s '%s' '%s'", out, small_path), 0);
+    h = sh_out("curl -sSI '%s' | tr -d '\\r'", url);
+    ck_assert_msg(strstr(h, "X-Ferry-Have: chunks=4; chunk-size=1048576; have=*\n"), "%s", h);
+    free(h);
+    /* cancelled: gone */
+    relay_withdraw(test_relay);
+    ck_assert_int_eq(curl_code(out, "-r 0-9", url), 404);
+    test_relay = relay_unref(test_relay);
+    free(test_relay_path);
+    free(out);
+}
+END_TEST
+
+/* A job with a Peer source (tests/tools/fake_relay.py standing in for another host's
+ * relay URL) besides its origin (this server role): the peer's first "not yet" answers
+ * are no job error, most chunks come from the peer, the peer's corrupted chunk is caught
+ * by the origin's manifest and fetched from the origin, the copy is exact. */
+START_TEST(test_peer_source)
+{
+    struct ferry_jobs *jobs = NULL;
+    struct ferry_job_create req = {0};
+    struct ferry_job_info *info = NULL;
+    struct ferry_status st;
+    char id[FERRY_GUID_STRLEN], url[256], peer[256], local[512], *h, *etag, *lm;
+    char *img = tpath("pub/peer.img"), *in = tpath("in"), *plog = tpath("peer.log");
+    enum ferry_job_state js = FERRY_JOB_QUEUED;
+    int pport = free_port();
+    pid_t pp;
+
+    ck_assert_msg(getenv("FERRY_SRC"), "FERRY_SRC is not set: run through meson test");
+    need("python3");
+    fill_random(img, 8u * 1024 * 1024, 7);
+    ck_assert_int_eq(mkdir(in, 0755), 0);
+    server_stop();
+    set("download-root", in);
+    server_start();
+    publish("peer.img", img, NULL);
+    wait_manifest("peer.img");
+    snprintf(url, sizeof(url), "%s/peer.img", base);
+    etag = sh_out("curl -sSI '%s' | tr -d '\\r' | sed -n 's/^ETag: //p'", url);
+    lm = sh_out("curl -sSI '%s' | tr -d '\\r' | sed -n 's/^Last-Modified: //p'", url);
+    etag[strcspn(etag, "\n")] = '\0';
+    lm[strcspn(lm, "\n")] = '\0';
+    ck_assert_int_gt(strlen(etag), 2);
+    /* the peer lists every chunk, says "not yet" 3 times, corrupts chunk 7 (the last) */
+    pp = fork();
+    ck_assert_int_ge(pp, 0);
+    if (pp == 0) {
+        char port_s[16], *tool;
+        snprintf(port_s, sizeof(port_s), "%d", pport);
+        if (asprintf(&tool, "%s/tests/tools/fake_relay.py", getenv("FERRY_SRC")) < 0)
+            _exit(127);
+        execlp("python3", "python3", tool, port_s, img, etag, lm, "1048576", "7", "3", plog,
+               (char *)NULL);
+        _exit(127);
+    }
+    for (int t = 0; t < 500 && sh("curl -s -o /dev/null -I http://127.0.0.1:%d/x", pport) != 0;
+         t++)
+        usleep(10000);
+    snprintf(peer, sizeof(peer), "http://127.0.0.1:%d/relay/peer.img", pport);
+
+    ck_assert_int_eq(jobs_new(cfg, &jobs), 0);
+    snprintf(local, sizeof(local), "%s/peer.img", in);
+    req.display_name = "peer";
+    req.remote_url = url;
+    req.local_file = local;
+    req.suspend = true;
+    ck_assert_msg(ferry_jobs_create(jobs, &req, id, &st) == 0, "%s", st.text);
+    ck_assert_msg(ferry_jobs_set_option(jobs, id, "Peer", peer, &st) == 0, "%s", st.text);
+    ck_assert_int_eq(ferry_jobs_set_state(jobs, id, FERRY_JOB_ACTION_RESUME, &st), 0);
+    for (int t = 0; t < 3000; t++) {
+        ck_assert_int_eq(ferry_jobs_get(jobs, id, &info, &st), 0);
+        js = info->state;
+        if (js == FERRY_JOB_TRANSFERRED || js == FERRY_JOB_ERROR ||
+            js == FERRY_JOB_TRANSIENT_ERROR)
+            break;
+        info = ferry_job_info_free(info);
+        usleep(10000);
+    }
+    ck_assert_int_eq(js, FERRY_JOB_TRANSFERRED);
+    ck_assert_uint_eq(info->transient_error_count, 0);
+    /* good chunks from the peer until it served the bad one (how many depends on the
+     * order the answers came in), the bad one and the rest from the origin; every byte
+     * counted once */
+    ck_assert_msg(info->bytes_from_peers >= 1u * 1024 * 1024 &&
+                  info->bytes_from_peers <= 7u * 1024 * 1024,
+                  "from peers %llu", (unsigned long long)info->bytes_from_peers);
+    ck_assert_msg(info->bytes_from_origin >= 1u * 1024 * 1024,
+                  "from origin %llu", (unsigned long long)info->bytes_from_origin);
+    ck_assert_uint_eq(info->bytes_from_origin + info->bytes_from_peers, 8u * 1024 * 1024);
+    info = ferry_job_info_free(info);
+    ck_assert_int_eq(ferry_jobs_set_state(jobs, id, FERRY_JOB_ACTION_COMPLETE, &st), 0);
+    ck_assert_int_eq(sh("cmp -s '%s' '%s'", local, img), 0);
+    /* the peer said "not yet" 3 times and served chunk 7 once: then it was dropped */
+    h = sh_out("grep -c '^503$' '%s'; grep -c '^206 7$' '%s'", plog, plog);
+    ck_assert_str_eq(h, "3\n1\n");
+    free(h);
+    jobs = jobs_free(jobs);
+    kill(pp, SIGTERM);
+    waitpid(pp, NULL, 0);
+    free(etag);
+    free(lm);
+    free(img);
+    free(in);
+    free(plog);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -1138,6 +1322,8 @@ main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_get_head_ranges);
+    tcase_add_test(tc, test_relay_url);
+    tcase_add_test(tc, test_peer_source);
     tcase_add_test(tc, test_conditionals_keepalive);
     tcase_add_test(tc, test_refusals);
     tcase_add_test(tc, test_wget);
