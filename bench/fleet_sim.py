@@ -137,6 +137,8 @@ def simulate(n, size, chunk, rate, strategy, window=4, relay_limit=None, kill=No
                     per_src[(key[0], flows[key][0])] -= 1
                     del flows[key]
                 remaining_hosts -= 1   # the killed host is not counted (it restarts later)
+                if done_at[killed_host] is None:
+                    wave_left[wave[killed_host]] -= 1   # later waves do not wait for it
         # new requests
         for h in range(1, nodes):
             if done_at[h] is not None or h in dead or inflight[h] >= window:
