@@ -69,8 +69,8 @@ dist_opt(int c, const char *arg, void *data)
 
 /*
  * Derive the run's names from the options: the published suffix (basename of --source),
- * the URL clients fetch (on the --via cache's host when given), the job's local file (--dest, or --dest/suffix for a directory)
- * and display name. 0 or an exit code, reported.
+ * the URL clients fetch (on the --via cache's host when given), the job's local file
+ * (--dest, or --dest/suffix for a directory) and display name. 0 or an exit code, reported.
  */
 static int
 dist_run_names(struct dist_run *run)

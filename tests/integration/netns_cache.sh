@@ -86,8 +86,8 @@ http {
     include $d/ferry-cache.conf;
 }
 NGX
-out=$(ip netns exec "$tag-cache" /usr/sbin/nginx -t -p "$d" -c "$d/nginx.conf" -e "$d/error.log" 2>&1) \
-    || ft_fail "nginx -t refuses contrib/nginx/ferry-cache.conf: $out"
+out=$(ip netns exec "$tag-cache" /usr/sbin/nginx -t -p "$d" -c "$d/nginx.conf" \
+      -e "$d/error.log" 2>&1) || ft_fail "nginx -t refuses contrib/nginx/ferry-cache.conf: $out"
 ip netns exec "$tag-cache" /usr/sbin/nginx -p "$d" -c "$d/nginx.conf" -e "$d/error.log" \
     >>"$d/stdout.log" 2>&1 &
 FT_PIDS+=("$!")
