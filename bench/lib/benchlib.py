@@ -606,6 +606,14 @@ def report(outdir):
     report_resume(cells, w)
     report_https(cells, w)
     report_sparse(cells, w)
+    fleetp = os.path.join(outdir, "fleet", "fleet.md")
+    if os.path.exists(fleetp):
+        # bench/fleet's own table (one file to many hosts), under a heading of this report
+        w("## Fleet distribution (bench/fleet)")
+        w("")
+        for line in open(fleetp).read().splitlines()[1:]:
+            w(line)
+        w("")
     voids = sum(len(v) for k, v in cells.items() if k[3] == "void")
     w("## Notes")
     w("")

@@ -64,6 +64,7 @@ struct dist_hosts {
 /* The command line. The --to lists are split into to[] (pointers into to_storage). */
 struct dist_opts {
     const char *server, *source, *group, *dest;
+    const char *via;        /* --via: base URL of a cache in front of the server, or NULL */
     bool keep;
     bool relay;             /* hosts relay to each other (ctl_dist_relay.c) */
     unsigned fanout;        /* children per relay, 1 = a chain */
@@ -112,6 +113,12 @@ void dist_url_host(const char *url, char *buf, size_t len);
  * server endpoint's host, then "/" + suffix. *ret malloc()ed. -EINVAL for a group that is
  * not scheme://host..., -ENOMEM. */
 int dist_publish_url(const char *group, const char *server, const char *suffix, char **ret);
+/* The URL clients fetch through a cache (--via): the scheme, host and port of via, then
+ * the path of url, so "http://cache:8080" and "http://srv:8080/g/f" give
+ * "http://cache:8080/g/f". *ret malloc()ed. -EINVAL when either is not scheme://host...,
+ * or via has a path other than "/" (the server's Link header names the Metalink by an
+ * absolute path), a query or a fragment; -ENOMEM. */
+int dist_via_url(const char *via, const char *url, char **ret);
 /* Open the server session (run->srv), create the group if missing, publish --source as
  * run->suffix (replacing an earlier publication of the same name) and wait for its chunk
  * manifest. Sets run->unpublish once published. Returns 0 or an exit code, reported. */

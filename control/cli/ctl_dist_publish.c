@@ -1,7 +1,8 @@
 /*
  * ctl_dist_publish.c - step 1 of `ferryctl distribute`: publish the source file on the
  * server host (CreateUrl, creating the group when missing, replacing an earlier
- * publication of the same name) and wait for the server's chunk manifest of it.
+ * publication of the same name) and wait for the server's chunk manifest of it; the URL
+ * clients fetch, directly or through a cache (--via).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -42,6 +43,28 @@ dist_publish_url(const char *group, const char *server, const char *suffix, char
                     suffix) < 0
                ? -ENOMEM
                : 0;
+}
+
+/*
+ * The URL clients fetch through a cache. See ctl_dist.h.
+ */
+int
+dist_via_url(const char *via, const char *url, char **ret)
+{
+    const char *vp = strstr(via, "://"), *up = strstr(url, "://"), *path, *vpath;
+    size_t vlen;
+
+    *ret = NULL;
+    if (!vp || vp == via || !up || up == url || !vp[3] || vp[3] == '/')
+        return -EINVAL;
+    /* no path of its own: the server's Link header names the Metalink by an absolute
+     * path, which must reach the same cache and the same origin path */
+    vpath = vp + 3 + strcspn(vp + 3, "/?#");
+    if (*vpath && strcmp(vpath, "/") != 0)
+        return -EINVAL;
+    path = up + 3 + strcspn(up + 3, "/");
+    vlen = (size_t)(vpath - via);
+    return asprintf(ret, "%.*s%s", (int)vlen, via, *path ? path : "/") < 0 ? -ENOMEM : 0;
 }
 
 /*

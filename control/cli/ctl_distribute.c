@@ -34,6 +34,9 @@ dist_opt(int c, const char *arg, void *data)
     case 'd':
         o->dest = arg;
         return 0;
+    case 'v':
+        o->via = arg;
+        return 0;
     case 'k':
         o->keep = true;
         return 0;
@@ -83,8 +86,8 @@ dist_opt(int c, const char *arg, void *data)
 
 /*
  * Derive the run's names from the options: the published suffix (basename of --source),
- * the URL clients fetch, the job's local file (--dest, or --dest/suffix for a directory)
- * and display name. 0 or an exit code, reported.
+ * the URL clients fetch (on the --via cache's host when given), the job's local file
+ * (--dest, or --dest/suffix for a directory) and display name. 0 or an exit code, reported.
  */
 static int
 dist_run_names(struct dist_run *run)
@@ -100,6 +103,17 @@ dist_run_names(struct dist_run *run)
     if (dist_publish_url(o->group, o->server, run->suffix, &run->remote) < 0)
         return ctl_usage("distribute", "--group '%s' is not scheme://host:port/name",
                          o->group);
+    if (o->via) {
+        /* through a cache: the same path on the cache's host (the server is its origin) */
+        char *direct = run->remote;
+
+        if (dist_via_url(o->via, direct, &run->remote) < 0) {
+            run->remote = direct;
+            return ctl_usage("distribute", "--via '%s' is not scheme://host[:port]",
+                             o->via);
+        }
+        free(direct);
+    }
     if (asprintf(&run->published, "%s/%s", o->group, run->suffix) < 0 ||
         asprintf(&run->display, "ferry distribute %s", run->suffix) < 0 ||
         asprintf(&run->local, "%s%s", o->dest,
@@ -136,6 +150,7 @@ ctl_cmd_distribute(struct ctl_ctx *ctx, int argc, char **argv)
         {"group", required_argument, NULL, 'g'},
         {"to", required_argument, NULL, 't'},
         {"dest", required_argument, NULL, 'd'},
+        {"via", required_argument, NULL, 'v'},
         {"keep", no_argument, NULL, 'k'},
         {"relay", no_argument, NULL, 'R'},
         {"fanout", required_argument, NULL, 'F'},

@@ -191,6 +191,8 @@ static const struct {
      "                    replaced by the server endpoint's host in the clients' URL)\n"
      "  --to URL,...      WS-Man endpoints of the clients (repeatable)\n"
      "  --dest PATH       LocalFile on every client (a trailing / appends the basename)\n"
+     "  --via URL         clients fetch through this HTTP cache, scheme://host:port (the\n"
+     "                    published path on it), e.g. nginx proxy_cache + slice 4m\n"
      "  --keep            keep the URL published afterwards (and the relay URLs)\n"
      "  --priority P      job priority (foreground|high|normal|low or 0..3)\n"
      "  --interval S      seconds between polls (default 0.5)\n"

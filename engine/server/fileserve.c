@@ -1,6 +1,7 @@
 /*
  * fileserve.c - serving published URLs: exact paths only, access rules, GET/HEAD with
- * single ranges and conditionals (decisions in conditional.c), the Metalink Link header and
+ * single ranges and conditionals (decisions in conditional.c), Cache-Control for shared
+ * caches (public when anonymous, private behind an access rule), the Metalink Link header and
  * URL.meta4, ConnectionLimit (503) and BandwidthLimit (the group's ferry_rate), counters.
  * Runs on the data-plane worker threads: nothing here blocks beyond fstatat (and open when
  * the URL's cached descriptor no longer names its source).
@@ -358,6 +359,14 @@ fileserve_file(struct fileserve *fs, struct urlgroup_url *url, struct urlgroup_f
     ferry_http_response_header(resp, "Accept-Ranges", "bytes");
     ferry_http_response_header(resp, "ETag", "%s", etag);
     ferry_http_response_header(resp, "Last-Modified", "%s", date);
+    /* Shared caches (nginx proxy_cache + slice, docs/FLEET.md): an anonymous URL may be
+     * stored and its 200/206 answers reused by everyone; a URL with an access rule never
+     * (nginx stores answers to requests with Authorization unless told "private"). The
+     * freshness is the cache's choice; the strong ETag makes revalidation a 304.
+     * no-transform: the bytes must stay the ones the manifest's digests describe. */
+    ferry_http_response_header(resp, "Cache-Control", "%s",
+                               url->rule->anonymous ? "public, no-transform"
+                                                    : "private, no-transform");
     if (m && urlgroup_path_encode(url->suffix, enc, sizeof(enc)) == 0)
         ferry_http_response_header(resp, "Link",
                                    "</%s/%s.meta4>; rel=describedby; type=\"%s\"",

@@ -47,6 +47,32 @@ START_TEST(test_publish_url)
 }
 END_TEST
 
+START_TEST(test_via_url)
+{
+    char *u = NULL;
+
+    /* the cache's scheme, host and port; the published path */
+    ck_assert_int_eq(dist_via_url("http://10.0.0.5:8080", "http://10.0.0.1:8080/g/f.img", &u),
+                     0);
+    ck_assert_str_eq(u, "http://10.0.0.5:8080/g/f.img");
+    free(u);
+    ck_assert_int_eq(dist_via_url("https://cache.example/", "http://[fd00::1]:80/a/b", &u), 0);
+    ck_assert_str_eq(u, "https://cache.example/a/b");
+    free(u);
+    ck_assert_int_eq(dist_via_url("http://[fd00::5]:3128", "http://s/x", &u), 0);
+    ck_assert_str_eq(u, "http://[fd00::5]:3128/x");
+    free(u);
+    /* no path, query or fragment of its own; both must be scheme://host */
+    ck_assert_int_eq(dist_via_url("http://cache/ferry", "http://s/g/f", &u), -EINVAL);
+    ck_assert_int_eq(dist_via_url("http://cache?x", "http://s/g/f", &u), -EINVAL);
+    ck_assert_int_eq(dist_via_url("http://cache#x", "http://s/g/f", &u), -EINVAL);
+    ck_assert_int_eq(dist_via_url("cache:8080", "http://s/g/f", &u), -EINVAL);
+    ck_assert_int_eq(dist_via_url("http://", "http://s/g/f", &u), -EINVAL);
+    ck_assert_int_eq(dist_via_url("http://c", "s/g/f", &u), -EINVAL);
+    ck_assert_ptr_null(u);
+}
+END_TEST
+
 START_TEST(test_hosts)
 {
     char *eps[] = {"http://a:5985/wsman", "https://b/wsman"};
@@ -93,6 +119,7 @@ main(void)
     int failed;
 
     tcase_add_test(tc, test_publish_url);
+    tcase_add_test(tc, test_via_url);
     tcase_add_test(tc, test_hosts);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);

@@ -262,6 +262,7 @@ START_TEST(test_get_head_ranges)
     ck_assert_ptr_nonnull(strstr(h, "Accept-Ranges: bytes\n"));
     ck_assert_ptr_nonnull(strstr(h, "ETag: \""));
     ck_assert_ptr_nonnull(strstr(h, "Last-Modified: "));
+    ck_assert_msg(strstr(h, "Cache-Control: public, no-transform\n"), "%s", h);
     ck_assert_msg(strstr(h, "Link: </files/small.bin.meta4>; rel=describedby; "
                             "type=\"application/metalink4+xml\"\n"), "%s", h);
     free(h);
@@ -581,6 +582,11 @@ START_TEST(test_basic_auth)
     h = sh_out("curl -s -D - -o /dev/null '%s' | tr -d '\\r'", url);
     ck_assert_msg(strstr(h, "HTTP/1.1 401"), "%s", h);
     ck_assert_ptr_nonnull(strstr(h, "WWW-Authenticate: Basic realm=\"ferry\"\n"));
+    free(h);
+    /* a protected URL is never for a shared cache, its 206s neither */
+    h = sh_out("curl -s -D - -o /dev/null -r 0-9 -u alice:alice-pw '%s' | tr -d '\\r'", url);
+    ck_assert_msg(strstr(h, "HTTP/1.1 206"), "%s", h);
+    ck_assert_msg(strstr(h, "Cache-Control: private, no-transform\n"), "%s", h);
     free(h);
     ck_assert_int_eq(curl_code(out, "-u alice:wrong", url), 401);
     ck_assert_int_eq(curl_code(out, "-u root:root-pw", url), 403);
