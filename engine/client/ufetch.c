@@ -34,12 +34,14 @@
 
 #include "ferry/http.h"
 #include "http_resp.h"
-#include "jobs-internal.h"
+#include "ferry/rate.h"
+#include "client/verify.h"
 #include "loop.h"
 #include "ufetch.h"
 
 #define UF_HEAD_BUF HTTP_RESP_MAX_HEAD_BYTES
 #define UF_MAX_THREADS 16
+#define UF_NRATES 3         /* the source's own, then ufetch_source_params.rates */
 
 struct uf_thread {
     struct ufetch *u;
@@ -88,6 +90,7 @@ struct uf_conn {
     uint64_t attempt_pos;       /* pos when the current request was sent */
     size_t fill;                /* bytes in buf not yet written: [pos - fill, pos) */
     unsigned fails;             /* failures in a row without progress */
+    uint64_t paid[UF_NRATES];   /* granted by bucket k and not yet received */
     char *req;
     size_t req_len, req_sent;
     char *hbuf;
@@ -114,7 +117,7 @@ struct ufetch_source {
     uint64_t total;
     int fd;
     unsigned connect_timeout_s, stall_timeout_s;
-    struct ferry_rate *rate;
+    struct ferry_rate *rate[UF_NRATES];  /* [0] own (set_rate), [1..2] shared; NULL = none */
     unsigned nconns;
     struct uf_conn *conns;
 };
@@ -461,6 +464,38 @@ conn_head(struct uf_conn *c, const struct http_resp *h, size_t head_len)
     conn_body_next(c);
 }
 
+/*
+ * How many of `want` bytes may be received now: each bucket must have granted them. What a
+ * bucket granted beyond what another allowed stays on the connection (paid[k]) for the next
+ * receive, so no grant is lost and no byte goes unpaid. 0: wait *ret_wait ns.
+ */
+static size_t
+uf_pace(struct uf_conn *c, size_t want, uint64_t *ret_wait)
+{
+    uint64_t grant = want;
+
+    for (unsigned k = 0; k < UF_NRATES; k++) {
+        uint64_t w = 0;
+        if (!c->s->rate[k])
+            continue;
+        if (c->paid[k] < want)
+            c->paid[k] += ferry_rate_take(c->s->rate[k], want - c->paid[k], &w);
+        if (c->paid[k] < grant)
+            grant = c->paid[k];
+        if (grant == 0 && w > *ret_wait)
+            *ret_wait = w;
+    }
+    if (grant == 0) {
+        if (*ret_wait == 0)
+            *ret_wait = 1000000;
+        return 0;
+    }
+    for (unsigned k = 0; k < UF_NRATES; k++)
+        if (c->s->rate[k])
+            c->paid[k] -= grant;
+    return (size_t)grant;
+}
+
 /* Next body receive, paced by the job's bucket; flush and finish at the range's end. */
 static void
 conn_body_next(struct uf_conn *c)
@@ -468,6 +503,7 @@ conn_body_next(struct uf_conn *c)
     struct uf_range *r = c->r;
     uint64_t left = r->end + 1 - c->pos;
     size_t want;
+    uint64_t wait = 0;
     int rr;
 
     if (c->fill == UFETCH_BUFFER_SIZE || (left == 0 && c->fill)) {
@@ -485,15 +521,12 @@ conn_body_next(struct uf_conn *c)
     want = UFETCH_BUFFER_SIZE - c->fill;
     if (want > left)
         want = (size_t)left;
-    if (c->s->rate) {
-        uint64_t wait = 0, g = ferry_rate_take(c->s->rate, want, &wait);
-        if (g == 0) {
-            c->st = UC_PACING;
-            c->timer_pace = true;
-            loop_timer_add(c->t->loop, &c->timer, wait);
-            return;
-        }
-        want = (size_t)g;
+    want = uf_pace(c, want, &wait);
+    if (want == 0) {
+        c->st = UC_PACING;
+        c->timer_pace = true;
+        loop_timer_add(c->t->loop, &c->timer, wait);
+        return;
     }
     c->st = UC_BODY;
     rr = conn_submit_recv(c, c->buf + c->fill, want, MSG_WAITALL);
@@ -777,8 +810,11 @@ ufetch_source_new(struct ufetch *u, const struct ufetch_source_params *p,
         (p->etag && !(s->etag = strdup(p->etag))) ||
         (p->last_modified && !(s->last_modified = strdup(p->last_modified))))
         goto error;
-    if (p->rate_bps && !(s->rate = ferry_rate_new(p->rate_bps)))
+    if (p->rate_bps && !(s->rate[0] = ferry_rate_new(p->rate_bps)))
         goto error;
+    for (unsigned k = 0; k < 2; k++)
+        if (p->rates[k])
+            s->rate[k + 1] = ferry_rate_ref(p->rates[k]);
     iflen = s->if_range ? strlen(s->if_range) : 0;
     s->conns = calloc(p->conns, sizeof(*s->conns));
     if (!s->conns)
@@ -896,8 +932,8 @@ ufetch_progress(struct ufetch_source *s, void *tag, uint64_t *ret_written,
 void
 ufetch_source_set_rate(struct ufetch_source *s, uint64_t bytes_per_sec)
 {
-    if (s->rate)
-        ferry_rate_set(s->rate, bytes_per_sec);
+    if (s->rate[0])
+        ferry_rate_set(s->rate[0], bytes_per_sec);
 }
 
 /*
@@ -942,7 +978,8 @@ ufetch_source_free(struct ufetch_source *s)
         s->all = r->next_all;
         free(r);
     }
-    ferry_rate_unref(s->rate);
+    for (unsigned k = 0; k < UF_NRATES; k++)
+        ferry_rate_unref(s->rate[k]);
     free(s->prefix);
     free(s->if_range);
     free(s->etag);

@@ -35,6 +35,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+struct ferry_rate;
 struct ufetch;
 struct ufetch_source;
 
@@ -81,8 +82,10 @@ struct ufetch_source_params {
     unsigned conns;                 /* 1..UFETCH_MAX_CONNS */
     unsigned connect_timeout_s;
     unsigned stall_timeout_s;
-    uint64_t rate_bps;              /* the job's BandwidthLimit, 0 = none (a token bucket of
-                                       the source's own, core/rate.c) */
+    uint64_t rate_bps;              /* a bucket of the source's own, 0 = none (core/rate.c) */
+    struct ferry_rate *rates[2];    /* shared buckets (the job's, the role's), NULL = none;
+                                       referenced by the source. A body receive waits until
+                                       every bucket granted its bytes. */
 };
 
 /*

@@ -24,7 +24,8 @@
 
 #include "client-test.h"
 #include "ferry-test.h"
-#include "jobs-internal.h"
+#include "client/verify.h"
+#include "ferry/rate.h"
 #include "ufetch.h"
 
 #define MiB (1024u * 1024u)
@@ -53,7 +54,7 @@ uenv_wake(void *userdata)
 static void
 uenv_validators(struct uenv *e, const char *url)
 {
-    char cmd[800], *txt = NULL, *p;
+    char cmd[1200], *txt = NULL, *p;
     size_t len = 0;
     char hf[700];
 
@@ -513,6 +514,49 @@ START_TEST(test_rate)
 }
 END_TEST
 
+/* Two sources paced by one shared bucket (the role's) and a fast one (a job's): together
+ * 6 MiB at about 4 MiB/s, whatever the fast bucket allows. */
+START_TEST(test_shared_rate)
+{
+    struct uenv e;
+    struct ufetch_source_params p;
+    struct ufetch_source *s[2] = {NULL, NULL};
+    struct ufetch_result r[2];
+    void *hs[2] = {verify_stream_new(), verify_stream_new()};
+    struct ferry_rate *slow = ferry_rate_new(4 * MiB), *fast = ferry_rate_new(512 * MiB);
+    struct timespec t0, t1;
+    long ms;
+
+    uenv_init(&e, "uf-srate", NULL, 6 * MiB, 2);
+    uenv_params(&e, &p, e.ngx.port, 1);
+    p.rates[0] = fast;
+    p.rates[1] = slow;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(ufetch_source_new(e.u, &p, &s[i]), 0);
+        ck_assert_int_eq(ufetch_feed(s[i], hs[i], (uint64_t)i * 3 * MiB,
+                                     (uint64_t)(i + 1) * 3 * MiB - 1, hs[i]), 0);
+    }
+    for (int i = 0; i < 2; i++) {
+        ck_assert_uint_eq(wait_results(s[i], &r[i], 1, 20000), 1);
+        ck_assert_int_eq(r[i].status, UFETCH_DONE);
+        ck_assert_uint_eq(r[i].written, 3 * MiB);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    ck_assert_msg(ms >= 1100 && ms < 4000, "2 x 3 MiB at 4 MiB/s took %ld ms", ms);
+    ck_assert(bytes_match(&e, 0, e.size));
+    for (int i = 0; i < 2; i++) {
+        s[i] = ufetch_source_free(s[i]);
+        verify_stream_free(hs[i]);
+    }
+    /* the sources dropped their references: ours are the last */
+    ferry_rate_unref(slow);
+    ferry_rate_unref(fast);
+    uenv_done(&e);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -527,6 +571,7 @@ main(void)
     ct_add(s, "faults", test_faults);
     ct_add(s, "stop_progress", test_stop_progress);
     ct_add(s, "rate", test_rate);
+    ct_add(s, "shared_rate", test_shared_rate);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
