@@ -53,6 +53,7 @@ job_write_info(struct wsman_response *resp, xmlNodePtr parent, const struct ferr
     wsman_prop(resp, n, "ConnectionsPerFile", "%u", (unsigned)j->connections_per_file);
     wsman_prop(resp, n, "BandwidthLimit", "%llu", (unsigned long long)j->bandwidth_limit);
     wsman_prop(resp, n, "HasCredentials", "%s", j->has_credentials ? "true" : "false");
+    wsman_prop(resp, n, "FetchPath", "%s", j->fetch_path);
     for (size_t i = 0; i < j->nfiles; i++) {
         const struct ferry_file_info *fi = &j->files[i];
         xmlNodePtr f = xmlNewChild(n, resp->ns_p, (const xmlChar *)"Files", NULL);
@@ -121,6 +122,7 @@ static const struct {
     {"Retries", JP_RO, 0, 0},
     {"Connections", JP_RO, 0, 0},
     {"HasCredentials", JP_RO, 0, 0},
+    {"FetchPath", JP_RO, 0, 0},
 };
 
 static int

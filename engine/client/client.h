@@ -22,6 +22,7 @@ struct ferry_rate;
 struct job;
 struct store;
 struct syncer;
+struct ufetch;
 
 /* API writes are made durable (a store checkpoint) at least this often. */
 #define JOBS_SYNC_INTERVAL_MS 1000
@@ -55,6 +56,7 @@ struct ferry_jobs {
     uint32_t paused_reqs;        /* requests held back by bandwidth pacing */
     struct syncer *syncer;       /* the jobs-sync thread (checkpoint fdatasync) */
     struct ferry_rate *rate;     /* global pacing (cfg->bandwidth_limit), NULL = none */
+    struct ufetch *ufetch;       /* io_uring fetch threads (fetch_uring.c), NULL = libcurl only */
 };
 
 #endif

@@ -432,6 +432,8 @@ job_info(const struct job *job, const struct ferry_config *cfg, uint32_t connect
                                                   : cfg->connections_per_file;
     info->bandwidth_limit = job->bandwidth_limit;
     info->has_credentials = job->has_credentials;
+    snprintf(info->fetch_path, sizeof(info->fetch_path), "%s",
+             job->fetch_path ? job->fetch_path : "");
     if (job->nfiles) {
         info->files = calloc(job->nfiles, sizeof(*info->files));
         if (!info->files)

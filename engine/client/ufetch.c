@@ -4,8 +4,9 @@
  *
  * A connection (struct uf_conn) lives on one fetch thread and does one thing at a time:
  * connect (non-blocking connect + POLLOUT), send the request, receive the response head
- * into a 16 KiB buffer (parsed by engine/http/http_resp.c), then receive the body with
- * MSG_WAITALL straight into its 1 MiB buffer. A full buffer (or the range's end) is hashed
+ * into a 16 KiB buffer (parsed by engine/http/http_resp.c), then receive the body straight
+ * into its 1 MiB buffer, one recv per whatever the socket holds (no MSG_WAITALL: the stall
+ * timer is re-armed by every byte, so a slow but steady server is no stall). A full buffer (or the range's end) is hashed
  * in place into the range's XXH3-128 stream and written with pwrite() at its offset; only
  * then does the range's progress (bytes written + the stream's digest at that point) move,
  * under the source's lock, so a checkpoint taken from ufetch_progress() never claims a byte
@@ -117,6 +118,7 @@ struct ufetch_source {
     uint64_t total;
     int fd;
     unsigned connect_timeout_s, stall_timeout_s;
+    unsigned max_retries;           /* UFETCH_MAX_RETRIES, or 0 with params.no_retry */
     struct ferry_rate *rate[UF_NRATES];  /* [0] own (set_rate), [1..2] shared; NULL = none */
     unsigned nconns;
     struct uf_conn *conns;
@@ -271,7 +273,7 @@ conn_fail(struct uf_conn *c, int err)
         c->fails = 0;
     if (!idle_close)
         c->fails++; /* a keep-alive connection the server closed meanwhile is no failure */
-    if (c->fails > UFETCH_MAX_RETRIES) {
+    if (c->fails > c->s->max_retries) {
         conn_finish(c, UFETCH_E_NET, 0, err);
         return;
     }
@@ -529,7 +531,7 @@ conn_body_next(struct uf_conn *c)
         return;
     }
     c->st = UC_BODY;
-    rr = conn_submit_recv(c, c->buf + c->fill, want, MSG_WAITALL);
+    rr = conn_submit_recv(c, c->buf + c->fill, want, 0);
     if (rr < 0)
         conn_fail(c, rr);
 }
@@ -787,6 +789,7 @@ ufetch_source_new(struct ufetch *u, const struct ufetch_source_params *p,
     s->fd = p->fd;
     s->connect_timeout_s = p->connect_timeout_s ? p->connect_timeout_s : 30;
     s->stall_timeout_s = p->stall_timeout_s ? p->stall_timeout_s : 60;
+    s->max_retries = p->no_retry ? 0 : UFETCH_MAX_RETRIES;
     s->stopped = true; /* until the connections exist: free needs no stop */
     plen = strlen(p->target) + strlen(p->host) + (p->user_agent ? strlen(p->user_agent) : 0) +
            128;

@@ -6,7 +6,7 @@
  * request target, the validators and total size the probe saw, the temp file's fd, and N
  * keep-alive connections spread over the threads. The caller (the fetcher, on the jobs
  * thread) feeds it byte ranges; each range is fetched on one connection with
- * `Range: bytes=a-b` (+ If-Range), received with MSG_WAITALL into a 1 MiB buffer, hashed
+ * `Range: bytes=a-b` (+ If-Range), received into a 1 MiB buffer (as the socket has it), hashed
  * there into the range's XXH3-128 stream (verify.c), and pwrite()n at its offset. The
  * caller collects results with ufetch_poll() and may read a range's durable-candidate
  * progress (bytes written + the digest of exactly those bytes) with ufetch_progress() at any
@@ -23,7 +23,8 @@
  *      are dropped, and ufetch_progress() still answers for them.
  *   4. Connection failures (reset, a keep-alive connection the server closed, a short body)
  *      are retried inside: the rest of the range is asked for on a fresh connection, up to
- *      UFETCH_MAX_RETRIES times in a row without a byte of progress. Only then, or on an
+ *      UFETCH_MAX_RETRIES times in a row without a byte of progress (never with no_retry,
+ *      except a keep-alive connection found closed before any byte). Only then, or on an
  *      answer that cannot be retried (HTTP status, remote changed, no range support), does
  *      a range end with an error.
  */
@@ -82,6 +83,7 @@ struct ufetch_source_params {
     unsigned conns;                 /* 1..UFETCH_MAX_CONNS */
     unsigned connect_timeout_s;
     unsigned stall_timeout_s;
+    bool no_retry;                  /* report the first broken connection (rule 4) */
     uint64_t rate_bps;              /* a bucket of the source's own, 0 = none (core/rate.c) */
     struct ferry_rate *rates[2];    /* shared buckets (the job's, the role's), NULL = none;
                                        referenced by the source. A body receive waits until

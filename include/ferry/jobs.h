@@ -97,6 +97,7 @@ struct ferry_job_info {
     uint32_t connections_per_file; /* configured ranges in parallel */
     uint64_t bandwidth_limit;      /* bytes/s, 0 = none */
     bool has_credentials;          /* never the credentials themselves */
+    char fetch_path[16];           /* "io_uring", "libcurl", "" before the first probe */
     struct ferry_file_info *files;
     size_t nfiles;
 };
