@@ -297,10 +297,8 @@ uring_done(struct xfer *x, struct req *q, const struct ufetch_result *res)
     struct ferry_jobs *jobs = x->jobs;
     struct jfile *f = &x->job->files[x->fidx];
     struct fetch_outcome o = {.res = CURLE_OK, .status = res->http_status};
-    uint8_t d[16];
 
-    verify_stream_digest(q->hs, d); /* ours again: it covers exactly res->written bytes */
-    uring_progress(x, q, res->written, d);
+    uring_progress(x, q, res->written, res->digest);
     xfer_remove_req(x, q);
     if (f->chunks && q->chunk < f->nchunks && f->chunks[q->chunk].state == CHUNK_INFLIGHT)
         f->chunks[q->chunk].state = f->chunks[q->chunk].fill ? CHUNK_PARTIAL : CHUNK_MISSING;

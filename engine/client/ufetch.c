@@ -226,6 +226,7 @@ conn_finish(struct uf_conn *c, enum ufetch_status st, int http_status, int err)
     r->res.http_status = http_status;
     r->res.err = err;
     r->res.written = r->written;
+    memcpy(r->res.digest, r->digest, 16);
     r->next_q = NULL;
     if (s->d_tail)
         s->d_tail->next_q = r;

@@ -65,6 +65,8 @@ struct ufetch_result {
     int http_status;
     int err;                /* -errno for E_NET / E_LOCAL */
     uint64_t written;       /* bytes from the range's start written (and hashed) */
+    uint8_t digest[16];     /* XXH3-128 of the range's stream at `written` (the chunk prefix;
+                               the stream itself may have hashed bytes a failed write lost) */
 };
 
 struct ufetch_source_params {

@@ -222,6 +222,7 @@ START_TEST(test_ranges)
             verify_stream_digest(hs[ci], got);
             verify_digest(e.data + ci * cs, len, want);
             ck_assert_mem_eq(got, want, 16);
+            ck_assert_mem_eq(res[i].digest, want, 16); /* the result's digest at `written` */
         }
         ck_assert(bytes_match(&e, 0, size));
         s = ufetch_source_free(s);
