@@ -685,6 +685,30 @@ START_TEST(test_proxy)
 }
 END_TEST
 
+/* A redirected RemoteUrl is libcurl's (it follows redirects; the io_uring path does not),
+ * on both paths; the bytes arrive whole. */
+START_TEST(test_redirect_libcurl)
+{
+    struct env e;
+    char id[FERRY_GUID_STRLEN], url[256], local[600], src[600];
+
+    env_init(&e, "fetch-redir", "location = /old.bin { return 302 /new.bin; }");
+    snprintf(src, sizeof(src), "%s/new.bin", e.www);
+    ck_assert_int_eq(ct_random_file(src, 9u << 20, 24), 0);
+    env_jobs(&e);
+    snprintf(url, sizeof(url), "%s/old.bin", e.ngx.url);
+    snprintf(local, sizeof(local), "%s/r.bin", e.root);
+    ct_create(e.jobs, url, local, false, id);
+    ck_assert_int_eq(ct_wait_state(e.jobs, id, FERRY_JOB_TRANSFERRED, 20000),
+                     FERRY_JOB_TRANSFERRED);
+    assert_path(e.jobs, id, "libcurl");
+    complete_ok(e.jobs, id);
+    ck_assert(ct_files_equal(src, local));
+    ck_assert_uint_ge(ct_nginx_count(&e.ngx, "GET /old.bin"), 3); /* every range asks again */
+    env_done(&e);
+}
+END_TEST
+
 /* tests/tools/faultproxy.py in front of nginx with one fault armed; returns its pid and
  * port (SKIP when python3 or the tool is missing). */
 static pid_t
@@ -800,6 +824,7 @@ main(void)
     ct_add(s, "mirror", test_mirror_and_header);
     ct_add(s, "proxy", test_proxy);
     ct_add(s, "bad-range", test_bad_content_range);
+    ct_add(s, "redirect", test_redirect_libcurl);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
