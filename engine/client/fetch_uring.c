@@ -89,12 +89,13 @@ uring_env_proxy(void)
     return false;
 }
 
-/* Host header and origin-form target of an http:// URL (as libcurl normalised it). */
+/* Host header and origin-form target of an http:// URL (as libcurl normalised it);
+ * -EINVAL for a URL carrying user information (libcurl's: it becomes Basic auth). */
 static int
 uring_split_url(const char *url, char **ret_host, char **ret_target)
 {
     CURLU *u = curl_url();
-    char *host = NULL, *port = NULL, *path = NULL, *query = NULL;
+    char *host = NULL, *port = NULL, *path = NULL, *query = NULL, *user = NULL;
     int r = -EINVAL;
 
     if (!u)
@@ -103,6 +104,10 @@ uring_split_url(const char *url, char **ret_host, char **ret_target)
         curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
         curl_url_get(u, CURLUPART_PATH, &path, 0) != CURLUE_OK)
         goto out;
+    if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK) {
+        curl_free(user); /* user:password@ in the URL: libcurl sends it as Basic auth */
+        goto out;
+    }
     (void)curl_url_get(u, CURLUPART_PORT, &port, 0);
     (void)curl_url_get(u, CURLUPART_QUERY, &query, 0);
     if (asprintf(ret_host, "%s%s%s", host, port ? ":" : "", port ? port : "") < 0)

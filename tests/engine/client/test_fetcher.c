@@ -602,6 +602,16 @@ START_TEST(test_credentials)
     assert_path(e.jobs, id2, "libcurl"); /* credentials: libcurl's auth schemes */
     complete_ok(e.jobs, id2);
     ck_assert(ct_files_equal(src, local));
+
+    /* user:password@ in the URL is credentials too: libcurl sends it */
+    snprintf(url, sizeof(url), "http://alice:s3cr3t@127.0.0.1:%d/secret/x.bin", e.ngx.port);
+    snprintf(local, sizeof(local), "%s/x3.bin", e.root);
+    ct_create(e.jobs, url, local, false, id2);
+    ck_assert_int_eq(ct_wait_state(e.jobs, id2, FERRY_JOB_TRANSFERRED, 20000),
+                     FERRY_JOB_TRANSFERRED);
+    assert_path(e.jobs, id2, "libcurl");
+    complete_ok(e.jobs, id2);
+    ck_assert(ct_files_equal(src, local));
     env_done(&e);
     ft_tmpdir_free(tmp);
 }
