@@ -398,7 +398,7 @@ def env(out, kv):
 # ---- report ----
 
 SERVER_ORDER = ["nginx-sendfile", "nginx-copy", "ferryd"]
-CLIENT_ORDER = ["curl", "aria2c-x4", "aria2c-x8", "ferry"]
+CLIENT_ORDER = ["raw", "curl", "aria2c-x4", "aria2c-x8", "ferry", "ferry-t2", "ferry-curl"]
 CEILINGS = [
     ("dd-read", "GB/s", "page-cache read, dd bs=1M of the large file"),
     ("iperf3-128K", "GB/s", "loopback TCP, iperf3 -l 128K, 1 stream"),
@@ -561,9 +561,9 @@ def report(outdir):
     if sinks:
         w("## Client: fetching the large file from nginx (sendfile on)")
         w("")
-        w("| sink | tool | wall s | GB/s | client CPU-s | max RSS MiB | GB/s vs curl | "
-          "efficiency vs ceiling |")
-        w("|---|---|---|---|---|---|---|---|")
+        w("| sink | tool | wall s | GB/s | client CPU-s | CPU-s/GB | max RSS MiB | GB/s vs curl | "
+          "vs raw loop | vs aria2c -x4 | efficiency vs ceiling |")
+        w("|---|---|---|---|---|---|---|---|---|---|---|")
         i1m = agg(cells, ("ceiling", "iperf3-1M", "-", "gbps"))
         for sink in sinks:
             wr = agg(cells, ("ceiling", "dd-write-" + sink, "-", "gbps"))
@@ -573,19 +573,26 @@ def report(outdir):
             elif i1m:
                 ceil = i1m["median"]
             base = agg(cells, ("client", sink, "curl", "gbps"))
+            rawg = agg(cells, ("client", sink, "raw", "gbps"))
+            a4 = agg(cells, ("client", sink, "aria2c-x4", "gbps"))
             for t in CLIENT_ORDER:
                 g = agg(cells, ("client", sink, t, "gbps"))
                 if not g:
                     continue
                 eff = "%.0f %%" % (100 * g["median"] / ceil) if ceil else "—"
-                w("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                w("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
                     sink, t, cell_text(agg(cells, ("client", sink, t, "wall_s"))),
                     cell_text(g), cell_text(agg(cells, ("client", sink, t, "cpu_s")), 2, False),
+                    cell_text(agg(cells, ("client", sink, t, "cpu_s_per_gb")), 2, False),
                     cell_text(agg(cells, ("client", sink, t, "maxrss_mb")), 1, False),
-                    ratio(g, base), eff))
+                    ratio(g, base), ratio(g, rawg), ratio(g, a4), eff))
         w("")
-        w("Ceiling per sink = min(iperf3 -l 1M, sink write rate). Every output file is "
-          "checked with xxhsum -H2 against the source; a mismatch voids the run.")
+        w("Ceiling per sink = min(iperf3 -l 1M, sink write rate). raw = bench/raw_fetch (one "
+          "GET, recv into 1 MiB, pwrite; no hashing, no sync). ferry = a client ferryd with "
+          "fetch-threads 1 (io_uring path), ferry-t2 with 2, ferry-curl with "
+          "FERRY_FETCH_PATH=curl; all with chunk verification on, `sync` before every run. "
+          "Every output file is checked with xxhsum -H2 against the source; a mismatch voids "
+          "the run.")
         w("")
     ctl = sorted({k[1] for k in cells if k[0] == "control"})
     if ctl:

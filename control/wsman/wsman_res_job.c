@@ -59,6 +59,7 @@ job_write_info(struct wsman_response *resp, xmlNodePtr parent, const struct ferr
     wsman_prop(resp, n, "NotifyProgram", "%s", j->notify_program ? j->notify_program : "");
     wsman_prop(resp, n, "NotifyCmdLine", "%s", j->notify_cmdline ? j->notify_cmdline : "");
     wsman_prop(resp, n, "NotifyUrl", "%s", j->notify_url ? j->notify_url : "");
+    wsman_prop(resp, n, "FetchPath", "%s", j->fetch_path);
     for (size_t i = 0; i < j->nfiles; i++) {
         const struct ferry_file_info *fi = &j->files[i];
         xmlNodePtr f = xmlNewChild(n, resp->ns_p, (const xmlChar *)"Files", NULL);
@@ -133,6 +134,7 @@ static const struct {
     {"Retries", JP_RO, 0, 0},
     {"Connections", JP_RO, 0, 0},
     {"HasCredentials", JP_RO, 0, 0},
+    {"FetchPath", JP_RO, 0, 0},
 };
 
 static int

@@ -23,6 +23,7 @@ struct job;
 struct notify;
 struct store;
 struct syncer;
+struct ufetch;
 
 /* API writes are made durable (a store checkpoint) at least this often. */
 #define JOBS_SYNC_INTERVAL_MS 1000
@@ -57,6 +58,7 @@ struct ferry_jobs {
     struct syncer *syncer;       /* the jobs-sync thread (checkpoint fdatasync) */
     struct ferry_rate *rate;     /* global pacing (cfg->bandwidth_limit), NULL = none */
     struct notify *notify;       /* the notifier thread (notify.c), NULL = none */
+    struct ufetch *ufetch;       /* io_uring fetch threads (fetch_uring.c), NULL = libcurl only */
 };
 
 #endif

@@ -77,6 +77,8 @@ xfer_probe_done(struct xfer *x, struct req *q)
     m->ok = q->mirror == 0 || f->bytes_total == (uint64_t)cl;
     if (q->mirror != 0 && !m->ok)
         ferry_log_warn("job %s: mirror '%s' has a different size; not used", job->id, m->url);
+    if (m->ok)
+        xfer_uring_choose(x, q);
 }
 
 /* Every probe answered: fetch the manifest when linked, otherwise lay the file out. A

@@ -162,7 +162,6 @@ xfer_range_write(struct xfer *x, struct req *q, const char *buf, size_t len)
         return CURL_WRITEFUNC_PAUSE;
     }
     {
-        struct jfile *f = &x->job->files[x->fidx];
         int r = xfer_stage_write(x, q, buf, len);
 
         if (r < 0) {
@@ -170,16 +169,23 @@ xfer_range_write(struct xfer *x, struct req *q, const char *buf, size_t len)
             q->fail_errno = -r;
             return 0;
         }
-        f->bytes_transferred += len;
-        x->unpersisted += len;
-        x->job->bytes_fetched += len;
-        x->jobs->bytes_fetched += len;
-        x->job->no_progress_since = 0;
-        x->job->remote_restarts = 0;
-        if (x->job->state == FERRY_JOB_CONNECTING)
-            job_set_state(x->job, FERRY_JOB_TRANSFERRING);
+        xfer_range_count(x, len);
     }
     return len;
+}
+
+/* `len` more bytes of a range are on disk (either path): count them, the job transfers. */
+void
+xfer_range_count(struct xfer *x, uint64_t len)
+{
+    x->job->files[x->fidx].bytes_transferred += len;
+    x->unpersisted += len;
+    x->job->bytes_fetched += len;
+    x->jobs->bytes_fetched += len;
+    x->job->no_progress_since = 0;
+    x->job->remote_restarts = 0;
+    if (x->job->state == FERRY_JOB_CONNECTING)
+        job_set_state(x->job, FERRY_JOB_TRANSFERRING);
 }
 
 /* A range finished with all its bytes: verify, count, maybe finish the file. */
@@ -265,13 +271,15 @@ xfer_start_range(struct xfer *x, uint64_t ci, size_t mi)
     char range[64], ifr[FETCH_MAX_HEADER_VALUE + 16];
     struct mirror *m;
 
+    xfer_uring_ready(x, mi);
     m = &x->mirrors[mi];
     q = req_new(x, REQ_RANGE, mi, m->url);
     if (!q)
         return -ENOMEM;
     q->hs = verify_stream_new();
-    q->stage = malloc(FETCH_STAGE_SIZE);
-    if (!q->hs || !q->stage) {
+    if (!q->uring)
+        q->stage = malloc(FETCH_STAGE_SIZE);
+    if (!q->hs || (!q->uring && !q->stage)) {
         req_free(x->jobs, q);
         return -ENOMEM;
     }
@@ -299,8 +307,12 @@ xfer_start_range(struct xfer *x, uint64_t ci, size_t mi)
     q->wpos = q->start;
     snprintf(range, sizeof(range), "%llu-%llu", (unsigned long long)q->start,
              (unsigned long long)q->end);
-    curl_easy_setopt(q->easy, CURLOPT_RANGE, range);
-    if (m->etag && strncmp(m->etag, "W/", 2) != 0) {
+    if (q->uring) {
+        /* ufetch sends the range and If-Range itself */
+    } else if (curl_easy_setopt(q->easy, CURLOPT_RANGE, range) != CURLE_OK) {
+        req_free(x->jobs, q);
+        return -ENOMEM;
+    } else if (m->etag && strncmp(m->etag, "W/", 2) != 0) {
         snprintf(ifr, sizeof(ifr), "If-Range: %s", m->etag);
         q->hdrs = curl_slist_append(q->hdrs, ifr);
     } else if (m->last_modified) {

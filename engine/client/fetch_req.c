@@ -1,7 +1,9 @@
 /*
  * fetch_req.c - one libcurl easy handle of a transfer (struct req): its options (proxy,
  * credentials, client certificate, custom headers), the header callback keeping the
- * validators, the write callback dispatching bodies to the manifest or the range.
+ * validators, the write callback dispatching bodies to the manifest or the range. Also the
+ * one dispatch point between the two fetch paths: req_new() + xfer_add_req() hand a range
+ * of a source fetch_uring.c chose to ufetch instead of libcurl.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -181,7 +183,10 @@ xfer_set_proxy(struct xfer *x, CURL *e)
     }
 }
 
-/* A configured easy handle for `url` (not yet added to the multi handle). NULL on OOM. */
+/*
+ * A request for `url`: a configured easy handle (not yet added to the multi handle), or,
+ * for a range of a source on the io_uring path (fetch_uring.c), none. NULL on OOM.
+ */
 struct req *
 req_new(struct xfer *x, enum req_kind kind, size_t mirror, const char *url)
 {
@@ -195,6 +200,12 @@ req_new(struct xfer *x, enum req_kind kind, size_t mirror, const char *url)
     q->x = x;
     q->kind = kind;
     q->mirror = mirror;
+    if (kind == REQ_RANGE && x->mirrors[mirror].path == FETCH_PATH_URING &&
+        x->mirrors[mirror].uf) {
+        /* the dispatch (with xfer_add_req): this source's ranges go to io_uring */
+        q->uring = true;
+        return q;
+    }
     e = curl_easy_init();
     if (!e) {
         free(q);
@@ -242,7 +253,8 @@ req_new(struct xfer *x, enum req_kind kind, size_t mirror, const char *url)
     return q;
 }
 
-/* Add q to the multi handle and x's list. -ENOMEM: q is not added; the caller frees it. */
+/* Add q to the multi handle (or feed it to its io_uring source) and to x's list. -ENOMEM: q
+ * is not added; the caller frees it. */
 int
 xfer_add_req(struct xfer *x, struct req *q)
 {
@@ -251,6 +263,12 @@ xfer_add_req(struct xfer *x, struct req *q)
     if (!nv)
         return -ENOMEM;
     x->reqs = nv;
+    if (q->uring) {
+        if (xfer_uring_feed(x, q) < 0)
+            return -ENOMEM;
+        x->reqs[x->nreqs++] = q;
+        return 0;
+    }
     if (q->hdrs)
         curl_easy_setopt(q->easy, CURLOPT_HTTPHEADER, q->hdrs);
     if (curl_multi_add_handle(x->jobs->multi, q->easy) != CURLM_OK)

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <curl/curl.h>
+#include <sys/socket.h>
 
 #include "ferry/jobs.h"
 
@@ -20,6 +21,7 @@ struct jfile;
 struct job;
 struct metalink;
 struct sync_req;
+struct ufetch_source;
 
 #define FETCH_BUFFER_SIZE (512 * 1024)
 /*
@@ -49,6 +51,9 @@ enum fetch_reason {
     FETCH_TOO_BIG,          /* manifest over its cap */
 };
 
+/* How a source's ranges are fetched (fetch_uring.c decides after the probe). */
+enum fetch_path { FETCH_PATH_CURL = 0, FETCH_PATH_URING };
+
 struct mirror {
     char *url;
     char *etag;
@@ -65,6 +70,11 @@ struct mirror {
     int64_t progress_ms;    /* when its chunk set last grew or it last delivered a chunk */
     int64_t retry_ms;       /* after a "not yet", no range before this time */
     int64_t next_poll_ms;
+    enum fetch_path path;   /* FETCH_PATH_URING: its ranges go to `uf` */
+    struct ufetch_source *uf;   /* created with the first range, freed at abort */
+    struct sockaddr_storage addr;   /* where the probe connected (FETCH_PATH_URING) */
+    socklen_t addrlen;
+    char *host, *target;    /* Host header and origin-form target (FETCH_PATH_URING) */
 };
 
 struct req {
@@ -79,6 +89,7 @@ struct req {
     uint8_t *stage;         /* FETCH_STAGE_SIZE bytes, range requests only */
     void *hs;
     bool checked;
+    bool uring;             /* fed to mirrors[mirror].uf, no easy handle (fetch_uring.c) */
     bool discard;           /* an error body: read and dropped */
     bool paused;            /* held back by pacing (CURL_WRITEFUNC_PAUSE) ... */
     int64_t resume_ms;      /* ... until this time (ferry_clock_ms) */
@@ -156,7 +167,18 @@ void xfer_remove_req(struct xfer *x, struct req *q);
 struct req *req_new(struct xfer *x, enum req_kind kind, size_t mirror, const char *url);
 int xfer_add_req(struct xfer *x, struct req *q);
 
+/* ---- fetch_uring.c ---- */
+int fetch_uring_init(struct ferry_jobs *jobs);
+void fetch_uring_done(struct ferry_jobs *jobs);
+void xfer_uring_choose(struct xfer *x, struct req *probe);
+void xfer_uring_ready(struct xfer *x, size_t mirror);
+unsigned xfer_uring_depth(const struct xfer *x);
+int xfer_uring_feed(struct xfer *x, struct req *q);
+void xfer_uring_poll(struct xfer *x);
+void xfer_uring_stop(struct xfer *x);
+
 /* ---- fetch_range.c ---- */
+void xfer_range_count(struct xfer *x, uint64_t len);
 size_t xfer_range_write(struct xfer *x, struct req *q, const char *buf, size_t len);
 void xfer_range_done(struct xfer *x, struct req *q);
 int xfer_start_range(struct xfer *x, uint64_t ci, size_t mi);

@@ -44,6 +44,7 @@ xfer_abort_reqs(struct xfer *x)
 {
     struct jfile *f = &x->job->files[x->fidx];
 
+    xfer_uring_stop(x); /* ufetch lets go of the file and the streams first */
     while (x->nreqs > 0) {
         struct req *q = x->reqs[--x->nreqs];
         /* keep what was received but still staged (a failed write only loses it) */
@@ -65,6 +66,8 @@ xfer_free_mirrors(struct xfer *x)
         free(x->mirrors[i].etag);
         free(x->mirrors[i].last_modified);
         free(x->mirrors[i].have);
+        free(x->mirrors[i].host);
+        free(x->mirrors[i].target);
     }
     free(x->mirrors);
     x->mirrors = NULL;
@@ -247,6 +250,7 @@ xfer_pump(struct xfer *x)
     const struct ferry_config *cfg = x->jobs->cfg;
     struct jfile *f = &x->job->files[x->fidx];
     bool pending = false;
+    unsigned depth;
 
     if (x->phase == PH_PROBE) {
         if (x->probes_left == 0 && x->nreqs == 0 && xfer_start_probes(x) < 0)
@@ -260,7 +264,8 @@ xfer_pump(struct xfer *x)
         x->rehash = sync_req_free(x->rehash);
     }
     xfer_source_tick(x);
-    for (uint64_t k = 0; k < f->nchunks && x->nreqs < x->conns; k++) {
+    depth = xfer_uring_depth(x);
+    for (uint64_t k = 0; k < f->nchunks && x->nreqs < depth; k++) {
         uint64_t i = (x->scan + k) % f->nchunks;
         struct chunk *c = &f->chunks[i];
         int sr;
@@ -446,7 +451,7 @@ fetcher_init(struct ferry_jobs *jobs)
     pthread_mutex_lock(&jobs->wake_lock);
     jobs->multi = m;
     pthread_mutex_unlock(&jobs->wake_lock);
-    return 0;
+    return fetch_uring_init(jobs);
 }
 
 /*
@@ -489,6 +494,7 @@ fetcher_done(struct ferry_jobs *jobs)
 {
     CURLM *m;
 
+    fetch_uring_done(jobs); /* its threads wake through the multi handle */
     pthread_mutex_lock(&jobs->wake_lock);
     m = jobs->multi;
     jobs->multi = NULL;
@@ -625,6 +631,8 @@ fetcher_run(struct ferry_jobs *jobs)
         /* a job suspended or cancelled by the API is stopped by the next tick; never
          * finish or checkpoint it here */
         if (job->xfer && job_runnable(job))
+            xfer_uring_poll(job->xfer);
+        if (job->xfer && job_runnable(job))
             xfer_pump(job->xfer);
     }
 }
@@ -633,7 +641,10 @@ fetcher_run(struct ferry_jobs *jobs)
 uint32_t
 fetcher_connections(const struct job *job)
 {
-    return job->xfer ? (uint32_t)job->xfer->nreqs : 0;
+    /* io_uring sources queue ranges ahead (xfer_uring_depth): not connections */
+    return job->xfer ? (uint32_t)(job->xfer->nreqs < job->xfer->conns ? job->xfer->nreqs
+                                                                      : job->xfer->conns)
+                     : 0;
 }
 
 /* Does pacing hold requests back (so the thread should wake again soon)? */

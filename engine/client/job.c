@@ -508,6 +508,8 @@ job_info(const struct job *job, const struct ferry_config *cfg, uint32_t connect
         if (!info->notify_url)
             goto error;
     }
+    snprintf(info->fetch_path, sizeof(info->fetch_path), "%s",
+             job->fetch_path ? job->fetch_path : "");
     if (job->nfiles) {
         info->files = calloc(job->nfiles, sizeof(*info->files));
         if (!info->files)

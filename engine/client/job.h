@@ -80,6 +80,8 @@ struct jfile {
     uint64_t nchunks;
     struct chunk *chunks;
     bool rehash_pending;     /* verified chunks loaded from the store, not re-hashed yet */
+    bool uring_refused;      /* runtime: the io_uring path refused an answer for this file;
+                                libcurl fetches it from then on (fetch_uring.c) */
     uint32_t layout_gen;     /* bumped whenever `chunks` is replaced or dropped */
     struct relay *relay;     /* runtime: a URL of this host publishes the file while it is
                                 fetched (fetch_source.c), NULL = none */
@@ -144,6 +146,8 @@ struct job {
                                     job_free drops it), NULL = none yet */
     uint64_t rate_bps;           /* the rate `rate` was last set to */
     struct xfer *xfer;           /* the fetcher's transfer while it runs */
+    const char *fetch_path;      /* "io_uring" / "libcurl": how the current file's primary
+                                    source is fetched (fetch_uring.c), NULL before a probe */
     struct job *hnext;           /* next job in the same jobs->hash bucket */
     /* what the notifier saw last (notify.c diffs against it on the jobs thread) */
     bool notify_seen;

@@ -117,6 +117,7 @@ struct ferry_job_info {
     char *notify_program;          /* absolute path, NULL = no command */
     char *notify_cmdline;          /* its argv, quoted canonically; NULL = no command */
     char *notify_url;              /* ferry: POST of the job's JSON, NULL = none */
+    char fetch_path[16];           /* "io_uring", "libcurl", "" before the first probe */
     struct ferry_file_info *files;
     size_t nfiles;
 };

@@ -318,6 +318,7 @@ ct_config_new(const char *state_dir, const char *download_root)
     c->max_files_per_job = 1000;
     c->max_ranges_per_file = 500;
     c->connections_per_file = 4;
+    c->fetch_threads = 1;        /* as ferryd's default (FERRY_FETCH_PATH=curl: libcurl) */
     c->fetch_chunk_size = 4u << 20;
     c->progress_interval_ms = 1000;
     c->max_active_jobs = 4;

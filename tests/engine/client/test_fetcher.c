@@ -84,6 +84,27 @@ complete_ok(struct ferry_jobs *jobs, const char *id)
 
 /* 256 MiB random file fetched with 1, 4 and 8 connections: byte-exact, nothing at
  * LocalFile before Complete, no temp file after. */
+/* The fetch path a plain http:// source takes: io_uring unless the tests run with
+ * FERRY_FETCH_PATH=curl (the "-curl" registrations). */
+static const char *
+default_path(void)
+{
+    const char *v = getenv("FERRY_FETCH_PATH");
+
+    return v && strcmp(v, "curl") == 0 ? "libcurl" : "io_uring";
+}
+
+/* The job's FetchPath must be `want`. */
+static void
+assert_path(struct ferry_jobs *jobs, const char *id, const char *want)
+{
+    struct ferry_job_info *info = NULL;
+
+    ck_assert_int_eq(ferry_jobs_get(jobs, id, &info, NULL), 0);
+    ck_assert_str_eq(info->fetch_path, want);
+    ferry_job_info_free(info);
+}
+
 START_TEST(test_parallel_ranges)
 {
     static const unsigned ns[] = {1, 4, 8};
@@ -123,6 +144,7 @@ START_TEST(test_parallel_ranges)
         ck_assert_uint_eq(info->bytes_refetched, 0);
         ck_assert_uint_eq(info->connections_per_file, ns[k]);
         ck_assert_uint_ne(info->completion_time, 0);
+        ck_assert_str_eq(info->fetch_path, default_path());
         fprintf(stderr, "N=%u: %llu bytes in %.2f s: %.0f MB/s (resume to TRANSFERRED)\n",
                 ns[k], (unsigned long long)info->bytes_transferred,
                 (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
@@ -577,6 +599,17 @@ START_TEST(test_credentials)
     ck_assert_int_eq(ferry_jobs_set_state(e.jobs, id2, FERRY_JOB_ACTION_RESUME, &st), 0);
     ck_assert_int_eq(ct_wait_state(e.jobs, id2, FERRY_JOB_TRANSFERRED, 20000),
                      FERRY_JOB_TRANSFERRED);
+    assert_path(e.jobs, id2, "libcurl"); /* credentials: libcurl's auth schemes */
+    complete_ok(e.jobs, id2);
+    ck_assert(ct_files_equal(src, local));
+
+    /* user:password@ in the URL is credentials too: libcurl sends it */
+    snprintf(url, sizeof(url), "http://alice:s3cr3t@127.0.0.1:%d/secret/x.bin", e.ngx.port);
+    snprintf(local, sizeof(local), "%s/x3.bin", e.root);
+    ct_create(e.jobs, url, local, false, id2);
+    ck_assert_int_eq(ct_wait_state(e.jobs, id2, FERRY_JOB_TRANSFERRED, 20000),
+                     FERRY_JOB_TRANSFERRED);
+    assert_path(e.jobs, id2, "libcurl");
     complete_ok(e.jobs, id2);
     ck_assert(ct_files_equal(src, local));
     env_done(&e);
@@ -615,6 +648,7 @@ START_TEST(test_mirror_and_header)
     ck_assert_int_eq(ferry_jobs_set_state(e.jobs, id, FERRY_JOB_ACTION_RESUME, &st), 0);
     ck_assert_int_eq(ct_wait_state(e.jobs, id, FERRY_JOB_TRANSFERRED, 20000),
                      FERRY_JOB_TRANSFERRED);
+    assert_path(e.jobs, id, default_path()); /* the custom header goes with io_uring too */
     complete_ok(e.jobs, id);
     ck_assert(ct_files_equal(src, local));
     ck_assert_uint_ge(ct_nginx_count(&e.ngx, "GET /hdr/m.bin"), 2);
@@ -651,11 +685,36 @@ START_TEST(test_proxy)
     ck_assert_int_eq(ferry_jobs_set_state(e.jobs, id, FERRY_JOB_ACTION_RESUME, &st), 0);
     ck_assert_int_eq(ct_wait_state(e.jobs, id, FERRY_JOB_TRANSFERRED, 20000),
                      FERRY_JOB_TRANSFERRED);
+    assert_path(e.jobs, id, "libcurl");
     complete_ok(e.jobs, id);
     ck_assert(ct_files_equal(src, local));
     /* the proxy logs absolute-form request lines: probe + 3 ranges */
     ck_assert_uint_ge(ct_nginx_count(&e.ngx, "GET http://127.0.0.1"), 3);
     ck_assert_uint_ge(ct_nginx_count(&e.ngx, "HEAD http://127.0.0.1"), 1);
+    env_done(&e);
+}
+END_TEST
+
+/* A redirected RemoteUrl is libcurl's (it follows redirects; the io_uring path does not),
+ * on both paths; the bytes arrive whole. */
+START_TEST(test_redirect_libcurl)
+{
+    struct env e;
+    char id[FERRY_GUID_STRLEN], url[256], local[600], src[600];
+
+    env_init(&e, "fetch-redir", "location = /old.bin { return 302 /new.bin; }");
+    snprintf(src, sizeof(src), "%s/new.bin", e.www);
+    ck_assert_int_eq(ct_random_file(src, 9u << 20, 24), 0);
+    env_jobs(&e);
+    snprintf(url, sizeof(url), "%s/old.bin", e.ngx.url);
+    snprintf(local, sizeof(local), "%s/r.bin", e.root);
+    ct_create(e.jobs, url, local, false, id);
+    ck_assert_int_eq(ct_wait_state(e.jobs, id, FERRY_JOB_TRANSFERRED, 20000),
+                     FERRY_JOB_TRANSFERRED);
+    assert_path(e.jobs, id, "libcurl");
+    complete_ok(e.jobs, id);
+    ck_assert(ct_files_equal(src, local));
+    ck_assert_uint_ge(ct_nginx_count(&e.ngx, "GET /old.bin"), 3); /* every range asks again */
     env_done(&e);
 }
 END_TEST
@@ -706,7 +765,8 @@ start_faultproxy(struct env *e, const char *fault, int *ret_port)
 }
 
 /* A 206 of the same version carrying another byte range (a broken proxy): transient
- * BG_E_INVALID_SERVER_RESPONSE with progress kept, not a restart; then it finishes. */
+ * BG_E_INVALID_SERVER_RESPONSE with progress kept, not a restart; then it finishes. On the
+ * io_uring path the refused answer moves the source to libcurl first (FetchPath). */
 START_TEST(test_bad_content_range)
 {
     struct env e;
@@ -744,6 +804,8 @@ START_TEST(test_bad_content_range)
     ck_assert_int_eq(ferry_jobs_get(e.jobs, id, &info, NULL), 0);
     ck_assert_uint_eq(info->bytes_refetched, 0);
     ck_assert_uint_ge(info->transient_error_count, 1);
+    /* io_uring refuses the other range and hands the source to libcurl, which reports it */
+    ck_assert_str_eq(info->fetch_path, "libcurl");
     ferry_job_info_free(info);
     complete_ok(e.jobs, id);
     ck_assert(ct_files_equal(src, local));
@@ -772,6 +834,7 @@ main(void)
     ct_add(s, "mirror", test_mirror_and_header);
     ct_add(s, "proxy", test_proxy);
     ct_add(s, "bad-range", test_bad_content_range);
+    ct_add(s, "redirect", test_redirect_libcurl);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);

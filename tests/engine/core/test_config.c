@@ -143,6 +143,7 @@ START_TEST(test_defaults)
     ck_assert_uint_eq(cfg->max_files_per_job, 1000);
     ck_assert_uint_eq(cfg->max_ranges_per_file, 500);
     ck_assert_uint_eq(cfg->connections_per_file, 4);
+    ck_assert_uint_eq(cfg->fetch_threads, 1);
     ck_assert_uint_eq(cfg->fetch_chunk_size, 4 * 1024 * 1024);
     ck_assert_uint_eq(cfg->bandwidth_limit, 0);
     ck_assert_uint_eq(cfg->progress_interval_ms, 1000);
