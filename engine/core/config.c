@@ -117,6 +117,12 @@ const struct config_option config_options[] = {
      "URL groups per ferryd", OFF(server_max_groups), 1, 65536, NULL},
     {"max-urls", "N", CONFIG_UNSIGNED, "4096",
      "published URLs per ferryd", OFF(server_max_urls), 1, 1000000, NULL},
+    {"upload-root", "DIR", CONFIG_STRING, NULL,
+     "uploads to a group with UploadEnabled land in DIR/NAME (unset: no uploads)",
+     OFF(upload_root), 0, 0, NULL},
+    {"upload-fragment-max", "BYTES", CONFIG_BYTES, "8MiB",
+     "largest BITS upload fragment (request body) accepted on data-plane listeners",
+     OFF(upload_fragment_max), 4 * KiB, 1 * GiB, NULL},
 
     /* client role */
     {"download-root", "DIR", CONFIG_STRV, NULL,

@@ -7,17 +7,20 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ferry/auth.h"
 #include "ferry/log.h"
 #include "conditional.h"
 #include "fileserve.h"
+#include "upload.h"
 #include "metalink.h"
 
 #define FILESERVE_USER_MAX 65
@@ -394,6 +397,58 @@ fileserve_file(struct fileserve *fs, struct urlgroup_url *url, struct urlgroup_f
         fileserve_text(resp, 500, "the file could not be sent\n");
 }
 
+/* A BITS_POST: the group must accept uploads; the rule of a URL published at that name
+ * applies, otherwise the upload is anonymous (docs/internals/server.md "Uploads"). */
+static void
+fileserve_upload(struct fileserve *fs, const struct ferry_http_request *req,
+                 struct ferry_http_response *resp)
+{
+    struct urlgroup *g = NULL;
+    struct urlgroup_url *url = NULL;
+    const char *name = NULL;
+    bool meta4 = false;
+    int port = ferry_http_request_local_port(req), dirfd = -1;
+
+    if (port <= 0 || port > 65535 ||
+        urlgroup_route_group(fs->reg, (uint16_t)port, ferry_http_request_is_tls(req),
+                             ferry_http_request_header(req, "Host"),
+                             ferry_http_request_path(req), &g, &name) < 0) {
+        fileserve_text(resp, 404, "not found\n");
+        return;
+    }
+    if (fs->upload_root_fd < 0 || !__atomic_load_n(&g->upload_enabled, __ATOMIC_RELAXED) ||
+        !upload_name_ok(name)) {
+        fileserve_text(resp, 403, "this URL group does not accept uploads\n");
+        ferry_http_response_header(resp, "BITS-Error-Code", "0x%08x", FERRY_E_ACCESSDENIED);
+        ferry_http_response_header(resp, "BITS-Error-Context", "0x%x",
+                                   UPLOAD_CONTEXT_REMOTE_FILE);
+        goto cleanup;
+    }
+    if (urlgroup_route(fs->reg, (uint16_t)port, ferry_http_request_is_tls(req),
+                       ferry_http_request_header(req, "Host"), ferry_http_request_path(req),
+                       &url, &meta4) == 0 &&
+        !fileserve_authorize(fs, url, req, resp))
+        goto cleanup;
+    dirfd = openat(fs->upload_root_fd, g->p.name, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
+                                                 O_NOFOLLOW);
+    if (dirfd < 0 && errno == ENOENT && mkdirat(fs->upload_root_fd, g->p.name, 0750) == 0)
+        dirfd = openat(fs->upload_root_fd, g->p.name, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
+                                                     O_NOFOLLOW);
+    if (dirfd < 0) {
+        ferry_log_warn("upload directory '%s' cannot be opened: %s", g->p.name,
+                       strerror(errno));
+        fileserve_text(resp, 500, "the upload directory cannot be opened\n");
+        goto cleanup;
+    }
+    atomic_fetch_add(&g->requests, 1);
+    upload_handle(dirfd, name, __atomic_load_n(&g->max_upload_size, __ATOMIC_RELAXED), req,
+                  resp);
+    close(dirfd);
+cleanup:
+    urlgroup_url_unref(url);
+    urlgroup_unref(g);
+}
+
 void
 fileserve_handle(void *userdata, const struct ferry_http_request *req,
                  struct ferry_http_response *resp)
@@ -410,6 +465,11 @@ fileserve_handle(void *userdata, const struct ferry_http_request *req,
     int port = ferry_http_request_local_port(req), r;
 
     atomic_fetch_add(&fs->requests, 1);
+    if (method == FERRY_HTTP_OTHER &&
+        strcmp(ferry_http_request_method_str(req), UPLOAD_METHOD) == 0) {
+        fileserve_upload(fs, req, resp);
+        return;
+    }
     if (port <= 0 || port > 65535 ||
         urlgroup_route(fs->reg, (uint16_t)port, ferry_http_request_is_tls(req),
                        ferry_http_request_header(req, "Host"), ferry_http_request_path(req),

@@ -28,6 +28,7 @@ struct fileserve {
     /* The group's token bucket (BandwidthLimit), or NULL when unlimited; a borrowed
      * pointer valid while the group is referenced. */
     struct ferry_rate *(*group_rate)(void *ud, struct urlgroup *g);
+    int upload_root_fd;             /* --upload-root (O_DIRECTORY), -1: no uploads */
     atomic_uint_fast64_t requests, bytes_sent;
     atomic_uint active;
 };

@@ -7,6 +7,7 @@
  * certificate bindings); the registry has its own rwlock for the workers' routing.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -231,7 +232,8 @@ server_listen(void *ud, const char *addr, uint16_t port, bool https, uint32_t *r
     opts.head = fileserve_head;
     opts.handler = fileserve_handle;
     opts.userdata = &srv->fs;
-    opts.max_body_bytes = 0;
+    /* BITS upload fragments are the only request bodies (fileserve refuses the others) */
+    opts.max_body_bytes = (size_t)srv->cfg->upload_fragment_max;
     r = ferry_http_server_listen(srv->http, &opts, ret_id);
     ferry_tls_ctx_unref(tls);
     if (r < 0) {
@@ -598,12 +600,20 @@ ferry_server_group_get_auth(struct ferry_server *srv, const char *prefix, unsign
     return 0;
 }
 
+/* The uint32_t field a group property names. */
+enum server_prop {
+    SERVER_PROP_CONNECTION_LIMIT,
+    SERVER_PROP_BANDWIDTH_LIMIT,
+    SERVER_PROP_UPLOAD_ENABLED,
+    SERVER_PROP_MAX_UPLOAD_SIZE,
+};
+
 static int
-server_property_check(const char *name, uint32_t value, bool *ret_bandwidth,
+server_property_check(const char *name, uint32_t value, enum server_prop *ret_prop,
                       struct ferry_status *st)
 {
     if (name && strcasecmp(name, FERRY_PROP_CONNECTION_LIMIT) == 0) {
-        *ret_bandwidth = false;
+        *ret_prop = SERVER_PROP_CONNECTION_LIMIT;
         return 0;
     }
     if (name && strcasecmp(name, FERRY_PROP_BANDWIDTH_LIMIT) == 0) {
@@ -612,12 +622,40 @@ server_property_check(const char *name, uint32_t value, bool *ret_bandwidth,
                                     FERRY_E_INVALIDARG, "Value",
                                     "BandwidthLimit %u is below the minimum of %d bytes/s "
                                     "(0 = unlimited)", value, SERVER_MIN_BANDWIDTH);
-        *ret_bandwidth = true;
+        *ret_prop = SERVER_PROP_BANDWIDTH_LIMIT;
+        return 0;
+    }
+    if (name && strcasecmp(name, FERRY_PROP_UPLOAD_ENABLED) == 0) {
+        if (value > 1)
+            return ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER,
+                                    FERRY_E_INVALIDARG, "Value",
+                                    "UploadEnabled is 0 or 1, not %u", value);
+        *ret_prop = SERVER_PROP_UPLOAD_ENABLED;
+        return 0;
+    }
+    if (name && strcasecmp(name, FERRY_PROP_MAX_UPLOAD_SIZE) == 0) {
+        *ret_prop = SERVER_PROP_MAX_UPLOAD_SIZE;
         return 0;
     }
     return ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER, FERRY_E_INVALIDARG,
-                            "Property", "property '%s' is not ConnectionLimit or "
-                            "BandwidthLimit", name ? name : "");
+                            "Property", "property '%s' is not ConnectionLimit, "
+                            "BandwidthLimit, UploadEnabled or MaxUploadSize",
+                            name ? name : "");
+}
+
+static uint32_t *
+server_property_field(struct urlgroup *g, enum server_prop prop)
+{
+    switch (prop) {
+    case SERVER_PROP_BANDWIDTH_LIMIT:
+        return &g->bandwidth_limit;
+    case SERVER_PROP_UPLOAD_ENABLED:
+        return &g->upload_enabled;
+    case SERVER_PROP_MAX_UPLOAD_SIZE:
+        return &g->max_upload_size;
+    default:
+        return &g->connection_limit;
+    }
 }
 
 int
@@ -625,23 +663,23 @@ ferry_server_group_set_property(struct ferry_server *srv, const char *prefix, co
                                 uint32_t value, struct ferry_status *st)
 {
     struct urlgroup *g = NULL;
-    bool bandwidth = false;
+    enum server_prop prop = SERVER_PROP_CONNECTION_LIMIT;
     int r;
 
     ferry_status_clear(st);
-    r = server_property_check(name, value, &bandwidth, st);
+    r = server_property_check(name, value, &prop, st);
     if (r < 0)
         return r;
     pthread_mutex_lock(&srv->lock);
     r = urlgroup_group_find(srv->reg, prefix, &g, st);
     if (r >= 0) {
-        if (bandwidth) {
-            __atomic_store_n(&g->bandwidth_limit, value, __ATOMIC_RELAXED);
+        __atomic_store_n(server_property_field(g, prop), value, __ATOMIC_RELAXED);
+        if (prop == SERVER_PROP_BANDWIDTH_LIMIT)
             ferry_rate_set(g->rate, value);
-        } else {
-            __atomic_store_n(&g->connection_limit, value, __ATOMIC_RELAXED);
-        }
-        server_db_save_group(&srv->db, g);
+        if (prop == SERVER_PROP_UPLOAD_ENABLED || prop == SERVER_PROP_MAX_UPLOAD_SIZE)
+            server_db_save_group_upload(&srv->db, g);
+        else
+            server_db_save_group(&srv->db, g);
         urlgroup_unref(g);
     }
     pthread_mutex_unlock(&srv->lock);
@@ -653,18 +691,17 @@ ferry_server_group_get_property(struct ferry_server *srv, const char *prefix, co
                                 uint32_t *ret_value, struct ferry_status *st)
 {
     struct urlgroup *g = NULL;
-    bool bandwidth = false;
+    enum server_prop prop = SERVER_PROP_CONNECTION_LIMIT;
     int r;
 
     ferry_status_clear(st);
-    r = server_property_check(name, 0, &bandwidth, st);
+    r = server_property_check(name, 0, &prop, st);
     if (r < 0)
         return r;
     r = urlgroup_group_find(srv->reg, prefix, &g, st);
     if (r < 0)
         return r;
-    *ret_value = __atomic_load_n(bandwidth ? &g->bandwidth_limit : &g->connection_limit,
-                                 __ATOMIC_RELAXED);
+    *ret_value = __atomic_load_n(server_property_field(g, prop), __ATOMIC_RELAXED);
     urlgroup_unref(g);
     return 0;
 }
@@ -875,6 +912,8 @@ server_restore_group(void *ud, const struct server_db_group *row)
     /* listeners are already open: workers may read the limits */
     __atomic_store_n(&g->connection_limit, row->connection_limit, __ATOMIC_RELAXED);
     __atomic_store_n(&g->bandwidth_limit, row->bandwidth_limit, __ATOMIC_RELAXED);
+    __atomic_store_n(&g->upload_enabled, row->upload_enabled, __ATOMIC_RELAXED);
+    __atomic_store_n(&g->max_upload_size, row->max_upload_size, __ATOMIC_RELAXED);
     g->auth_negotiate = row->auth_negotiate;
     g->auth_ntlm = row->auth_ntlm;
     ferry_rate_set(g->rate, row->bandwidth_limit);
@@ -1049,6 +1088,13 @@ server_new(const struct ferry_config *cfg, struct ferry_users *users,
     srv->fs.manifest_wanted = server_manifest_wanted;
     srv->fs.group_rate = server_group_rate;
     srv->fs.ud = srv;
+    srv->fs.upload_root_fd = -1;
+    if (cfg->upload_root) {
+        srv->fs.upload_root_fd = open(cfg->upload_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (srv->fs.upload_root_fd < 0)
+            ferry_log_warn("upload root '%s' cannot be opened: %s; uploads are refused",
+                           cfg->upload_root, strerror(errno));
+    }
     srv->chunk_size = cfg->manifest_chunk_size ? cfg->manifest_chunk_size
                                                : SERVER_DEFAULT_CHUNK;
     r = manifest_worker_new(manifests, srv->chunk_size, cfg->manifest_sha256, &srv->worker);
@@ -1098,6 +1144,8 @@ server_free(struct ferry_server *srv)
     ferry_tls_ctx_unref(srv->default_tls);
     server_db_close(&srv->db);
     free(srv->manifests_dir);
+    if (srv->fs.upload_root_fd >= 0)
+        close(srv->fs.upload_root_fd);
     pthread_mutex_destroy(&srv->sweep_lock);
     pthread_mutex_destroy(&srv->lock);
     free(srv);

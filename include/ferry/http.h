@@ -106,6 +106,8 @@ FERRY_API bool ferry_tls_kernel_has_ktls(void);
 /* ---- requests ---- */
 
 FERRY_API enum ferry_http_method ferry_http_request_method(const struct ferry_http_request *r);
+/* The method token as sent (e.g. "BITS_POST" for FERRY_HTTP_OTHER). */
+FERRY_API const char *ferry_http_request_method_str(const struct ferry_http_request *r);
 /* The request target's path, percent-decoded ('%2F' and NUL are refused by the parser
  * before handlers see them), and the raw query (without '?', may be ""). */
 FERRY_API const char *ferry_http_request_path(const struct ferry_http_request *r);
