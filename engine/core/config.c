@@ -121,7 +121,7 @@ const struct config_option config_options[] = {
      "uploads to a group with UploadEnabled land in DIR/NAME (unset: no uploads)",
      OFF(upload_root), 0, 0, NULL},
     {"upload-fragment-max", "BYTES", CONFIG_BYTES, "8MiB",
-     "largest BITS upload fragment (request body) accepted on data-plane listeners",
+     "largest BITS upload fragment: the body cap of a BITS_POST its access rule allowed",
      OFF(upload_fragment_max), 4 * KiB, 1 * GiB, NULL},
 
     /* client role */

@@ -88,6 +88,7 @@ http_parser_init(struct http_parser *p, const struct http_parser_limits *lim)
 {
     memset(p, 0, sizeof(*p));
     p->lim = *lim;
+    p->body_max = lim->max_body_bytes;
 }
 
 void
@@ -116,6 +117,13 @@ void
 http_parser_release_body(struct http_parser *p)
 {
     p->body_released = true;
+}
+
+void
+http_parser_allow_body(struct http_parser *p, size_t max)
+{
+    if (p->state == HTTP_PARSE_HELD && !p->body_released && max > p->body_max)
+        p->body_max = max;
 }
 
 bool
@@ -381,27 +389,29 @@ parse_head(struct http_parser *p)
             return 417;
         p->expect_continue = true;
     }
-    if (p->has_content_length && p->content_length > p->lim.max_body_bytes)
+    /* held: the head hook may still raise this request's cap; start_body() checks */
+    if (!p->lim.hold_body && p->has_content_length && p->content_length > p->body_max)
         return 413;
     return 0;
 }
 
-/* Grow the body buffer for `more` bytes within max_body_bytes. 0 or an HTTP status. */
+/* Grow the body buffer for `more` bytes within the request's cap (body_max). 0 or an HTTP
+ * status. */
 static int
 body_reserve(struct http_parser *p, uint64_t more)
 {
     size_t cap;
     char *nb;
 
-    if (more > p->lim.max_body_bytes || p->body_len + more > p->lim.max_body_bytes)
+    if (more > p->body_max || p->body_len + more > p->body_max)
         return 413;
     if (p->body_len + more <= p->body_cap)
         return 0;
     cap = p->body_cap ? p->body_cap : 4096;
     while (cap < p->body_len + more)
         cap *= 2;
-    if (cap > p->lim.max_body_bytes)
-        cap = p->lim.max_body_bytes;
+    if (cap > p->body_max)
+        cap = p->body_max;
     nb = realloc(p->body, cap + 1);
     if (!nb)
         return 500;
@@ -462,6 +472,8 @@ start_body(struct http_parser *p)
         p->state = HTTP_PARSE_CHUNK_SIZE;
         return 0;
     }
+    if (p->has_content_length && p->content_length > p->body_max)
+        return 413;
     if (p->has_content_length && p->content_length > 0) {
         st = body_reserve(p, p->content_length);
         if (st)
@@ -508,7 +520,7 @@ run_body(struct http_parser *p, const char *buf, size_t len, size_t *used)
                     return 400;
                 p->left = p->left * 16 + (uint64_t)h;
                 p->size_digits++;
-                if (p->left > p->lim.max_body_bytes)
+                if (p->left > p->body_max)
                     return 413;
             } else if (c == ';' && p->size_digits) {
                 p->state = HTTP_PARSE_CHUNK_EXT;

@@ -117,6 +117,9 @@ fileserve_head_verdict(const struct ferry_http_request *req, struct ferry_http_r
     return FERRY_HTTP_HEAD_GO;
 }
 
+static int fileserve_head_go(struct fileserve *fs, const struct ferry_http_request *req,
+                             struct ferry_http_response *resp);
+
 int
 fileserve_head(void *userdata, const struct ferry_http_request *req,
                struct ferry_http_response *resp)
@@ -134,22 +137,22 @@ fileserve_head(void *userdata, const struct ferry_http_request *req,
     if (v) {
         verdict = fileserve_head_verdict(req, resp, &v->req);
         fileserve_verify_free(v);
-        return verdict;
+        return verdict == FERRY_HTTP_HEAD_GO ? fileserve_head_go(fs, req, resp) : verdict;
     }
     /* anonymous requests, and no pool (then the handler checks synchronously) */
     if (!auth || !pool || port <= 0 || port > 65535)
-        return FERRY_HTTP_HEAD_GO;
+        return fileserve_head_go(fs, req, resp);
     if (urlgroup_route(fs->reg, (uint16_t)port, ferry_http_request_is_tls(req),
                        ferry_http_request_header(req, "Host"), ferry_http_request_path(req),
                        &url, &meta4) < 0)
-        return FERRY_HTTP_HEAD_GO;
+        return fileserve_head_go(fs, req, resp);
     wants = !url->rule->anonymous && access_rule_wants_user(url->rule);
     urlgroup_url_unref(url);
     if (!wants)
-        return FERRY_HTTP_HEAD_GO;
+        return fileserve_head_go(fs, req, resp);
     if (!ferry_http_request_is_tls(req) && !fs->allow_basic_over_http &&
         !ferry_http_request_peer_is_loopback(req))
-        return FERRY_HTTP_HEAD_GO; /* the handler explains the refusal */
+        return fileserve_head_go(fs, req, resp); /* the handler explains the refusal */
     v = calloc(1, sizeof(*v));
     if (!v) {
         fileserve_text(resp, 503, "out of memory\n");
@@ -190,7 +193,7 @@ fileserve_head(void *userdata, const struct ferry_http_request *req,
     }
     verdict = fileserve_head_verdict(req, resp, &v->req);
     fileserve_verify_free(v);
-    return verdict;
+    return verdict == FERRY_HTTP_HEAD_GO ? fileserve_head_go(fs, req, resp) : verdict;
 }
 
 /* Establish who the request is and apply the URL's rule. Returns true when allowed;
@@ -397,24 +400,35 @@ fileserve_file(struct fileserve *fs, struct urlgroup_url *url, struct urlgroup_f
         fileserve_text(resp, 500, "the file could not be sent\n");
 }
 
+static bool
+fileserve_is_upload(const struct ferry_http_request *req)
+{
+    return ferry_http_request_method(req) == FERRY_HTTP_OTHER &&
+           strcmp(ferry_http_request_method_str(req), UPLOAD_METHOD) == 0;
+}
+
 /* A BITS_POST: the group must accept uploads; the rule of a URL published at that name
- * applies, otherwise the upload is anonymous (docs/internals/server.md "Uploads"). */
-static void
-fileserve_upload(struct fileserve *fs, const struct ferry_http_request *req,
-                 struct ferry_http_response *resp)
+ * applies, otherwise the upload is anonymous (docs/internals/server.md "Uploads"). Returns
+ * true with the group (a reference for the caller) and the target name (inside the request)
+ * when allowed; otherwise resp holds the refusal. Runs in the head hook, before the body is
+ * read, and again in the handler (the verifier's verdict is the request's data by then). */
+static bool
+fileserve_upload_allowed(struct fileserve *fs, const struct ferry_http_request *req,
+                         struct ferry_http_response *resp, struct urlgroup **ret_group,
+                         const char **ret_name)
 {
     struct urlgroup *g = NULL;
     struct urlgroup_url *url = NULL;
     const char *name = NULL;
-    bool meta4 = false;
-    int port = ferry_http_request_local_port(req), dirfd = -1;
+    bool meta4 = false, ok = false;
+    int port = ferry_http_request_local_port(req);
 
     if (port <= 0 || port > 65535 ||
         urlgroup_route_group(fs->reg, (uint16_t)port, ferry_http_request_is_tls(req),
                              ferry_http_request_header(req, "Host"),
                              ferry_http_request_path(req), &g, &name) < 0) {
         fileserve_text(resp, 404, "not found\n");
-        return;
+        return false;
     }
     if (fs->upload_root_fd < 0 || !__atomic_load_n(&g->upload_enabled, __ATOMIC_RELAXED) ||
         !upload_name_ok(name)) {
@@ -429,6 +443,45 @@ fileserve_upload(struct fileserve *fs, const struct ferry_http_request *req,
                        &url, &meta4) == 0 &&
         !fileserve_authorize(fs, url, req, resp))
         goto cleanup;
+    ok = true;
+    *ret_group = g;
+    *ret_name = name;
+    g = NULL;
+cleanup:
+    urlgroup_url_unref(url);
+    urlgroup_unref(g);
+    return ok;
+}
+
+/* The head hook's last word on a request it lets through: a BITS_POST that may upload gets
+ * a body of up to --upload-fragment-max; one that may not is answered on its head alone, so
+ * no request body reaches a buffer before its access rule and authentication passed. */
+static int
+fileserve_head_go(struct fileserve *fs, const struct ferry_http_request *req,
+                  struct ferry_http_response *resp)
+{
+    struct urlgroup *g = NULL;
+    const char *name = NULL;
+
+    if (!fileserve_is_upload(req))
+        return FERRY_HTTP_HEAD_GO;
+    if (!fileserve_upload_allowed(fs, req, resp, &g, &name))
+        return FERRY_HTTP_HEAD_ANSWER;
+    urlgroup_unref(g);
+    ferry_http_request_allow_body(req, fs->upload_fragment_max);
+    return FERRY_HTTP_HEAD_GO;
+}
+
+static void
+fileserve_upload(struct fileserve *fs, const struct ferry_http_request *req,
+                 struct ferry_http_response *resp)
+{
+    struct urlgroup *g = NULL;
+    const char *name = NULL;
+    int dirfd;
+
+    if (!fileserve_upload_allowed(fs, req, resp, &g, &name))
+        return;
     dirfd = openat(fs->upload_root_fd, g->p.name, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
                                                  O_NOFOLLOW);
     if (dirfd < 0 && errno == ENOENT && mkdirat(fs->upload_root_fd, g->p.name, 0750) == 0)
@@ -445,7 +498,6 @@ fileserve_upload(struct fileserve *fs, const struct ferry_http_request *req,
                   resp);
     close(dirfd);
 cleanup:
-    urlgroup_url_unref(url);
     urlgroup_unref(g);
 }
 
@@ -465,8 +517,7 @@ fileserve_handle(void *userdata, const struct ferry_http_request *req,
     int port = ferry_http_request_local_port(req), r;
 
     atomic_fetch_add(&fs->requests, 1);
-    if (method == FERRY_HTTP_OTHER &&
-        strcmp(ferry_http_request_method_str(req), UPLOAD_METHOD) == 0) {
+    if (fileserve_is_upload(req)) {
         fileserve_upload(fs, req, resp);
         return;
     }

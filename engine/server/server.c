@@ -232,8 +232,8 @@ server_listen(void *ud, const char *addr, uint16_t port, bool https, uint32_t *r
     opts.head = fileserve_head;
     opts.handler = fileserve_handle;
     opts.userdata = &srv->fs;
-    /* BITS upload fragments are the only request bodies (fileserve refuses the others) */
-    opts.max_body_bytes = (size_t)srv->cfg->upload_fragment_max;
+    /* no request bodies; fileserve_head lets an authorized BITS_POST carry a fragment */
+    opts.max_body_bytes = 0;
     r = ferry_http_server_listen(srv->http, &opts, ret_id);
     ferry_tls_ctx_unref(tls);
     if (r < 0) {
@@ -1089,6 +1089,7 @@ server_new(const struct ferry_config *cfg, struct ferry_users *users,
     srv->fs.group_rate = server_group_rate;
     srv->fs.ud = srv;
     srv->fs.upload_root_fd = -1;
+    srv->fs.upload_fragment_max = (size_t)cfg->upload_fragment_max;
     if (cfg->upload_root) {
         srv->fs.upload_root_fd = open(cfg->upload_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (srv->fs.upload_root_fd < 0)

@@ -153,6 +153,12 @@ FERRY_API void ferry_http_wait_resume(struct ferry_http_wait *wait, void *result
                                       void (*result_free)(void *));
 /* In the head hook after a resume: the result (the caller owns it now), else NULL. */
 FERRY_API void *ferry_http_request_take_result(const struct ferry_http_request *r);
+/* From a head hook that then returns FERRY_HTTP_HEAD_GO: this request alone may carry a body
+ * of up to max_bytes (the listener's max_body_bytes is the cap for every other request, and
+ * a smaller max_bytes changes nothing). The 413 for a larger body still comes before a body
+ * byte is read. Worker thread only. */
+FERRY_API void ferry_http_request_allow_body(const struct ferry_http_request *r,
+                                             size_t max_bytes);
 
 /* ---- responses ---- */
 

@@ -10,7 +10,12 @@ Subcommands (exit 0 on success, 1 with a message on any protocol deviation):
   resume URL FILE SESSION [--fragment N]            ask the received range with a
         zero-length fragment, send the rest, close
   raw URL TYPE [SESSION] [RANGE] [BODYFILE]         one packet; prints status and BITS-*
+  headonly METHOD URL LENGTH [USER:PASSWORD]        a Fragment head announcing LENGTH body
+        bytes, none sent: prints the status the server answers on the head alone, or
+        "timeout" when it is still waiting for the body after 5 s
 """
+import base64
+import socket
 import http.client
 import os
 import sys
@@ -138,8 +143,26 @@ def main(argv):
         for k in sorted(h):
             if k.startswith("bits-"):
                 print("%s: %s" % (k, h[k]))
-    else:
-        die("unknown command %r" % cmd)
+    elif cmd == "headonly":
+        method, url, length = args[1], args[2], int(args[3])
+        u = urllib.parse.urlsplit(url)
+        head = ("%s %s HTTP/1.1\r\nHost: %s:%d\r\nBITS-Packet-Type: Fragment\r\n"
+                "BITS-Session-Id: {00000000-0000-0000-0000-000000000000}\r\n"
+                "Content-Range: bytes 0-%d/%d\r\nContent-Length: %d\r\n"
+                % (method, u.path, u.hostname, u.port, length - 1, length, length))
+        if len(args) > 4:
+            head += "Authorization: Basic %s\r\n" % base64.b64encode(args[4].encode()).decode()
+        s = socket.create_connection((u.hostname, u.port), timeout=5)
+        s.sendall((head + "\r\n").encode())
+        try:
+            line = s.makefile("rb").readline()
+        except socket.timeout:
+            print("timeout")
+            return 0
+        s.close()
+        if not line.startswith(b"HTTP/1.1 "):
+            die("no status line: %r" % line)
+        print(int(line.split()[1]))
     return 0
 
 
