@@ -25,6 +25,7 @@
 #include "client/localpath.h"
 #include "client/scheduler.h"
 #include "client/store.h"
+#include "client/upload.h"
 #include "client/verify.h"
 #include "core/certstore.h"
 #include "core/clock.h"
@@ -250,15 +251,10 @@ ferry_jobs_create(struct ferry_jobs *jobs, const struct ferry_job_create *req,
     if (!req)
         return ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER,
                                 FERRY_E_INVALIDARG, "", "no request");
-    if (req->type == 1 || req->type == 2)
-        return ferry_status_set(st, -EOPNOTSUPP, FERRY_STATUS_INVALID_PARAMETER,
-                                FERRY_E_INVALIDARG, "Type",
-                                "upload jobs (Type %u) are not supported; only Type 0 "
-                                "(download)",
-                                req->type);
-    if (req->type != 0)
+    if (req->type > 2)
         return ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER,
-                                FERRY_E_INVALIDARG, "Type", "Type %u is not 0 (download)",
+                                FERRY_E_INVALIDARG, "Type",
+                                "Type %u is not 0 (download), 1 (upload) or 2 (upload-reply)",
                                 req->type);
     if (req->service_account > 2)
         return ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER,
@@ -353,6 +349,9 @@ ferry_jobs_add_file(struct ferry_jobs *jobs, const char *job_id, const char *rem
                              ferry_job_state_name(job->state));
         return jobs_unlock_ret(jobs, r, false);
     }
+    r = upload_check_add_file(job, st);
+    if (r < 0)
+        return jobs_unlock_ret(jobs, r, false);
     if (job->nfiles >= jobs->cfg->max_files_per_job) {
         r = ferry_status_set(st, -EMLINK, FERRY_STATUS_RESULT,
                              FERRY_BG_E_TOO_MANY_FILES_IN_JOB, NULL,
@@ -408,7 +407,8 @@ static int
 jobs_complete(struct ferry_jobs *jobs, struct job *job, struct ferry_status *st)
 {
     for (size_t i = 0; i < job->nfiles; i++) {
-        int r = jobs_commit_file(jobs, job, i);
+        /* an upload leaves LocalFile alone; an upload-reply puts its reply in place */
+        int r = job->type ? upload_complete(jobs->cfg, job) : jobs_commit_file(jobs, job, i);
         if (r < 0)
             return ferry_status_set(st, r, FERRY_STATUS_RESULT,
                                     r == -ENOSPC    ? FERRY_E_DISK_FULL
@@ -442,7 +442,10 @@ ferry_jobs_set_state(struct ferry_jobs *jobs, const char *job_id,
     switch (action) {
     case FERRY_JOB_ACTION_CANCEL:
         job_set_state(job, FERRY_JOB_CANCELLED);
-        jobs_remove_temps(jobs, job);
+        if (job->type)
+            upload_remove_temps(jobs->cfg, job);
+        else
+            jobs_remove_temps(jobs, job);
         store_chunks_clear(jobs->store, job->id, SIZE_MAX);
         ferry_log_info("job %s: cancelled", job->id);
         break;
@@ -904,6 +907,8 @@ ferry_jobs_set_option(struct ferry_jobs *jobs, const char *job_id, const char *n
             r = ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER,
                                  FERRY_E_INVALIDARG, "Value",
                                  "ExpectedDigest must be sha256:<64 hex> or xxh128:<32 hex>");
+    } else if (strcmp(name, "ReplyFileName") == 0) {
+        r = localpath_check(jobs->cfg, value, st);
     } else if (strcmp(name, "CustomHeader") == 0) {
         const char *why = jobs_custom_header_refusal(value);
 
@@ -918,7 +923,7 @@ ferry_jobs_set_option(struct ferry_jobs *jobs, const char *job_id, const char *n
     } else {
         r = ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER, FERRY_E_INVALIDARG,
                              "Name", "unknown option '%s' (Mirror, ExpectedDigest, "
-                             "CustomHeader)", name);
+                             "CustomHeader, ReplyFileName)", name);
     }
     if (r < 0)
         return r;
@@ -932,7 +937,11 @@ ferry_jobs_set_option(struct ferry_jobs *jobs, const char *job_id, const char *n
         return jobs_unlock_ret(jobs, r, false);
     }
     f = &job->files[job->nfiles - 1];
-    if (strcmp(name, "Mirror") == 0) {
+    if (strcmp(name, "ReplyFileName") == 0) {
+        r = upload_set_reply_file(jobs->cfg, jobs->store, job, value, st);
+        if (r < 0)
+            return jobs_unlock_ret(jobs, r, false);
+    } else if (strcmp(name, "Mirror") == 0) {
         if (f->nmirrors >= JOB_MAX_MIRRORS) {
             r = ferry_status_set(st, -EMLINK, FERRY_STATUS_INVALID_PARAMETER,
                                  FERRY_E_INVALIDARG, "Value", "at most %u mirrors per file",
@@ -1019,6 +1028,8 @@ jobs_recover_complete(struct ferry_jobs *jobs, struct job *job)
     bool started = false;
     int r;
 
+    if (job->type)
+        return; /* an upload's LocalFile is its source, never renamed */
     for (size_t i = 0; i < job->nfiles && !started; i++)
         started = localpath_placed(jobs->cfg, job->id, job->files[i].local_file,
                                    job->files[i].bytes_total,
@@ -1071,6 +1082,8 @@ jobs_new(const struct ferry_config *cfg, struct ferry_jobs **ret_jobs)
     if (r < 0)
         goto error;
     r = store_load(jobs->store, &jobs->v, &jobs->n);
+    if (r >= 0)
+        r = upload_store_load(jobs->store, jobs->v, jobs->n);
     if (r < 0) {
         ferry_log_error("job store '%s' could not be loaded: %s", store_path(jobs->store),
                         strerror(-r));
