@@ -273,8 +273,11 @@ upload_send(struct xfer *x, const char *type, uint64_t start, uint64_t end)
         curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, upload_seek_cb);
         curl_easy_setopt(e, CURLOPT_SEEKDATA, q);
         r = upload_hdr(q, "BITS-Packet-Type: %s", type);
+        /* a large fragment waits for 100 Continue: a server that refuses it (413, 401)
+         * answers on the head, before the body is sent (and the stream stays usable) */
         if (r >= 0)
-            r = upload_hdr(q, "Expect:");
+            r = upload_hdr(q, end - start >= UPLOAD_FRAGMENT_MIN ? "Expect: 100-continue"
+                                                                 : "Expect:");
         if (r >= 0 && strcmp(type, "Create-Session") == 0)
             r = upload_hdr(q, "BITS-Supported-Protocols: %s", UPLOAD_CLIENT_PROTOCOL);
         if (r >= 0 && sid && strcmp(type, "Ping") != 0 && strcmp(type, "Create-Session") != 0)
