@@ -31,8 +31,9 @@ struct xfer;
 #define UPLOAD_CLIENT_PROTOCOL "{7df0354d-249b-430f-820d-3d2a9bef4931}"
 /* BG_E_SESSION_NOT_FOUND: the server forgot the session; the upload starts a new one. */
 #define UPLOAD_CLIENT_E_SESSION_NOT_FOUND 0x8020001Fu
-/* Largest fragment sent (halved on a 413 down to UPLOAD_FRAGMENT_MIN). */
-#define UPLOAD_FRAGMENT_MAX (4u << 20)
+/* Largest fragment sent (halved on a 413 down to UPLOAD_FRAGMENT_MIN): ferryd's default
+ * --upload-fragment-max, since one fragment is in flight at a time. */
+#define UPLOAD_FRAGMENT_MAX (8u << 20)
 #define UPLOAD_FRAGMENT_MIN (64u << 10)
 /* Largest reply body written to ReplyFileName. */
 #define UPLOAD_REPLY_MAX (64u << 20)

@@ -43,6 +43,8 @@
 /* Response bodies of BITS_POST are read and dropped, up to this much. */
 #define UPLOAD_ACK_BODY_MAX (64u << 10)
 #define UPLOAD_HEADER_MAX 2048
+/* libcurl's send buffer (default 64 KiB): fewer read callbacks and send calls */
+#define UPLOAD_SEND_BUFFER (512 * 1024)
 
 enum upload_phase {
     UP_PING,
@@ -268,6 +270,7 @@ upload_send(struct xfer *x, const char *type, uint64_t start, uint64_t end)
         curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
         curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "BITS_POST");
         curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)(end - start));
+        curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, (long)UPLOAD_SEND_BUFFER);
         curl_easy_setopt(e, CURLOPT_READFUNCTION, upload_read_cb);
         curl_easy_setopt(e, CURLOPT_READDATA, q);
         curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, upload_seek_cb);
@@ -621,6 +624,18 @@ upload_pump(struct xfer *x)
 
     if (x->nreqs > 0)
         return;
+    /* before every fragment and before the session is closed: the bytes sent are LocalFile
+     * as it was when the upload began */
+    if (u->phase == UP_FRAGMENT || u->phase == UP_CLOSE) {
+        if (fstat(u->src_fd, &st) < 0) {
+            upload_fail_reason(x, FETCH_LOCAL, errno);
+            return;
+        }
+        if (!upload_src_same(job, &st)) {
+            upload_fail_reason(x, FETCH_LOCAL_CHANGED, 0);
+            return;
+        }
+    }
     switch (u->phase) {
     case UP_PING:
         r = upload_send(x, "Ping", 0, 0);
@@ -632,14 +647,6 @@ upload_pump(struct xfer *x)
         r = upload_send(x, "Fragment", 0, 0);
         break;
     case UP_FRAGMENT:
-        if (fstat(u->src_fd, &st) < 0) {
-            upload_fail_reason(x, FETCH_LOCAL, errno);
-            return;
-        }
-        if (!upload_src_same(job, &st)) {
-            upload_fail_reason(x, FETCH_LOCAL_CHANGED, 0);
-            return;
-        }
         end = u->size - start > u->frag_max ? start + u->frag_max : u->size;
         r = upload_send(x, "Fragment", start, end);
         if (r >= 0)

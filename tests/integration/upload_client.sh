@@ -104,7 +104,7 @@ grep -Eq "job $id: resuming upload session \{[^}]+\} at [1-9][0-9]*" "$FT_TMP/cl
 
 # 4. LocalFile changes during the upload: ERROR, BG_E_LOCAL_FILE_CHANGED, LOCAL_FILE context
 g=$FT_TMP/in/changing.bin
-head -c $((16 << 20)) /dev/urandom >"$g"
+head -c $((32 << 20)) /dev/urandom >"$g"
 id=$(slow_job changing.bin "$g")
 wait_bytes "$id" $((2 << 20))
 printf 'more' >>"$g"
