@@ -123,6 +123,9 @@ const struct config_option config_options[] = {
     {"upload-fragment-max", "BYTES", CONFIG_BYTES, "8MiB",
      "largest BITS upload fragment: the body cap of a BITS_POST its access rule allowed",
      OFF(upload_fragment_max), 4 * KiB, 1 * GiB, NULL},
+    {"upload-notify-url", "URL", CONFIG_STRING, NULL,
+     "upload-reply: POST each whole upload to URL; its response is the client's reply",
+     OFF(upload_notify_url), 0, 0, NULL},
 
     /* client role */
     {"download-root", "DIR", CONFIG_STRV, NULL,

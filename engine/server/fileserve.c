@@ -21,6 +21,7 @@
 #include "conditional.h"
 #include "fileserve.h"
 #include "upload.h"
+#include "upload_reply.h"
 #include "metalink.h"
 
 #define FILESERVE_USER_MAX 65
@@ -120,6 +121,89 @@ fileserve_head_verdict(const struct ferry_http_request *req, struct ferry_http_r
 static int fileserve_head_go(struct fileserve *fs, const struct ferry_http_request *req,
                              struct ferry_http_response *resp);
 
+/* A GET/HEAD of a session's reply (BITS-Reply-URL) in a group that accepts uploads, with
+ * --upload-notify-url: the group (a reference), its upload directory (opened) and the
+ * session's hex; and the path of the upload's target, whose URL's access rule applies. */
+struct fileserve_reply {
+    struct urlgroup *g;
+    int dirfd;
+    char hex[33];
+    char target_path[2048];
+};
+
+static bool
+fileserve_reply_route(struct fileserve *fs, const struct ferry_http_request *req,
+                      struct fileserve_reply *ret)
+{
+    enum ferry_http_method m = ferry_http_request_method(req);
+    const char *path = ferry_http_request_path(req), *name = NULL, *slash;
+    char target[256];
+    int port = ferry_http_request_local_port(req);
+
+    ret->g = NULL;
+    ret->dirfd = -1;
+    if (!fs->replies || fs->upload_root_fd < 0 || (m != FERRY_HTTP_GET && m != FERRY_HTTP_HEAD) ||
+        port <= 0 || port > 65535 || !strstr(path, UPLOAD_HIDDEN_PREFIX))
+        return false;
+    if (urlgroup_route_group(fs->reg, (uint16_t)port, ferry_http_request_is_tls(req),
+                             ferry_http_request_header(req, "Host"), path, &ret->g,
+                             &name) < 0)
+        return false;
+    if (!__atomic_load_n(&ret->g->upload_enabled, __ATOMIC_RELAXED) ||
+        !upload_reply_name(name, ret->hex))
+        goto no;
+    ret->dirfd = openat(fs->upload_root_fd, ret->g->p.name,
+                        O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+    if (ret->dirfd < 0 || upload_session_complete(ret->dirfd, ret->hex, target,
+                                                  sizeof(target)) < 0)
+        goto no;
+    slash = strrchr(path, '/');
+    if ((size_t)snprintf(ret->target_path, sizeof(ret->target_path), "%.*s%s",
+                         slash ? (int)(slash - path + 1) : 0, path, target) >=
+        sizeof(ret->target_path))
+        goto no;
+    return true;
+no:
+    if (ret->dirfd >= 0)
+        close(ret->dirfd);
+    ret->dirfd = -1;
+    urlgroup_unref(ret->g);
+    ret->g = NULL;
+    return false;
+}
+
+static void
+fileserve_reply_done(struct fileserve_reply *rr)
+{
+    if (rr->dirfd >= 0)
+        close(rr->dirfd);
+    urlgroup_unref(rr->g);
+}
+
+/* The URL whose access rule decides the request: the one at its path, or for a reply the
+ * one at its upload's target. -ENOENT when none is published. */
+static int
+fileserve_route_rule(struct fileserve *fs, const struct ferry_http_request *req,
+                     struct urlgroup_url **ret_url)
+{
+    struct fileserve_reply rr;
+    const char *path = ferry_http_request_path(req);
+    char target[2048];
+    bool meta4 = false;
+    int port = ferry_http_request_local_port(req);
+
+    if (port <= 0 || port > 65535)
+        return -ENOENT;
+    if (fileserve_reply_route(fs, req, &rr)) {
+        snprintf(target, sizeof(target), "%s", rr.target_path);
+        fileserve_reply_done(&rr);
+        path = target;
+    }
+    return urlgroup_route(fs->reg, (uint16_t)port, ferry_http_request_is_tls(req),
+                          ferry_http_request_header(req, "Host"), path, ret_url, &meta4);
+}
+
+
 int
 fileserve_head(void *userdata, const struct ferry_http_request *req,
                struct ferry_http_response *resp)
@@ -129,7 +213,7 @@ fileserve_head(void *userdata, const struct ferry_http_request *req,
     struct ferry_authpool *pool = ferry_users_authpool(fs->users);
     const char *auth = ferry_http_request_header(req, "Authorization");
     struct urlgroup_url *url = NULL;
-    bool meta4 = false, wants;
+    bool wants;
     socklen_t slen = 0;
     const struct sockaddr *sa;
     int port = ferry_http_request_local_port(req), verdict;
@@ -142,9 +226,7 @@ fileserve_head(void *userdata, const struct ferry_http_request *req,
     /* anonymous requests, and no pool (then the handler checks synchronously) */
     if (!auth || !pool || port <= 0 || port > 65535)
         return fileserve_head_go(fs, req, resp);
-    if (urlgroup_route(fs->reg, (uint16_t)port, ferry_http_request_is_tls(req),
-                       ferry_http_request_header(req, "Host"), ferry_http_request_path(req),
-                       &url, &meta4) < 0)
+    if (fileserve_route_rule(fs, req, &url) < 0)
         return fileserve_head_go(fs, req, resp);
     wants = !url->rule->anonymous && access_rule_wants_user(url->rule);
     urlgroup_url_unref(url);
@@ -461,8 +543,33 @@ fileserve_head_go(struct fileserve *fs, const struct ferry_http_request *req,
                   struct ferry_http_response *resp)
 {
     struct urlgroup *g = NULL;
+    struct fileserve_reply rr;
     const char *name = NULL;
 
+    if (fileserve_reply_route(fs, req, &rr)) {
+        /* the upload's rule, then the notification (which may wait) */
+        struct urlgroup_url *url = NULL;
+        char orig[2300];
+        int v = FERRY_HTTP_HEAD_ANSWER;
+        bool meta4 = false;
+
+        if (urlgroup_route(fs->reg, (uint16_t)ferry_http_request_local_port(req),
+                           ferry_http_request_is_tls(req),
+                           ferry_http_request_header(req, "Host"), rr.target_path, &url,
+                           &meta4) < 0 ||
+            fileserve_authorize(fs, url, req, resp)) {
+            snprintf(orig, sizeof(orig), "%s://%s%s",
+                     ferry_http_request_is_tls(req) ? "https" : "http",
+                     ferry_http_request_header(req, "Host") ? ferry_http_request_header(req,
+                                                                                        "Host")
+                                                            : "",
+                     rr.target_path);
+            v = upload_reply_head(fs->replies, rr.dirfd, rr.hex, orig, req, resp);
+        }
+        urlgroup_url_unref(url);
+        fileserve_reply_done(&rr);
+        return v;
+    }
     if (!fileserve_is_upload(req))
         return FERRY_HTTP_HEAD_GO;
     if (!fileserve_upload_allowed(fs, req, resp, &g, &name))
@@ -494,8 +601,8 @@ fileserve_upload(struct fileserve *fs, const struct ferry_http_request *req,
         goto cleanup;
     }
     atomic_fetch_add(&g->requests, 1);
-    upload_handle(dirfd, name, __atomic_load_n(&g->max_upload_size, __ATOMIC_RELAXED), req,
-                  resp);
+    upload_handle(dirfd, name, __atomic_load_n(&g->max_upload_size, __ATOMIC_RELAXED),
+                  fs->replies != NULL, req, resp);
     close(dirfd);
 cleanup:
     urlgroup_unref(g);
@@ -520,6 +627,16 @@ fileserve_handle(void *userdata, const struct ferry_http_request *req,
     if (fileserve_is_upload(req)) {
         fileserve_upload(fs, req, resp);
         return;
+    }
+    {
+        struct fileserve_reply rr;
+
+        /* authorized and notified by the head hook (fileserve_head_go) */
+        if (fileserve_reply_route(fs, req, &rr)) {
+            upload_reply_send(rr.dirfd, rr.hex, resp);
+            fileserve_reply_done(&rr);
+            return;
+        }
     }
     if (port <= 0 || port > 65535 ||
         urlgroup_route(fs->reg, (uint16_t)port, ferry_http_request_is_tls(req),

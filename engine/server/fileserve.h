@@ -13,6 +13,8 @@
 #include "ferry/users.h"
 #include "urlgroup.h"
 
+struct upload_replies;
+
 /* Seconds announced in Retry-After with a 503 for ConnectionLimit. */
 #define FILESERVE_RETRY_AFTER 5
 
@@ -31,6 +33,7 @@ struct fileserve {
     int upload_root_fd;             /* --upload-root (O_DIRECTORY), -1: no uploads */
     size_t upload_fragment_max;     /* --upload-fragment-max: the body cap of an allowed
                                        BITS_POST (every other request: none) */
+    struct upload_replies *replies; /* --upload-notify-url (upload_reply.c), NULL: none */
     atomic_uint_fast64_t requests, bytes_sent;
     atomic_uint active;
 };

@@ -24,6 +24,7 @@
 #include "ferry/server.h"
 #include "certstore.h"
 #include "fileserve.h"
+#include "upload_reply.h"
 #include "manifest.h"
 #include "server_role.h"
 #include "server_db.h"
@@ -1090,6 +1091,12 @@ server_new(const struct ferry_config *cfg, struct ferry_users *users,
     srv->fs.ud = srv;
     srv->fs.upload_root_fd = -1;
     srv->fs.upload_fragment_max = (size_t)cfg->upload_fragment_max;
+    if (cfg->upload_notify_url && *cfg->upload_notify_url) {
+        srv->fs.replies = upload_replies_new(cfg->upload_notify_url);
+        if (!srv->fs.replies)
+            ferry_log_warn("upload notifications to '%s' are off: out of memory",
+                           cfg->upload_notify_url);
+    }
     if (cfg->upload_root) {
         srv->fs.upload_root_fd = open(cfg->upload_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (srv->fs.upload_root_fd < 0)
@@ -1147,6 +1154,7 @@ server_free(struct ferry_server *srv)
     free(srv->manifests_dir);
     if (srv->fs.upload_root_fd >= 0)
         close(srv->fs.upload_root_fd);
+    srv->fs.replies = upload_replies_free(srv->fs.replies);
     pthread_mutex_destroy(&srv->sweep_lock);
     pthread_mutex_destroy(&srv->lock);
     free(srv);

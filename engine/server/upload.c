@@ -192,7 +192,7 @@ upload_meta_write(int dirfd, const struct upload_session *s)
 
 /* Load a session by its id. -ENOENT when there is none (or its meta file is damaged). */
 static int
-upload_meta_read(int dirfd, const char *id, struct upload_session *ret)
+upload_meta_read_hex(int dirfd, const char *hex, struct upload_session *ret)
 {
     struct upload_session s = {0};
     char path[96], buf[UPLOAD_META_MAX + 1], *nl, *name, *tot, *end;
@@ -200,8 +200,7 @@ upload_meta_read(int dirfd, const char *id, struct upload_session *ret)
     int fd;
     unsigned long long t;
 
-    if (upload_session_hex(id, s.hex) < 0)
-        return -ENOENT;
+    memcpy(s.hex, hex, sizeof(s.hex));
     upload_file_name(path, sizeof(path), s.hex, "meta");
     fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0)
@@ -224,10 +223,59 @@ upload_meta_read(int dirfd, const char *id, struct upload_session *ret)
     if (errno || end == tot || *end != '\n' || !upload_name_ok(name))
         return -ENOENT;
     memcpy(s.name, name, strlen(name) + 1); /* upload_name_ok: at most UPLOAD_NAME_MAX */
-    memcpy(s.id, id, FERRY_GUID_STRLEN - 1); /* upload_session_hex: 38 characters */
-    s.id[FERRY_GUID_STRLEN - 1] = '\0';
     s.total = t == 0 ? UINT64_MAX : (uint64_t)t - 1;
     *ret = s;
+    return 0;
+}
+
+static int
+upload_meta_read(int dirfd, const char *id, struct upload_session *ret)
+{
+    struct upload_session s;
+    char hex[33];
+
+    if (upload_session_hex(id, hex) < 0 || upload_meta_read_hex(dirfd, hex, &s) < 0)
+        return -ENOENT;
+    memcpy(s.id, id, FERRY_GUID_STRLEN - 1); /* upload_session_hex: 38 characters */
+    s.id[FERRY_GUID_STRLEN - 1] = '\0';
+    *ret = s;
+    return 0;
+}
+
+bool
+upload_reply_name(const char *name, char ret_hex[33])
+{
+    size_t pl = strlen(UPLOAD_HIDDEN_PREFIX);
+
+    if (!name || strlen(name) != pl + 32 + strlen(UPLOAD_REPLY_EXT) ||
+        strncmp(name, UPLOAD_HIDDEN_PREFIX, pl) != 0 ||
+        strcmp(name + pl + 32, UPLOAD_REPLY_EXT) != 0)
+        return false;
+    for (size_t i = 0; i < 32; i++) {
+        char c = name[pl + i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+            return false;
+        ret_hex[i] = c;
+    }
+    ret_hex[32] = '\0';
+    return true;
+}
+
+int
+upload_session_complete(int dirfd, const char *hex, char *ret_name, size_t len)
+{
+    struct upload_session s;
+    char path[96];
+    struct stat st;
+
+    if (upload_meta_read_hex(dirfd, hex, &s) < 0 || s.total == UINT64_MAX)
+        return -ENOENT;
+    upload_file_name(path, sizeof(path), hex, "part");
+    if (fstatat(dirfd, path, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) ||
+        (uint64_t)st.st_size != s.total)
+        return -ENOENT;
+    if ((size_t)snprintf(ret_name, len, "%s", s.name) >= len)
+        return -ENAMETOOLONG;
     return 0;
 }
 
@@ -239,6 +287,8 @@ upload_session_drop(int dirfd, const struct upload_session *s)
     upload_file_name(path, sizeof(path), s->hex, "part");
     unlinkat(dirfd, path, 0);
     upload_file_name(path, sizeof(path), s->hex, "meta");
+    unlinkat(dirfd, path, 0);
+    upload_file_name(path, sizeof(path), s->hex, "reply");
     unlinkat(dirfd, path, 0);
 }
 
@@ -329,8 +379,22 @@ upload_pwrite_all(int fd, const uint8_t *buf, size_t len, uint64_t off)
     return 0;
 }
 
+/* BITS-Reply-URL of a whole upload: the request's path with its last segment replaced by
+ * the session's reply name (served by upload_reply.c). */
 static void
-upload_fragment(int dirfd, const struct upload_session *cs, uint64_t max_size,
+upload_reply_header(const struct upload_session *s, const struct ferry_http_request *req,
+                    struct ferry_http_response *resp)
+{
+    const char *path = ferry_http_request_path(req);
+    const char *slash = strrchr(path, '/');
+
+    ferry_http_response_header(resp, "BITS-Reply-URL", "%.*s%s%s%s",
+                               slash ? (int)(slash - path + 1) : 0, path,
+                               UPLOAD_HIDDEN_PREFIX, s->hex, UPLOAD_REPLY_EXT);
+}
+
+static void
+upload_fragment(int dirfd, const struct upload_session *cs, uint64_t max_size, bool replies,
                 const struct ferry_http_request *req, struct ferry_http_response *resp)
 {
     struct upload_session s = *cs;
@@ -392,6 +456,8 @@ upload_fragment(int dirfd, const struct upload_session *cs, uint64_t max_size,
     }
     upload_ack(resp, 200, s.id);
     ferry_http_response_header(resp, "BITS-Received-Content-Range", "%" PRIu64, have);
+    if (replies && have == s.total)
+        upload_reply_header(&s, req, resp);
 done:
     close(fd);
     return;
@@ -430,6 +496,8 @@ upload_close(int dirfd, const struct upload_session *s, struct ferry_http_respon
     close(fd);
     upload_file_name(path, sizeof(path), s->hex, "meta");
     unlinkat(dirfd, path, 0);
+    upload_file_name(path, sizeof(path), s->hex, "reply");
+    unlinkat(dirfd, path, 0);
     if (fsync(dirfd) < 0 && errno != EBADF && errno != EINVAL)
         ferry_log_warn("upload directory could not be synced: %s", strerror(errno));
     ferry_log_info("upload '%s' complete (%lld bytes)", s->name, (long long)st.st_size);
@@ -443,7 +511,7 @@ fail:
 }
 
 void
-upload_handle(int dirfd, const char *name, uint64_t max_size,
+upload_handle(int dirfd, const char *name, uint64_t max_size, bool replies,
               const struct ferry_http_request *req, struct ferry_http_response *resp)
 {
     enum upload_packet type =
@@ -471,7 +539,7 @@ upload_handle(int dirfd, const char *name, uint64_t max_size,
         return;
     }
     if (type == UPLOAD_PACKET_FRAGMENT) {
-        upload_fragment(dirfd, &s, max_size, req, resp);
+        upload_fragment(dirfd, &s, max_size, replies, req, resp);
     } else if (type == UPLOAD_PACKET_CLOSE) {
         upload_close(dirfd, &s, resp);
     } else {

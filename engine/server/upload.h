@@ -30,6 +30,8 @@
 #define UPLOAD_CONTEXT_GENERAL_TRANSPORT 6u
 /* Hidden names in the upload directory start with this */
 #define UPLOAD_HIDDEN_PREFIX ".ferry-upload-"
+/* ... and a session's reply (--upload-notify-url) is PREFIX + HEX + this */
+#define UPLOAD_REPLY_EXT ".reply"
 
 enum upload_packet {
     UPLOAD_PACKET_INVALID = 0,
@@ -63,14 +65,22 @@ int upload_session_hex(const char *value, char ret_hex[33]);
  * "." or "..", and not starting with UPLOAD_HIDDEN_PREFIX. */
 bool upload_name_ok(const char *name);
 
+/* true when name is a session's reply name (PREFIX + 32 hex + UPLOAD_REPLY_EXT); its hex. */
+bool upload_reply_name(const char *name, char ret_hex[33]);
+/* The session `hex` has all its bytes (Close-Session not yet): its target name. 0, or
+ * -ENOENT (no such session, or incomplete). */
+int upload_session_complete(int dirfd, const char *hex, char *ret_name, size_t len);
+
 /*
  * Answer one BITS_POST. dirfd: the group's upload directory (O_PATH or O_DIRECTORY,
  * borrowed); name: the target file name (the URL's suffix, already checked with
- * upload_name_ok); max_size: 0 = unlimited, else the largest total size accepted (413).
+ * upload_name_ok); max_size: 0 = unlimited, else the largest total size accepted (413);
+ * replies: the Ack of the fragment that completes the upload names BITS-Reply-URL (the
+ * reply upload_reply.c makes with --upload-notify-url), and Close/Cancel remove the reply.
  * The request body is the fragment (the HTTP core capped and buffered it). Sets the
  * response's status, Ack headers and BITS-Error-Code/-Context; never blocks on the network.
  */
-void upload_handle(int dirfd, const char *name, uint64_t max_size,
+void upload_handle(int dirfd, const char *name, uint64_t max_size, bool replies,
                    const struct ferry_http_request *req, struct ferry_http_response *resp);
 
 #endif
