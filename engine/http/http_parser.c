@@ -127,6 +127,29 @@ http_parser_allow_body(struct http_parser *p, size_t max)
 }
 
 bool
+http_parser_body_window(struct http_parser *p, char **ret_dst, size_t *ret_len)
+{
+    if (p->state != HTTP_PARSE_BODY || p->left == 0 || !p->body)
+        return false;
+    *ret_dst = p->body + p->body_len;
+    *ret_len = p->left > SIZE_MAX ? SIZE_MAX : (size_t)p->left;
+    return true;
+}
+
+void
+http_parser_body_received(struct http_parser *p, size_t n)
+{
+    if (p->state != HTTP_PARSE_BODY || n > p->left)
+        return;
+    p->body_len += n;
+    p->left -= n;
+    if (p->left == 0) {
+        p->state = HTTP_PARSE_DONE;
+        p->body[p->body_len] = '\0';
+    }
+}
+
+bool
 http_parser_head_complete(const struct http_parser *p)
 {
     return p->state != HTTP_PARSE_HEAD && p->head_mem != NULL;

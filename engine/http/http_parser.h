@@ -131,6 +131,12 @@ void http_parser_release_body(struct http_parser *p);
 /* With lim.hold_body, while the head is held: this request (only) may carry a body of up
  * to max bytes (never lowers the listener's cap). Ignored in any other state. */
 void http_parser_allow_body(struct http_parser *p, size_t max);
+/* A Content-Length body being read: where its next bytes go and how many are still due
+ * (the rest of the buffer the parser reserved for it), so that a caller may receive into it
+ * directly and then report with http_parser_body_received(). false in any other state. */
+bool http_parser_body_window(struct http_parser *p, char **ret_dst, size_t *ret_len);
+/* n bytes were written at the window's start (n <= its length; anything else is ignored). */
+void http_parser_body_received(struct http_parser *p, size_t n);
 /* true once the head has been parsed (also while the body is still being read). */
 bool http_parser_head_complete(const struct http_parser *p);
 /* First header of that name (case-insensitive) or NULL. */

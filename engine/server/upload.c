@@ -452,6 +452,9 @@ upload_fragment(int dirfd, const struct upload_session *cs, uint64_t max_size, b
         r = upload_pwrite_all(fd, body + skip, blen - (size_t)skip, have);
         if (r < 0)
             goto fail;
+        /* start the writeback now (never waits for it): Close-Session's fsync then waits
+         * for the last fragments only, not for the whole file */
+        (void)sync_file_range(fd, (off_t)have, (off_t)(blen - skip), SYNC_FILE_RANGE_WRITE);
         have = rg.end + 1;
     }
     upload_ack(resp, 200, s.id);

@@ -471,6 +471,35 @@ START_TEST(test_allow_body)
 }
 END_TEST
 
+/* A body received straight into the parser's buffer (the connection's large-body path):
+ * the window is the rest of the Content-Length body, and it completes the request. */
+START_TEST(test_body_window)
+{
+    struct http_parser p;
+    size_t c, n = 0;
+    char *dst = NULL;
+    const char *post = "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nab";
+
+    http_parser_init(&p, &lim_default);
+    ck_assert(!http_parser_body_window(&p, &dst, &n));
+    ck_assert_int_eq(http_parser_execute(&p, post, strlen(post), &c), -EAGAIN);
+    ck_assert(http_parser_body_window(&p, &dst, &n));
+    ck_assert_uint_eq(n, 8);
+    memcpy(dst, "cdefg", 5);
+    http_parser_body_received(&p, 5);
+    http_parser_body_received(&p, 9); /* more than due: ignored */
+    ck_assert(http_parser_body_window(&p, &dst, &n));
+    ck_assert_uint_eq(n, 3);
+    memcpy(dst, "hij", 3);
+    http_parser_body_received(&p, 3);
+    ck_assert(!http_parser_body_window(&p, &dst, &n));
+    ck_assert_int_eq(http_parser_execute(&p, "", 0, &c), 0);
+    ck_assert_uint_eq(p.body_len, 10);
+    ck_assert_str_eq(p.body, "abcdefghij");
+    http_parser_done(&p);
+}
+END_TEST
+
 START_TEST(test_no_body_allowed)
 {
     struct http_parser_limits lim = lim_default;
@@ -523,6 +552,7 @@ main(void)
     tcase_add_test(tc, test_chunked_rejections);
     tcase_add_test(tc, test_no_body_allowed);
     tcase_add_test(tc, test_allow_body);
+    tcase_add_test(tc, test_body_window);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
