@@ -212,3 +212,10 @@ ferry_http_request_allow_body(const struct ferry_http_request *r, size_t max_byt
 {
     http_parser_allow_body(&r->c->parser, max_bytes);
 }
+
+void
+ferry_http_request_body_sink(const struct ferry_http_request *r, ferry_http_body_fn fn,
+                             void *ud)
+{
+    http_parser_set_sink(&r->c->parser, fn, ud);
+}

@@ -120,6 +120,15 @@ http_parser_release_body(struct http_parser *p)
 }
 
 void
+http_parser_set_sink(struct http_parser *p, ferry_http_body_fn fn, void *ud)
+{
+    if (p->state == HTTP_PARSE_HELD && !p->body_released) {
+        p->sink = fn;
+        p->sink_ud = ud;
+    }
+}
+
+void
 http_parser_allow_body(struct http_parser *p, size_t max)
 {
     if (p->state == HTTP_PARSE_HELD && !p->body_released && max > p->body_max)
@@ -141,6 +150,8 @@ http_parser_body_received(struct http_parser *p, size_t n)
 {
     if (p->state != HTTP_PARSE_BODY || n > p->left)
         return;
+    if (p->sink)
+        p->sink(p->sink_ud, p->body + p->body_len, n, p->body_len);
     p->body_len += n;
     p->left -= n;
     if (p->left == 0) {
@@ -528,6 +539,8 @@ run_body(struct http_parser *p, const char *buf, size_t len, size_t *used)
             if (n > p->left)
                 n = (size_t)p->left;
             memcpy(p->body + p->body_len, buf + i, n);
+            if (p->sink)
+                p->sink(p->sink_ud, p->body + p->body_len, n, p->body_len);
             p->body_len += n;
             p->left -= n;
             i += n;

@@ -115,6 +115,8 @@ struct http_parser {
     bool body_released;   /* http_parser_release_body() was called for this request */
     size_t body_max;      /* this request's body cap: lim.max_body_bytes unless the head
                              hook raised it (http_parser_allow_body) */
+    ferry_http_body_fn sink; /* told of every body byte as it arrives (set while held) */
+    void *sink_ud;
 };
 
 /* Initialise with limits (copied). No allocation; cannot fail. */
@@ -131,6 +133,9 @@ void http_parser_release_body(struct http_parser *p);
 /* With lim.hold_body, while the head is held: this request (only) may carry a body of up
  * to max bytes (never lowers the listener's cap). Ignored in any other state. */
 void http_parser_allow_body(struct http_parser *p, size_t max);
+/* With lim.hold_body, while the head is held: fn(ud, bytes, len, offset) for every body
+ * byte of this request as it is buffered (ferry_http_request_body_sink). */
+void http_parser_set_sink(struct http_parser *p, ferry_http_body_fn fn, void *ud);
 /* A Content-Length body being read: where its next bytes go and how many are still due
  * (the rest of the buffer the parser reserved for it), so that a caller may receive into it
  * directly and then report with http_parser_body_received(). false in any other state. */

@@ -62,7 +62,19 @@ struct fileserve_auth {
     bool ok;
     char user[FERRY_AUTH_USER_MAX];
     enum ferry_role role;
+    struct upload_stream *stream; /* an authorized fragment written as it arrives */
 };
+
+static void
+fileserve_auth_free(void *p)
+{
+    struct fileserve_auth *fa = p;
+
+    if (!fa)
+        return;
+    upload_stream_free(fa->stream);
+    free(fa);
+}
 
 /* A password check in flight: the pool's from submit to done, then the HTTP core's (the
  * wait's result), then the head hook's. */
@@ -114,7 +126,7 @@ fileserve_head_verdict(const struct ferry_http_request *req, struct ferry_http_r
     fa->ok = true;
     fa->role = ar->role;
     snprintf(fa->user, sizeof(fa->user), "%s", ar->user);
-    ferry_http_request_set_data(req, fa, free);
+    ferry_http_request_set_data(req, fa, fileserve_auth_free);
     return FERRY_HTTP_HEAD_GO;
 }
 
@@ -535,6 +547,42 @@ cleanup:
     return ok;
 }
 
+/* An authorized fragment that continues its session: written to the part file while its
+ * body arrives (upload_stream_open), so the receive and the write overlap; anything else is
+ * left to the buffered path. Failure to set it up only loses the overlap. */
+static void
+fileserve_stream_open(struct fileserve *fs, const struct ferry_http_request *req,
+                      struct urlgroup *g, const char *name)
+{
+    struct fileserve_auth *fa = ferry_http_request_data(req);
+    struct upload_stream *st = NULL;
+    int dirfd;
+
+    if (ferry_http_request_header(req, "Content-Length") == NULL)
+        return;
+    dirfd = openat(fs->upload_root_fd, g->p.name, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
+                                                 O_NOFOLLOW);
+    if (dirfd < 0)
+        return;
+    if (upload_stream_open(dirfd, name, __atomic_load_n(&g->max_upload_size, __ATOMIC_RELAXED),
+                           req, &st) < 0 || !st) {
+        close(dirfd);
+        return;
+    }
+    close(dirfd);
+    if (!fa) {
+        fa = calloc(1, sizeof(*fa));
+        if (!fa) {
+            upload_stream_free(st);
+            return;
+        }
+        ferry_http_request_set_data(req, fa, fileserve_auth_free);
+    }
+    upload_stream_free(fa->stream);
+    fa->stream = st;
+    ferry_http_request_body_sink(req, upload_stream_write, st);
+}
+
 /* The head hook's last word on a request it lets through: a BITS_POST that may upload gets
  * a body of up to --upload-fragment-max; one that may not is answered on its head alone, so
  * no request body reaches a buffer before its access rule and authentication passed. */
@@ -574,8 +622,9 @@ fileserve_head_go(struct fileserve *fs, const struct ferry_http_request *req,
         return FERRY_HTTP_HEAD_GO;
     if (!fileserve_upload_allowed(fs, req, resp, &g, &name))
         return FERRY_HTTP_HEAD_ANSWER;
-    urlgroup_unref(g);
     ferry_http_request_allow_body(req, fs->upload_fragment_max);
+    fileserve_stream_open(fs, req, g, name);
+    urlgroup_unref(g);
     return FERRY_HTTP_HEAD_GO;
 }
 
@@ -601,8 +650,12 @@ fileserve_upload(struct fileserve *fs, const struct ferry_http_request *req,
         goto cleanup;
     }
     atomic_fetch_add(&g->requests, 1);
-    upload_handle(dirfd, name, __atomic_load_n(&g->max_upload_size, __ATOMIC_RELAXED),
-                  fs->replies != NULL, req, resp);
+    {
+        struct fileserve_auth *fa = ferry_http_request_data(req);
+
+        upload_handle(dirfd, name, __atomic_load_n(&g->max_upload_size, __ATOMIC_RELAXED),
+                      fs->replies != NULL, fa ? fa->stream : NULL, req, resp);
+    }
     close(dirfd);
 cleanup:
     urlgroup_unref(g);

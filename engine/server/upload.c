@@ -471,6 +471,120 @@ fail:
         close(fd);
 }
 
+/* A fragment written while it arrives (upload_stream_open): its session and range, the
+ * part file and the size it had then; bytes below `have` are not rewritten. */
+struct upload_stream {
+    struct upload_session s;
+    struct upload_range rg;
+    int fd;
+    uint64_t have;
+    uint64_t got;  /* body bytes seen */
+    int err;       /* first write error, -errno */
+};
+
+int
+upload_stream_open(int dirfd, const char *name, uint64_t max_size,
+                   const struct ferry_http_request *req, struct upload_stream **ret)
+{
+    struct upload_stream *st = NULL;
+    struct upload_session s;
+    struct upload_range rg;
+    struct stat sb;
+    char path[96];
+    int fd;
+
+    *ret = NULL;
+    if (upload_packet_parse(ferry_http_request_header(req, "BITS-Packet-Type")) !=
+            UPLOAD_PACKET_FRAGMENT ||
+        upload_meta_read(dirfd, ferry_http_request_header(req, "BITS-Session-Id"), &s) < 0 ||
+        strcmp(s.name, name) != 0 ||
+        upload_range_parse(ferry_http_request_header(req, "Content-Range"), &rg) < 0 ||
+        rg.empty || s.total == UINT64_MAX || rg.total != s.total ||
+        (max_size > 0 && rg.total > max_size))
+        return 0; /* everything else: the buffered path decides */
+    upload_file_name(path, sizeof(path), s.hex, "part");
+    fd = openat(dirfd, path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return 0;
+    if (fstat(fd, &sb) < 0 || (uint64_t)sb.st_size > s.total ||
+        rg.start > (uint64_t)sb.st_size) {
+        close(fd);
+        return 0;
+    }
+    st = calloc(1, sizeof(*st));
+    if (!st) {
+        close(fd);
+        return -ENOMEM;
+    }
+    st->s = s;
+    st->rg = rg;
+    st->fd = fd;
+    st->have = (uint64_t)sb.st_size;
+    *ret = st;
+    return 0;
+}
+
+void
+upload_stream_write(void *ud, const char *bytes, size_t len, uint64_t offset)
+{
+    struct upload_stream *st = ud;
+    uint64_t at = st->rg.start + offset, skip = 0;
+    int r;
+
+    st->got = offset + len;
+    if (st->err || at + len > st->rg.end + 1)
+        return;
+    if (at < st->have)
+        skip = st->have - at < len ? st->have - at : len;
+    if (skip == len)
+        return;
+    r = upload_pwrite_all(st->fd, (const uint8_t *)bytes + skip, len - (size_t)skip, at + skip);
+    if (r < 0)
+        st->err = r;
+}
+
+struct upload_stream *
+upload_stream_free(struct upload_stream *st)
+{
+    if (!st)
+        return NULL;
+    if (st->fd >= 0)
+        close(st->fd);
+    free(st);
+    return NULL;
+}
+
+/* The handler's part of a streamed fragment: the bytes are on their way to the part file. */
+static void
+upload_fragment_streamed(int dirfd, struct upload_stream *st, bool replies,
+                         const struct ferry_http_request *req,
+                         struct ferry_http_response *resp)
+{
+    size_t blen = 0;
+    uint64_t have;
+
+    (void)dirfd;
+    ferry_http_request_body(req, &blen);
+    if (blen != st->rg.end - st->rg.start + 1 || st->got != blen) {
+        upload_error(resp, 400, st->s.id, FERRY_BG_E_INVALID_RANGE, UPLOAD_CONTEXT_REMOTE_FILE);
+        return;
+    }
+    if (st->err) {
+        ferry_log_warn("upload fragment for '%s' could not be written: %s", st->s.name,
+                       strerror(-st->err));
+        upload_error_errno(resp, st->s.id, st->err);
+        return;
+    }
+    have = st->rg.end + 1 > st->have ? st->rg.end + 1 : st->have;
+    if (have > st->have)
+        (void)sync_file_range(st->fd, (off_t)st->have, (off_t)(have - st->have),
+                              SYNC_FILE_RANGE_WRITE);
+    upload_ack(resp, 200, st->s.id);
+    ferry_http_response_header(resp, "BITS-Received-Content-Range", "%" PRIu64, have);
+    if (replies && have == st->s.total)
+        upload_reply_header(&st->s, req, resp);
+}
+
 static void
 upload_close(int dirfd, const struct upload_session *s, struct ferry_http_response *resp)
 {
@@ -515,7 +629,8 @@ fail:
 
 void
 upload_handle(int dirfd, const char *name, uint64_t max_size, bool replies,
-              const struct ferry_http_request *req, struct ferry_http_response *resp)
+              struct upload_stream *stream, const struct ferry_http_request *req,
+              struct ferry_http_response *resp)
 {
     enum upload_packet type =
         upload_packet_parse(ferry_http_request_header(req, "BITS-Packet-Type"));
@@ -541,7 +656,9 @@ upload_handle(int dirfd, const char *name, uint64_t max_size, bool replies,
                      UPLOAD_E_SESSION_NOT_FOUND, UPLOAD_CONTEXT_REMOTE_FILE);
         return;
     }
-    if (type == UPLOAD_PACKET_FRAGMENT) {
+    if (type == UPLOAD_PACKET_FRAGMENT && stream && strcmp(stream->s.hex, s.hex) == 0) {
+        upload_fragment_streamed(dirfd, stream, replies, req, resp);
+    } else if (type == UPLOAD_PACKET_FRAGMENT) {
         upload_fragment(dirfd, &s, max_size, replies, req, resp);
     } else if (type == UPLOAD_PACKET_CLOSE) {
         upload_close(dirfd, &s, resp);

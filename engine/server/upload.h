@@ -71,8 +71,10 @@ bool upload_reply_name(const char *name, char ret_hex[33]);
  * -ENOENT (no such session, or incomplete). */
 int upload_session_complete(int dirfd, const char *hex, char *ret_name, size_t len);
 
+struct upload_stream;
+
 /*
- * Answer one BITS_POST. dirfd: the group's upload directory (O_PATH or O_DIRECTORY,
+ * Answer one BITS_POST (stream: from upload_stream_open for this request, or NULL). dirfd: the group's upload directory (O_PATH or O_DIRECTORY,
  * borrowed); name: the target file name (the URL's suffix, already checked with
  * upload_name_ok); max_size: 0 = unlimited, else the largest total size accepted (413);
  * replies: the Ack of the fragment that completes the upload names BITS-Reply-URL (the
@@ -81,6 +83,21 @@ int upload_session_complete(int dirfd, const char *hex, char *ret_name, size_t l
  * response's status, Ack headers and BITS-Error-Code/-Context; never blocks on the network.
  */
 void upload_handle(int dirfd, const char *name, uint64_t max_size, bool replies,
-                   const struct ferry_http_request *req, struct ferry_http_response *resp);
+                   struct upload_stream *stream, const struct ferry_http_request *req,
+                   struct ferry_http_response *resp);
+
+/*
+ * A fragment written to its session's part file while its body arrives (head hook): for a
+ * Fragment of a known session whose range continues the part file, *ret is a stream to give
+ * the HTTP core (ferry_http_request_body_sink with upload_stream_write) and then to
+ * upload_handle; anything else (*ret NULL) takes the buffered path, which answers it. 0, or
+ * -ENOMEM. dirfd is borrowed (the stream has its own descriptor).
+ */
+struct upload_stream;
+int upload_stream_open(int dirfd, const char *name, uint64_t max_size,
+                       const struct ferry_http_request *req, struct upload_stream **ret);
+/* ferry_http_body_fn: write the bytes beyond what the part file held (no rewrite). */
+void upload_stream_write(void *ud, const char *bytes, size_t len, uint64_t offset);
+struct upload_stream *upload_stream_free(struct upload_stream *st);
 
 #endif

@@ -159,6 +159,14 @@ FERRY_API void *ferry_http_request_take_result(const struct ferry_http_request *
  * byte is read. Worker thread only. */
 FERRY_API void ferry_http_request_allow_body(const struct ferry_http_request *r,
                                              size_t max_bytes);
+/* Told of a request's body bytes as they arrive: bytes, their count and their offset in the
+ * body (in order, without gaps). */
+typedef void (*ferry_http_body_fn)(void *ud, const char *bytes, size_t len, uint64_t offset);
+/* From a head hook that then returns FERRY_HTTP_HEAD_GO: fn(ud, ...) runs on the worker for
+ * every body byte of this request as it arrives, before the handler (which still gets the
+ * whole body); ud must live until the handler has run (e.g. request data). */
+FERRY_API void ferry_http_request_body_sink(const struct ferry_http_request *r,
+                                            ferry_http_body_fn fn, void *ud);
 
 /* ---- responses ---- */
 

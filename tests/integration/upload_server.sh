@@ -85,6 +85,23 @@ grep -q '^400$' <<<"$out" || ft_fail "incomplete close: $out"
 [ ! -e "$FT_TMP/up/inbox/gap.bin" ] || ft_fail "partial file visible after incomplete close"
 [ -z "$(ls -A "$FT_TMP/up/inbox" | grep '^\.ferry-upload-')" ] || ft_fail "session files left"
 
+# an overlapping fragment (written while it arrives): only the new bytes are written
+head -c 5000 "$f" >"$FT_TMP/five"
+sid=$("${PY[@]}" raw "$group/overlap.bin" Create-Session | awk '/^bits-session-id:/ {print $2}')
+dd if="$FT_TMP/five" of="$FT_TMP/p1" bs=1 count=3000 status=none
+dd if="$FT_TMP/five" of="$FT_TMP/p2" bs=1 skip=1000 count=3000 status=none
+dd if="$FT_TMP/five" of="$FT_TMP/p3" bs=1 skip=4000 status=none
+out=$("${PY[@]}" raw "$group/overlap.bin" Fragment "$sid" "bytes 0-2999/5000" "$FT_TMP/p1")
+grep -q '^bits-received-content-range: 3000$' <<<"$out" || ft_fail "overlap 1: $out"
+out=$("${PY[@]}" raw "$group/overlap.bin" Fragment "$sid" "bytes 1000-3999/5000" "$FT_TMP/p2")
+grep -q '^200$' <<<"$out" && grep -q '^bits-received-content-range: 4000$' <<<"$out" \
+    || ft_fail "overlapping fragment: $out"
+out=$("${PY[@]}" raw "$group/overlap.bin" Fragment "$sid" "bytes 4000-4999/5000" "$FT_TMP/p3")
+grep -q '^bits-received-content-range: 5000$' <<<"$out" || ft_fail "overlap 3: $out"
+out=$("${PY[@]}" raw "$group/overlap.bin" Close-Session "$sid")
+grep -q '^200$' <<<"$out" || ft_fail "overlap close: $out"
+cmp -s "$FT_TMP/five" "$FT_TMP/up/inbox/overlap.bin" || ft_fail "overlapping fragments: wrong bytes"
+
 # unknown session
 out=$("${PY[@]}" raw "$group/gap.bin" Fragment "{00000000-0000-0000-0000-000000000000}" \
       "bytes 0-999/5000" "$FT_TMP/first")
