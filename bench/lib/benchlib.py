@@ -670,22 +670,26 @@ def report_upload(cells, w):
         return
     w("## Upload: the large file from the client host's ext4 to a receiver's ext4")
     w("")
-    w("| sink | tool | wall s | GB/s | sender CPU-s | receiver CPU-s | GB/s vs curl -T |")
-    w("|---|---|---|---|---|---|---|")
+    w("| sink | tool | wall s | GB/s | sender CPU-s | receiver CPU-s | GB/s vs curl -T | "
+      "GB/s vs curl -T + sync |")
+    w("|---|---|---|---|---|---|---|---|")
     for sink in sinks:
         base = agg(cells, ("upload", sink, "curl-T", "gbps"))
-        for t in ("curl-T", "ferry"):
+        base_sync = agg(cells, ("upload", sink, "curl-T-sync", "gbps"))
+        for t in ("curl-T", "curl-T-sync", "ferry"):
             g = agg(cells, ("upload", sink, t, "gbps"))
             if not g:
                 continue
-            w("| %s | %s | %s | %s | %s | %s | %s |" % (
+            w("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
                 sink, t, cell_text(agg(cells, ("upload", sink, t, "wall_s"))), cell_text(g),
                 cell_text(agg(cells, ("upload", sink, t, "cpu_s")), 2, False),
                 cell_text(agg(cells, ("upload", sink, t, "server_cpu_s")), 2, False),
-                ratio(g, base)))
+                ratio(g, base), ratio(g, base_sync)))
     w("")
     w("curl -T: `curl -T FILE` (HTTP PUT) to nginx with `dav_methods PUT` (temp file, then "
-      "rename). ferry: an upload job (CreateJob Type 1) of a client ferryd to a server "
+      "rename; nothing synced). curl -T + sync: the same, then `sync FILE` (fsync) of the "
+      "received file inside the timed command, the durability ferry's Close-Session gives "
+      "(fsync before the Ack). ferry: an upload job (CreateJob Type 1) of a client ferryd to a server "
       "ferryd's upload group (BITS_POST fragments of 8 MiB, one at a time, Close-Session "
       "renames), timed from CreateJob to the end of Complete. Every received file is "
       "checked with xxhsum -H2.")

@@ -27,7 +27,7 @@
 
 static int store_setting_set(struct store *s, const char *key, const char *value);
 
-#define STORE_VERSION 3
+#define STORE_VERSION 4
 #define STORE_BUSY_TIMEOUT_MS 5000
 
 /* Statements of the hot write path, prepared once (store_cached) and reset after use. */
@@ -245,9 +245,10 @@ store_migrate(struct store *s)
         if (r < 0)
             return r;
     }
-    if (version < 3) {
-        /* v3: upload jobs (Type 1/2): their session, acknowledged offset, LocalFile identity
-         * and ReplyFileName, read and written by upload_store.c */
+    if (version < 4) {
+        /* v4: upload jobs (Type 1/2): their session, acknowledged offset, LocalFile identity
+         * and ReplyFileName, read and written by upload_store.c (v3 is the notify table of
+         * the notifications branch) */
         r = store_exec(s, "BEGIN IMMEDIATE");
         if (r < 0)
             return r;
@@ -256,7 +257,7 @@ store_migrate(struct store *s)
                           " src_size INTEGER, src_ino INTEGER, src_dev INTEGER,"
                           " src_mtime_ns INTEGER, reply_ready INTEGER)");
         if (r >= 0)
-            r = store_exec(s, "PRAGMA user_version = 3");
+            r = store_exec(s, "PRAGMA user_version = 4");
         if (r < 0) {
             store_exec(s, "ROLLBACK");
             return r;
@@ -265,7 +266,7 @@ store_migrate(struct store *s)
         if (r < 0)
             return r;
     }
-    /* Future versions: if (version < 4) { ALTER TABLE ...; PRAGMA user_version = 4 } */
+    /* Future versions: if (version < 5) { ALTER TABLE ...; PRAGMA user_version = 5 } */
     return 0;
 }
 

@@ -1,6 +1,6 @@
 /*
  * upload_store.c - the persisted state of upload jobs (Type 1/2): table `uploads` of
- * STATE/jobs.db (schema v3, created by store.c's migration): ReplyFileName, the server's
+ * STATE/jobs.db (schema v4, created by store.c's migration): ReplyFileName, the server's
  * BITS-Session-Id, the acknowledged offset (BITS-Received-Content-Range) and the identity
  * of LocalFile when the upload began. Caller holds the role's lock (client.h).
  *
