@@ -60,6 +60,7 @@ struct upx {
     int src_fd;                 /* LocalFile, read only */
     uint64_t size;
     uint64_t frag_max;          /* halved on 413 */
+    uint64_t frag_ok;           /* the largest fragment the server acked in this transfer */
     bool sent_first;            /* a fragment went out in this session (Content-Name) */
     /* the Ack of the request in flight (header callback) */
     char *r_packet, *r_session, *r_protocol, *r_received, *r_error, *r_context, *r_reply;
@@ -276,11 +277,13 @@ upload_send(struct xfer *x, const char *type, uint64_t start, uint64_t end)
         curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, upload_seek_cb);
         curl_easy_setopt(e, CURLOPT_SEEKDATA, q);
         r = upload_hdr(q, "BITS-Packet-Type: %s", type);
-        /* a large fragment waits for 100 Continue: a server that refuses it (413, 401)
-         * answers on the head, before the body is sent (and the stream stays usable) */
+        /* a large fragment waits for 100 Continue until the server has taken one of its
+         * size: a server that refuses it (413, 401) answers on the head, before the body
+         * is sent; after that the round trip per fragment is saved */
         if (r >= 0)
-            r = upload_hdr(q, end - start >= UPLOAD_FRAGMENT_MIN ? "Expect: 100-continue"
-                                                                 : "Expect:");
+            r = upload_hdr(q, end - start >= UPLOAD_FRAGMENT_MIN && end - start > u->frag_ok
+                                  ? "Expect: 100-continue"
+                                  : "Expect:");
         if (r >= 0 && strcmp(type, "Create-Session") == 0)
             r = upload_hdr(q, "BITS-Supported-Protocols: %s", UPLOAD_CLIENT_PROTOCOL);
         if (r >= 0 && sid && strcmp(type, "Ping") != 0 && strcmp(type, "Create-Session") != 0)
@@ -585,6 +588,8 @@ upload_req_done(struct xfer *x, struct req *q, int curl_result, long status,
             ferry_log_info("job %s: resuming upload session %s at %" PRIu64, job->id,
                            job->up.session_id, received);
         u->sent_first = u->sent_first || u->phase == UP_FRAGMENT || received > 0;
+        if (status == 200 && sent_end - sent_start > u->frag_ok)
+            u->frag_ok = sent_end - sent_start;
         job->remote_restarts = 0;
         upload_acked(x, received);
         u->phase = UP_FRAGMENT;
