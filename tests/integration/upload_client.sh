@@ -4,7 +4,8 @@
 # of the client ferryd and, separately, of the server ferryd in the middle of an upload
 # resumes from the server's acknowledged range (never from zero) and ends exact; LocalFile
 # changing during an upload ends in ERROR BG_E_LOCAL_FILE_CHANGED with a LOCAL_FILE context;
-# an upload-reply job writes its (empty: ferryd names no reply URL) reply at Complete.
+# an upload-reply job writes its (empty: ferryd names no reply URL) reply at Complete;
+# BandwidthLimit paces an upload.
 . "$(dirname "$0")/../lib/ferry-test.sh"
 ft_need sha256sum curl uuidgen /usr/bin/python3
 
@@ -133,6 +134,23 @@ ft_assert_eq 6 "$(jshow "$id" State)" "upload-reply TRANSFERRED"
 "${C[@]}" job complete "$id" || ft_fail "complete reply"
 [ -f "$FT_TMP/in/reply.out" ] && [ ! -s "$FT_TMP/in/reply.out" ] || ft_fail "reply file"
 ft_assert_eq "$(ft_sha256 "$f")" "$(ft_sha256 "$FT_TMP/up/inbox/reply.bin")" "sha256 of reply.bin"
+
+# 6. BandwidthLimit paces an upload like a download: 8 MiB at 2 MiB/s takes >= 2.5 s
+h=$FT_TMP/in/paced.bin
+head -c $((8 << 20)) /dev/urandom >"$h"
+id=$("${C[@]}" job create --upload --suspended paced "$group/paced.bin" "$h") || ft_fail "create paced"
+"${C[@]}" job set "$id" --bandwidth-limit $((2 << 20)) >/dev/null || ft_fail "job set paced"
+t0=$(date +%s%N)
+"${C[@]}" job resume "$id" || ft_fail "resume paced"
+for _ in $(seq 1 400); do
+    [ "$(jshow "$id" State)" = 6 ] && break
+    sleep 0.05
+done
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+ft_assert_eq 6 "$(jshow "$id" State)" "paced upload TRANSFERRED"
+[ "$ms" -ge 2500 ] || ft_fail "8 MiB at 2 MiB/s took only $ms ms"
+"${C[@]}" job complete "$id" || ft_fail "complete paced"
+ft_assert_eq "$(ft_sha256 "$h")" "$(ft_sha256 "$FT_TMP/up/inbox/paced.bin")" "sha256 of paced.bin"
 
 ft_ferryd_stop cli
 ft_ferryd_stop srv
