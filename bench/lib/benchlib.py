@@ -21,6 +21,11 @@ Subcommands (all print to stdout, errors to stderr, exit non-zero on failure):
                                      CreateJob; prints the JobId
   wsman-wait ENDPOINT USER PW JOB TIMEOUT
                                      wait for TRANSFERRED, complete; prints the wall time
+  wsman-upload ENDPOINT USER PW URL LOCAL TIMEOUT
+                                     CreateJob Type 1 (LOCAL uploaded to URL), wait for
+                                     TRANSFERRED, complete; prints the wall time in seconds
+  wsman-upload-group ENDPOINT USER PW GROUPURL
+                                     CreateUrlGroup + SetProperty UploadEnabled 1
   run-kill OUTJSON THRESHOLD FILE [REQUIRE] -- CMD...
                                      run CMD, SIGKILL it once FILE holds THRESHOLD allocated
                                      bytes (and REQUIRE exists, e.g. aria2c's control file);
@@ -219,10 +224,11 @@ def wsman_identify(endpoint, user, pw):
     print(vendor)
 
 
-def wsman_create(endpoint, user, pw, url, local):
+def wsman_create(endpoint, user, pw, url, local, typ=0):
     body = ('<p:CreateJob_INPUT xmlns:p="%s"><p:DisplayName>bench</p:DisplayName>'
-            '<p:RemoteUrl>%s</p:RemoteUrl><p:LocalFile>%s</p:LocalFile>'
-            '</p:CreateJob_INPUT>') % (JOB, escape(url), escape(local))
+            '<p:RemoteUrl>%s</p:RemoteUrl><p:LocalFile>%s</p:LocalFile>%s'
+            '</p:CreateJob_INPUT>') % (JOB, escape(url), escape(local),
+                                      "<p:Type>%d</p:Type>" % typ if typ else "")
     root = soap(endpoint, user, pw, JOB + "/CreateJob", JOB, body)
     rv, job = find_text(root, "ReturnValue"), find_text(root, "JobId")
     if rv != "0" or not job:
@@ -257,6 +263,29 @@ def wsman_fetch(endpoint, user, pw, url, local, timeout):
     t0 = time.monotonic()
     job = wsman_create(endpoint, user, pw, url, local)
     wsman_wait(endpoint, user, pw, job, timeout, t0)
+
+
+def wsman_upload(endpoint, user, pw, url, local, timeout):
+    t0 = time.monotonic()
+    job = wsman_create(endpoint, user, pw, url, local, 1)
+    wsman_wait(endpoint, user, pw, job, timeout, t0)
+
+
+GROUP = ("http://schemas.microsoft.com/wbem/wsman/1/wmi/root/microsoft/bits/"
+         "BitsCompactServerUrlGroup")
+
+
+def wsman_upload_group(endpoint, user, pw, group):
+    body = ('<p:CreateUrlGroup_INPUT xmlns:p="%s"><p:UrlGroup>%s</p:UrlGroup>'
+            '</p:CreateUrlGroup_INPUT>') % (GROUP, escape(group))
+    root = soap(endpoint, user, pw, GROUP + "/CreateUrlGroup", GROUP, body)
+    if find_text(root, "ReturnValue") != "0":
+        die("CreateUrlGroup %s failed" % group)
+    body = ('<p:SetProperty_INPUT xmlns:p="%s"><p:Property>UploadEnabled</p:Property>'
+            '<p:Value>1</p:Value></p:SetProperty_INPUT>') % GROUP
+    root = soap(endpoint, user, pw, GROUP + "/SetProperty", GROUP, body, {"UrlGroup": group})
+    if find_text(root, "ReturnValue") != "0":
+        die("SetProperty UploadEnabled on %s failed" % group)
 
 
 def allocated(path):
@@ -611,6 +640,7 @@ def report(outdir):
                     w("| %s, %s | %s |" % (label, case, fmt(a["median"])))
         w("")
     report_resume(cells, w)
+    report_upload(cells, w)
     report_https(cells, w)
     report_sparse(cells, w)
     fleetp = os.path.join(outdir, "fleet", "fleet.md")
@@ -647,6 +677,38 @@ def report(outdir):
         json.dump(js, fh, indent=1)
 
     plot(outdir, cells, servers, cases, sinks)
+
+
+def report_upload(cells, w):
+    sinks = sorted({k[1] for k in cells if k[0] == "upload"})
+    if not sinks:
+        return
+    w("## Upload: the large file from the client host's ext4 to a receiver's ext4")
+    w("")
+    w("| sink | tool | wall s | GB/s | sender CPU-s | receiver CPU-s | GB/s vs curl -T | "
+      "GB/s vs curl -T + sync |")
+    w("|---|---|---|---|---|---|---|---|")
+    for sink in sinks:
+        base = agg(cells, ("upload", sink, "curl-T", "gbps"))
+        base_sync = agg(cells, ("upload", sink, "curl-T-sync", "gbps"))
+        for t in ("curl-T", "curl-T-sync", "ferry"):
+            g = agg(cells, ("upload", sink, t, "gbps"))
+            if not g:
+                continue
+            w("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                sink, t, cell_text(agg(cells, ("upload", sink, t, "wall_s"))), cell_text(g),
+                cell_text(agg(cells, ("upload", sink, t, "cpu_s")), 2, False),
+                cell_text(agg(cells, ("upload", sink, t, "server_cpu_s")), 2, False),
+                ratio(g, base), ratio(g, base_sync)))
+    w("")
+    w("curl -T: `curl -T FILE` (HTTP PUT) to nginx with `dav_methods PUT` (temp file, then "
+      "rename; nothing synced). curl -T + sync: the same, then `sync FILE` (fsync) of the "
+      "received file inside the timed command, the durability ferry's Close-Session gives "
+      "(fsync before the Ack). ferry: an upload job (CreateJob Type 1) of a client ferryd to a server "
+      "ferryd's upload group (BITS_POST fragments of 8 MiB, one at a time, Close-Session "
+      "renames), timed from CreateJob to the end of Complete. Every received file is "
+      "checked with xxhsum -H2.")
+    w("")
 
 
 RESUME_TOOLS = ["curl", "aria2c-x4", "ferry"]
@@ -828,6 +890,10 @@ def main():
             wsman_identify(*a[:3])
         elif cmd == "wsman-fetch":
             wsman_fetch(a[0], a[1], a[2], a[3], a[4], float(a[5]))
+        elif cmd == "wsman-upload":
+            wsman_upload(a[0], a[1], a[2], a[3], a[4], float(a[5]))
+        elif cmd == "wsman-upload-group":
+            wsman_upload_group(*a[:4])
         elif cmd == "wsman-create":
             print(wsman_create(*a[:5]))
         elif cmd == "wsman-wait":

@@ -257,6 +257,8 @@ struct job_create_opts {
     const char *description;
     int priority;
     struct job_notify_opts notify;
+    bool upload;            /* --upload: Type 1, LOCALFILE is sent to URL */
+    const char *reply_file; /* --upload-reply FILE: Type 2, the server's reply into FILE */
 };
 
 static int
@@ -280,6 +282,12 @@ job_create_opt(int c, const char *arg, void *data)
             return ctl_usage("job create", "invalid priority '%s'", arg);
         o->priority = (int)p;
         return 0;
+    case 'u':
+        o->upload = true;
+        return 0;
+    case 'r':
+        o->reply_file = arg;
+        return 0;
     }
     return CTL_EXIT_USAGE;
 }
@@ -294,14 +302,17 @@ job_create(struct ctl_ctx *ctx, int argc, char **argv)
         {"notify-cmd", required_argument, NULL, 'C'},
         {"notify-url", required_argument, NULL, 'U'},
         {"notify-flags", required_argument, NULL, 'F'},
+        {"upload", no_argument, NULL, 'u'},
+        {"upload-reply", required_argument, NULL, 'r'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    struct job_create_opts o = {false, NULL, -1, {NULL, NULL, ""}};
+    struct job_create_opts o = {false, NULL, -1, {NULL, NULL, ""}, false, NULL};
     bool settle;
     struct ctl_session *s = NULL;
     struct ctl_response *resp = NULL;
-    struct ctl_pair params[5];
+    struct ctl_pair params[6];
+    bool hold;
     size_t np = 0;
     char *pos[3], *id = NULL;
     const char *jid;
@@ -310,18 +321,23 @@ job_create(struct ctl_ctx *ctx, int argc, char **argv)
     r = ctl_args("job create", argc, argv, opts, 3, pos, job_create_opt, &o);
     if (r != 0)
         return r == CTL_ARGS_HELP ? CTL_EXIT_OK : r;
+    if (o.upload && o.reply_file)
+        return ctl_usage("job create", "--upload and --upload-reply exclude each other");
     r = ctl_ctx_session(ctx, NULL, &s);
     if (r < 0)
         return -r;
+    /* a priority, notification or ReplyFileName is set before the job may start: create
+     * suspended, set them, then resume */
+    settle = o.priority >= 0 || o.notify.cmd || o.notify.url || o.notify.flags[0];
+    hold = settle || o.reply_file;
     params[np++] = (struct ctl_pair){"DisplayName", pos[0]};
     params[np++] = (struct ctl_pair){"RemoteUrl", pos[1]};
     params[np++] = (struct ctl_pair){"LocalFile", pos[2]};
-    /* a priority or notification is set before the job may start: create suspended, set,
-     * then resume */
-    settle = o.priority >= 0 || o.notify.cmd || o.notify.url || o.notify.flags[0];
-    params[np++] = (struct ctl_pair){"Suspend", o.suspended || settle ? "true" : "false"};
+    params[np++] = (struct ctl_pair){"Suspend", o.suspended || hold ? "true" : "false"};
     if (o.description)
         params[np++] = (struct ctl_pair){"Description", o.description};
+    if (o.upload || o.reply_file)
+        params[np++] = (struct ctl_pair){"Type", o.reply_file ? "2" : "1"};
     r = ctl_session_invoke(s, JOB_URI, "CreateJob", NULL, 0, params, np, &resp);
     if (r < 0) {
         r = ctl_report(ctx, s, r);
@@ -336,6 +352,20 @@ job_create(struct ctl_ctx *ctx, int argc, char **argv)
     if (!id) {
         r = ctl_fail(ctx, CTL_EXIT_FAILED, "out of memory");
         goto out;
+    }
+    if (o.reply_file) {
+        struct ctl_pair sel = {"JobId", id};
+        struct ctl_pair opt[2] = {{"Name", "ReplyFileName"}, {"Value", o.reply_file}};
+        struct ctl_response *set = NULL;
+
+        r = ctl_session_invoke(s, JOB_URI, "SetOption", &sel, 1, opt, 2, &set);
+        ctl_response_free(set);
+        if (r < 0) {
+            fprintf(stderr, "ferryctl: job %s was created but its ReplyFileName was not set\n",
+                    id);
+            r = ctl_report(ctx, s, r);
+            goto out;
+        }
     }
     if (settle) {
         char num[16];
@@ -361,6 +391,8 @@ job_create(struct ctl_ctx *ctx, int argc, char **argv)
                     "was not set\n", id);
             goto out;
         }
+    }
+    if (hold) {
         if (!o.suspended) {
             r = ctl_job_set_state(s, id, 2);
             if (r < 0) {

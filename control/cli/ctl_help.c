@@ -72,7 +72,8 @@ static const struct {
      "\n"
      "Creates a download job (CreateJob) fetching URL into LOCALFILE (absolute, inside a\n"
      "download root of the host) and prints its JobId. The job starts at once unless\n"
-     "--suspended.\n"
+     "--suspended. With --upload or --upload-reply the job goes the other way: LOCALFILE\n"
+     "is uploaded to URL with the BITS upload protocol.\n"
      "\n"
      "  --suspended        leave the job SUSPENDED (start it with `job resume`)\n"
      "  --description D    the job's Description\n"
@@ -82,7 +83,11 @@ static const struct {
      "                     spaces separate, '...' and \"...\" quote, \\ escapes; no shell\n"
      "  --notify-url URL   POST the job's JSON to URL on its notifications\n"
      "  --notify-flags N   NotifyFlags: 1 transferred, 2 error, 4 disable,\n"
-     "                     8 modification, 16 file transferred (default 3)\n"},
+     "                     8 modification, 16 file transferred (default 3)\n"
+
+     "  --upload           an upload job (Type 1): LOCALFILE is sent to URL\n"
+     "  --upload-reply F   an upload-reply job (Type 2): the server's reply goes to F\n"
+     "                     (ReplyFileName, inside a download root) at `job complete`\n"},
     {"job add-file",
      "usage: ferryctl job add-file ID URL LOCALFILE\n"
      "\n"

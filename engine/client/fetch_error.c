@@ -78,6 +78,25 @@ fetch_error_classify(const struct fetch_outcome *o, struct fetch_error *e)
         e->code = FERRY_BG_E_INVALID_SERVER_RESPONSE;
         snprintf(e->text, sizeof(e->text), "the server's manifest is too large");
         return;
+    case FETCH_LOCAL_CHANGED:
+        e->context = FERRY_ERRCTX_LOCAL_FILE;
+        e->code = FERRY_BG_E_LOCAL_FILE_CHANGED;
+        snprintf(e->text, sizeof(e->text),
+                 "the local file changed during the upload (size, time or inode)");
+        return;
+    case FETCH_BITS_ERROR:
+        /* the upload server's own verdict: its context (BG_ERROR_CONTEXT values), fatal
+         * unless the HTTP status says the server is busy or failing */
+        e->context = o->bits_context >= FERRY_ERRCTX_UNKNOWN &&
+                             o->bits_context <= FERRY_ERRCTX_REMOTE_APPLICATION
+                         ? (enum ferry_error_context)o->bits_context
+                         : FERRY_ERRCTX_REMOTE_FILE;
+        e->code = o->bits_code;
+        e->transient = o->status >= 500 || o->status == 408 || o->status == 429;
+        snprintf(e->text, sizeof(e->text),
+                 "the upload server refused the request: HTTP %ld, BITS error 0x%08X",
+                 o->status, o->bits_code);
+        return;
     }
     if (o->res != CURLE_OK) {
         const char *t = o->curl_text && *o->curl_text ? o->curl_text

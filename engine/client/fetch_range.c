@@ -116,8 +116,9 @@ xfer_pace_take(struct ferry_rate *rate, uint64_t *paid, size_t len, int64_t *res
     return false;
 }
 
-/* May q take `len` more bytes now? false: pause it until q->resume_ms. */
-static bool
+/* May q take (or send: upload_xfer.c) `len` more bytes now? false: pause it until
+ * q->resume_ms. */
+bool
 xfer_pace_allow(struct xfer *x, struct req *q, size_t len)
 {
     struct ferry_jobs *jobs = x->jobs;

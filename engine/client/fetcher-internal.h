@@ -37,7 +37,8 @@ struct ufetch_source;
 #define FETCH_MAX_REMOTE_RESTARTS 3
 #define FETCH_USER_AGENT "ferry/" FERRY_VERSION " (BITS-compatible)"
 
-enum req_kind { REQ_PROBE, REQ_MANIFEST, REQ_RANGE, REQ_HAVE /* a peer's HEAD (fetch_source.c) */ };
+enum req_kind { REQ_PROBE, REQ_MANIFEST, REQ_RANGE, REQ_HAVE /* a peer's HEAD (fetch_source.c) */,
+                REQ_UPLOAD /* upload_xfer.c */ };
 
 /* Why a request ended besides libcurl's own result. */
 enum fetch_reason {
@@ -49,6 +50,8 @@ enum fetch_reason {
     FETCH_MISSING_SIZE,     /* HEAD without a length */
     FETCH_CHECKSUM,         /* a chunk failed its manifest digest too often */
     FETCH_TOO_BIG,          /* manifest over its cap */
+    FETCH_LOCAL_CHANGED,    /* an upload's LocalFile changed (size, mtime, inode) */
+    FETCH_BITS_ERROR,       /* an upload's server answered BITS-Error-Code (bits_code) */
 };
 
 /* How a source's ranges are fetched (fetch_uring.c decides after the probe). */
@@ -138,6 +141,7 @@ struct xfer {
     bool have_server_cred, have_proxy_cred;
     unsigned server_scheme, proxy_scheme;
     char *server_user, *server_pass, *proxy_user, *proxy_pass;
+    struct upx *up;          /* an upload job's protocol state (upload_xfer.c), else NULL */
 };
 
 /* An outcome to translate (fetch_error_classify). */
@@ -147,6 +151,8 @@ struct fetch_outcome {
     enum fetch_reason reason;
     int err;                /* errno for FETCH_LOCAL */
     const char *curl_text;
+    uint32_t bits_code;     /* FETCH_BITS_ERROR: the server's BITS-Error-Code ... */
+    unsigned bits_context;  /* ... and BITS-Error-Context (0: remote file) */
 };
 
 struct fetch_error {
@@ -182,6 +188,7 @@ void xfer_range_count(struct xfer *x, uint64_t len);
 size_t xfer_range_write(struct xfer *x, struct req *q, const char *buf, size_t len);
 void xfer_range_done(struct xfer *x, struct req *q);
 int xfer_start_range(struct xfer *x, uint64_t ci, size_t mi);
+bool xfer_pace_allow(struct xfer *x, struct req *q, size_t len);
 
 /* ---- fetch_source.c: which source fetches a chunk (origin, mirrors, peers) ---- */
 bool xfer_source_is_peer(const struct xfer *x, size_t mi);
@@ -221,5 +228,6 @@ void xfer_manifest_done(struct xfer *x, struct req *q);
 /* ---- fetcher.c ---- */
 void xfer_free(struct xfer *x, bool checkpoint);
 void xfer_restart(struct xfer *x);
+void xfer_load_creds(struct xfer *x);
 
 #endif

@@ -38,6 +38,7 @@
 #include "client/store.h"
 #include "client/syncer.h"
 #include "core/relay.h"
+#include "client/upload.h"
 
 static void
 xfer_abort_reqs(struct xfer *x)
@@ -92,9 +93,13 @@ xfer_free(struct xfer *x, bool checkpoint)
 {
     if (!x)
         return;
+    if (x->up)
+        checkpoint = false; /* an upload persists at each Ack (upload_xfer.c) */
     if (checkpoint && x->job->state != FERRY_JOB_CANCELLED)
         xfer_checkpoint(x, true);
     xfer_abort_reqs(x);
+    if (x->up)
+        upload_xfer_done(x);
     if (checkpoint && x->job->state != FERRY_JOB_CANCELLED)
         xfer_checkpoint(x, true); /* partial chunks just became PARTIAL */
     if (x->sync) {
@@ -341,6 +346,10 @@ fetcher_req_done(struct ferry_jobs *jobs, struct req *q, CURLcode res)
                     x->job->id, (int)q->kind, (unsigned long long)q->chunk, (int)res, status,
                     (int)q->fail, (unsigned long long)q->pos, (unsigned long long)q->end);
     xfer_remove_req(x, q);
+    if (q->kind == REQ_UPLOAD) {
+        upload_req_done(x, q, (int)res, status, errtext);
+        return;
+    }
     if (q->kind == REQ_RANGE) {
         /* the request no longer owns its chunk: success makes it DONE below */
         struct jfile *f = &x->job->files[x->fidx];
@@ -428,6 +437,8 @@ fetcher_req_done(struct ferry_jobs *jobs, struct req *q, CURLcode res)
         xfer_range_done(x, q);
         req_free(jobs, q);
         return;
+    case REQ_UPLOAD: /* handed to upload_req_done above */
+        return;
     }
 }
 
@@ -505,7 +516,7 @@ fetcher_done(struct ferry_jobs *jobs)
 }
 
 /* Load the job's credentials for this transfer (kept in memory only while it runs). */
-static void
+void
 xfer_load_creds(struct xfer *x)
 {
     if (!x->job->has_credentials)
@@ -531,6 +542,8 @@ fetcher_start(struct ferry_jobs *jobs, struct job *job)
 
     if (idx >= job->nfiles)
         return 0;
+    if (job->type != 0)
+        return upload_start(jobs, job);
     f = &job->files[idx];
     x = calloc(1, sizeof(*x));
     if (!x)
@@ -630,6 +643,10 @@ fetcher_run(struct ferry_jobs *jobs)
         struct job *job = jobs->v[i];
         /* a job suspended or cancelled by the API is stopped by the next tick; never
          * finish or checkpoint it here */
+        if (job->xfer && job_runnable(job) && job->xfer->up) {
+            upload_pump(job->xfer);
+            continue;
+        }
         if (job->xfer && job_runnable(job))
             xfer_uring_poll(job->xfer);
         if (job->xfer && job_runnable(job))

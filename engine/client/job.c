@@ -75,6 +75,8 @@ job_free(struct job *job)
     for (size_t i = 0; i < job->nfiles; i++)
         jfile_done(&job->files[i]);
     free(job->files);
+    free(job->up.reply_file);
+    free(job->up.session_id);
     free(job);
     return NULL;
 }

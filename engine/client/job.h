@@ -87,6 +87,20 @@ struct jfile {
                                 fetched (fetch_source.c), NULL = none */
 };
 
+/* An upload job's (Type 1/2) own state, persisted in jobs.db table `uploads`
+ * (upload_store.c): the server's session and what it acknowledged, the identity of
+ * LocalFile when the upload began (a change is BG_E_LOCAL_FILE_CHANGED), ReplyFileName. */
+struct job_upload {
+    char *reply_file;        /* Type 2: where the reply goes at Complete (NULL: LocalFile
+                                + ".reply") */
+    char *session_id;        /* BITS-Session-Id, NULL before Create-Session */
+    uint64_t acked;          /* the server's BITS-Received-Content-Range */
+    bool have_src;           /* src_* recorded */
+    uint64_t src_size, src_ino, src_dev;
+    int64_t src_mtime_ns;
+    bool reply_ready;        /* Type 2: the reply's temp file is whole and synced */
+};
+
 struct job_err {
     bool set;
     enum ferry_error_context context;
@@ -128,6 +142,7 @@ struct job {
     struct job_err err;
     struct jfile *files;
     size_t nfiles;
+    struct job_upload up;        /* Type 1/2 only */
 
     /* runtime, not persisted */
     int64_t retry_at_ms;         /* monotonic ms; TRANSIENT_ERROR -> QUEUED at this time */

@@ -26,6 +26,7 @@
 #include "client/notify.h"
 #include "client/scheduler.h"
 #include "client/store.h"
+#include "client/upload.h"
 #include "client/verify.h"
 #include "core/certstore.h"
 #include "core/clock.h"
@@ -261,15 +262,10 @@ ferry_jobs_create(struct ferry_jobs *jobs, const struct ferry_job_create *req,
     if (!req)
         return ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER,
                                 FERRY_E_INVALIDARG, "", "no request");
-    if (req->type == 1 || req->type == 2)
-        return ferry_status_set(st, -EOPNOTSUPP, FERRY_STATUS_INVALID_PARAMETER,
-                                FERRY_E_INVALIDARG, "Type",
-                                "upload jobs (Type %u) are not supported; only Type 0 "
-                                "(download)",
-                                req->type);
-    if (req->type != 0)
+    if (req->type > 2)
         return ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER,
-                                FERRY_E_INVALIDARG, "Type", "Type %u is not 0 (download)",
+                                FERRY_E_INVALIDARG, "Type",
+                                "Type %u is not 0 (download), 1 (upload) or 2 (upload-reply)",
                                 req->type);
     if (req->service_account > 2)
         return ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER,
@@ -365,6 +361,9 @@ ferry_jobs_add_file(struct ferry_jobs *jobs, const char *job_id, const char *rem
                              ferry_job_state_name(job->state));
         return jobs_unlock_ret(jobs, r, false);
     }
+    r = upload_check_add_file(job, st);
+    if (r < 0)
+        return jobs_unlock_ret(jobs, r, false);
     if (job->nfiles >= jobs->cfg->max_files_per_job) {
         r = ferry_status_set(st, -EMLINK, FERRY_STATUS_RESULT,
                              FERRY_BG_E_TOO_MANY_FILES_IN_JOB, NULL,
@@ -517,7 +516,8 @@ jobs_complete(struct ferry_jobs *jobs, struct job *job, struct ferry_status *st)
         struct ferry_status pst;
         const char *why;
         uint32_t code;
-        int r = jobs_commit_file(jobs, job, i);
+        /* an upload leaves LocalFile alone; an upload-reply puts its reply in place */
+        int r = job->type ? upload_complete(jobs->cfg, job) : jobs_commit_file(jobs, job, i);
 
         if (r >= 0)
             continue;
@@ -559,7 +559,10 @@ ferry_jobs_set_state(struct ferry_jobs *jobs, const char *job_id,
     case FERRY_JOB_ACTION_CANCEL:
         job_set_state(job, FERRY_JOB_CANCELLED);
         jobs_wipe_credentials(jobs, job);
-        jobs_remove_temps(jobs, job);
+        if (job->type)
+            upload_remove_temps(jobs->cfg, job);
+        else
+            jobs_remove_temps(jobs, job);
         store_chunks_clear(jobs->store, job->id, SIZE_MAX);
         ferry_log_event(FERRY_LOG_INFO, FERRY_MSGID_JOB_CANCELLED, job->id, NULL,
                         "job %s: cancelled", job->id);
@@ -991,7 +994,7 @@ jobs_custom_header_refusal(const char *value)
     return NULL;
 }
 
-/* "Mirror", "Peer", "ExpectedDigest", "CustomHeader". */
+/* "Mirror", "Peer", "ExpectedDigest", "CustomHeader", "ReplyFileName". */
 int
 ferry_jobs_set_option(struct ferry_jobs *jobs, const char *job_id, const char *name,
                       const char *value, struct ferry_status *st)
@@ -1012,6 +1015,8 @@ ferry_jobs_set_option(struct ferry_jobs *jobs, const char *job_id, const char *n
             r = ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER,
                                  FERRY_E_INVALIDARG, "Value",
                                  "ExpectedDigest must be sha256:<64 hex> or xxh128:<32 hex>");
+    } else if (strcmp(name, "ReplyFileName") == 0) {
+        r = localpath_check(jobs->cfg, value, st);
     } else if (strcmp(name, "CustomHeader") == 0) {
         const char *why = jobs_custom_header_refusal(value);
 
@@ -1026,7 +1031,7 @@ ferry_jobs_set_option(struct ferry_jobs *jobs, const char *job_id, const char *n
     } else {
         r = ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER, FERRY_E_INVALIDARG,
                              "Name", "unknown option '%s' (Mirror, Peer, "
-                             "ExpectedDigest, CustomHeader)", name);
+                             "ExpectedDigest, CustomHeader, ReplyFileName)", name);
     }
     if (r < 0)
         return r;
@@ -1040,7 +1045,11 @@ ferry_jobs_set_option(struct ferry_jobs *jobs, const char *job_id, const char *n
         return jobs_unlock_ret(jobs, r, false);
     }
     f = &job->files[job->nfiles - 1];
-    if (strcmp(name, "Mirror") == 0 || strcmp(name, "Peer") == 0) {
+    if (strcmp(name, "ReplyFileName") == 0) {
+        r = upload_set_reply_file(jobs->cfg, jobs->store, job, value, st);
+        if (r < 0)
+            return jobs_unlock_ret(jobs, r, false);
+    } else if (strcmp(name, "Mirror") == 0 || strcmp(name, "Peer") == 0) {
         char *peer = NULL;
 
         if (f->nmirrors >= JOB_MAX_MIRRORS) {
@@ -1206,6 +1215,8 @@ jobs_recover_complete(struct ferry_jobs *jobs, struct job *job)
     bool started = false;
     int r;
 
+    if (job->type)
+        return; /* an upload's LocalFile is its source, never renamed */
     for (size_t i = 0; i < job->nfiles && !started; i++)
         started = localpath_placed(jobs->cfg, job->id, job->files[i].local_file,
                                    job->files[i].bytes_total,
@@ -1258,6 +1269,8 @@ jobs_new(const struct ferry_config *cfg, struct ferry_jobs **ret_jobs)
     if (r < 0)
         goto error;
     r = store_load(jobs->store, &jobs->v, &jobs->n);
+    if (r >= 0)
+        r = upload_store_load(jobs->store, jobs->v, jobs->n);
     if (r < 0) {
         ferry_log_error("job store '%s' could not be loaded: %s", store_path(jobs->store),
                         strerror(-r));

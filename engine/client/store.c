@@ -27,7 +27,7 @@
 
 static int store_setting_set(struct store *s, const char *key, const char *value);
 
-#define STORE_VERSION 3
+#define STORE_VERSION 4
 #define STORE_BUSY_TIMEOUT_MS 5000
 
 /* Statements of the hot write path, prepared once (store_cached) and reset after use. */
@@ -265,7 +265,27 @@ store_migrate(struct store *s)
         if (r < 0)
             return r;
     }
-    /* Future versions: if (version < 4) { ALTER TABLE ...; PRAGMA user_version = 4 } */
+    if (version < 4) {
+        /* v4: upload jobs (Type 1/2): their session, acknowledged offset, LocalFile identity
+         * and ReplyFileName, read and written by upload_store.c (v3 is the notify table) */
+        r = store_exec(s, "BEGIN IMMEDIATE");
+        if (r < 0)
+            return r;
+        r = store_exec(s, "CREATE TABLE IF NOT EXISTS uploads(job_id TEXT PRIMARY KEY, reply_file TEXT,"
+                          " session_id TEXT, acked INTEGER, have_src INTEGER,"
+                          " src_size INTEGER, src_ino INTEGER, src_dev INTEGER,"
+                          " src_mtime_ns INTEGER, reply_ready INTEGER)");
+        if (r >= 0)
+            r = store_exec(s, "PRAGMA user_version = 4");
+        if (r < 0) {
+            store_exec(s, "ROLLBACK");
+            return r;
+        }
+        r = store_exec(s, "COMMIT");
+        if (r < 0)
+            return r;
+    }
+    /* Future versions: if (version < 5) { ALTER TABLE ...; PRAGMA user_version = 5 } */
     return 0;
 }
 
@@ -408,6 +428,13 @@ const char *
 store_path(const struct store *s)
 {
     return s->path;
+}
+
+/* The database handle, for the tables of other modules (upload_store.c). */
+sqlite3 *
+store_sqlite(struct store *s)
+{
+    return s->db;
 }
 
 /* A WAL checkpoint syncs the WAL, making every committed transaction durable. */
@@ -735,6 +762,7 @@ store_job_delete(struct store *s, const char *job_id)
         "DELETE FROM chunks WHERE job_id = ?1",
         "DELETE FROM credentials WHERE job_id = ?1",
         "DELETE FROM notify WHERE job_id = ?1",
+        "DELETE FROM uploads WHERE job_id = ?1",
         "DELETE FROM files WHERE job_id = ?1",
         "DELETE FROM jobs WHERE id = ?1",
     };

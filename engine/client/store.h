@@ -14,6 +14,9 @@ struct store;
 int store_open(const char *state_dir, struct store **ret_store);
 struct store *store_free(struct store *s);
 const char *store_path(const struct store *s);
+/* The SQLite handle, for a module that owns a table of its own (upload_store.c: `uploads`);
+ * the same rules apply: role's lock held, no transaction left open. */
+struct sqlite3 *store_sqlite(struct store *s);
 /* Load every job with its files, chunk progress and error. */
 int store_load(struct store *s, struct job ***ret_v, size_t *ret_n);
 /* Upsert the job row and its file rows. */

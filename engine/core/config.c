@@ -100,6 +100,15 @@ const struct ferry_config_option config_options[] = {
      "URL groups per ferryd", OFF(server_max_groups), 1, 65536, NULL},
     {"max-urls", "N", FERRY_CONFIG_UNSIGNED, "4096",
      "published URLs per ferryd", OFF(server_max_urls), 1, 1000000, NULL},
+    {"upload-root", "DIR", FERRY_CONFIG_STRING, NULL,
+     "uploads to a group with UploadEnabled land in DIR/NAME (unset: no uploads)",
+     OFF(upload_root), 0, 0, NULL},
+    {"upload-fragment-max", "BYTES", FERRY_CONFIG_BYTES, "8MiB",
+     "largest BITS upload fragment: the body cap of a BITS_POST its access rule allowed",
+     OFF(upload_fragment_max), 4 * KiB, 1 * GiB, NULL},
+    {"upload-notify-url", "URL", FERRY_CONFIG_STRING, NULL,
+     "upload-reply: POST each whole upload to URL; its response is the client's reply",
+     OFF(upload_notify_url), 0, 0, NULL},
 
     /* client role */
     {"download-root", "DIR", FERRY_CONFIG_STRV, NULL,

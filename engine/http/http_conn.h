@@ -50,6 +50,9 @@ struct http_conn {
     bool closing;
     bool req_started;      /* bytes of the current request have arrived */
     bool sent_continue;
+    bool direct_body;      /* the armed recv writes into the parser's body buffer (a large
+                              Content-Length body, plain sockets): the buffer belongs to
+                              the kernel until it completes */
     bool close_after;      /* close once the current response is out */
     bool cork;             /* TCP_CORK set for a head + file body */
 

@@ -206,3 +206,16 @@ ferry_http_request_take_result(const struct ferry_http_request *r)
     c->wait_result_free = NULL;
     return res;
 }
+
+void
+ferry_http_request_allow_body(const struct ferry_http_request *r, size_t max_bytes)
+{
+    http_parser_allow_body(&r->c->parser, max_bytes);
+}
+
+void
+ferry_http_request_body_sink(const struct ferry_http_request *r, ferry_http_body_fn fn,
+                             void *ud)
+{
+    http_parser_set_sink(&r->c->parser, fn, ud);
+}

@@ -88,6 +88,7 @@ http_parser_init(struct http_parser *p, const struct http_parser_limits *lim)
 {
     memset(p, 0, sizeof(*p));
     p->lim = *lim;
+    p->body_max = lim->max_body_bytes;
 }
 
 void
@@ -116,6 +117,47 @@ void
 http_parser_release_body(struct http_parser *p)
 {
     p->body_released = true;
+}
+
+void
+http_parser_set_sink(struct http_parser *p, ferry_http_body_fn fn, void *ud)
+{
+    if (p->state == HTTP_PARSE_HELD && !p->body_released) {
+        p->sink = fn;
+        p->sink_ud = ud;
+    }
+}
+
+void
+http_parser_allow_body(struct http_parser *p, size_t max)
+{
+    if (p->state == HTTP_PARSE_HELD && !p->body_released && max > p->body_max)
+        p->body_max = max;
+}
+
+bool
+http_parser_body_window(struct http_parser *p, char **ret_dst, size_t *ret_len)
+{
+    if (p->state != HTTP_PARSE_BODY || p->left == 0 || !p->body)
+        return false;
+    *ret_dst = p->body + p->body_len;
+    *ret_len = p->left > SIZE_MAX ? SIZE_MAX : (size_t)p->left;
+    return true;
+}
+
+void
+http_parser_body_received(struct http_parser *p, size_t n)
+{
+    if (p->state != HTTP_PARSE_BODY || n > p->left)
+        return;
+    if (p->sink)
+        p->sink(p->sink_ud, p->body + p->body_len, n, p->body_len);
+    p->body_len += n;
+    p->left -= n;
+    if (p->left == 0) {
+        p->state = HTTP_PARSE_DONE;
+        p->body[p->body_len] = '\0';
+    }
 }
 
 bool
@@ -381,27 +423,29 @@ parse_head(struct http_parser *p)
             return 417;
         p->expect_continue = true;
     }
-    if (p->has_content_length && p->content_length > p->lim.max_body_bytes)
+    /* held: the head hook may still raise this request's cap; start_body() checks */
+    if (!p->lim.hold_body && p->has_content_length && p->content_length > p->body_max)
         return 413;
     return 0;
 }
 
-/* Grow the body buffer for `more` bytes within max_body_bytes. 0 or an HTTP status. */
+/* Grow the body buffer for `more` bytes within the request's cap (body_max). 0 or an HTTP
+ * status. */
 static int
 body_reserve(struct http_parser *p, uint64_t more)
 {
     size_t cap;
     char *nb;
 
-    if (more > p->lim.max_body_bytes || p->body_len + more > p->lim.max_body_bytes)
+    if (more > p->body_max || p->body_len + more > p->body_max)
         return 413;
     if (p->body_len + more <= p->body_cap)
         return 0;
     cap = p->body_cap ? p->body_cap : 4096;
     while (cap < p->body_len + more)
         cap *= 2;
-    if (cap > p->lim.max_body_bytes)
-        cap = p->lim.max_body_bytes;
+    if (cap > p->body_max)
+        cap = p->body_max;
     nb = realloc(p->body, cap + 1);
     if (!nb)
         return 500;
@@ -462,6 +506,8 @@ start_body(struct http_parser *p)
         p->state = HTTP_PARSE_CHUNK_SIZE;
         return 0;
     }
+    if (p->has_content_length && p->content_length > p->body_max)
+        return 413;
     if (p->has_content_length && p->content_length > 0) {
         st = body_reserve(p, p->content_length);
         if (st)
@@ -493,6 +539,8 @@ run_body(struct http_parser *p, const char *buf, size_t len, size_t *used)
             if (n > p->left)
                 n = (size_t)p->left;
             memcpy(p->body + p->body_len, buf + i, n);
+            if (p->sink)
+                p->sink(p->sink_ud, p->body + p->body_len, n, p->body_len);
             p->body_len += n;
             p->left -= n;
             i += n;
@@ -508,7 +556,7 @@ run_body(struct http_parser *p, const char *buf, size_t len, size_t *used)
                     return 400;
                 p->left = p->left * 16 + (uint64_t)h;
                 p->size_digits++;
-                if (p->left > p->lim.max_body_bytes)
+                if (p->left > p->body_max)
                     return 413;
             } else if (c == ';' && p->size_digits) {
                 p->state = HTTP_PARSE_CHUNK_EXT;

@@ -27,7 +27,8 @@
  *        Content-Length together with Transfer-Encoding, Transfer-Encoding on HTTP/1.0,
  *        missing or repeated Host on HTTP/1.1, malformed chunk framing, chunk extensions
  *        beyond max_header_bytes in total
- *   413  Content-Length or de-chunked body above max_body_bytes
+ *   413  Content-Length or de-chunked body above max_body_bytes (with hold_body: checked
+ *        when the body is released, against the cap the head hook may have raised)
  *   414  request target longer than max_target_bytes
  *   417  an Expect other than 100-continue
  *   431  head longer than max_header_bytes, more than max_headers header fields, trailers
@@ -112,6 +113,10 @@ struct http_parser {
     size_t meta_bytes;    /* chunk-extension and trailer bytes so far */
     unsigned ntrailers;
     bool body_released;   /* http_parser_release_body() was called for this request */
+    size_t body_max;      /* this request's body cap: lim.max_body_bytes unless the head
+                             hook raised it (http_parser_allow_body) */
+    ferry_http_body_fn sink; /* told of every body byte as it arrives (set while held) */
+    void *sink_ud;
 };
 
 /* Initialise with limits (copied). No allocation; cannot fail. */
@@ -125,6 +130,18 @@ int http_parser_execute(struct http_parser *p, const char *buf, size_t len,
                         size_t *ret_consumed);
 /* With lim.hold_body: let the next execute start reading this request's body. */
 void http_parser_release_body(struct http_parser *p);
+/* With lim.hold_body, while the head is held: this request (only) may carry a body of up
+ * to max bytes (never lowers the listener's cap). Ignored in any other state. */
+void http_parser_allow_body(struct http_parser *p, size_t max);
+/* With lim.hold_body, while the head is held: fn(ud, bytes, len, offset) for every body
+ * byte of this request as it is buffered (ferry_http_request_body_sink). */
+void http_parser_set_sink(struct http_parser *p, ferry_http_body_fn fn, void *ud);
+/* A Content-Length body being read: where its next bytes go and how many are still due
+ * (the rest of the buffer the parser reserved for it), so that a caller may receive into it
+ * directly and then report with http_parser_body_received(). false in any other state. */
+bool http_parser_body_window(struct http_parser *p, char **ret_dst, size_t *ret_len);
+/* n bytes were written at the window's start (n <= its length; anything else is ignored). */
+void http_parser_body_received(struct http_parser *p, size_t n);
 /* true once the head has been parsed (also while the body is still being read). */
 bool http_parser_head_complete(const struct http_parser *p);
 /* First header of that name (case-insensitive) or NULL. */

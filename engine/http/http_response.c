@@ -26,6 +26,12 @@ ferry_http_request_method(const struct ferry_http_request *r)
 }
 
 const char *
+ferry_http_request_method_str(const struct ferry_http_request *r)
+{
+    return r->p->method_str;
+}
+
+const char *
 ferry_http_request_path(const struct ferry_http_request *r)
 {
     return r->p->path;

@@ -8,11 +8,13 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ferry/auth.h"
@@ -20,6 +22,8 @@
 #include "conditional.h"
 #include "fileserve.h"
 #include "fileserve_relay.h"
+#include "upload.h"
+#include "upload_reply.h"
 #include "metalink.h"
 
 #define FILESERVE_USER_MAX 65
@@ -60,7 +64,19 @@ struct fileserve_auth {
     bool ok;
     char user[FERRY_AUTH_USER_MAX];
     enum ferry_role role;
+    struct upload_stream *stream; /* an authorized fragment written as it arrives */
 };
+
+static void
+fileserve_auth_free(void *p)
+{
+    struct fileserve_auth *fa = p;
+
+    if (!fa)
+        return;
+    upload_stream_free(fa->stream);
+    free(fa);
+}
 
 /* A password check in flight: the pool's from submit to done, then the HTTP core's (the
  * wait's result), then the head hook's. */
@@ -112,9 +128,95 @@ fileserve_head_verdict(const struct ferry_http_request *req, struct ferry_http_r
     fa->ok = true;
     fa->role = ar->role;
     snprintf(fa->user, sizeof(fa->user), "%s", ar->user);
-    ferry_http_request_set_data(req, fa, free);
+    ferry_http_request_set_data(req, fa, fileserve_auth_free);
     return FERRY_HTTP_HEAD_GO;
 }
+
+static int fileserve_head_go(struct fileserve *fs, const struct ferry_http_request *req,
+                             struct ferry_http_response *resp);
+
+/* A GET/HEAD of a session's reply (BITS-Reply-URL) in a group that accepts uploads, with
+ * --upload-notify-url: the group (a reference), its upload directory (opened) and the
+ * session's hex; and the path of the upload's target, whose URL's access rule applies. */
+struct fileserve_reply {
+    struct urlgroup *g;
+    int dirfd;
+    char hex[33];
+    char target_path[2048];
+};
+
+static bool
+fileserve_reply_route(struct fileserve *fs, const struct ferry_http_request *req,
+                      struct fileserve_reply *ret)
+{
+    enum ferry_http_method m = ferry_http_request_method(req);
+    const char *path = ferry_http_request_path(req), *name = NULL, *slash;
+    char target[256];
+    int port = ferry_http_request_local_port(req);
+
+    ret->g = NULL;
+    ret->dirfd = -1;
+    if (!fs->replies || fs->upload_root_fd < 0 || (m != FERRY_HTTP_GET && m != FERRY_HTTP_HEAD) ||
+        port <= 0 || port > 65535 || !strstr(path, UPLOAD_HIDDEN_PREFIX))
+        return false;
+    if (urlgroup_route_group(fs->reg, (uint16_t)port, ferry_http_request_is_tls(req),
+                             ferry_http_request_header(req, "Host"), path, &ret->g,
+                             &name) < 0)
+        return false;
+    if (!__atomic_load_n(&ret->g->upload_enabled, __ATOMIC_RELAXED) ||
+        !upload_reply_name(name, ret->hex))
+        goto no;
+    ret->dirfd = openat(fs->upload_root_fd, ret->g->p.name,
+                        O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+    if (ret->dirfd < 0 || upload_session_complete(ret->dirfd, ret->hex, target,
+                                                  sizeof(target)) < 0)
+        goto no;
+    slash = strrchr(path, '/');
+    if ((size_t)snprintf(ret->target_path, sizeof(ret->target_path), "%.*s%s",
+                         slash ? (int)(slash - path + 1) : 0, path, target) >=
+        sizeof(ret->target_path))
+        goto no;
+    return true;
+no:
+    if (ret->dirfd >= 0)
+        close(ret->dirfd);
+    ret->dirfd = -1;
+    urlgroup_unref(ret->g);
+    ret->g = NULL;
+    return false;
+}
+
+static void
+fileserve_reply_done(struct fileserve_reply *rr)
+{
+    if (rr->dirfd >= 0)
+        close(rr->dirfd);
+    urlgroup_unref(rr->g);
+}
+
+/* The URL whose access rule decides the request: the one at its path, or for a reply the
+ * one at its upload's target. -ENOENT when none is published. */
+static int
+fileserve_route_rule(struct fileserve *fs, const struct ferry_http_request *req,
+                     struct urlgroup_url **ret_url)
+{
+    struct fileserve_reply rr;
+    const char *path = ferry_http_request_path(req);
+    char target[2048];
+    bool meta4 = false;
+    int port = ferry_http_request_local_port(req);
+
+    if (port <= 0 || port > 65535)
+        return -ENOENT;
+    if (fileserve_reply_route(fs, req, &rr)) {
+        snprintf(target, sizeof(target), "%s", rr.target_path);
+        fileserve_reply_done(&rr);
+        path = target;
+    }
+    return urlgroup_route(fs->reg, (uint16_t)port, ferry_http_request_is_tls(req),
+                          ferry_http_request_header(req, "Host"), path, ret_url, &meta4);
+}
+
 
 int
 fileserve_head(void *userdata, const struct ferry_http_request *req,
@@ -125,7 +227,7 @@ fileserve_head(void *userdata, const struct ferry_http_request *req,
     struct ferry_authpool *pool = ferry_users_authpool(fs->users);
     const char *auth = ferry_http_request_header(req, "Authorization");
     struct urlgroup_url *url = NULL;
-    bool meta4 = false, wants;
+    bool wants;
     socklen_t slen = 0;
     const struct sockaddr *sa;
     int port = ferry_http_request_local_port(req), verdict;
@@ -133,22 +235,20 @@ fileserve_head(void *userdata, const struct ferry_http_request *req,
     if (v) {
         verdict = fileserve_head_verdict(req, resp, &v->req);
         fileserve_verify_free(v);
-        return verdict;
+        return verdict == FERRY_HTTP_HEAD_GO ? fileserve_head_go(fs, req, resp) : verdict;
     }
     /* anonymous requests, and no pool (then the handler checks synchronously) */
     if (!auth || !pool || port <= 0 || port > 65535)
-        return FERRY_HTTP_HEAD_GO;
-    if (urlgroup_route(fs->reg, (uint16_t)port, ferry_http_request_is_tls(req),
-                       ferry_http_request_header(req, "Host"), ferry_http_request_path(req),
-                       &url, &meta4) < 0)
-        return FERRY_HTTP_HEAD_GO;
+        return fileserve_head_go(fs, req, resp);
+    if (fileserve_route_rule(fs, req, &url) < 0)
+        return fileserve_head_go(fs, req, resp);
     wants = !url->rule->anonymous && access_rule_wants_user(url->rule);
     urlgroup_url_unref(url);
     if (!wants)
-        return FERRY_HTTP_HEAD_GO;
+        return fileserve_head_go(fs, req, resp);
     if (!ferry_http_request_is_tls(req) && !fs->allow_basic_over_http &&
         !ferry_http_request_peer_is_loopback(req))
-        return FERRY_HTTP_HEAD_GO; /* the handler explains the refusal */
+        return fileserve_head_go(fs, req, resp); /* the handler explains the refusal */
     v = calloc(1, sizeof(*v));
     if (!v) {
         fileserve_text(resp, 503, "out of memory\n");
@@ -189,7 +289,7 @@ fileserve_head(void *userdata, const struct ferry_http_request *req,
     }
     verdict = fileserve_head_verdict(req, resp, &v->req);
     fileserve_verify_free(v);
-    return verdict;
+    return verdict == FERRY_HTTP_HEAD_GO ? fileserve_head_go(fs, req, resp) : verdict;
 }
 
 /* Establish who the request is and apply the URL's rule. Returns true when allowed;
@@ -404,6 +504,173 @@ fileserve_file(struct fileserve *fs, struct urlgroup_url *url, struct urlgroup_f
         fileserve_text(resp, 500, "the file could not be sent\n");
 }
 
+static bool
+fileserve_is_upload(const struct ferry_http_request *req)
+{
+    return ferry_http_request_method(req) == FERRY_HTTP_OTHER &&
+           strcmp(ferry_http_request_method_str(req), UPLOAD_METHOD) == 0;
+}
+
+/* A BITS_POST: the group must accept uploads; the rule of a URL published at that name
+ * applies, otherwise the upload is anonymous (docs/internals/server.md "Uploads"). Returns
+ * true with the group (a reference for the caller) and the target name (inside the request)
+ * when allowed; otherwise resp holds the refusal. Runs in the head hook, before the body is
+ * read, and again in the handler (the verifier's verdict is the request's data by then). */
+static bool
+fileserve_upload_allowed(struct fileserve *fs, const struct ferry_http_request *req,
+                         struct ferry_http_response *resp, struct urlgroup **ret_group,
+                         const char **ret_name)
+{
+    struct urlgroup *g = NULL;
+    struct urlgroup_url *url = NULL;
+    const char *name = NULL;
+    bool meta4 = false, ok = false;
+    int port = ferry_http_request_local_port(req);
+
+    if (port <= 0 || port > 65535 ||
+        urlgroup_route_group(fs->reg, (uint16_t)port, ferry_http_request_is_tls(req),
+                             ferry_http_request_header(req, "Host"),
+                             ferry_http_request_path(req), &g, &name) < 0) {
+        fileserve_text(resp, 404, "not found\n");
+        return false;
+    }
+    if (fs->upload_root_fd < 0 || !__atomic_load_n(&g->upload_enabled, __ATOMIC_RELAXED) ||
+        !upload_name_ok(name)) {
+        fileserve_text(resp, 403, "this URL group does not accept uploads\n");
+        ferry_http_response_header(resp, "BITS-Error-Code", "0x%08x", FERRY_E_ACCESSDENIED);
+        ferry_http_response_header(resp, "BITS-Error-Context", "0x%x",
+                                   UPLOAD_CONTEXT_REMOTE_FILE);
+        goto cleanup;
+    }
+    if (urlgroup_route(fs->reg, (uint16_t)port, ferry_http_request_is_tls(req),
+                       ferry_http_request_header(req, "Host"), ferry_http_request_path(req),
+                       &url, &meta4) == 0 &&
+        !fileserve_authorize(fs, url, req, resp))
+        goto cleanup;
+    ok = true;
+    *ret_group = g;
+    *ret_name = name;
+    g = NULL;
+cleanup:
+    urlgroup_url_unref(url);
+    urlgroup_unref(g);
+    return ok;
+}
+
+/* An authorized fragment that continues its session: written to the part file while its
+ * body arrives (upload_stream_open), so the receive and the write overlap; anything else is
+ * left to the buffered path. Failure to set it up only loses the overlap. */
+static void
+fileserve_stream_open(struct fileserve *fs, const struct ferry_http_request *req,
+                      struct urlgroup *g, const char *name)
+{
+    struct fileserve_auth *fa = ferry_http_request_data(req);
+    struct upload_stream *st = NULL;
+    int dirfd;
+
+    if (ferry_http_request_header(req, "Content-Length") == NULL)
+        return;
+    dirfd = openat(fs->upload_root_fd, g->p.name, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
+                                                 O_NOFOLLOW);
+    if (dirfd < 0)
+        return;
+    if (upload_stream_open(dirfd, name, __atomic_load_n(&g->max_upload_size, __ATOMIC_RELAXED),
+                           req, &st) < 0 || !st) {
+        close(dirfd);
+        return;
+    }
+    close(dirfd);
+    if (!fa) {
+        fa = calloc(1, sizeof(*fa));
+        if (!fa) {
+            upload_stream_free(st);
+            return;
+        }
+        ferry_http_request_set_data(req, fa, fileserve_auth_free);
+    }
+    upload_stream_free(fa->stream);
+    fa->stream = st;
+    ferry_http_request_body_sink(req, upload_stream_write, st);
+}
+
+/* The head hook's last word on a request it lets through: a BITS_POST that may upload gets
+ * a body of up to --upload-fragment-max; one that may not is answered on its head alone, so
+ * no request body reaches a buffer before its access rule and authentication passed. */
+static int
+fileserve_head_go(struct fileserve *fs, const struct ferry_http_request *req,
+                  struct ferry_http_response *resp)
+{
+    struct urlgroup *g = NULL;
+    struct fileserve_reply rr;
+    const char *name = NULL;
+
+    if (fileserve_reply_route(fs, req, &rr)) {
+        /* the upload's rule, then the notification (which may wait) */
+        struct urlgroup_url *url = NULL;
+        char orig[2300];
+        int v = FERRY_HTTP_HEAD_ANSWER;
+        bool meta4 = false;
+
+        if (urlgroup_route(fs->reg, (uint16_t)ferry_http_request_local_port(req),
+                           ferry_http_request_is_tls(req),
+                           ferry_http_request_header(req, "Host"), rr.target_path, &url,
+                           &meta4) < 0 ||
+            fileserve_authorize(fs, url, req, resp)) {
+            snprintf(orig, sizeof(orig), "%s://%s%s",
+                     ferry_http_request_is_tls(req) ? "https" : "http",
+                     ferry_http_request_header(req, "Host") ? ferry_http_request_header(req,
+                                                                                        "Host")
+                                                            : "",
+                     rr.target_path);
+            v = upload_reply_head(fs->replies, rr.dirfd, rr.hex, orig, req, resp);
+        }
+        urlgroup_url_unref(url);
+        fileserve_reply_done(&rr);
+        return v;
+    }
+    if (!fileserve_is_upload(req))
+        return FERRY_HTTP_HEAD_GO;
+    if (!fileserve_upload_allowed(fs, req, resp, &g, &name))
+        return FERRY_HTTP_HEAD_ANSWER;
+    ferry_http_request_allow_body(req, fs->upload_fragment_max);
+    fileserve_stream_open(fs, req, g, name);
+    urlgroup_unref(g);
+    return FERRY_HTTP_HEAD_GO;
+}
+
+static void
+fileserve_upload(struct fileserve *fs, const struct ferry_http_request *req,
+                 struct ferry_http_response *resp)
+{
+    struct urlgroup *g = NULL;
+    const char *name = NULL;
+    int dirfd;
+
+    if (!fileserve_upload_allowed(fs, req, resp, &g, &name))
+        return;
+    dirfd = openat(fs->upload_root_fd, g->p.name, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
+                                                 O_NOFOLLOW);
+    if (dirfd < 0 && errno == ENOENT && mkdirat(fs->upload_root_fd, g->p.name, 0750) == 0)
+        dirfd = openat(fs->upload_root_fd, g->p.name, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
+                                                     O_NOFOLLOW);
+    if (dirfd < 0) {
+        ferry_log_warn("upload directory '%s' cannot be opened: %s", g->p.name,
+                       strerror(errno));
+        fileserve_text(resp, 500, "the upload directory cannot be opened\n");
+        goto cleanup;
+    }
+    atomic_fetch_add(&g->requests, 1);
+    {
+        struct fileserve_auth *fa = ferry_http_request_data(req);
+
+        upload_handle(dirfd, name, __atomic_load_n(&g->max_upload_size, __ATOMIC_RELAXED),
+                      fs->replies != NULL, fa ? fa->stream : NULL, req, resp);
+    }
+    close(dirfd);
+cleanup:
+    urlgroup_unref(g);
+}
+
 void
 fileserve_handle(void *userdata, const struct ferry_http_request *req,
                  struct ferry_http_response *resp)
@@ -420,6 +687,20 @@ fileserve_handle(void *userdata, const struct ferry_http_request *req,
     int port = ferry_http_request_local_port(req), r;
 
     atomic_fetch_add(&fs->requests, 1);
+    if (fileserve_is_upload(req)) {
+        fileserve_upload(fs, req, resp);
+        return;
+    }
+    {
+        struct fileserve_reply rr;
+
+        /* authorized and notified by the head hook (fileserve_head_go) */
+        if (fileserve_reply_route(fs, req, &rr)) {
+            upload_reply_send(rr.dirfd, rr.hex, resp);
+            fileserve_reply_done(&rr);
+            return;
+        }
+    }
     if (port <= 0 || port > 65535 ||
         urlgroup_route(fs->reg, (uint16_t)port, ferry_http_request_is_tls(req),
                        ferry_http_request_header(req, "Host"), ferry_http_request_path(req),

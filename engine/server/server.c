@@ -8,6 +8,7 @@
  * certificate bindings); the registry has its own rwlock for the workers' routing.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -25,6 +26,7 @@
 #include "certstore.h"
 #include "fileserve.h"
 #include "filesweep.h"
+#include "upload_reply.h"
 #include "manifest.h"
 #include "server_role.h"
 #include "server_db.h"
@@ -223,6 +225,7 @@ server_listen(void *ud, const char *addr, uint16_t port, bool https, uint32_t *r
     opts.head = fileserve_head;
     opts.handler = fileserve_handle;
     opts.userdata = &srv->fs;
+    /* no request bodies; fileserve_head lets an authorized BITS_POST carry a fragment */
     opts.max_body_bytes = 0;
     r = ferry_http_server_listen(srv->http, &opts, ret_id);
     ferry_tls_ctx_unref(tls);
@@ -469,12 +472,20 @@ ferry_server_group_get_auth(struct ferry_server *srv, const char *prefix, unsign
     return 0;
 }
 
+/* The uint32_t field a group property names. */
+enum server_prop {
+    SERVER_PROP_CONNECTION_LIMIT,
+    SERVER_PROP_BANDWIDTH_LIMIT,
+    SERVER_PROP_UPLOAD_ENABLED,
+    SERVER_PROP_MAX_UPLOAD_SIZE,
+};
+
 static int
-server_property_check(const char *name, uint32_t value, bool *ret_bandwidth,
+server_property_check(const char *name, uint32_t value, enum server_prop *ret_prop,
                       struct ferry_status *st)
 {
     if (name && strcasecmp(name, FERRY_PROP_CONNECTION_LIMIT) == 0) {
-        *ret_bandwidth = false;
+        *ret_prop = SERVER_PROP_CONNECTION_LIMIT;
         return 0;
     }
     if (name && strcasecmp(name, FERRY_PROP_BANDWIDTH_LIMIT) == 0) {
@@ -483,12 +494,40 @@ server_property_check(const char *name, uint32_t value, bool *ret_bandwidth,
                                     FERRY_E_INVALIDARG, "Value",
                                     "BandwidthLimit %u is below the minimum of %d bytes/s "
                                     "(0 = unlimited)", value, SERVER_MIN_BANDWIDTH);
-        *ret_bandwidth = true;
+        *ret_prop = SERVER_PROP_BANDWIDTH_LIMIT;
+        return 0;
+    }
+    if (name && strcasecmp(name, FERRY_PROP_UPLOAD_ENABLED) == 0) {
+        if (value > 1)
+            return ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER,
+                                    FERRY_E_INVALIDARG, "Value",
+                                    "UploadEnabled is 0 or 1, not %u", value);
+        *ret_prop = SERVER_PROP_UPLOAD_ENABLED;
+        return 0;
+    }
+    if (name && strcasecmp(name, FERRY_PROP_MAX_UPLOAD_SIZE) == 0) {
+        *ret_prop = SERVER_PROP_MAX_UPLOAD_SIZE;
         return 0;
     }
     return ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER, FERRY_E_INVALIDARG,
-                            "Property", "property '%s' is not ConnectionLimit or "
-                            "BandwidthLimit", name ? name : "");
+                            "Property", "property '%s' is not ConnectionLimit, "
+                            "BandwidthLimit, UploadEnabled or MaxUploadSize",
+                            name ? name : "");
+}
+
+static uint32_t *
+server_property_field(struct urlgroup *g, enum server_prop prop)
+{
+    switch (prop) {
+    case SERVER_PROP_BANDWIDTH_LIMIT:
+        return &g->bandwidth_limit;
+    case SERVER_PROP_UPLOAD_ENABLED:
+        return &g->upload_enabled;
+    case SERVER_PROP_MAX_UPLOAD_SIZE:
+        return &g->max_upload_size;
+    default:
+        return &g->connection_limit;
+    }
 }
 
 int
@@ -496,23 +535,23 @@ ferry_server_group_set_property(struct ferry_server *srv, const char *prefix, co
                                 uint32_t value, struct ferry_status *st)
 {
     struct urlgroup *g = NULL;
-    bool bandwidth = false;
+    enum server_prop prop = SERVER_PROP_CONNECTION_LIMIT;
     int r;
 
     ferry_status_clear(st);
-    r = server_property_check(name, value, &bandwidth, st);
+    r = server_property_check(name, value, &prop, st);
     if (r < 0)
         return r;
     pthread_mutex_lock(&srv->lock);
     r = urlgroup_group_find(srv->reg, prefix, &g, st);
     if (r >= 0) {
-        if (bandwidth) {
-            __atomic_store_n(&g->bandwidth_limit, value, __ATOMIC_RELAXED);
+        __atomic_store_n(server_property_field(g, prop), value, __ATOMIC_RELAXED);
+        if (prop == SERVER_PROP_BANDWIDTH_LIMIT)
             ferry_rate_set(g->rate, value);
-        } else {
-            __atomic_store_n(&g->connection_limit, value, __ATOMIC_RELAXED);
-        }
-        server_db_save_group(&srv->db, g);
+        if (prop == SERVER_PROP_UPLOAD_ENABLED || prop == SERVER_PROP_MAX_UPLOAD_SIZE)
+            server_db_save_group_upload(&srv->db, g);
+        else
+            server_db_save_group(&srv->db, g);
         urlgroup_unref(g);
     }
     pthread_mutex_unlock(&srv->lock);
@@ -524,18 +563,17 @@ ferry_server_group_get_property(struct ferry_server *srv, const char *prefix, co
                                 uint32_t *ret_value, struct ferry_status *st)
 {
     struct urlgroup *g = NULL;
-    bool bandwidth = false;
+    enum server_prop prop = SERVER_PROP_CONNECTION_LIMIT;
     int r;
 
     ferry_status_clear(st);
-    r = server_property_check(name, 0, &bandwidth, st);
+    r = server_property_check(name, 0, &prop, st);
     if (r < 0)
         return r;
     r = urlgroup_group_find(srv->reg, prefix, &g, st);
     if (r < 0)
         return r;
-    *ret_value = __atomic_load_n(bandwidth ? &g->bandwidth_limit : &g->connection_limit,
-                                 __ATOMIC_RELAXED);
+    *ret_value = __atomic_load_n(server_property_field(g, prop), __ATOMIC_RELAXED);
     urlgroup_unref(g);
     return 0;
 }
@@ -746,6 +784,8 @@ server_restore_group(void *ud, const struct server_db_group *row)
     /* listeners are already open: workers may read the limits */
     __atomic_store_n(&g->connection_limit, row->connection_limit, __ATOMIC_RELAXED);
     __atomic_store_n(&g->bandwidth_limit, row->bandwidth_limit, __ATOMIC_RELAXED);
+    __atomic_store_n(&g->upload_enabled, row->upload_enabled, __ATOMIC_RELAXED);
+    __atomic_store_n(&g->max_upload_size, row->max_upload_size, __ATOMIC_RELAXED);
     g->auth_negotiate = row->auth_negotiate;
     g->auth_ntlm = row->auth_ntlm;
     ferry_rate_set(g->rate, row->bandwidth_limit);
@@ -845,6 +885,7 @@ server_new_relay(const struct ferry_config *cfg, struct ferry_users *users,
     if (!srv)
         return -ENOMEM;
     srv->cfg = cfg;
+    srv->fs.upload_root_fd = -1; /* server_free closes it */
     pthread_mutex_init(&srv->lock, NULL);
     r = ferry_http_server_new(cfg, "data", cfg->workers, &srv->http);
     if (r < 0) {
@@ -868,6 +909,20 @@ server_new_relay(const struct ferry_config *cfg, struct ferry_users *users,
     srv->fs.manifest_wanted = server_manifest_wanted;
     srv->fs.group_rate = server_group_rate;
     srv->fs.ud = srv;
+    srv->fs.upload_root_fd = -1;
+    srv->fs.upload_fragment_max = (size_t)cfg->upload_fragment_max;
+    if (cfg->upload_notify_url && *cfg->upload_notify_url) {
+        srv->fs.replies = upload_replies_new(cfg->upload_notify_url);
+        if (!srv->fs.replies)
+            ferry_log_warn("upload notifications to '%s' are off: out of memory",
+                           cfg->upload_notify_url);
+    }
+    if (cfg->upload_root) {
+        srv->fs.upload_root_fd = open(cfg->upload_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (srv->fs.upload_root_fd < 0)
+            ferry_log_warn("upload root '%s' cannot be opened: %s; uploads are refused",
+                           cfg->upload_root, strerror(errno));
+    }
     r = server_manifests_init(&srv->mf, srv->reg, cfg->state_dir,
                               cfg->manifest_chunk_size ? cfg->manifest_chunk_size
                                                        : SERVER_DEFAULT_CHUNK,
@@ -914,6 +969,9 @@ server_free(struct ferry_server *srv)
     free(srv->certs);
     ferry_tls_ctx_unref(srv->default_tls);
     server_db_close(&srv->db);
+    if (srv->fs.upload_root_fd >= 0)
+        close(srv->fs.upload_root_fd);
+    srv->fs.replies = upload_replies_free(srv->fs.replies);
     pthread_mutex_destroy(&srv->lock);
     free(srv);
     return NULL;

@@ -40,6 +40,15 @@ static const char server_schema[] =
     "  store TEXT NOT NULL,"
     "  sha1 TEXT NOT NULL);";
 
+/* Migration step "uploads" (issue #15), separate from the base schema so steps of other
+ * changes can be ordered around it: a group's UploadEnabled and MaxUploadSize, one row per
+ * group that ever set them. Idempotent. */
+static const char server_schema_uploads[] =
+    "CREATE TABLE IF NOT EXISTS group_uploads("
+    "  prefix TEXT PRIMARY KEY,"
+    "  upload_enabled INTEGER NOT NULL DEFAULT 0,"
+    "  max_upload_size INTEGER NOT NULL DEFAULT 0);";
+
 /* Run one statement with text/int parameters: 's' text (NULL ok), 'i' int64. A no-op
  * while paused; a failure is logged and returns -EIO. */
 static int
@@ -94,6 +103,20 @@ server_db_save_group(struct server_db *db, const struct urlgroup *g)
                   "siiii", g->p.canonical, (int64_t)g->connection_limit,
                   (int64_t)g->bandwidth_limit, (int64_t)g->auth_negotiate,
                   (int64_t)g->auth_ntlm);
+}
+
+/* Insert or update a group's upload row, and its group row (server_db.h). */
+void
+server_db_save_group_upload(struct server_db *db, const struct urlgroup *g)
+{
+    server_db_save_group(db, g);
+    server_db_run(db,
+                  "INSERT INTO group_uploads(prefix, upload_enabled, max_upload_size) "
+                  "VALUES(?,?,?) ON CONFLICT(prefix) DO UPDATE "
+                  "SET upload_enabled=excluded.upload_enabled, "
+                  "max_upload_size=excluded.max_upload_size",
+                  "sii", g->p.canonical, (int64_t)g->upload_enabled,
+                  (int64_t)g->max_upload_size);
 }
 
 static char *
@@ -159,7 +182,8 @@ server_db_open(struct server_db *db, const char *state_dir)
         goto cleanup;
     }
     sqlite3_busy_timeout(db->db, 5000);
-    if (sqlite3_exec(db->db, server_schema, NULL, NULL, &msg) != SQLITE_OK) {
+    if (sqlite3_exec(db->db, server_schema, NULL, NULL, &msg) != SQLITE_OK ||
+        sqlite3_exec(db->db, server_schema_uploads, NULL, NULL, &msg) != SQLITE_OK) {
         ferry_log_error("server store '%s' cannot be set up: %s", path, msg ? msg : "?");
         r = -EIO;
     }
@@ -184,6 +208,7 @@ server_db_delete_group(struct server_db *db, const char *prefix)
 {
     server_db_run(db, "DELETE FROM urls WHERE prefix=?", "s", prefix);
     server_db_run(db, "DELETE FROM groups WHERE prefix=?", "s", prefix);
+    server_db_run(db, "DELETE FROM group_uploads WHERE prefix=?", "s", prefix);
 }
 
 /* Delete one URL's row (server_db.h). */
@@ -228,8 +253,11 @@ server_db_each_group(struct server_db *db, server_db_group_fn fn, void *ud)
     sqlite3_stmt *stmt = NULL;
 
     if (sqlite3_prepare_v2(db->db,
-                           "SELECT prefix, connection_limit, bandwidth_limit, auth_negotiate, "
-                           "auth_ntlm FROM groups", -1, &stmt, NULL) == SQLITE_OK) {
+                           "SELECT g.prefix, connection_limit, bandwidth_limit, "
+                           "auth_negotiate, auth_ntlm, IFNULL(u.upload_enabled, 0), "
+                           "IFNULL(u.max_upload_size, 0) FROM groups g "
+                           "LEFT JOIN group_uploads u ON u.prefix = g.prefix",
+                           -1, &stmt, NULL) == SQLITE_OK) {
         while (sqlite3_step(stmt) == SQLITE_ROW) {
             struct server_db_group g = {
                 .prefix = (const char *)sqlite3_column_text(stmt, 0),
@@ -237,6 +265,8 @@ server_db_each_group(struct server_db *db, server_db_group_fn fn, void *ud)
                 .bandwidth_limit = (uint32_t)sqlite3_column_int64(stmt, 2),
                 .auth_negotiate = sqlite3_column_int(stmt, 3) != 0,
                 .auth_ntlm = sqlite3_column_int(stmt, 4) != 0,
+                .upload_enabled = (uint32_t)sqlite3_column_int64(stmt, 5),
+                .max_upload_size = (uint32_t)sqlite3_column_int64(stmt, 6),
             };
             if (g.prefix)
                 fn(ud, &g);

@@ -25,6 +25,7 @@ struct server_db_group {
     const char *prefix;
     uint32_t connection_limit, bandwidth_limit;
     bool auth_negotiate, auth_ntlm;
+    uint32_t upload_enabled, max_upload_size; /* migration step "uploads" */
 };
 
 typedef void (*server_db_cert_fn)(void *ud, uint16_t port, const char *store,
@@ -40,6 +41,8 @@ int server_db_open(struct server_db *db, const char *state_dir);
 void server_db_close(struct server_db *db);
 
 void server_db_save_group(struct server_db *db, const struct urlgroup *g);
+/* The group's row and its UploadEnabled/MaxUploadSize row (table group_uploads). */
+void server_db_save_group_upload(struct server_db *db, const struct urlgroup *g);
 /* The URL's row and its group's. */
 void server_db_save_url(struct server_db *db, const struct urlgroup_url *u);
 /* The group's row and the rows of all its URLs. */

@@ -998,6 +998,62 @@ urlgroup_host_of(const char *hdr, char *out, size_t outlen)
     out[n] = '\0';
 }
 
+/* Route an upload to its group (urlgroup.h). */
+int
+urlgroup_route_group(struct urlgroup_registry *reg, uint16_t port, bool https,
+                     const char *host_hdr, const char *path, struct urlgroup **ret_group,
+                     const char **ret_suffix)
+{
+    const char *name, *suffix;
+    size_t nlen, slen;
+    struct urlgroup *best = NULL;
+    int best_rank = -1;
+    char host[URLGROUP_HOST_MAX + 1];
+
+    if (!path || path[0] != '/')
+        return -ENOENT;
+    name = path + 1;
+    nlen = strcspn(name, "/");
+    if (name[nlen] != '/' || nlen == 0)
+        return -ENOENT;
+    suffix = name + nlen + 1;
+    slen = strlen(suffix);
+    if (slen == 0 || strchr(suffix, '/'))
+        return -ENOENT;
+    urlgroup_host_of(host_hdr, host, sizeof(host));
+
+    pthread_rwlock_rdlock(&reg->lock);
+    for (size_t i = 0; i < reg->ngroups; i++) {
+        struct urlgroup *g = reg->groups[i];
+        int rank;
+
+        if (g->p.port != port || g->p.https != https || strlen(g->p.name) != nlen ||
+            memcmp(g->p.name, name, nlen) != 0)
+            continue;
+        /* http.sys order: an explicit host matching Host, then +, then *, then others */
+        if ((g->p.host_kind == URLGROUP_HOST_NAME || g->p.host_kind == URLGROUP_HOST_IPV4 ||
+             g->p.host_kind == URLGROUP_HOST_IPV6) && strcmp(g->p.host, host) == 0)
+            rank = 3;
+        else if (g->p.host_kind == URLGROUP_HOST_STRONG)
+            rank = 2;
+        else if (g->p.host_kind == URLGROUP_HOST_WEAK)
+            rank = 1;
+        else
+            rank = 0;
+        if (rank > best_rank) {
+            best = g;
+            best_rank = rank;
+        }
+    }
+    best = urlgroup_ref(best);
+    pthread_rwlock_unlock(&reg->lock);
+    if (!best)
+        return -ENOENT;
+    *ret_group = best;
+    *ret_suffix = suffix;
+    return 0;
+}
+
 int
 urlgroup_route(struct urlgroup_registry *reg, uint16_t port, bool https, const char *host_hdr,
                const char *path, struct urlgroup_url **ret_url, bool *ret_meta4)

@@ -77,6 +77,8 @@ struct urlgroup {
     uint32_t connection_limit;  /* 0 = unlimited; under the registry lock */
     uint32_t bandwidth_limit;   /* bytes/s, 0 = unlimited */
     bool auth_negotiate, auth_ntlm;
+    uint32_t upload_enabled;    /* UploadEnabled: BITS_POST accepted (0/1) */
+    uint32_t max_upload_size;   /* MaxUploadSize bytes, 0 = unlimited */
     atomic_uint_fast64_t requests, bytes_sent;
     atomic_uint active;
     struct urlgroup_url **urls;
@@ -175,6 +177,11 @@ void urlgroup_registry_set_relay(struct urlgroup_registry *reg,
                                  struct relay *(*find)(void *ud, const char *source), void *ud);
 /* The URL's relay (a new reference), NULL when its source is an ordinary file. */
 struct relay *urlgroup_url_relay(struct urlgroup_registry *reg, struct urlgroup_url *url);
+/* Route an upload: like urlgroup_route, but the group (a reference) and a pointer to the
+ * suffix inside path, whether or not a URL is published there. -ENOENT otherwise. */
+int urlgroup_route_group(struct urlgroup_registry *reg, uint16_t port, bool https,
+                         const char *host_hdr, const char *path, struct urlgroup **ret_group,
+                         const char **ret_suffix);
 
 /* Open the URL's source beneath its publish root (openat2 RESOLVE_BENEATH |
  * RESOLVE_NO_MAGICLINKS), O_RDONLY|O_CLOEXEC; fstat it into ret_st; -EINVAL when it is no

@@ -109,6 +109,9 @@ struct ferry_config {
     bool manifest_sha256;              /* --manifest-sha256: add SHA-256 pieces to Metalink */
     unsigned server_max_groups;        /* --max-url-groups (64) */
     unsigned server_max_urls;          /* --max-urls (4096) */
+    char *upload_root;                 /* --upload-root: group uploads in DIR/NAME (NULL) */
+    uint64_t upload_fragment_max;      /* --upload-fragment-max: request body cap (8 MiB) */
+    char *upload_notify_url;           /* --upload-notify-url: replies of upload-reply (NULL) */
 
     /* client role */
     struct ferry_strv download_roots;  /* --download-root DIR (repeatable) */

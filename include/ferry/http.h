@@ -106,6 +106,8 @@ FERRY_API bool ferry_tls_kernel_has_ktls(void);
 /* ---- requests ---- */
 
 FERRY_API enum ferry_http_method ferry_http_request_method(const struct ferry_http_request *r);
+/* The method token as sent (e.g. "BITS_POST" for FERRY_HTTP_OTHER). */
+FERRY_API const char *ferry_http_request_method_str(const struct ferry_http_request *r);
 /* The request target's path, percent-decoded ('%2F' and NUL are refused by the parser
  * before handlers see them), and the raw query (without '?', may be ""). */
 FERRY_API const char *ferry_http_request_path(const struct ferry_http_request *r);
@@ -151,6 +153,20 @@ FERRY_API void ferry_http_wait_resume(struct ferry_http_wait *wait, void *result
                                       void (*result_free)(void *));
 /* In the head hook after a resume: the result (the caller owns it now), else NULL. */
 FERRY_API void *ferry_http_request_take_result(const struct ferry_http_request *r);
+/* From a head hook that then returns FERRY_HTTP_HEAD_GO: this request alone may carry a body
+ * of up to max_bytes (the listener's max_body_bytes is the cap for every other request, and
+ * a smaller max_bytes changes nothing). The 413 for a larger body still comes before a body
+ * byte is read. Worker thread only. */
+FERRY_API void ferry_http_request_allow_body(const struct ferry_http_request *r,
+                                             size_t max_bytes);
+/* Told of a request's body bytes as they arrive: bytes, their count and their offset in the
+ * body (in order, without gaps). */
+typedef void (*ferry_http_body_fn)(void *ud, const char *bytes, size_t len, uint64_t offset);
+/* From a head hook that then returns FERRY_HTTP_HEAD_GO: fn(ud, ...) runs on the worker for
+ * every body byte of this request as it arrives, before the handler (which still gets the
+ * whole body); ud must live until the handler has run (e.g. request data). */
+FERRY_API void ferry_http_request_body_sink(const struct ferry_http_request *r,
+                                            ferry_http_body_fn fn, void *ud);
 
 /* ---- responses ---- */
 

@@ -16,6 +16,10 @@ struct ferry_server;
 /* Group properties (SetProperty / GetProperty). */
 #define FERRY_PROP_CONNECTION_LIMIT "ConnectionLimit"
 #define FERRY_PROP_BANDWIDTH_LIMIT "BandwidthLimit"
+/* BITS uploads (BITS_POST) into --upload-root/NAME: 0 off (default), 1 on */
+#define FERRY_PROP_UPLOAD_ENABLED "UploadEnabled"
+/* largest upload accepted, bytes; 0 = unlimited */
+#define FERRY_PROP_MAX_UPLOAD_SIZE "MaxUploadSize"
 
 struct ferry_url_info {
     char *url;          /* full URL */

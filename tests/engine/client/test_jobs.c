@@ -87,12 +87,10 @@ START_TEST(test_create_checks)
     }
     snprintf(local, sizeof(local), "%s/x.bin", e.root);
     req.local_file = local;
-    req.type = 1;
-    ck_assert_int_eq(ferry_jobs_create(e.jobs, &req, id, &st), -EOPNOTSUPP);
+    req.type = 3;
+    ck_assert_int_eq(ferry_jobs_create(e.jobs, &req, id, &st), -EINVAL);
     ck_assert_int_eq(st.kind, FERRY_STATUS_INVALID_PARAMETER);
     ck_assert_str_eq(st.param, "Type");
-    req.type = 2;
-    ck_assert_int_eq(ferry_jobs_create(e.jobs, &req, id, &st), -EOPNOTSUPP);
     req.type = 0;
     memset(name, 'a', 257);
     name[257] = '\0';
@@ -319,7 +317,7 @@ START_TEST(test_store_refusals)
     ck_assert_int_eq(jobs_new(e.cfg, &second), -EBUSY);
     e.jobs = jobs_free(e.jobs);
     snprintf(db, sizeof(db), "%s/jobs.db", e.state);
-    ck_assert_int_eq(db_query_int(db, "PRAGMA user_version"), 3);
+    ck_assert_int_eq(db_query_int(db, "PRAGMA user_version"), 4);
     ck_assert_int_eq(db_query_int(db, "SELECT COUNT(*) FROM settings WHERE key = "
                                       "'last_opened_by'"),
                      1);
@@ -651,6 +649,48 @@ START_TEST(test_crash_resume)
 }
 END_TEST
 
+/* Upload jobs (Type 1/2): one file; ReplyFileName only for Type 2, inside a root, before
+ * the transfer, persisted in the uploads table across a restart. */
+START_TEST(test_upload_jobs)
+{
+    struct env e;
+    char id1[FERRY_GUID_STRLEN], id2[FERRY_GUID_STRLEN], local[600], reply[600], db[600];
+    struct ferry_job_create req = {.display_name = "up", .remote_url = "http://h/in/x",
+                                   .suspend = true};
+    struct ferry_status st;
+
+    env_init(&e, "jobs-upload", false, NULL);
+    ck_assert_int_eq(jobs_new(e.cfg, &e.jobs), 0);
+    snprintf(local, sizeof(local), "%s/x.bin", e.root);
+    snprintf(reply, sizeof(reply), "%s/x.reply", e.root);
+    snprintf(db, sizeof(db), "%s/jobs.db", e.state);
+    req.local_file = local;
+    req.type = 1;
+    ck_assert_int_eq(ferry_jobs_create(e.jobs, &req, id1, &st), 0);
+    ck_assert_int_eq(ferry_jobs_add_file(e.jobs, id1, "http://h/in/y", local, &st), -EMLINK);
+    ck_assert_uint_eq(st.code, FERRY_BG_E_TOO_MANY_FILES);
+    ck_assert_int_eq(ferry_jobs_set_option(e.jobs, id1, "ReplyFileName", reply, &st), -EINVAL);
+    ck_assert_uint_eq(st.code, FERRY_BG_E_INVALID_STATE);
+    req.type = 2;
+    ck_assert_int_eq(ferry_jobs_create(e.jobs, &req, id2, &st), 0);
+    ck_assert_int_eq(ferry_jobs_set_option(e.jobs, id2, "ReplyFileName", "/etc/x", &st),
+                     -EINVAL);
+    ck_assert_int_eq(ferry_jobs_set_option(e.jobs, id2, "ReplyFileName", local, &st), -EINVAL);
+    ck_assert_int_eq(ferry_jobs_set_option(e.jobs, id2, "ReplyFileName", reply, &st), 0);
+    e.jobs = jobs_free(e.jobs);
+    ck_assert_int_eq(db_query_int(db, "SELECT COUNT(*) FROM uploads WHERE reply_file IS NOT "
+                                      "NULL"),
+                     1);
+    ck_assert_int_eq(jobs_new(e.cfg, &e.jobs), 0);
+    /* the row was loaded: a second ReplyFileName replaces it, still one row */
+    ck_assert_int_eq(ferry_jobs_set_option(e.jobs, id2, "ReplyFileName", reply, &st), 0);
+    ck_assert_int_eq(ferry_jobs_set_state(e.jobs, id2, FERRY_JOB_ACTION_CANCEL, &st), 0);
+    e.jobs = jobs_free(e.jobs);
+    ck_assert_int_eq(db_query_int(db, "SELECT COUNT(*) FROM uploads"), 1);
+    env_done(&e);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -667,6 +707,7 @@ main(void)
     ct_add(s, "noprogress", test_no_progress_timeout);
     ct_add(s, "prune", test_prune_final);
     ct_add(s, "restart", test_clean_restart);
+    ct_add(s, "upload", test_upload_jobs);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);

@@ -423,6 +423,83 @@ START_TEST(test_chunked_rejections)
 }
 END_TEST
 
+/* A held head whose hook raised the cap reads its body; the next request is back at the
+ * listener's cap, and a body above the cap is refused before a byte of it is read. */
+START_TEST(test_allow_body)
+{
+    struct http_parser_limits lim = lim_default;
+    struct http_parser p;
+    size_t c;
+    const char *post = "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello";
+    const char *chunked = "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+                          "5\r\nhello\r\n0\r\n\r\n";
+    const char *big = "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 9\r\n\r\n";
+
+    lim.max_body_bytes = 0;
+    lim.hold_body = true;
+    http_parser_init(&p, &lim);
+    ck_assert_int_eq(http_parser_execute(&p, post, strlen(post), &c), -EAGAIN);
+    ck_assert_int_eq(p.state, HTTP_PARSE_HELD);
+    http_parser_allow_body(&p, 8);
+    http_parser_allow_body(&p, 2); /* never lowers */
+    http_parser_release_body(&p);
+    ck_assert_int_eq(http_parser_execute(&p, post + c, strlen(post) - c, &c), 0);
+    ck_assert_str_eq(p.body, "hello");
+    http_parser_reset(&p);
+    /* the next request: no body allowed again */
+    ck_assert_int_eq(http_parser_execute(&p, post, strlen(post), &c), -EAGAIN);
+    http_parser_release_body(&p);
+    ck_assert_int_eq(http_parser_execute(&p, post + c, strlen(post) - c, &c), -EBADMSG);
+    ck_assert_int_eq(p.status, 413);
+    http_parser_done(&p);
+    /* chunked within the raised cap */
+    http_parser_init(&p, &lim);
+    ck_assert_int_eq(http_parser_execute(&p, chunked, strlen(chunked), &c), -EAGAIN);
+    http_parser_allow_body(&p, 5);
+    http_parser_release_body(&p);
+    ck_assert_int_eq(http_parser_execute(&p, chunked + c, strlen(chunked) - c, &c), 0);
+    ck_assert_str_eq(p.body, "hello");
+    http_parser_done(&p);
+    /* above the raised cap: 413 on the head, with no body byte given */
+    http_parser_init(&p, &lim);
+    ck_assert_int_eq(http_parser_execute(&p, big, strlen(big), &c), -EAGAIN);
+    http_parser_allow_body(&p, 8);
+    http_parser_release_body(&p);
+    ck_assert_int_eq(http_parser_execute(&p, "", 0, &c), -EBADMSG);
+    ck_assert_int_eq(p.status, 413);
+    http_parser_done(&p);
+}
+END_TEST
+
+/* A body received straight into the parser's buffer (the connection's large-body path):
+ * the window is the rest of the Content-Length body, and it completes the request. */
+START_TEST(test_body_window)
+{
+    struct http_parser p;
+    size_t c, n = 0;
+    char *dst = NULL;
+    const char *post = "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nab";
+
+    http_parser_init(&p, &lim_default);
+    ck_assert(!http_parser_body_window(&p, &dst, &n));
+    ck_assert_int_eq(http_parser_execute(&p, post, strlen(post), &c), -EAGAIN);
+    ck_assert(http_parser_body_window(&p, &dst, &n));
+    ck_assert_uint_eq(n, 8);
+    memcpy(dst, "cdefg", 5);
+    http_parser_body_received(&p, 5);
+    http_parser_body_received(&p, 9); /* more than due: ignored */
+    ck_assert(http_parser_body_window(&p, &dst, &n));
+    ck_assert_uint_eq(n, 3);
+    memcpy(dst, "hij", 3);
+    http_parser_body_received(&p, 3);
+    ck_assert(!http_parser_body_window(&p, &dst, &n));
+    ck_assert_int_eq(http_parser_execute(&p, "", 0, &c), 0);
+    ck_assert_uint_eq(p.body_len, 10);
+    ck_assert_str_eq(p.body, "abcdefghij");
+    http_parser_done(&p);
+}
+END_TEST
+
 START_TEST(test_no_body_allowed)
 {
     struct http_parser_limits lim = lim_default;
@@ -474,6 +551,8 @@ main(void)
     tcase_add_test(tc, test_content_length_every_split);
     tcase_add_test(tc, test_chunked_rejections);
     tcase_add_test(tc, test_no_body_allowed);
+    tcase_add_test(tc, test_allow_body);
+    tcase_add_test(tc, test_body_window);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
