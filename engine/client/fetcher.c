@@ -217,6 +217,9 @@ xfer_finish_file(struct xfer *x)
         xfer_fail_local(x, -r);
         return;
     }
+    if (job_file_seal(f) < 0)
+        ferry_log_warn("job %s: no tree digest for '%s'; recovery will judge it by size",
+                       job->id, f->local_file);
     f->completed = true;
     f->bytes_transferred = f->bytes_total;
     free(f->chunks);

@@ -13,6 +13,7 @@
 #include "ferry/log.h"
 #include "ferry/rate.h"
 #include "client/job.h"
+#include "client/verify.h"
 
 static void job_clear_error(struct job *job);
 
@@ -346,6 +347,51 @@ job_file_reset(struct job *job, size_t idx)
     f->chunk_size = 0;
     f->rehash_pending = false;
     f->layout_gen++;
+    f->have_tree = false;
+}
+
+/*
+ * Record the tree digest of a file whose chunks are all in (job.h): each chunk contributes
+ * the digest computed as its bytes were written (or re-hashed on resume), else the
+ * manifest's; a zero chunk (a hole never fetched) the digest of its zero bytes.
+ */
+int
+job_file_seal(struct jfile *f)
+{
+    void *tree;
+    int r = 0;
+
+    f->have_tree = false;
+    if (f->bytes_total == FERRY_SIZE_UNKNOWN || (f->bytes_total > 0 && !f->chunks))
+        return -ENODATA;
+    tree = verify_stream_new();
+    if (!tree)
+        return -ENOMEM;
+    verify_tree_init(tree);
+    for (uint64_t i = 0; i < f->nchunks; i++) {
+        const struct chunk *c = &f->chunks[i];
+        uint64_t len = i + 1 < f->nchunks ? f->chunk_size : f->bytes_total - i * f->chunk_size;
+        uint8_t z[16];
+
+        if (c->state == CHUNK_ZERO) {
+            r = verify_zero_digest(len, z);
+            if (r < 0)
+                goto cleanup;
+            verify_tree_add(tree, z);
+        } else if (c->have_digest) {
+            verify_tree_add(tree, c->digest);
+        } else if (c->have_expected) {
+            verify_tree_add(tree, c->expected);
+        } else {
+            r = -ENODATA;
+            goto cleanup;
+        }
+    }
+    verify_stream_digest(tree, f->tree_digest);
+    f->have_tree = true;
+cleanup:
+    verify_stream_free(tree);
+    return r;
 }
 
 /* Seconds before a retry: MinimumRetryDelay, at least cfg->retry_delay_min. */

@@ -78,6 +78,9 @@ struct jfile {
     struct chunk *chunks;
     bool rehash_pending;     /* verified chunks loaded from the store, not re-hashed yet */
     uint32_t layout_gen;     /* bumped whenever `chunks` is replaced or dropped */
+    bool have_tree;          /* completed: tree_digest holds the file's tree digest */
+    uint8_t tree_digest[16]; /* XXH3-128 over the chunk digests in order (verify.h), with
+                                chunk_size; checked when recovery finds LocalFile placed */
 };
 
 struct job_err {
@@ -162,6 +165,9 @@ void job_transient(const struct ferry_config *cfg, struct job *job, int64_t now_
 /* connections: requests in flight now (the fetcher's count, passed in by the caller). */
 int job_info(const struct job *job, const struct ferry_config *cfg, uint32_t connections,
              struct ferry_job_info **ret_info);
+/* A file's chunks are all in: record its tree digest from their digests (no read of the
+ * file). 0, -ENODATA when a chunk has no digest (nothing recorded), -ENOMEM. */
+int job_file_seal(struct jfile *f);
 /* Reset a file's progress (remote changed / checksum failure): chunks forgotten. */
 void job_file_reset(struct job *job, size_t idx);
 int job_url_check(const char *url, struct ferry_status *st, const char *param);

@@ -383,6 +383,17 @@ jobs_remove_temps(struct ferry_jobs *jobs, struct job *job)
     }
 }
 
+/* localpath_placed for file i of job, with the file's ExpectedDigest and tree digest. */
+static int
+jobs_file_placed(struct ferry_jobs *jobs, const struct job *job, size_t i)
+{
+    const struct jfile *f = &job->files[i];
+
+    return localpath_placed(jobs->cfg, job->id, f->local_file, f->bytes_total,
+                            f->expected_digest, f->have_tree ? f->tree_digest : NULL,
+                            f->chunk_size);
+}
+
 /*
  * Put file i in place: rename its temp file onto LocalFile. A temp file that is gone while
  * LocalFile is whole (right size, ExpectedDigest when set) was renamed by a Complete that a
@@ -397,7 +408,7 @@ jobs_commit_file(struct ferry_jobs *jobs, struct job *job, size_t i)
 
     if (r != -ENOENT)
         return r;
-    r = localpath_placed(jobs->cfg, job->id, f->local_file, f->bytes_total, f->expected_digest);
+    r = jobs_file_placed(jobs, job, i);
     if (r == 0)
         ferry_log_info("job %s: '%s' was already in place (a Complete interrupted)", job->id,
                        f->local_file);
@@ -414,6 +425,7 @@ jobs_complete(struct ferry_jobs *jobs, struct job *job, struct ferry_status *st)
                                     r == -ENOSPC    ? FERRY_E_DISK_FULL
                                     : r == -EACCES  ? FERRY_E_ACCESSDENIED
                                     : r == -ENOENT  ? FERRY_E_FILE_NOT_FOUND
+                                    : r == -EBADMSG ? FERRY_BG_E_LOCAL_FILE_CHANGED
                                                     : FERRY_E_FAIL,
                                     NULL, "job %s: '%s' could not be put in place (%s)",
                                     job->id, job->files[i].local_file, strerror(-r));
@@ -1007,6 +1019,27 @@ jobs_cfg_defaults(struct ferry_config *c)
 }
 
 /*
+ * Recovery found file i's temp gone and, at its LocalFile, a file of the right size whose
+ * bytes are not the job's (its tree digest or ExpectedDigest differs): someone put it there
+ * while ferryd was down. It is not the job's result and it is not ours to remove: the job
+ * goes to ERROR with BG_E_LOCAL_FILE_CHANGED naming the file, which is left as it is.
+ */
+static void
+jobs_recover_foreign(struct ferry_jobs *jobs, struct job *job, size_t i)
+{
+    const char *path = job->files[i].local_file;
+
+    ferry_log_warn("job %s: '%s' is not the file this job fetched (its digest differs); "
+                   "left untouched, job in error", job->id, path);
+    job_set_state(job, FERRY_JOB_ERROR);
+    job_set_error(job, FERRY_ERRCTX_LOCAL_FILE, FERRY_BG_E_LOCAL_FILE_CHANGED, path,
+                  "'%s' was replaced while ferry was stopped: its bytes are not the ones "
+                  "this job fetched (the file was left untouched)", path);
+    store_job_put(jobs->store, job);
+    store_sync(jobs->store);
+}
+
+/*
  * Recovery of a Complete that a crash cut between its renames and its state commit: a
  * TRANSFERRED job with a file already renamed onto LocalFile (temp gone, LocalFile whole)
  * is completed now — the remaining temp files renamed, directories fsync()ed, ACKNOWLEDGED
@@ -1019,10 +1052,14 @@ jobs_recover_complete(struct ferry_jobs *jobs, struct job *job)
     bool started = false;
     int r;
 
-    for (size_t i = 0; i < job->nfiles && !started; i++)
-        started = localpath_placed(jobs->cfg, job->id, job->files[i].local_file,
-                                   job->files[i].bytes_total,
-                                   job->files[i].expected_digest) == 0;
+    for (size_t i = 0; i < job->nfiles; i++) {
+        r = jobs_file_placed(jobs, job, i);
+        if (r == -EBADMSG) {
+            jobs_recover_foreign(jobs, job, i);
+            return;
+        }
+        started = started || r == 0;
+    }
     if (!started)
         return;
     ferry_status_clear(&st);

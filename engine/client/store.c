@@ -27,7 +27,7 @@
 
 static int store_setting_set(struct store *s, const char *key, const char *value);
 
-#define STORE_VERSION 2
+#define STORE_VERSION 3
 #define STORE_BUSY_TIMEOUT_MS 5000
 
 /* Statements of the hot write path, prepared once (store_cached) and reset after use. */
@@ -193,6 +193,28 @@ store_user_version(struct store *s, int *ret)
     return 0;
 }
 
+/*
+ * v3: files.tree_digest = the tree digest of a completed file (job.h, verify.h), checked
+ * when recovery finds the file already at LocalFile. Files completed under v2 have none:
+ * they are judged by size (and ExpectedDigest) as before.
+ */
+static int
+store_migrate_v3(struct store *s)
+{
+    int r = store_exec(s, "BEGIN IMMEDIATE");
+
+    if (r < 0)
+        return r;
+    r = store_exec(s, "ALTER TABLE files ADD COLUMN tree_digest BLOB");
+    if (r >= 0)
+        r = store_exec(s, "PRAGMA user_version = 3");
+    if (r < 0) {
+        store_exec(s, "ROLLBACK");
+        return r;
+    }
+    return store_exec(s, "COMMIT");
+}
+
 /* Bring the schema to STORE_VERSION; each step runs in its own transaction. */
 static int
 store_migrate(struct store *s)
@@ -245,7 +267,12 @@ store_migrate(struct store *s)
         if (r < 0)
             return r;
     }
-    /* Future versions: if (version < 3) { ALTER TABLE ...; PRAGMA user_version = 3 } */
+    if (version < 3) {
+        r = store_migrate_v3(s);
+        if (r < 0)
+            return r;
+    }
+    /* Future versions: if (version < 4) { ALTER TABLE ...; PRAGMA user_version = 4 } */
     return 0;
 }
 
@@ -546,8 +573,8 @@ store_file_row_put(struct store *s, const char *job_id, size_t idx, const struct
     r = store_cached(s, STORE_STMT_FILE_PUT,
                      "INSERT OR REPLACE INTO files(job_id, idx, remote_url, local_file,"
                       " mirrors, expected_digest, bytes_total, bytes_transferred, completed,"
-                      " etag, last_modified, has_manifest, chunk_size) VALUES(?1, ?2, ?3, ?4,"
-                      " ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                      " etag, last_modified, has_manifest, chunk_size, tree_digest)"
+                      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
                       &stmt);
     if (r < 0)
         return r;
@@ -567,6 +594,10 @@ store_file_row_put(struct store *s, const char *job_id, size_t idx, const struct
     store_bind_text(stmt, 11, f->last_modified);
     sqlite3_bind_int(stmt, 12, f->has_manifest);
     sqlite3_bind_int64(stmt, 13, (sqlite3_int64)f->chunk_size);
+    if (f->completed && f->have_tree)
+        sqlite3_bind_blob(stmt, 14, f->tree_digest, 16, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(stmt, 14);
     r = store_cached_step(s, stmt, "write file");
     free(mirrors);
     return r;
@@ -722,7 +753,8 @@ store_load_files(struct store *s, struct job *job)
     r = store_prepare(s,
                       "SELECT idx, remote_url, local_file, mirrors, expected_digest,"
                       " bytes_total, bytes_transferred, completed, etag, last_modified,"
-                      " has_manifest, chunk_size FROM files WHERE job_id = ?1 ORDER BY idx",
+                      " has_manifest, chunk_size, tree_digest FROM files WHERE job_id = ?1"
+                      " ORDER BY idx",
                       &stmt);
     if (r < 0)
         return r;
@@ -751,6 +783,10 @@ store_load_files(struct store *s, struct job *job)
         f->last_modified = store_col_strdup(stmt, 9);
         f->has_manifest = sqlite3_column_int(stmt, 10) != 0;
         f->chunk_size = (uint64_t)sqlite3_column_int64(stmt, 11);
+        if (f->completed && sqlite3_column_bytes(stmt, 12) == 16) {
+            memcpy(f->tree_digest, sqlite3_column_blob(stmt, 12), 16);
+            f->have_tree = true;
+        }
         if (!f->remote_url || !f->local_file) {
             r = -EBADMSG;
             goto done;
