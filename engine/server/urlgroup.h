@@ -73,7 +73,9 @@ struct urlgroup {
     uint32_t bandwidth_limit;   /* bytes/s, 0 = unlimited */
     bool auth_negotiate, auth_ntlm;
     atomic_uint_fast64_t requests, bytes_sent;
-    atomic_uint active;
+    atomic_uint active;         /* responses in flight */
+    atomic_uint sockets;        /* connections bound to the group (fileserve.c), what
+                                   connection_limit counts */
     struct urlgroup_url **urls;
     size_t nurls;
     uint32_t *listeners;        /* listener ids this group holds */

@@ -505,7 +505,7 @@ START_TEST(test_limits)
     ferry_server_stats(srv, &stats);
     ck_assert_uint_ge(stats.active_connections, 1);
     ck_assert_uint_ge(stats.bytes_sent, 2u * 1024 * 1024);
-    sleep(3); /* the background curl gives up; its slot is released by on_done */
+    sleep(3); /* the background curl gives up; its slot is released when its socket closes */
     ck_assert_int_eq(ferry_server_group_set_property(srv, prefix, "BandwidthLimit", 0, &st), 0);
     ck_assert_int_eq(curl_code(out, "", url), 200);
     free(two);
