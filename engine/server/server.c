@@ -875,8 +875,17 @@ server_restore_group(void *ud, const struct server_db_group *row)
     /* listeners are already open: workers may read the limits */
     __atomic_store_n(&g->connection_limit, row->connection_limit, __ATOMIC_RELAXED);
     __atomic_store_n(&g->bandwidth_limit, row->bandwidth_limit, __ATOMIC_RELAXED);
-    g->auth_negotiate = row->auth_negotiate;
-    g->auth_ntlm = row->auth_ntlm;
+    /* Negotiate/NTLM were never enforced and Enable=true is refused since: a flag an older
+     * ferryd stored is turned off (server_restore clears the rows), loudly, and the group
+     * is served as before, by its URLs' access rules (Basic, certificates). */
+    if (row->auth_negotiate || row->auth_ntlm)
+        ferry_log_warn("URL group '%s': stored %s%s%s authentication is not supported and is "
+                       "turned off; its URLs' access rules (HTTP Basic, client certificates) "
+                       "decide, as they did", row->prefix, row->auth_negotiate ? "Negotiate" : "",
+                       row->auth_negotiate && row->auth_ntlm ? " and " : "",
+                       row->auth_ntlm ? "NTLM" : "");
+    g->auth_negotiate = false;
+    g->auth_ntlm = false;
     ferry_rate_set(g->rate, row->bandwidth_limit);
     urlgroup_unref(g);
 }
@@ -907,6 +916,7 @@ server_restore(struct ferry_server *srv)
 {
     server_db_each_cert(&srv->db, server_restore_cert, srv);
     server_db_each_group(&srv->db, server_restore_group, srv);
+    server_db_clear_group_auth(&srv->db);
     server_db_each_url(&srv->db, server_restore_url, srv);
 }
 

@@ -96,6 +96,26 @@ server_db_save_group(struct server_db *db, const struct urlgroup *g)
                   (int64_t)g->auth_ntlm);
 }
 
+/* Clear stored Negotiate/NTLM flags (server_db.h); runs also while paused. */
+int
+server_db_clear_group_auth(struct server_db *db)
+{
+    char *msg = NULL;
+    int rc;
+
+    if (!db->db)
+        return 0;
+    rc = sqlite3_exec(db->db, "UPDATE groups SET auth_negotiate = 0, auth_ntlm = 0"
+                              " WHERE auth_negotiate <> 0 OR auth_ntlm <> 0", NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        ferry_log_error("server.db: the stored Negotiate/NTLM flags could not be cleared: %s",
+                        msg ? msg : sqlite3_errstr(rc));
+        sqlite3_free(msg);
+        return -EIO;
+    }
+    return 0;
+}
+
 static char *
 server_db_join_certs(const struct urlgroup_url *u)
 {
