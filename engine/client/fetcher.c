@@ -79,7 +79,8 @@ fetch_wipe(char *s)
 }
 
 /*
- * End a transfer: checkpoint (when asked and the job is not cancelled), abort its requests,
+ * End a transfer: checkpoint (when asked and the job is not cancelled or completed: its
+ * temp files are gone), abort its requests,
  * wait for its background syncs, close its files; job->xfer becomes NULL and x is freed.
  */
 void
@@ -87,10 +88,10 @@ xfer_free(struct xfer *x, bool checkpoint)
 {
     if (!x)
         return;
-    if (checkpoint && x->job->state != FERRY_JOB_CANCELLED)
+    if (checkpoint && !job_state_final(x->job->state))
         xfer_checkpoint(x, true);
     xfer_abort_reqs(x);
-    if (checkpoint && x->job->state != FERRY_JOB_CANCELLED)
+    if (checkpoint && !job_state_final(x->job->state))
         xfer_checkpoint(x, true); /* partial chunks just became PARTIAL */
     if (x->sync) {
         /* the fd must stay open until the syncer is done with it */

@@ -139,8 +139,8 @@ job_set_state(struct job *job, enum ferry_job_state state)
 }
 
 /*
- * SetJobState rules (research/bits.md §3.1): final states are never left; Complete only
- * from TRANSFERRED; Resume needs files. Returns 0 when the action is allowed (it may be a
+ * SetJobState rules (research/bits.md §3.1): final states are never left; Complete from any
+ * live state (BITS keeps the complete files: BG_S_PARTIAL_COMPLETE); Resume needs files. Returns 0 when the action is allowed (it may be a
  * no-op), -EINVAL with st = RESULT BG_E_INVALID_STATE / BG_E_EMPTY otherwise.
  */
 int
@@ -157,18 +157,12 @@ job_check_action(const struct job *job, enum ferry_job_action action, struct fer
                                 NULL, "job %s is %s: its state can no longer change", job->id,
                                 ferry_job_state_name(job->state));
     switch (action) {
-    case FERRY_JOB_ACTION_COMPLETE:
-        if (job->state != FERRY_JOB_TRANSFERRED)
-            return ferry_status_set(st, -EINVAL, FERRY_STATUS_RESULT,
-                                    FERRY_BG_E_INVALID_STATE, NULL,
-                                    "job %s is %s: only a TRANSFERRED job can be completed",
-                                    job->id, ferry_job_state_name(job->state));
-        break;
     case FERRY_JOB_ACTION_RESUME:
         if (job->nfiles == 0)
             return ferry_status_set(st, -EINVAL, FERRY_STATUS_RESULT, FERRY_BG_E_EMPTY, NULL,
                                     "job %s has no files to transfer", job->id);
         break;
+    case FERRY_JOB_ACTION_COMPLETE:
     case FERRY_JOB_ACTION_CANCEL:
     case FERRY_JOB_ACTION_SUSPEND:
         break;

@@ -415,11 +415,24 @@ jobs_commit_file(struct ferry_jobs *jobs, struct job *job, size_t i)
     return r == 1 ? -ENOENT : r;
 }
 
+/*
+ * Complete (SetJobState 1), as BITS: the files that are complete are put in place, the
+ * others' temp files removed, ACKNOWLEDGED. From TRANSFERRED every file is complete (0);
+ * from another live state the answer is the success code BG_S_PARTIAL_COMPLETE in st
+ * (kind OK) when some file was not. A rename that fails leaves the job as it was (the
+ * files renamed before it stay in place: a repeated Complete finds them).
+ */
 static int
 jobs_complete(struct ferry_jobs *jobs, struct job *job, struct ferry_status *st)
 {
+    size_t kept = 0;
+
     for (size_t i = 0; i < job->nfiles; i++) {
-        int r = jobs_commit_file(jobs, job, i);
+        int r;
+
+        if (!job->files[i].completed)
+            continue;
+        r = jobs_commit_file(jobs, job, i);
         if (r < 0)
             return ferry_status_set(st, r, FERRY_STATUS_RESULT,
                                     r == -ENOSPC    ? FERRY_E_DISK_FULL
@@ -429,9 +442,20 @@ jobs_complete(struct ferry_jobs *jobs, struct job *job, struct ferry_status *st)
                                                     : FERRY_E_FAIL,
                                     NULL, "job %s: '%s' could not be put in place (%s)",
                                     job->id, job->files[i].local_file, strerror(-r));
+        kept++;
     }
+    if (kept < job->nfiles)
+        jobs_remove_temps(jobs, job);
     job_set_state(job, FERRY_JOB_ACKNOWLEDGED);
     store_chunks_clear(jobs->store, job->id, SIZE_MAX);
+    if (kept < job->nfiles) {
+        ferry_log_info("job %s: completed with %zu of %zu files (the others were not "
+                       "complete and were removed)", job->id, kept, job->nfiles);
+        ferry_status_set(st, 0, FERRY_STATUS_OK, FERRY_BG_S_PARTIAL_COMPLETE, NULL,
+                         "job %s: %zu of %zu files were complete and put in place; the "
+                         "others were removed", job->id, kept, job->nfiles);
+        return 0;
+    }
     ferry_log_info("job %s: completed", job->id);
     return 0;
 }

@@ -10,6 +10,11 @@ Cases (each asserts on state, error code and bytes):
             foreign file's bytes are unchanged.
   genuine   the same with the job's own file left in place: the interrupted Complete is
             finished (ACKNOWLEDGED, LocalFile byte-identical to the source).
+  partial   SetJobState(1) on a job that is not TRANSFERRED (BITS): a 2-file job whose
+            second URL is a 404 (ERROR) completes with ReturnValue BG_S_PARTIAL_COMPLETE
+            (0x00200017): ACKNOWLEDGED, the complete file in place byte for byte, the other
+            absent, no temp file left; a suspended job that fetched nothing completes the
+            same way with no file; a TRANSFERRED job answers 0.
 
 Exit 0 all good, 1 a case failed, 77 when ferryd lacks the WS-Man endpoint or nginx is
 missing.
@@ -31,6 +36,7 @@ CLIENT_CFG = ["progress-interval = 100", "fetch-chunk-size = 1M", "connections-p
               "min-retry-delay = 1"]
 BG_E_LOCAL_FILE_CHANGED = 0x8020001D
 ERRCTX_LOCAL_FILE = 4
+BG_S_PARTIAL_COMPLETE = 0x00200017
 
 
 def sha(path):
@@ -138,9 +144,10 @@ class Run:
             rv = int(out.get("ReturnValue", "0"))
         except Fault as f:
             rv = str(f)
-        self.check("foreign: Complete refused", "an error, file untouched",
+        self.check("foreign: Complete refused", "0x%08X, file untouched" % BG_E_LOCAL_FILE_CHANGED,
                    "0x%08X" % rv if isinstance(rv, int) else rv,
-                   rv != 0 and sha(ja) == foreign_sha and int(self.ws.job(fa)["State"]) == 4)
+                   rv == BG_E_LOCAL_FILE_CHANGED and sha(ja) == foreign_sha and
+                   int(self.ws.job(fa)["State"]) == 4)
         st = int(self.ws.job(gb)["State"])
         self.check("genuine: finished", "7, source bytes", "%d, %s" % (
             st, "same" if os.path.exists(jb) and sha(jb) == sha(self.files["b.bin"])
@@ -152,8 +159,46 @@ class Run:
         self.check("foreign: after a second restart", "4", st,
                    st == 4 and sha(ja) == foreign_sha)
 
+    # ---- item 4: Complete before TRANSFERRED keeps the complete files ----
+    def case_partial(self):
+        dst1 = os.path.join(self.inroot, "p1.bin")
+        dst2 = os.path.join(self.inroot, "p2.bin")
+        jid = self.ws.create_job("partial", self.ng.url("a.bin"), dst1, suspend=True)
+        self.ws.invoke(wsmanc.JOB, "AddFile", [("RemoteUrl", self.ng.url("missing.bin")),
+                                               ("LocalFile", dst2)], {"JobId": jid})
+        self.ws.set_state(jid, 2)
+        inf = wait_state(self.ws, jid, (4,))
+        files = int(inf.get("FilesTransferred", "-1"))
+        self.check("partial: ERROR after file 1", "4, 1 file", "%s, %s" % (inf["State"], files),
+                   int(inf["State"]) == 4 and files == 1)
+        rv = int(self.ws.set_state(jid, 1).get("ReturnValue", "-1"))
+        st = int(self.ws.job(jid)["State"])
+        temps = [n for n in os.listdir(self.inroot) if n.endswith(".part") and jid[1:9] in n]
+        self.check("partial: ReturnValue", "0x%08X" % BG_S_PARTIAL_COMPLETE, "0x%08X" % rv,
+                   rv == BG_S_PARTIAL_COMPLETE)
+        self.check("partial: kept and dropped", "7, p1 = source, no p2, no temp",
+                   "%d, p1 %s, p2 %s, temps %s" % (
+                       st, "same" if os.path.exists(dst1) and
+                       sha(dst1) == sha(self.files["a.bin"]) else "differs/missing",
+                       "exists" if os.path.exists(dst2) else "absent", temps),
+                   st == 7 and os.path.exists(dst1) and sha(dst1) == sha(self.files["a.bin"])
+                   and not os.path.exists(dst2) and not temps)
+        dst3 = os.path.join(self.inroot, "p3.bin")
+        jid = self.ws.create_job("partial-none", self.ng.url("a.bin"), dst3, suspend=True)
+        rv = int(self.ws.set_state(jid, 1).get("ReturnValue", "-1"))
+        st = int(self.ws.job(jid)["State"])
+        self.check("partial: nothing fetched", "0x%08X, 7, no file" % BG_S_PARTIAL_COMPLETE,
+                   "0x%08X, %d, %s" % (rv, st, os.path.exists(dst3)),
+                   rv == BG_S_PARTIAL_COMPLETE and st == 7 and not os.path.exists(dst3))
+        jid, dst4 = self.transferred_job("whole.bin", "b.bin")
+        rv = int(self.ws.set_state(jid, 1).get("ReturnValue", "-1"))
+        self.check("partial: TRANSFERRED answers 0", "0, 7", "%d, %s" % (
+            rv, self.ws.job(jid)["State"]), rv == 0 and self.ws.job(jid)["State"] == "7"
+            and sha(dst4) == sha(self.files["b.bin"]))
+
     def run(self):
         self.case_placed()
+        self.case_partial()
         log(self.t.summary())
         return 1 if self.t.failed() else 0
 
