@@ -358,6 +358,16 @@ m_set_client_cert(struct wsman_call *c)
                                              &c->st);
 }
 
+/* SetClientCertificateByName(CertStoreLocation, StoreName, SubjectName): the COM
+ * method's parameters (research/bits.md: the WMI signature is not published). */
+static int
+m_set_client_cert_by_name(struct wsman_call *c)
+{
+    return c->ctx->ops->jobs_set_client_cert_by_name(c->ctx->jobs, c->keys[0],
+                                                     (unsigned)ARG(c, 0)->u, ARG_S(c, 1),
+                                                     ARG_S(c, 2), &c->st);
+}
+
 static int
 m_remove_client_cert(struct wsman_call *c)
 {
@@ -410,6 +420,12 @@ static const struct wsman_method job_methods[] = {
       {"CertHash", WSMAN_P_BYTES, true},
       {NULL, 0, false}},
      m_set_client_cert},
+    {"SetClientCertificateByName", false,
+     {{"CertStoreLocation", WSMAN_P_UINT16, true},
+      {"StoreName", WSMAN_P_STRING, true},
+      {"SubjectName", WSMAN_P_STRING, true},
+      {NULL, 0, false}},
+     m_set_client_cert_by_name},
     {"RemoveClientCertificate", false, {{NULL, 0, false}}, m_remove_client_cert},
     {"SetOption", false,
      {{"Name", WSMAN_P_STRING, true}, {"Value", WSMAN_P_STRING, true}, {NULL, 0, false}},

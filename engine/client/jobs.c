@@ -812,43 +812,14 @@ ferry_jobs_set_proxy(struct ferry_jobs *jobs, const char *job_id, unsigned usage
     return jobs_unlock_ret(jobs, r, true);
 }
 
-/* SetClientCertificateById: the PEM in cert-store-dir/STORE whose SHA-1 matches;
- * CRYPT_E_NOT_FOUND (kind RESULT) when none. */
-int
-ferry_jobs_set_client_cert(struct ferry_jobs *jobs, const char *job_id,
-                           unsigned store_location, const char *store_name,
-                           const uint8_t *hash, size_t hash_len, struct ferry_status *st)
+/* Give job_id the client certificate at path (taken over, also on failure). */
+static int
+jobs_set_cert_path(struct ferry_jobs *jobs, const char *job_id, char *path,
+                   struct ferry_status *st)
 {
-    char *path = NULL;
     struct job *job;
-    int r;
+    int r = jobs_lock_job(jobs, job_id, st, &job);
 
-    ferry_status_clear(st);
-    if (store_location > 7)
-        return ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER,
-                                FERRY_E_INVALIDARG, "CertStoreLocation",
-                                "CertStoreLocation %u is not 0 to 7", store_location);
-    if (!certstore_name_ok(store_name))
-        return ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER,
-                                FERRY_E_INVALIDARG, "StoreName",
-                                "StoreName must be a plain store name (e.g. MY): 1-64 "
-                                "characters of [A-Za-z0-9._-], not starting with '.'");
-    if (!hash || hash_len != 20)
-        return ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER,
-                                FERRY_E_INVALIDARG, "CertHash",
-                                "CertHash must be the 20-byte SHA-1 thumbprint");
-    r = certstore_find(jobs->cfg, store_name, hash, &path);
-    if (r == -ENOMEM)
-        return ferry_status_oom(st, r);
-    if (r < 0) {
-        char hex[41];
-        r = -ENOENT; /* an unreadable store holds no certificate either */
-        ferry_hex_encode(hash, 20, hex);
-        ferry_status_set(st, r, FERRY_STATUS_RESULT, JOBS_CERT_NOT_FOUND, NULL,
-                         "no certificate with thumbprint %s in store '%s'", hex, store_name);
-        return r;
-    }
-    r = jobs_lock_job(jobs, job_id, st, &job);
     if (r < 0) {
         free(path);
         return r;
@@ -865,6 +836,87 @@ ferry_jobs_set_client_cert(struct ferry_jobs *jobs, const char *job_id,
     job->mtime = ferry_filetime_now();
     r = jobs_persist(jobs, job, st);
     return jobs_unlock_ret(jobs, r, true);
+}
+
+/* The CertStoreLocation and StoreName checks of both SetClientCertificate methods. */
+static int
+jobs_cert_store_check(unsigned store_location, const char *store_name, struct ferry_status *st)
+{
+    if (store_location > CERTSTORE_LOCATION_MAX)
+        return ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER,
+                                FERRY_E_INVALIDARG, "CertStoreLocation",
+                                "CertStoreLocation %u is not 0 to 7", store_location);
+    if (!certstore_name_ok(store_name))
+        return ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER,
+                                FERRY_E_INVALIDARG, "StoreName",
+                                "StoreName must be a plain store name (e.g. MY): 1-64 "
+                                "characters of [A-Za-z0-9._-], not starting with '.'");
+    return 0;
+}
+
+/* SetClientCertificateById: the certificate with that SHA-1 thumbprint in store StoreName
+ * at CertStoreLocation (certstore.h: each location its own tree). */
+int
+ferry_jobs_set_client_cert(struct ferry_jobs *jobs, const char *job_id,
+                           unsigned store_location, const char *store_name,
+                           const uint8_t *hash, size_t hash_len, struct ferry_status *st)
+{
+    char *path = NULL;
+    int r;
+
+    ferry_status_clear(st);
+    r = jobs_cert_store_check(store_location, store_name, st);
+    if (r < 0)
+        return r;
+    if (!hash || hash_len != 20)
+        return ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER,
+                                FERRY_E_INVALIDARG, "CertHash",
+                                "CertHash must be the 20-byte SHA-1 thumbprint");
+    r = certstore_find_at(jobs->cfg, store_location, store_name, hash, &path);
+    if (r == -ENOMEM)
+        return ferry_status_oom(st, r);
+    if (r < 0) {
+        char hex[41];
+        r = -ENOENT; /* an unreadable store holds no certificate either */
+        ferry_hex_encode(hash, 20, hex);
+        ferry_status_set(st, r, FERRY_STATUS_RESULT, JOBS_CERT_NOT_FOUND, NULL,
+                         "no certificate with thumbprint %s in store '%s' of %s", hex,
+                         store_name, certstore_location_name(store_location));
+        return r;
+    }
+    return jobs_set_cert_path(jobs, job_id, path, st);
+}
+
+/* SetClientCertificateByName: the first certificate (by file name) of store StoreName at
+ * CertStoreLocation whose subject contains SubjectName, ignoring case (certstore.h). */
+int
+ferry_jobs_set_client_cert_by_name(struct ferry_jobs *jobs, const char *job_id,
+                                   unsigned store_location, const char *store_name,
+                                   const char *subject, struct ferry_status *st)
+{
+    char *path = NULL;
+    int r;
+
+    ferry_status_clear(st);
+    r = jobs_cert_store_check(store_location, store_name, st);
+    if (r < 0)
+        return r;
+    if (!subject || !*subject || strlen(subject) > 1024)
+        return ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER,
+                                FERRY_E_INVALIDARG, "SubjectName",
+                                "SubjectName must be 1-1024 characters of the certificate's "
+                                "subject (e.g. CN=client.example)");
+    r = certstore_find_subject(jobs->cfg, store_location, store_name, subject, &path);
+    if (r == -ENOMEM)
+        return ferry_status_oom(st, r);
+    if (r < 0) {
+        r = -ENOENT;
+        ferry_status_set(st, r, FERRY_STATUS_RESULT, JOBS_CERT_NOT_FOUND, NULL,
+                         "no certificate whose subject contains '%s' in store '%s' of %s",
+                         subject, store_name, certstore_location_name(store_location));
+        return r;
+    }
+    return jobs_set_cert_path(jobs, job_id, path, st);
 }
 
 /* RemoveClientCertificate. */

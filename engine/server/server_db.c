@@ -221,6 +221,13 @@ server_db_save_cert(struct server_db *db, uint16_t port, const char *store, cons
                   (int64_t)port, store, sha1);
 }
 
+/* Forget the certificate binding of a port (server_db.h). */
+void
+server_db_delete_cert(struct server_db *db, uint16_t port)
+{
+    server_db_run(db, "DELETE FROM certs WHERE port = ?", "i", (int64_t)port);
+}
+
 /* Every stored certificate binding with a valid port (server_db.h). */
 void
 server_db_each_cert(struct server_db *db, server_db_cert_fn fn, void *ud)

@@ -25,6 +25,7 @@
 #define FERRY_E_ALREADY_EXISTS              0x800700B7u
 #define FERRY_E_DISK_FULL                   0x80070070u
 #define FERRY_E_FAIL                        0x80004005u
+#define FERRY_E_NOT_FOUND                   0x80070490u /* HRESULT of ERROR_NOT_FOUND */
 #define FERRY_BG_E_NOT_FOUND                0x80200001u
 #define FERRY_BG_E_INVALID_STATE            0x80200002u
 #define FERRY_BG_E_EMPTY                    0x80200003u

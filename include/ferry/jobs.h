@@ -165,12 +165,19 @@ FERRY_API int ferry_jobs_remove_credentials(struct ferry_jobs *jobs, const char 
 FERRY_API int ferry_jobs_set_proxy(struct ferry_jobs *jobs, const char *job_id,
                                    unsigned usage, const char *proxy_list,
                                    const char *bypass_list, struct ferry_status *st);
-/* Certificate (with its key, PEM) found in store `store_name` of the cert store dir by its
- * SHA-1 thumbprint. */
+/* Certificate (with its key, PEM) found in store `store_name` at `store_location` (BITS's
+ * CertStoreLocation 0-7: 1 LOCAL_MACHINE is cert-store-dir/NAME, the others
+ * cert-store-dir/@LOCATION/NAME, docs/internals/client.md) by its SHA-1 thumbprint, or by a
+ * part of its subject (case-insensitive; the first file name in byte order when several
+ * match). Not found: RESULT CRYPT_E_NOT_FOUND 0x80092004. */
 FERRY_API int ferry_jobs_set_client_cert(struct ferry_jobs *jobs, const char *job_id,
                                          unsigned store_location, const char *store_name,
                                          const uint8_t *hash, size_t hash_len,
                                          struct ferry_status *st);
+FERRY_API int ferry_jobs_set_client_cert_by_name(struct ferry_jobs *jobs, const char *job_id,
+                                                 unsigned store_location,
+                                                 const char *store_name, const char *subject,
+                                                 struct ferry_status *st);
 FERRY_API int ferry_jobs_remove_client_cert(struct ferry_jobs *jobs, const char *job_id,
                                             struct ferry_status *st);
 /* ferry's own per-job options: name is one of "Mirror" (an extra URL for the last added
