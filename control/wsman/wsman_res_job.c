@@ -52,6 +52,9 @@ job_write_info(struct wsman_response *resp, xmlNodePtr parent, const struct ferr
     wsman_prop(resp, n, "Connections", "%u", (unsigned)j->connections);
     wsman_prop(resp, n, "ConnectionsPerFile", "%u", (unsigned)j->connections_per_file);
     wsman_prop(resp, n, "BandwidthLimit", "%llu", (unsigned long long)j->bandwidth_limit);
+    wsman_prop(resp, n, "MaxDownloadTime", "%u", (unsigned)j->max_download_time);
+    wsman_prop(resp, n, "JobInactivityTimeout", "%u", (unsigned)j->inactivity_timeout);
+    wsman_prop(resp, n, "DownloadTime", "%llu", (unsigned long long)j->download_time);
     wsman_prop(resp, n, "HasCredentials", "%s", j->has_credentials ? "true" : "false");
     for (size_t i = 0; i < j->nfiles; i++) {
         const struct ferry_file_info *fi = &j->files[i];
@@ -103,6 +106,9 @@ static const struct {
     {"NoProgressTimeout", JP_UINT32, FERRY_JOBPROP_NO_PROGRESS_TIMEOUT, UINT32_MAX},
     {"ConnectionsPerFile", JP_UINT32, FERRY_JOBPROP_CONNECTIONS, 16},
     {"BandwidthLimit", JP_UINT64, FERRY_JOBPROP_BANDWIDTH_LIMIT, UINT64_MAX},
+    {"MaxDownloadTime", JP_UINT32, FERRY_JOBPROP_MAX_DOWNLOAD_TIME, UINT32_MAX - 1},
+    {"JobInactivityTimeout", JP_UINT32, FERRY_JOBPROP_INACTIVITY_TIMEOUT, UINT32_MAX - 1},
+    {"DownloadTime", JP_RO, 0, 0},
     {"Files", JP_RO, 0, 0},
     {"JobCreationTime", JP_RO, 0, 0},
     {"JobLastModificationTime", JP_RO, 0, 0},
@@ -204,6 +210,12 @@ job_put(struct wsman_ctx *ctx, const char *const *keys, xmlNodePtr inst,
                 break;
             default:
                 props.bandwidth_limit = v;
+                break;
+            case FERRY_JOBPROP_MAX_DOWNLOAD_TIME:
+                props.max_download_time = (uint32_t)v;
+                break;
+            case FERRY_JOBPROP_INACTIVITY_TIMEOUT:
+                props.inactivity_timeout = (uint32_t)v;
                 break;
             }
         }

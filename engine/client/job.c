@@ -29,6 +29,8 @@ job_new(void)
     job->state = FERRY_JOB_SUSPENDED;
     job->min_retry_delay = JOB_DEFAULT_RETRY_DELAY;
     job->no_progress_timeout = JOB_DEFAULT_NO_PROGRESS;
+    job->max_download_time = JOB_DEFAULT_MAX_DOWNLOAD;
+    job->inactivity_timeout = JOB_INACTIVITY_UNSET;
     return job;
 }
 
@@ -248,6 +250,10 @@ job_apply_props(const struct ferry_config *cfg, struct job *job,
         job->connections = props->connections;
     if (props->mask & FERRY_JOBPROP_BANDWIDTH_LIMIT)
         job->bandwidth_limit = props->bandwidth_limit;
+    if (props->mask & FERRY_JOBPROP_MAX_DOWNLOAD_TIME)
+        job->max_download_time = props->max_download_time;
+    if (props->mask & FERRY_JOBPROP_INACTIVITY_TIMEOUT)
+        job->inactivity_timeout = props->inactivity_timeout;
     job->mtime = ferry_filetime_now();
     return 0;
 }
@@ -457,6 +463,9 @@ job_info(const struct job *job, const struct ferry_config *cfg, uint32_t connect
     info->state = job->state;
     info->minimum_retry_delay = job->min_retry_delay;
     info->no_progress_timeout = job->no_progress_timeout;
+    info->max_download_time = job->max_download_time;
+    info->inactivity_timeout = job->inactivity_timeout;
+    info->download_time = job->download_ms / 1000;
     info->creation_time = job->ctime;
     info->modification_time = job->mtime;
     info->completion_time = job->completion_time;

@@ -19,6 +19,10 @@ struct xfer;
 /* BITS defaults and limits. */
 #define JOB_DEFAULT_RETRY_DELAY 600u
 #define JOB_DEFAULT_NO_PROGRESS 1209600u
+#define JOB_DEFAULT_MAX_DOWNLOAD 7776000u  /* BITS MaximumDownloadTime: 90 days */
+/* inactivity_timeout of a new job or of one from a store without policies: the role
+ * replaces it with cfg->job_inactivity_timeout (jobs.c) */
+#define JOB_INACTIVITY_UNSET UINT32_MAX
 #define JOB_MAX_DISPLAY_NAME 256u
 #define JOB_MAX_DESCRIPTION 1024u
 #define JOB_MAX_URL 2048u
@@ -103,6 +107,10 @@ struct job {
     enum ferry_job_state state;
     uint32_t min_retry_delay;
     uint32_t no_progress_timeout;
+    uint32_t max_download_time;  /* s of CONNECTING/TRANSFERRING, 0 = none */
+    uint32_t inactivity_timeout; /* s since mtime before a job at rest is cancelled, 0 never */
+    uint64_t download_ms;        /* CONNECTING/TRANSFERRING time since creation or Resume;
+                                    the three persisted in job_policies (store.c) */
     uint64_t ctime, mtime, completion_time;     /* FILETIME */
     uint32_t transient_errors;
     uint32_t retries;
@@ -124,6 +132,7 @@ struct job {
     int64_t retry_at_ms;         /* monotonic ms; TRANSIENT_ERROR -> QUEUED at this time */
     int64_t no_progress_since;   /* monotonic ms of the first error since progress, 0 = none */
     int64_t run_since_ms;        /* when its current slice started, 0 = not running */
+    int64_t download_at_ms;      /* download_ms counted up to here, 0 = not running */
     uint64_t rr_seq;             /* round-robin position among equal priorities */
     uint64_t tp_bytes;           /* throughput sampling */
     int64_t tp_at_ms;

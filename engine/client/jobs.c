@@ -270,6 +270,7 @@ ferry_jobs_create(struct ferry_jobs *jobs, const struct ferry_job_create *req,
     job = job_new();
     if (!job)
         return ferry_status_oom(st, -ENOMEM);
+    job->inactivity_timeout = jobs->cfg->job_inactivity_timeout;
     r = job_check_props(jobs->cfg, job, &p, st);
     if (r < 0)
         goto error;
@@ -493,6 +494,7 @@ ferry_jobs_set_state(struct ferry_jobs *jobs, const char *job_id,
             job_set_state(job, FERRY_JOB_QUEUED);
             job->no_progress_since = 0;
             job->remote_restarts = 0;
+            job->download_ms = 0; /* BITS: Resume restarts the MaxDownloadTime clock */
         }
         break;
     case FERRY_JOB_ACTION_SUSPEND:
@@ -1197,6 +1199,8 @@ jobs_new(const struct ferry_config *cfg, struct ferry_jobs **ret_jobs)
         struct job *job = jobs->v[i];
         if (job->seq > jobs->next_seq)
             jobs->next_seq = job->seq;
+        if (job->inactivity_timeout == JOB_INACTIVITY_UNSET)
+            job->inactivity_timeout = jobs->cfg->job_inactivity_timeout;
         if (job->state == FERRY_JOB_CONNECTING || job->state == FERRY_JOB_TRANSFERRING) {
             ferry_log_info("job %s: was %s when ferry stopped; queued again", job->id,
                            ferry_job_state_name(job->state));

@@ -3,6 +3,10 @@
  * curl_multi_poll (woken by API calls through curl_multi_wakeup), and on every pass:
  *   - moves TRANSIENT_ERROR jobs whose retry time came back to QUEUED, and to ERROR those
  *     whose NoProgressTimeout ran out;
+ *   - applies the job policies: MaxDownloadTime (time CONNECTING/TRANSFERRING since
+ *     creation or Resume; exceeded → ERROR BG_E_MAXDOWNLOAD_TIMEOUT) and
+ *     JobInactivityTimeout (a live job not transferring and not modified that long is
+ *     cancelled, its temp files removed: BITS's 90-day cleanup);
  *   - picks the jobs that may transfer: every FOREGROUND job when there is one; otherwise
  *     the runnable jobs of the highest priority present (higher preempts lower), at most
  *     cfg->max_active_jobs of them, rotating in slices of SCHEDULER_SLICE_MS when more wait;
@@ -19,6 +23,7 @@
 #include "core/clock.h"
 #include "client/fetcher.h"
 #include "client/job.h"
+#include "client/localpath.h"
 #include "client/scheduler.h"
 #include "client/store.h"
 #include "client/syncer.h"
@@ -55,6 +60,69 @@ scheduler_timers(struct ferry_jobs *jobs, int64_t now)
             job->retries++;
             store_job_put(jobs->store, job);
         }
+    }
+}
+
+/* MaxDownloadTime: count CONNECTING/TRANSFERRING time; ERROR once it is used up. */
+static void
+scheduler_download_time(struct ferry_jobs *jobs, struct job *job, int64_t now)
+{
+    bool running = job->state == FERRY_JOB_CONNECTING || job->state == FERRY_JOB_TRANSFERRING;
+
+    if (job->download_at_ms)
+        job->download_ms += (uint64_t)(now - job->download_at_ms);
+    job->download_at_ms = running ? now : 0;
+    if (!running || job->max_download_time == 0 ||
+        job->download_ms < (uint64_t)job->max_download_time * 1000)
+        return;
+    ferry_log_warn("job %s: MaxDownloadTime of %u s used up; job in error", job->id,
+                   job->max_download_time);
+    job_set_state(job, FERRY_JOB_ERROR);
+    job_set_error(job, FERRY_ERRCTX_GENERAL_QUEUE_MANAGER, FERRY_BG_E_MAXDOWNLOAD_TIMEOUT, NULL,
+                  "the job spent its MaxDownloadTime (%u s) connecting and transferring; "
+                  "Resume gives it that time again", job->max_download_time);
+    job->download_at_ms = 0;
+    store_job_put(jobs->store, job);
+}
+
+/* JobInactivityTimeout: a live job at rest whose last modification is that old is
+ * cancelled as if by SetJobState(0). Wall-clock time (FILETIME), so it spans restarts. */
+static void
+scheduler_inactivity(struct ferry_jobs *jobs, struct job *job, uint64_t now_ft)
+{
+    uint64_t limit = (uint64_t)job->inactivity_timeout * 10000000u;
+
+    if (job->inactivity_timeout == 0 || job_state_final(job->state) || job->xfer ||
+        job->state == FERRY_JOB_CONNECTING || job->state == FERRY_JOB_TRANSFERRING ||
+        now_ft < job->mtime || now_ft - job->mtime < limit)
+        return;
+    ferry_log_info("job %s: not modified for %u s (JobInactivityTimeout); cancelled", job->id,
+                   job->inactivity_timeout);
+    job_set_state(job, FERRY_JOB_CANCELLED);
+    for (size_t i = 0; i < job->nfiles; i++) {
+        int r = localpath_remove_temp(jobs->cfg, job->id, job->files[i].local_file);
+        if (r < 0)
+            ferry_log_warn("job %s: temp file for '%s' could not be removed: %s", job->id,
+                           job->files[i].local_file, strerror(-r));
+    }
+    store_chunks_clear(jobs->store, job->id, SIZE_MAX);
+    store_job_put(jobs->store, job);
+}
+
+/* The job policies of every job (at most once per SCHEDULER_POLICY_MS). */
+static void
+scheduler_policies(struct ferry_jobs *jobs, int64_t now)
+{
+    static __thread int64_t last;
+    uint64_t now_ft;
+
+    if (last && now - last < SCHEDULER_POLICY_MS)
+        return;
+    last = now;
+    now_ft = ferry_filetime_now();
+    for (size_t i = 0; i < jobs->n; i++) {
+        scheduler_download_time(jobs, jobs->v[i], now);
+        scheduler_inactivity(jobs, jobs->v[i], now_ft);
     }
 }
 
@@ -97,6 +165,7 @@ scheduler_tick(struct ferry_jobs *jobs, int64_t now)
     bool waiting = false;
 
     scheduler_timers(jobs, now);
+    scheduler_policies(jobs, now);
     /* transfers of jobs that are no longer runnable (suspend, cancel, error via API) */
     for (size_t i = 0; i < jobs->n; i++) {
         struct job *job = jobs->v[i];

@@ -27,7 +27,7 @@
 
 static int store_setting_set(struct store *s, const char *key, const char *value);
 
-#define STORE_VERSION 3
+#define STORE_VERSION 4
 #define STORE_BUSY_TIMEOUT_MS 5000
 
 /* Statements of the hot write path, prepared once (store_cached) and reset after use. */
@@ -36,6 +36,7 @@ enum store_stmt {
     STORE_STMT_COMMIT,
     STORE_STMT_JOB_PUT,
     STORE_STMT_FILE_PUT,
+    STORE_STMT_POLICY_PUT,
     STORE_STMT_MAX,
 };
 
@@ -215,6 +216,31 @@ store_migrate_v3(struct store *s)
     return store_exec(s, "COMMIT");
 }
 
+/*
+ * v4: job_policies, one row per job: MaxDownloadTime, JobInactivityTimeout (s) and the
+ * CONNECTING/TRANSFERRING time counted against the first (ms). A table of its own, written
+ * with the job row (store_policy_row_put); jobs of an older store have none and get the
+ * defaults (job_new, cfg->job_inactivity_timeout).
+ */
+static int
+store_migrate_v4(struct store *s)
+{
+    int r = store_exec(s, "BEGIN IMMEDIATE");
+
+    if (r < 0)
+        return r;
+    r = store_exec(s, "CREATE TABLE job_policies(job_id TEXT PRIMARY KEY,"
+                      " max_download_time INTEGER NOT NULL, inactivity_timeout INTEGER NOT NULL,"
+                      " download_ms INTEGER NOT NULL)");
+    if (r >= 0)
+        r = store_exec(s, "PRAGMA user_version = 4");
+    if (r < 0) {
+        store_exec(s, "ROLLBACK");
+        return r;
+    }
+    return store_exec(s, "COMMIT");
+}
+
 /* Bring the schema to STORE_VERSION; each step runs in its own transaction. */
 static int
 store_migrate(struct store *s)
@@ -272,7 +298,12 @@ store_migrate(struct store *s)
         if (r < 0)
             return r;
     }
-    /* Future versions: if (version < 4) { ALTER TABLE ...; PRAGMA user_version = 4 } */
+    if (version < 4) {
+        r = store_migrate_v4(s);
+        if (r < 0)
+            return r;
+    }
+    /* Future versions: if (version < 5) { ALTER TABLE ...; PRAGMA user_version = 5 } */
     return 0;
 }
 
@@ -603,10 +634,56 @@ store_file_row_put(struct store *s, const char *job_id, size_t idx, const struct
     return r;
 }
 
+/* The job's policy row (v4), inside the caller's transaction. */
+static int
+store_policy_row_put(struct store *s, const struct job *job)
+{
+    sqlite3_stmt *stmt = NULL;
+    int r = store_cached(s, STORE_STMT_POLICY_PUT,
+                         "INSERT OR REPLACE INTO job_policies(job_id, max_download_time,"
+                         " inactivity_timeout, download_ms) VALUES(?1, ?2, ?3, ?4)",
+                         &stmt);
+
+    if (r < 0)
+        return r;
+    store_bind_text(stmt, 1, job->id);
+    sqlite3_bind_int64(stmt, 2, job->max_download_time);
+    sqlite3_bind_int64(stmt, 3, job->inactivity_timeout);
+    sqlite3_bind_int64(stmt, 4, (sqlite3_int64)job->download_ms);
+    return store_cached_step(s, stmt, "write job policies");
+}
+
+/* Read the job's policy row, when it has one (jobs of a v3 store have none). */
+static int
+store_load_policy(struct store *s, struct job *job)
+{
+    sqlite3_stmt *stmt;
+    int r, rc;
+
+    r = store_prepare(s, "SELECT max_download_time, inactivity_timeout, download_ms"
+                         " FROM job_policies WHERE job_id = ?1", &stmt);
+    if (r < 0)
+        return r;
+    store_bind_text(stmt, 1, job->id);
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        job->max_download_time = (uint32_t)sqlite3_column_int64(stmt, 0);
+        job->inactivity_timeout = (uint32_t)sqlite3_column_int64(stmt, 1);
+        job->download_ms = (uint64_t)sqlite3_column_int64(stmt, 2);
+    } else if (rc != SQLITE_DONE) {
+        r = store_err(s, rc, "read job policies");
+    }
+    sqlite3_finalize(stmt);
+    return r;
+}
+
 static int
 store_job_put_locked(struct store *s, const struct job *job)
 {
     int r = store_job_row_put(s, job);
+
+    if (r >= 0)
+        r = store_policy_row_put(s, job);
 
     for (size_t i = 0; r >= 0 && i < job->nfiles; i++)
         r = store_file_row_put(s, job->id, i, &job->files[i]);
@@ -701,6 +778,7 @@ store_job_delete(struct store *s, const char *job_id)
     static const char *const sql[] = {
         "DELETE FROM chunks WHERE job_id = ?1",
         "DELETE FROM credentials WHERE job_id = ?1",
+        "DELETE FROM job_policies WHERE job_id = ?1",
         "DELETE FROM files WHERE job_id = ?1",
         "DELETE FROM jobs WHERE id = ?1",
     };
@@ -955,6 +1033,9 @@ store_load(struct store *s, struct job ***ret_v, size_t *ret_n)
         if (r < 0)
             goto error;
         r = store_load_chunks(s, v[i]);
+        if (r < 0)
+            goto error;
+        r = store_load_policy(s, v[i]);
         if (r < 0)
             goto error;
         r = store_cred_count(s, v[i]->id);

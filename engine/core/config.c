@@ -146,6 +146,10 @@ const struct config_option config_options[] = {
     {"stall-timeout", "SECONDS", CONFIG_UNSIGNED, "60",
      "a transfer receiving no bytes this long is a transient error", OFF(stall_timeout), 1,
      86400, NULL},
+    {"job-inactivity-timeout", "SECONDS", CONFIG_UNSIGNED, "7776000",
+     "a new job's JobInactivityTimeout: jobs not modified this long (and not transferring) "
+     "are cancelled (BITS's 90-day cleanup; 0 never)", OFF(job_inactivity_timeout), 0,
+     4294967295u, NULL},
 
     /* metrics */
     {"metrics", NULL, CONFIG_BOOL, "false",

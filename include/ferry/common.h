@@ -44,6 +44,7 @@
 #define FERRY_BG_E_INVALID_AUTH_SCHEME      0x80200028u /* SetCredentials Scheme */
 #define FERRY_BG_E_TOO_MANY_JOBS_PER_MACHINE 0x80200050u /* the live-job limit (max-jobs) */
 #define FERRY_BG_E_TOO_MANY_FILES_IN_JOB    0x80200051u /* max-files-per-job */
+#define FERRY_BG_E_MAXDOWNLOAD_TIMEOUT      0x80200054u /* MaxDownloadTime exceeded */
 /* Success codes (high bit clear): a ReturnValue that is not a failure. */
 #define FERRY_BG_S_PARTIAL_COMPLETE         0x00200017u /* Complete kept only some files */
 #define FERRY_BG_E_HTTP_ERROR(status)       (0x80190000u + (uint32_t)(status))

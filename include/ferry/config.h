@@ -85,6 +85,8 @@ struct ferry_config {
     unsigned retry_delay_min;          /* --min-retry-delay floor, s (5) */
     unsigned connect_timeout;          /* --connect-timeout, s (30) */
     unsigned stall_timeout;            /* --stall-timeout: no bytes for s -> transient (60) */
+    unsigned job_inactivity_timeout;   /* --job-inactivity-timeout: a new job's
+                                          JobInactivityTimeout, s (7776000 = 90 days; 0 never) */
 
     /* metrics */
     bool metrics;                      /* --metrics: GET /metrics on the WS-Man listener */

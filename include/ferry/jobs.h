@@ -96,6 +96,10 @@ struct ferry_job_info {
     uint32_t connections;          /* connections in use now */
     uint32_t connections_per_file; /* configured ranges in parallel */
     uint64_t bandwidth_limit;      /* bytes/s, 0 = none */
+    /* policies (docs/internals/client.md) */
+    uint32_t max_download_time;    /* MaxDownloadTime, s, 0 = none (default 90 days) */
+    uint32_t inactivity_timeout;   /* JobInactivityTimeout, s, 0 = never */
+    uint64_t download_time;        /* s spent CONNECTING/TRANSFERRING since the last Resume */
     bool has_credentials;          /* never the credentials themselves */
     struct ferry_file_info *files;
     size_t nfiles;
@@ -118,6 +122,8 @@ enum {
     FERRY_JOBPROP_NO_PROGRESS_TIMEOUT = 1u << 4,
     FERRY_JOBPROP_CONNECTIONS = 1u << 5,      /* ferry: ranges in parallel per file (1..16) */
     FERRY_JOBPROP_BANDWIDTH_LIMIT = 1u << 6,  /* ferry: bytes/s, 0 = none */
+    FERRY_JOBPROP_MAX_DOWNLOAD_TIME = 1u << 7,  /* s of CONNECTING/TRANSFERRING, 0 = none */
+    FERRY_JOBPROP_INACTIVITY_TIMEOUT = 1u << 8, /* s without a modification, 0 = never */
 };
 struct ferry_job_props {
     unsigned mask;
@@ -128,6 +134,8 @@ struct ferry_job_props {
     uint32_t no_progress_timeout;
     uint32_t connections;
     uint64_t bandwidth_limit;
+    uint32_t max_download_time;
+    uint32_t inactivity_timeout;
 };
 
 FERRY_API int ferry_jobs_create(struct ferry_jobs *jobs, const struct ferry_job_create *req,

@@ -332,8 +332,8 @@ START_TEST(test_partial_damage)
     /* the damaged prefix, and only it: the intact partial chunk was continued */
     ck_assert_uint_eq(info->bytes_refetched, (uint64_t)dmg_fill);
     ferry_job_info_free(info);
-    /* schema v2 keeps the prefix digests (v3 the tree digests) */
-    ck_assert_int_eq(db_query_i64(db, "PRAGMA user_version"), 3);
+    /* schema v2 keeps the prefix digests (v3 the tree digests, v4 the job policies) */
+    ck_assert_int_eq(db_query_i64(db, "PRAGMA user_version"), 4);
     ck_assert_int_eq(db_query_i64(db, "SELECT COUNT(*) FROM pragma_table_info('chunks')"
                                       " WHERE name = 'fill_digest'"), 1);
     env_done(&e);
@@ -379,10 +379,11 @@ START_TEST(test_v1_migration)
     ck_assert_int_gt(partial, 0);
     /* back to what a v1 ferryd left */
     db_exec(db, "ALTER TABLE chunks DROP COLUMN fill_digest;"
-                " ALTER TABLE files DROP COLUMN tree_digest; PRAGMA user_version = 1;");
+                " ALTER TABLE files DROP COLUMN tree_digest; DROP TABLE job_policies;"
+                " PRAGMA user_version = 1;");
     ck_assert_int_eq(db_query_i64(db, "PRAGMA user_version"), 1);
     ck_assert_int_eq(jobs_new(e.cfg, &e.jobs), 0);
-    ck_assert_int_eq(db_query_i64(db, "PRAGMA user_version"), 3);
+    ck_assert_int_eq(db_query_i64(db, "PRAGMA user_version"), 4);
     ck_assert_int_eq(ct_wait_state(e.jobs, id, FERRY_JOB_TRANSFERRED, 60000),
                      FERRY_JOB_TRANSFERRED);
     ck_assert_int_eq(ferry_jobs_set_state(e.jobs, id, FERRY_JOB_ACTION_COMPLETE, NULL), 0);

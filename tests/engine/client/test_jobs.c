@@ -327,7 +327,7 @@ START_TEST(test_store_refusals)
     ck_assert_int_eq(jobs_new(e.cfg, &second), -EBUSY);
     e.jobs = jobs_free(e.jobs);
     snprintf(db, sizeof(db), "%s/jobs.db", e.state);
-    ck_assert_int_eq(db_query_int(db, "PRAGMA user_version"), 3);
+    ck_assert_int_eq(db_query_int(db, "PRAGMA user_version"), 4);
     ck_assert_int_eq(db_query_int(db, "SELECT COUNT(*) FROM settings WHERE key = "
                                       "'last_opened_by'"),
                      1);
