@@ -22,6 +22,7 @@ struct ferry_rate;
 struct job;
 struct store;
 struct syncer;
+struct netwatch;
 
 /* API writes are made durable (a store checkpoint) at least this often. */
 #define JOBS_SYNC_INTERVAL_MS 1000
@@ -54,6 +55,7 @@ struct ferry_jobs {
     uint32_t active_connections;
     uint32_t paused_reqs;        /* requests held back by bandwidth pacing */
     struct syncer *syncer;       /* the jobs-sync thread (checkpoint fdatasync) */
+    struct netwatch *netwatch;   /* network awareness (netwatch.h), NULL = always up */
     struct ferry_rate *rate;     /* global pacing (cfg->bandwidth_limit), NULL = none */
 };
 

@@ -133,6 +133,8 @@ struct job {
     int64_t no_progress_since;   /* monotonic ms of the first error since progress, 0 = none */
     int64_t run_since_ms;        /* when its current slice started, 0 = not running */
     int64_t download_at_ms;      /* download_ms counted up to here, 0 = not running */
+    bool net_wait;               /* TRANSIENT_ERROR because the network is down: no retry
+                                    timer, no retry counted; QUEUED when it is back */
     uint64_t rr_seq;             /* round-robin position among equal priorities */
     uint64_t tp_bytes;           /* throughput sampling */
     int64_t tp_at_ms;
