@@ -6,6 +6,8 @@
  * and refuses a newer one. The file is created 0600 inside a 0700 directory; a lock file
  * (STATE/jobs.lock, flock) keeps a second process away. Credentials are written here and
  * read back only by store_cred_get (for the fetcher): no getter of the public API sees them.
+ * Their passwords are sealed with the key in STATE/credentials.key (credbox.h); plain ones
+ * an older ferryd wrote are sealed when the store opens.
  *
  * Durability order (see docs/internals/client.md): chunk rows are written only after the
  * fetcher fdatasync()ed the temp file, so a row never claims bytes that are not on disk.
@@ -22,10 +24,12 @@
 #include <unistd.h>
 
 #include "ferry/log.h"
+#include "client/credbox.h"
 #include "client/job.h"
 #include "client/store.h"
 
 static int store_setting_set(struct store *s, const char *key, const char *value);
+static int store_cred_seal_all(struct store *s, const char *state_dir);
 
 #define STORE_VERSION 4
 #define STORE_BUSY_TIMEOUT_MS 5000
@@ -45,6 +49,7 @@ struct store {
     char *path;
     int lock_fd;
     sqlite3_stmt *cached[STORE_STMT_MAX];
+    struct credbox *box;     /* credentials at rest (credbox.h) */
     uint64_t nsyncs; /* checkpoints done (tests observe the sync policy with it) */
 };
 
@@ -404,6 +409,9 @@ store_open(const char *state_dir, struct store **ret_store)
     r = store_migrate(s);
     if (r < 0)
         goto error;
+    r = store_cred_seal_all(s, state_dir);
+    if (r < 0)
+        goto error;
     /* which ferry last opened the store: for diagnostics and future migrations */
     r = store_setting_set(s, "last_opened_by", "ferry " FERRY_VERSION);
     if (r < 0)
@@ -431,6 +439,7 @@ store_free(struct store *s)
     }
     if (s->lock_fd >= 0)
         close(s->lock_fd);
+    s->box = credbox_free(s->box);
     free(s->path);
     free(s);
     return NULL;
@@ -1054,14 +1063,79 @@ error:
     return r;
 }
 
-/* One credential per (job, target, scheme); a new one replaces the old (BITS). */
+/*
+ * Credentials at rest (credbox.h): open the key (made at first use) and seal every
+ * password an older ferryd stored in plain text, in one transaction.
+ */
+static int
+store_cred_seal_all(struct store *s, const char *state_dir)
+{
+    sqlite3_stmt *sel = NULL, *upd = NULL;
+    int r, rc = SQLITE_DONE, n = 0;
+
+    r = credbox_open(state_dir, &s->box);
+    if (r < 0)
+        return r;
+    /* the plain text must not survive in a free page either */
+    r = store_exec(s, "PRAGMA secure_delete = ON");
+    if (r >= 0)
+        r = store_exec(s, "BEGIN IMMEDIATE");
+    if (r < 0)
+        return r;
+    r = store_prepare(s, "SELECT rowid, job_id, password FROM credentials"
+                         " WHERE password IS NOT NULL AND password NOT LIKE '" CREDBOX_PREFIX
+                         "%'", &sel);
+    if (r >= 0)
+        r = store_prepare(s, "UPDATE credentials SET password = ?2 WHERE rowid = ?1", &upd);
+    while (r >= 0 && (rc = sqlite3_step(sel)) == SQLITE_ROW) {
+        const char *job = (const char *)sqlite3_column_text(sel, 1);
+        const char *pw = (const char *)sqlite3_column_text(sel, 2);
+        char *sealed = NULL;
+
+        r = credbox_seal(s->box, job ? job : "", pw ? pw : "", &sealed);
+        if (r < 0)
+            break;
+        sqlite3_reset(upd);
+        sqlite3_bind_int64(upd, 1, sqlite3_column_int64(sel, 0));
+        sqlite3_bind_text(upd, 2, sealed, -1, free);
+        if (sqlite3_step(upd) != SQLITE_DONE)
+            r = store_err(s, sqlite3_errcode(s->db), "seal credentials");
+        n++;
+    }
+    if (r >= 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
+        r = store_err(s, rc, "read credentials");
+    sqlite3_finalize(sel);
+    sqlite3_finalize(upd);
+    if (r < 0) {
+        store_exec(s, "ROLLBACK");
+        return r;
+    }
+    r = store_exec(s, "COMMIT");
+    if (r >= 0 && n > 0) {
+        /* nor in the WAL: checkpoint it into the (overwritten) pages and truncate it */
+        sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+        ferry_log_info("job store '%s': %d stored password(s) encrypted at rest", s->path, n);
+    }
+    if (r >= 0)
+        r = store_exec(s, "PRAGMA secure_delete = OFF");
+    return r;
+}
+
+/* One credential per (job, target, scheme); a new one replaces the old (BITS). The
+ * password is stored sealed (credbox.h). */
 int
 store_cred_set(struct store *s, const char *job_id, unsigned target, unsigned scheme,
                const char *user, const char *password)
 {
     sqlite3_stmt *stmt;
+    char *sealed = NULL;
     int r;
 
+    if (password) {
+        r = credbox_seal(s->box, job_id, password, &sealed);
+        if (r < 0)
+            return r;
+    }
     r = store_prepare(s,
                       "INSERT OR REPLACE INTO credentials(job_id, target, scheme, user,"
                       " password, seq) VALUES(?1, ?2, ?3, ?4, ?5,"
@@ -1073,7 +1147,10 @@ store_cred_set(struct store *s, const char *job_id, unsigned target, unsigned sc
     sqlite3_bind_int(stmt, 2, (int)target);
     sqlite3_bind_int(stmt, 3, (int)scheme);
     store_bind_text(stmt, 4, user);
-    store_bind_text(stmt, 5, password);
+    if (sealed)
+        sqlite3_bind_text(stmt, 5, sealed, -1, free);
+    else
+        sqlite3_bind_null(stmt, 5);
     return store_step_done(s, stmt, "write credentials");
 }
 
@@ -1145,12 +1222,18 @@ store_cred_get(struct store *s, const char *job_id, unsigned target, unsigned *r
         return store_err(s, rc, "read credentials");
     }
     user = store_col_strdup(stmt, 1);
-    password = store_col_strdup(stmt, 2);
-    if (!user || !password) {
+    password = NULL;
+    r = credbox_unseal(s->box, job_id, (const char *)sqlite3_column_text(stmt, 2)
+                                           ? (const char *)sqlite3_column_text(stmt, 2) : "",
+                       &password);
+    if (r == -EBADMSG)
+        ferry_log_warn("job %s: a stored password does not open with '%s/credentials.key' "
+                       "(replaced or lost?); it is not sent", job_id, "STATE");
+    if (!user || r < 0) {
         free(user);
         free(password);
         sqlite3_finalize(stmt);
-        return -ENOMEM;
+        return r < 0 ? r : -ENOMEM;
     }
     *ret_scheme = (unsigned)sqlite3_column_int(stmt, 0);
     sqlite3_finalize(stmt);
