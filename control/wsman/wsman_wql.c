@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "ferry/common.h"
 #include "wsman_wql.h"
 
 #define WQL_NAME_MAX 64
@@ -58,6 +59,8 @@ struct parser {
     char *err;
     size_t errlen;
 };
+
+static int wql_fail(struct parser *ps, const char *fmt, ...) FERRY_PRINTF(2, 3);
 
 static int
 wql_fail(struct parser *ps, const char *fmt, ...)
