@@ -329,7 +329,11 @@ ctl_session_invoke(struct ctl_session *s, const char *uri, const char *method,
         ctl_response_free(resp);
         return session_fail(s, -EBADMSG, "unexpected response to %s", method);
     }
-    if (resp->has_return_value && resp->return_value != 0) {
+    /* a success code (high bit clear, e.g. BG_S_PARTIAL_COMPLETE) is no failure; the caller
+     * finds it in s->return_value */
+    if (resp->has_return_value)
+        s->return_value = resp->return_value;
+    if (resp->has_return_value && (resp->return_value & 0x80000000u)) {
         const char *name = ctl_result_name(resp->return_value);
 
         s->return_value = resp->return_value;
@@ -393,6 +397,7 @@ ctl_result_name(uint32_t code)
         {FERRY_BG_E_INVALID_AUTH_SCHEME, "BG_E_INVALID_AUTH_SCHEME"},
         {FERRY_BG_E_TOO_MANY_JOBS_PER_MACHINE, "BG_E_TOO_MANY_JOBS_PER_MACHINE"},
         {FERRY_BG_E_TOO_MANY_FILES_IN_JOB, "BG_E_TOO_MANY_FILES_IN_JOB"},
+        {FERRY_BG_S_PARTIAL_COMPLETE, "BG_S_PARTIAL_COMPLETE"},
         {FERRY_E_CHECKSUM_MISMATCH, "FERRY_E_CHECKSUM_MISMATCH"},
         {FERRY_E_REMOTE_CHANGED, "FERRY_E_REMOTE_CHANGED"},
     };

@@ -57,6 +57,8 @@ struct wsman_engine_ops {
     int (*jobs_set_client_cert)(struct ferry_jobs *, const char *, unsigned, const char *,
                                 const uint8_t *, size_t, struct ferry_status *);
     int (*jobs_remove_client_cert)(struct ferry_jobs *, const char *, struct ferry_status *);
+    int (*jobs_set_client_cert_by_name)(struct ferry_jobs *, const char *, unsigned,
+                                        const char *, const char *, struct ferry_status *);
     int (*jobs_set_option)(struct ferry_jobs *, const char *, const char *, const char *,
                            struct ferry_status *);
     int (*jobs_set_notify_cmdline)(struct ferry_jobs *, const char *, const char *,
@@ -81,6 +83,9 @@ struct wsman_engine_ops {
                               struct ferry_status *);
     int (*set_ssl_cert)(struct ferry_server *, uint16_t, const char *, const uint8_t *,
                         size_t, struct ferry_status *);
+    int (*get_ssl_cert)(struct ferry_server *, uint16_t, char **, uint8_t[20],
+                        struct ferry_status *);
+    int (*remove_ssl_cert)(struct ferry_server *, uint16_t, struct ferry_status *);
     int (*group_get)(struct ferry_server *, const char *, struct ferry_group_info **);
     int (*group_list)(struct ferry_server *, struct ferry_group_info ***, size_t *);
     struct ferry_group_info *(*group_info_free)(struct ferry_group_info *);
@@ -204,6 +209,7 @@ enum wsman_fault_code {
     WSMAN_FAULT_INTERNAL_ERROR,
     WSMAN_FAULT_MUST_UNDERSTAND,
     WSMAN_FAULT_QUOTA_LIMIT,
+    WSMAN_FAULT_CANNOT_PROCESS_FILTER,
     WSMAN_FAULT_MAX_
 };
 

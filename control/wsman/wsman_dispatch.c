@@ -487,8 +487,13 @@ op_invoke(struct wsman_ctx *ctx, const struct wsman_class *cls, const struct wsm
         ferry_log_debug("%s.%s returned 0x%08X: %s", cls->name, m->name,
                         (unsigned)call.st.code, call.st.text);
     }
+    /* success: 0, or a BITS success code the engine reported (st kind OK, high bit clear,
+     * e.g. BG_S_PARTIAL_COMPLETE) */
     if (!wsman_prop(&resp, call.out, "ReturnValue", "%u",
-                    r < 0 ? (unsigned)call.st.code : 0u)) {
+                    r < 0 ? (unsigned)call.st.code
+                    : call.st.kind == FERRY_STATUS_OK && !(call.st.code & 0x80000000u)
+                        ? (unsigned)call.st.code
+                        : 0u)) {
         r = wsman_fault_oom(f);
         goto cleanup;
     }

@@ -25,6 +25,7 @@
 #include "wsman.h"
 #include "wsman_config.h"
 #include "wsman_parse.h"
+#include "wsman_wql.h"
 
 #define ENUM_MAX_ELEMENTS 32000
 #define ENUM_ENVELOPE_SLACK 256
@@ -38,6 +39,7 @@ struct wsman_enum {
     enum enum_mode mode;
     char **keys;             /* n * nk strings */
     size_t nk, n, pos;
+    struct wsman_wql *filter; /* a WQL Filter: instances that do not match are skipped */
     int64_t expires;         /* store clock, s */
     struct wsman_enum *next;
 };
@@ -59,7 +61,84 @@ enum_free(struct wsman_enum *e)
     for (size_t i = 0; i < e->n * e->nk; i++)
         free(e->keys[i]);
     free(e->keys);
+    wsman_wql_free(e->filter);
     free(e);
+}
+
+/*
+ * A wsman:Filter (or wsen:Filter) of an Enumerate: the WQL dialect only (what PowerShell's
+ * -Filter and CIM queries send), selecting from this class. Other dialects (XPath is the
+ * default when Dialect is absent) are w:UnsupportedFeature; a query that does not parse or
+ * names another class is wsen:CannotProcessFilter.
+ */
+static int
+enum_parse_filter(const struct wsman_class *cls, xmlNodePtr n, struct wsman_wql **ret,
+                  struct wsman_fault *f)
+{
+    xmlChar *dialect = xmlGetProp(n, (const xmlChar *)"Dialect");
+    char err[160], *text = NULL;
+    struct wsman_wql *q = NULL;
+    int r;
+
+    if (!dialect || strcasecmp((const char *)dialect, WSMAN_WQL_DIALECT) != 0) {
+        r = wsman_fault_set(f, WSMAN_FAULT_UNSUPPORTED_FEATURE,
+                            "FilterDialectRequestedUnavailable",
+                            "Only the WQL filter dialect (%s) is supported.",
+                            WSMAN_WQL_DIALECT);
+        goto out;
+    }
+    if (*ret) {
+        r = wsman_fault_set(f, WSMAN_FAULT_CANNOT_PROCESS_FILTER, NULL,
+                            "An Enumerate carries at most one Filter.");
+        goto out;
+    }
+    text = wsman_xml_text(n);
+    if (!text) {
+        r = wsman_fault_oom(f);
+        goto out;
+    }
+    r = wsman_wql_parse(text, &q, err, sizeof(err));
+    if (r == -ENOMEM) {
+        r = wsman_fault_oom(f);
+        goto out;
+    }
+    if (r < 0) {
+        r = wsman_fault_set(f, WSMAN_FAULT_CANNOT_PROCESS_FILTER, NULL,
+                            "The WQL filter cannot be processed: %s.", err);
+        goto out;
+    }
+    if (strcasecmp(wsman_wql_class(q), cls->name) != 0) {
+        r = wsman_fault_set(f, WSMAN_FAULT_CANNOT_PROCESS_FILTER, NULL,
+                            "The WQL filter selects from '%.64s', not from %s.",
+                            wsman_wql_class(q), cls->name);
+        q = wsman_wql_free(q);
+        goto out;
+    }
+    *ret = q;
+    r = 0;
+out:
+    xmlFree(dialect);
+    free(text);
+    return r;
+}
+
+/* With a filter, EPR mode: does the instance of kv match? Written into a scratch element
+ * that is freed again. 1 match, 0 no, -1 the write failed (st filled). */
+static int
+enum_epr_matches(struct wsman_ctx *ctx, struct wsman_enum *e, const char *const *kv,
+                 struct wsman_response *resp, struct ferry_status *st)
+{
+    xmlNodePtr scratch = xmlNewDocNode(resp->doc, NULL, (const xmlChar *)"scratch", NULL);
+    int r;
+
+    if (!scratch) {
+        ferry_status_oom(st, -ENOMEM);
+        return -1;
+    }
+    r = e->cls->write(ctx, kv, resp, scratch, st) < 0 ? -1
+        : wsman_wql_match(e->filter, scratch->children) ? 1 : 0;
+    xmlFreeNode(scratch);
+    return r;
 }
 
 static int64_t
@@ -252,6 +331,25 @@ enum_write_items(struct wsman_ctx *ctx, struct wsman_enum *e, const struct wsman
             }
             if (!item)
                 item = last ? last->next : holder->children;
+            if (e->filter &&
+                !wsman_wql_match(e->filter, e->mode == MODE_OBJECT_AND_EPR
+                                                ? item->children : item)) {
+                xmlUnlinkNode(item);
+                xmlFreeNode(item);
+                e->pos++;   /* filtered out */
+                continue;
+            }
+        } else if (e->filter) {
+            int m = enum_epr_matches(ctx, e, kv, resp, &st);
+
+            if (m < 0 && st.kind != FERRY_STATUS_NOT_FOUND) {
+                r = wsman_fault_from_status(f, &st);
+                goto cleanup;
+            }
+            if (m <= 0) {
+                e->pos++;   /* vanished or filtered out */
+                continue;
+            }
         }
         if (e->mode != MODE_OBJECT) {
             xmlNodePtr epr = wsman_response_epr(resp, holder, e->cls->uri, e->cls->keys, kv,
@@ -371,9 +469,9 @@ wsman_enum_enumerate(struct wsman_ctx *ctx, const struct wsman_class *cls,
                 goto cleanup;
         } else if (wsman_xml_is(n, WSMAN_NS_WSMAN, "Filter") ||
                    wsman_xml_is(n, WSMAN_NS_ENUMERATION, "Filter")) {
-            r = wsman_fault_set(f, WSMAN_FAULT_UNSUPPORTED_FEATURE, "FilteringRequired",
-                                "Filters are not supported; use selectors.");
-            goto cleanup;
+            r = enum_parse_filter(cls, n, &e->filter, f);
+            if (r < 0)
+                goto cleanup;
         } else if (wsman_xml_is(n, WSMAN_NS_ENUMERATION, "EndTo")) {
             r = wsman_fault_set(f, WSMAN_FAULT_UNSUPPORTED_FEATURE, "AddressingMode",
                                 "EndTo is not supported.");

@@ -66,6 +66,8 @@ static const struct fault_def fault_defs[WSMAN_FAULT_MAX_] = {
         "A header marked mustUnderstand was not understood."},
     [WSMAN_FAULT_QUOTA_LIMIT] = {"Sender", SPACE_WSMAN, "QuotaLimit",
         "The service is busy servicing other requests."},
+    [WSMAN_FAULT_CANNOT_PROCESS_FILTER] = {"Sender", SPACE_WSEN, "CannotProcessFilter",
+        "The requested filter could not be processed."},
 };
 
 static const struct {

@@ -54,6 +54,9 @@ job_write_info(struct wsman_response *resp, xmlNodePtr parent, const struct ferr
     wsman_prop(resp, n, "Connections", "%u", (unsigned)j->connections);
     wsman_prop(resp, n, "ConnectionsPerFile", "%u", (unsigned)j->connections_per_file);
     wsman_prop(resp, n, "BandwidthLimit", "%llu", (unsigned long long)j->bandwidth_limit);
+    wsman_prop(resp, n, "MaxDownloadTime", "%u", (unsigned)j->max_download_time);
+    wsman_prop(resp, n, "JobInactivityTimeout", "%u", (unsigned)j->inactivity_timeout);
+    wsman_prop(resp, n, "DownloadTime", "%llu", (unsigned long long)j->download_time);
     wsman_prop(resp, n, "HasCredentials", "%s", j->has_credentials ? "true" : "false");
     wsman_prop(resp, n, "NotifyFlags", "%u", (unsigned)j->notify_flags);
     wsman_prop(resp, n, "NotifyProgram", "%s", j->notify_program ? j->notify_program : "");
@@ -114,6 +117,9 @@ static const struct {
     {"NotifyUrl", JP_STRING, FERRY_JOBPROP_NOTIFY_URL, 2048},
     {"NotifyProgram", JP_RO, 0, 0},
     {"NotifyCmdLine", JP_RO, 0, 0},
+    {"MaxDownloadTime", JP_UINT32, FERRY_JOBPROP_MAX_DOWNLOAD_TIME, UINT32_MAX - 1},
+    {"JobInactivityTimeout", JP_UINT32, FERRY_JOBPROP_INACTIVITY_TIMEOUT, UINT32_MAX - 1},
+    {"DownloadTime", JP_RO, 0, 0},
     {"Files", JP_RO, 0, 0},
     {"JobCreationTime", JP_RO, 0, 0},
     {"JobLastModificationTime", JP_RO, 0, 0},
@@ -224,6 +230,12 @@ job_put(struct wsman_ctx *ctx, const char *const *keys, xmlNodePtr inst,
                 break;
             default:
                 props.bandwidth_limit = v;
+                break;
+            case FERRY_JOBPROP_MAX_DOWNLOAD_TIME:
+                props.max_download_time = (uint32_t)v;
+                break;
+            case FERRY_JOBPROP_INACTIVITY_TIMEOUT:
+                props.inactivity_timeout = (uint32_t)v;
                 break;
             }
         }
@@ -379,6 +391,16 @@ m_set_client_cert(struct wsman_call *c)
                                              &c->st);
 }
 
+/* SetClientCertificateByName(CertStoreLocation, StoreName, SubjectName): the COM
+ * method's parameters (research/bits.md: the WMI signature is not published). */
+static int
+m_set_client_cert_by_name(struct wsman_call *c)
+{
+    return c->ctx->ops->jobs_set_client_cert_by_name(c->ctx->jobs, c->keys[0],
+                                                     (unsigned)ARG(c, 0)->u, ARG_S(c, 1),
+                                                     ARG_S(c, 2), &c->st);
+}
+
 static int
 m_remove_client_cert(struct wsman_call *c)
 {
@@ -443,6 +465,12 @@ static const struct wsman_method job_methods[] = {
       {"CertHash", WSMAN_P_BYTES, true},
       {NULL, 0, false}},
      m_set_client_cert},
+    {"SetClientCertificateByName", false,
+     {{"CertStoreLocation", WSMAN_P_UINT16, true},
+      {"StoreName", WSMAN_P_STRING, true},
+      {"SubjectName", WSMAN_P_STRING, true},
+      {NULL, 0, false}},
+     m_set_client_cert_by_name},
     {"RemoveClientCertificate", false, {{NULL, 0, false}}, m_remove_client_cert},
     {"SetOption", false,
      {{"Name", WSMAN_P_STRING, true}, {"Value", WSMAN_P_STRING, true}, {NULL, 0, false}},

@@ -217,6 +217,47 @@ m_set_ssl_cert(struct wsman_call *c)
                                      ARG(c, 2)->bytes, ARG(c, 2)->nbytes, &c->st);
 }
 
+static int
+m_port_check(struct wsman_call *c)
+{
+    if (ARG(c, 0)->u == 0 || ARG(c, 0)->u > 65535)
+        return wsman_fault_set(c->fault, WSMAN_FAULT_INVALID_PARAMETER, "InvalidValue",
+                               "Port must be 1-65535.");
+    return 0;
+}
+
+/* GetSslCertificate(Port) -> StoreName, hashBlob (the 20 thumbprint bytes as a uint8
+ * array, one element each, as SetSslCertificate takes it). */
+static int
+m_get_ssl_cert(struct wsman_call *c)
+{
+    uint8_t hash[20];
+    char *store = NULL;
+    int r = m_port_check(c);
+
+    if (r < 0)
+        return r;
+    r = c->ctx->ops->get_ssl_cert(c->ctx->server, (uint16_t)ARG(c, 0)->u, &store, hash,
+                                  &c->st);
+    if (r < 0)
+        return r;
+    r = wsman_call_out(c, "StoreName", "%s", store);
+    for (size_t i = 0; r == 0 && i < sizeof(hash); i++)
+        r = wsman_call_out(c, "hashBlob", "%u", (unsigned)hash[i]);
+    free(store);
+    return r;
+}
+
+static int
+m_remove_ssl_cert(struct wsman_call *c)
+{
+    int r = m_port_check(c);
+
+    if (r < 0)
+        return r;
+    return c->ctx->ops->remove_ssl_cert(c->ctx->server, (uint16_t)ARG(c, 0)->u, &c->st);
+}
+
 static const struct wsman_method group_methods[] = {
     {"CreateUrlGroup", true, {{"UrlGroup", WSMAN_P_STRING, true}, {NULL, 0, false}},
      m_create_group},
@@ -252,6 +293,10 @@ static const struct wsman_method group_methods[] = {
       {"hashBlob", WSMAN_P_BYTES, true},
       {NULL, 0, false}},
      m_set_ssl_cert},
+    {"GetSslCertificate", false, {{"Port", WSMAN_P_UINT16, true}, {NULL, 0, false}},
+     m_get_ssl_cert},
+    {"RemoveSslCertificate", false, {{"Port", WSMAN_P_UINT16, true}, {NULL, 0, false}},
+     m_remove_ssl_cert},
     {NULL, false, {{NULL, 0, false}}, NULL},
 };
 

@@ -24,6 +24,7 @@ struct notify;
 struct store;
 struct syncer;
 struct ufetch;
+struct netwatch;
 
 /* API writes are made durable (a store checkpoint) at least this often. */
 #define JOBS_SYNC_INTERVAL_MS 1000
@@ -56,6 +57,7 @@ struct ferry_jobs {
     uint32_t active_connections;
     uint32_t paused_reqs;        /* requests held back by bandwidth pacing */
     struct syncer *syncer;       /* the jobs-sync thread (checkpoint fdatasync) */
+    struct netwatch *netwatch;   /* network awareness (netwatch.h), NULL = always up */
     struct ferry_rate *rate;     /* global pacing (cfg->bandwidth_limit), NULL = none */
     struct notify *notify;       /* the notifier thread (notify.c), NULL = none */
     struct ufetch *ufetch;       /* io_uring fetch threads (fetch_uring.c), NULL = libcurl only */

@@ -85,7 +85,8 @@ fetch_wipe(char *s)
 }
 
 /*
- * End a transfer: checkpoint (when asked and the job is not cancelled), abort its requests,
+ * End a transfer: checkpoint (when asked and the job is not cancelled or completed: its
+ * temp files are gone), abort its requests,
  * wait for its background syncs, close its files; job->xfer becomes NULL and x is freed.
  */
 void
@@ -95,12 +96,12 @@ xfer_free(struct xfer *x, bool checkpoint)
         return;
     if (x->up)
         checkpoint = false; /* an upload persists at each Ack (upload_xfer.c) */
-    if (checkpoint && x->job->state != FERRY_JOB_CANCELLED)
+    if (checkpoint && !job_state_final(x->job->state))
         xfer_checkpoint(x, true);
     xfer_abort_reqs(x);
     if (x->up)
         upload_xfer_done(x);
-    if (checkpoint && x->job->state != FERRY_JOB_CANCELLED)
+    if (checkpoint && !job_state_final(x->job->state))
         xfer_checkpoint(x, true); /* partial chunks just became PARTIAL */
     if (x->sync) {
         /* the fd must stay open until the syncer is done with it */
@@ -229,6 +230,9 @@ xfer_finish_file(struct xfer *x)
         xfer_fail_local(x, -r);
         return;
     }
+    if (job_file_seal(f) < 0)
+        ferry_log_warn("job %s: no tree digest for '%s'; recovery will judge it by size",
+                       job->id, f->local_file);
     f->completed = true;
     if (f->relay)
         relay_complete(f->relay);

@@ -14,6 +14,7 @@
 #include "ferry/rate.h"
 #include "client/job.h"
 #include "core/relay.h"
+#include "client/verify.h"
 
 static void job_clear_error(struct job *job);
 
@@ -30,6 +31,8 @@ job_new(void)
     job->min_retry_delay = JOB_DEFAULT_RETRY_DELAY;
     job->no_progress_timeout = JOB_DEFAULT_NO_PROGRESS;
     job->notify_flags = FERRY_NOTIFY_DEFAULT_FLAGS;
+    job->max_download_time = JOB_DEFAULT_MAX_DOWNLOAD;
+    job->inactivity_timeout = JOB_INACTIVITY_UNSET;
     return job;
 }
 
@@ -148,8 +151,9 @@ job_set_state(struct job *job, enum ferry_job_state state)
 }
 
 /*
- * SetJobState rules (Microsoft's BITS job states, BG_JOB_STATE; docs/DESIGN.md §3): final states are never left; Complete only
- * from TRANSFERRED; Resume needs files. Returns 0 when the action is allowed (it may be a
+ * SetJobState rules (Microsoft's BITS job states, BG_JOB_STATE; docs/DESIGN.md §3): final
+ * states are never left; Complete from any live state (BITS keeps the complete files:
+ * BG_S_PARTIAL_COMPLETE); Resume needs files. Returns 0 when the action is allowed (it may be a
  * no-op), -EINVAL with st = RESULT BG_E_INVALID_STATE / BG_E_EMPTY otherwise.
  */
 int
@@ -166,18 +170,12 @@ job_check_action(const struct job *job, enum ferry_job_action action, struct fer
                                 NULL, "job %s is %s: its state can no longer change", job->id,
                                 ferry_job_state_name(job->state));
     switch (action) {
-    case FERRY_JOB_ACTION_COMPLETE:
-        if (job->state != FERRY_JOB_TRANSFERRED)
-            return ferry_status_set(st, -EINVAL, FERRY_STATUS_RESULT,
-                                    FERRY_BG_E_INVALID_STATE, NULL,
-                                    "job %s is %s: only a TRANSFERRED job can be completed",
-                                    job->id, ferry_job_state_name(job->state));
-        break;
     case FERRY_JOB_ACTION_RESUME:
         if (job->nfiles == 0)
             return ferry_status_set(st, -EINVAL, FERRY_STATUS_RESULT, FERRY_BG_E_EMPTY, NULL,
                                     "job %s has no files to transfer", job->id);
         break;
+    case FERRY_JOB_ACTION_COMPLETE:
     case FERRY_JOB_ACTION_CANCEL:
     case FERRY_JOB_ACTION_SUSPEND:
         break;
@@ -282,6 +280,10 @@ job_apply_props(const struct ferry_config *cfg, struct job *job,
         free(job->notify_url);
         job->notify_url = s;
     }
+    if (props->mask & FERRY_JOBPROP_MAX_DOWNLOAD_TIME)
+        job->max_download_time = props->max_download_time;
+    if (props->mask & FERRY_JOBPROP_INACTIVITY_TIMEOUT)
+        job->inactivity_timeout = props->inactivity_timeout;
     job->mtime = ferry_filetime_now();
     return 0;
 }
@@ -410,6 +412,51 @@ job_file_reset(struct job *job, size_t idx)
     f->layout_gen++;
     if (f->relay)
         relay_withdraw(f->relay); /* until the next version is laid out */
+    f->have_tree = false;
+}
+
+/*
+ * Record the tree digest of a file whose chunks are all in (job.h): each chunk contributes
+ * the digest computed as its bytes were written (or re-hashed on resume), else the
+ * manifest's; a zero chunk (a hole never fetched) the digest of its zero bytes.
+ */
+int
+job_file_seal(struct jfile *f)
+{
+    void *tree;
+    int r = 0;
+
+    f->have_tree = false;
+    if (f->bytes_total == FERRY_SIZE_UNKNOWN || (f->bytes_total > 0 && !f->chunks))
+        return -ENODATA;
+    tree = verify_stream_new();
+    if (!tree)
+        return -ENOMEM;
+    verify_tree_init(tree);
+    for (uint64_t i = 0; i < f->nchunks; i++) {
+        const struct chunk *c = &f->chunks[i];
+        uint64_t len = i + 1 < f->nchunks ? f->chunk_size : f->bytes_total - i * f->chunk_size;
+        uint8_t z[16];
+
+        if (c->state == CHUNK_ZERO) {
+            r = verify_zero_digest(len, z);
+            if (r < 0)
+                goto cleanup;
+            verify_tree_add(tree, z);
+        } else if (c->have_digest) {
+            verify_tree_add(tree, c->digest);
+        } else if (c->have_expected) {
+            verify_tree_add(tree, c->expected);
+        } else {
+            r = -ENODATA;
+            goto cleanup;
+        }
+    }
+    verify_stream_digest(tree, f->tree_digest);
+    f->have_tree = true;
+cleanup:
+    verify_stream_free(tree);
+    return r;
 }
 
 /* Seconds before a retry: MinimumRetryDelay, at least cfg->retry_delay_min. */
@@ -481,6 +528,9 @@ job_info(const struct job *job, const struct ferry_config *cfg, uint32_t connect
     info->state = job->state;
     info->minimum_retry_delay = job->min_retry_delay;
     info->no_progress_timeout = job->no_progress_timeout;
+    info->max_download_time = job->max_download_time;
+    info->inactivity_timeout = job->inactivity_timeout;
+    info->download_time = job->download_ms / 1000;
     info->creation_time = job->ctime;
     info->modification_time = job->mtime;
     info->completion_time = job->completion_time;

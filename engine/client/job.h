@@ -20,6 +20,10 @@ struct xfer;
 /* BITS defaults and limits. */
 #define JOB_DEFAULT_RETRY_DELAY 600u
 #define JOB_DEFAULT_NO_PROGRESS 1209600u
+#define JOB_DEFAULT_MAX_DOWNLOAD 7776000u  /* BITS MaximumDownloadTime: 90 days */
+/* inactivity_timeout of a new job or of one from a store without policies: the role
+ * replaces it with cfg->job_inactivity_timeout (jobs.c) */
+#define JOB_INACTIVITY_UNSET UINT32_MAX
 #define JOB_MAX_DISPLAY_NAME 256u
 #define JOB_MAX_DESCRIPTION 1024u
 #define JOB_MAX_URL 2048u
@@ -85,6 +89,9 @@ struct jfile {
     uint32_t layout_gen;     /* bumped whenever `chunks` is replaced or dropped */
     struct relay *relay;     /* runtime: a URL of this host publishes the file while it is
                                 fetched (fetch_source.c), NULL = none */
+    bool have_tree;          /* completed: tree_digest holds the file's tree digest */
+    uint8_t tree_digest[16]; /* XXH3-128 over the chunk digests in order (verify.h), with
+                                chunk_size; checked when recovery finds LocalFile placed */
 };
 
 /* An upload job's (Type 1/2) own state, persisted in jobs.db table `uploads`
@@ -121,6 +128,10 @@ struct job {
     enum ferry_job_state state;
     uint32_t min_retry_delay;
     uint32_t no_progress_timeout;
+    uint32_t max_download_time;  /* s of CONNECTING/TRANSFERRING, 0 = none */
+    uint32_t inactivity_timeout; /* s since mtime before a job at rest is cancelled, 0 never */
+    uint64_t download_ms;        /* CONNECTING/TRANSFERRING time since creation or Resume;
+                                    the three persisted in job_policies (store.c) */
     uint64_t ctime, mtime, completion_time;     /* FILETIME */
     uint32_t transient_errors;
     uint32_t retries;
@@ -148,6 +159,9 @@ struct job {
     int64_t retry_at_ms;         /* monotonic ms; TRANSIENT_ERROR -> QUEUED at this time */
     int64_t no_progress_since;   /* monotonic ms of the first error since progress, 0 = none */
     int64_t run_since_ms;        /* when its current slice started, 0 = not running */
+    int64_t download_at_ms;      /* download_ms counted up to here, 0 = not running */
+    bool net_wait;               /* TRANSIENT_ERROR because the network is down: no retry
+                                    timer, no retry counted; QUEUED when it is back */
     uint64_t rr_seq;             /* round-robin position among equal priorities */
     uint64_t tp_bytes;           /* throughput sampling */
     int64_t tp_at_ms;
@@ -201,6 +215,9 @@ void job_transient(const struct ferry_config *cfg, struct job *job, int64_t now_
 /* connections: requests in flight now (the fetcher's count, passed in by the caller). */
 int job_info(const struct job *job, const struct ferry_config *cfg, uint32_t connections,
              struct ferry_job_info **ret_info);
+/* A file's chunks are all in: record its tree digest from their digests (no read of the
+ * file). 0, -ENODATA when a chunk has no digest (nothing recorded), -ENOMEM. */
+int job_file_seal(struct jfile *f);
 /* Reset a file's progress (remote changed / checksum failure): chunks forgotten. */
 void job_file_reset(struct job *job, size_t idx);
 int job_url_check(const char *url, struct ferry_status *st, const char *param);

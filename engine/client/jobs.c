@@ -277,6 +277,7 @@ ferry_jobs_create(struct ferry_jobs *jobs, const struct ferry_job_create *req,
     job = job_new();
     if (!job)
         return ferry_status_oom(st, -ENOMEM);
+    job->inactivity_timeout = jobs->cfg->job_inactivity_timeout;
     r = job_check_props(jobs->cfg, job, &p, st);
     if (r < 0)
         goto error;
@@ -430,6 +431,17 @@ jobs_remove_temps(struct ferry_jobs *jobs, struct job *job)
     }
 }
 
+/* localpath_placed for file i of job, with the file's ExpectedDigest and tree digest. */
+static int
+jobs_file_placed(struct ferry_jobs *jobs, const struct job *job, size_t i)
+{
+    const struct jfile *f = &job->files[i];
+
+    return localpath_placed(jobs->cfg, job->id, f->local_file, f->bytes_total,
+                            f->expected_digest, f->have_tree ? f->tree_digest : NULL,
+                            f->chunk_size);
+}
+
 /*
  * Put file i in place: rename its temp file onto LocalFile. A temp file that is gone while
  * LocalFile is whole (right size, ExpectedDigest when set) was renamed by a Complete that a
@@ -444,7 +456,7 @@ jobs_commit_file(struct ferry_jobs *jobs, struct job *job, size_t i)
 
     if (r != -ENOENT)
         return r;
-    r = localpath_placed(jobs->cfg, job->id, f->local_file, f->bytes_total, f->expected_digest);
+    r = jobs_file_placed(jobs, job, i);
     if (r == 0)
         ferry_log_info("job %s: '%s' was already in place (a Complete interrupted)", job->id,
                        f->local_file);
@@ -497,44 +509,70 @@ jobs_commit_code(int r, const char **ret_why)
         return FERRY_E_FILE_NOT_FOUND;
     case -ENOTDIR:
         return FERRY_E_PATH_NOT_FOUND;
+    case -EBADMSG:
+        *ret_why = "the file there is not the one transferred (its digest differs)";
+        return FERRY_BG_E_LOCAL_FILE_CHANGED;
     default:
         return FERRY_E_FAIL;
     }
 }
 
 /*
- * Put every file in place, then ACKNOWLEDGED. A file that cannot be put in place moves the
- * job to ERROR with a LOCAL_FILE error (GetError names LocalFile and the cause), logged once;
- * the files already renamed stay, so after the cause is fixed Resume (back to TRANSFERRED:
- * every chunk is verified) and Complete finish the rest. st gets the same code.
+ * Complete (SetJobState 1), as BITS: the files that are complete are put in place (an
+ * upload-reply's reply; an upload leaves LocalFile alone), the others' temp files removed,
+ * ACKNOWLEDGED. From TRANSFERRED every file is complete (0); from another live state the
+ * answer is the success code BG_S_PARTIAL_COMPLETE in st (kind OK) when some file was not.
+ * A file that cannot be put in place moves the job to ERROR with a LOCAL_FILE error (GetError
+ * names LocalFile and the cause), logged once; the files already renamed stay, so after the
+ * cause is fixed Resume and Complete finish the rest. st gets the same code.
  */
 static int
 jobs_complete(struct ferry_jobs *jobs, struct job *job, struct ferry_status *st)
 {
+    size_t kept = 0;
+
     for (size_t i = 0; i < job->nfiles; i++) {
         const struct jfile *f = &job->files[i];
         struct ferry_status pst;
         const char *why;
         uint32_t code;
-        /* an upload leaves LocalFile alone; an upload-reply puts its reply in place */
-        int r = job->type ? upload_complete(jobs->cfg, job) : jobs_commit_file(jobs, job, i);
+        int r;
 
-        if (r >= 0)
+        if (!f->completed)
             continue;
-        code = jobs_commit_code(r, &why);
-        ferry_log_warn("job %s: Complete failed: '%s' could not be put in place: %s", job->id,
-                       f->local_file, why);
-        job_set_error(job, FERRY_ERRCTX_LOCAL_FILE, code, f->remote_url,
-                      "Complete: '%s' could not be put in place: %s", f->local_file, why);
-        job_set_state(job, FERRY_JOB_ERROR);
-        jobs_persist(jobs, job, &pst);
-        return ferry_status_set(st, r, FERRY_STATUS_RESULT, code, NULL,
-                                "job %s: '%s' could not be put in place: %s", job->id,
-                                f->local_file, why);
+        r = job->type ? upload_complete(jobs->cfg, job) : jobs_commit_file(jobs, job, i);
+        if (r < 0) {
+            code = jobs_commit_code(r, &why);
+            ferry_log_warn("job %s: Complete failed: '%s' could not be put in place: %s",
+                           job->id, f->local_file, why);
+            job_set_error(job, FERRY_ERRCTX_LOCAL_FILE, code, f->remote_url,
+                          "Complete: '%s' could not be put in place: %s", f->local_file, why);
+            job_set_state(job, FERRY_JOB_ERROR);
+            jobs_persist(jobs, job, &pst);
+            return ferry_status_set(st, r, FERRY_STATUS_RESULT, code, NULL,
+                                    "job %s: '%s' could not be put in place: %s", job->id,
+                                    f->local_file, why);
+        }
+        kept++;
+    }
+    if (kept < job->nfiles) {
+        if (job->type)
+            upload_remove_temps(jobs->cfg, job);
+        else
+            jobs_remove_temps(jobs, job);
     }
     job_set_state(job, FERRY_JOB_ACKNOWLEDGED);
     jobs_wipe_credentials(jobs, job);
     store_chunks_clear(jobs->store, job->id, SIZE_MAX);
+    if (kept < job->nfiles) {
+        ferry_log_event(FERRY_LOG_INFO, FERRY_MSGID_JOB_ACKNOWLEDGED, job->id, NULL,
+                        "job %s: completed with %zu of %zu files (the others were not "
+                        "complete and were removed)", job->id, kept, job->nfiles);
+        ferry_status_set(st, 0, FERRY_STATUS_OK, FERRY_BG_S_PARTIAL_COMPLETE, NULL,
+                         "job %s: %zu of %zu files were complete and put in place; the "
+                         "others were removed", job->id, kept, job->nfiles);
+        return 0;
+    }
     ferry_log_event(FERRY_LOG_INFO, FERRY_MSGID_JOB_ACKNOWLEDGED, job->id, NULL,
                     "job %s: completed", job->id);
     return 0;
@@ -578,6 +616,7 @@ ferry_jobs_set_state(struct ferry_jobs *jobs, const char *job_id,
             job_set_state(job, FERRY_JOB_QUEUED);
             job->no_progress_since = 0;
             job->remote_restarts = 0;
+            job->download_ms = 0; /* BITS: Resume restarts the MaxDownloadTime clock */
         }
         break;
     case FERRY_JOB_ACTION_SUSPEND:
@@ -891,43 +930,14 @@ ferry_jobs_set_proxy(struct ferry_jobs *jobs, const char *job_id, unsigned usage
     return jobs_modified_ret(jobs, job, st);
 }
 
-/* SetClientCertificateById: the PEM in cert-store-dir/STORE whose SHA-1 matches;
- * CRYPT_E_NOT_FOUND (kind RESULT) when none. */
-int
-ferry_jobs_set_client_cert(struct ferry_jobs *jobs, const char *job_id,
-                           unsigned store_location, const char *store_name,
-                           const uint8_t *hash, size_t hash_len, struct ferry_status *st)
+/* Give job_id the client certificate at path (taken over, also on failure). */
+static int
+jobs_set_cert_path(struct ferry_jobs *jobs, const char *job_id, char *path,
+                   struct ferry_status *st)
 {
-    char *path = NULL;
     struct job *job;
-    int r;
+    int r = jobs_lock_job(jobs, job_id, st, &job);
 
-    ferry_status_clear(st);
-    if (store_location > 7)
-        return ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER,
-                                FERRY_E_INVALIDARG, "CertStoreLocation",
-                                "CertStoreLocation %u is not 0 to 7", store_location);
-    if (!certstore_name_ok(store_name))
-        return ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER,
-                                FERRY_E_INVALIDARG, "StoreName",
-                                "StoreName must be a plain store name (e.g. MY): 1-64 "
-                                "characters of [A-Za-z0-9._-], not starting with '.'");
-    if (!hash || hash_len != 20)
-        return ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER,
-                                FERRY_E_INVALIDARG, "CertHash",
-                                "CertHash must be the 20-byte SHA-1 thumbprint");
-    r = certstore_find(jobs->cfg, store_name, hash, &path);
-    if (r == -ENOMEM)
-        return ferry_status_oom(st, r);
-    if (r < 0) {
-        char hex[41];
-        r = -ENOENT; /* an unreadable store holds no certificate either */
-        ferry_hex_encode(hash, 20, hex);
-        ferry_status_set(st, r, FERRY_STATUS_RESULT, JOBS_CERT_NOT_FOUND, NULL,
-                         "no certificate with thumbprint %s in store '%s'", hex, store_name);
-        return r;
-    }
-    r = jobs_lock_job(jobs, job_id, st, &job);
     if (r < 0) {
         free(path);
         return r;
@@ -942,6 +952,87 @@ ferry_jobs_set_client_cert(struct ferry_jobs *jobs, const char *job_id,
     free(job->cert_path);
     job->cert_path = path;
     return jobs_modified_ret(jobs, job, st);
+}
+
+/* The CertStoreLocation and StoreName checks of both SetClientCertificate methods. */
+static int
+jobs_cert_store_check(unsigned store_location, const char *store_name, struct ferry_status *st)
+{
+    if (store_location > CERTSTORE_LOCATION_MAX)
+        return ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER,
+                                FERRY_E_INVALIDARG, "CertStoreLocation",
+                                "CertStoreLocation %u is not 0 to 7", store_location);
+    if (!certstore_name_ok(store_name))
+        return ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER,
+                                FERRY_E_INVALIDARG, "StoreName",
+                                "StoreName must be a plain store name (e.g. MY): 1-64 "
+                                "characters of [A-Za-z0-9._-], not starting with '.'");
+    return 0;
+}
+
+/* SetClientCertificateById: the certificate with that SHA-1 thumbprint in store StoreName
+ * at CertStoreLocation (certstore.h: each location its own tree). */
+int
+ferry_jobs_set_client_cert(struct ferry_jobs *jobs, const char *job_id,
+                           unsigned store_location, const char *store_name,
+                           const uint8_t *hash, size_t hash_len, struct ferry_status *st)
+{
+    char *path = NULL;
+    int r;
+
+    ferry_status_clear(st);
+    r = jobs_cert_store_check(store_location, store_name, st);
+    if (r < 0)
+        return r;
+    if (!hash || hash_len != 20)
+        return ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER,
+                                FERRY_E_INVALIDARG, "CertHash",
+                                "CertHash must be the 20-byte SHA-1 thumbprint");
+    r = certstore_find_at(jobs->cfg, store_location, store_name, hash, &path);
+    if (r == -ENOMEM)
+        return ferry_status_oom(st, r);
+    if (r < 0) {
+        char hex[41];
+        r = -ENOENT; /* an unreadable store holds no certificate either */
+        ferry_hex_encode(hash, 20, hex);
+        ferry_status_set(st, r, FERRY_STATUS_RESULT, JOBS_CERT_NOT_FOUND, NULL,
+                         "no certificate with thumbprint %s in store '%s' of %s", hex,
+                         store_name, certstore_location_name(store_location));
+        return r;
+    }
+    return jobs_set_cert_path(jobs, job_id, path, st);
+}
+
+/* SetClientCertificateByName: the first certificate (by file name) of store StoreName at
+ * CertStoreLocation whose subject contains SubjectName, ignoring case (certstore.h). */
+int
+ferry_jobs_set_client_cert_by_name(struct ferry_jobs *jobs, const char *job_id,
+                                   unsigned store_location, const char *store_name,
+                                   const char *subject, struct ferry_status *st)
+{
+    char *path = NULL;
+    int r;
+
+    ferry_status_clear(st);
+    r = jobs_cert_store_check(store_location, store_name, st);
+    if (r < 0)
+        return r;
+    if (!subject || !*subject || strlen(subject) > 1024)
+        return ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER,
+                                FERRY_E_INVALIDARG, "SubjectName",
+                                "SubjectName must be 1-1024 characters of the certificate's "
+                                "subject (e.g. CN=client.example)");
+    r = certstore_find_subject(jobs->cfg, store_location, store_name, subject, &path);
+    if (r == -ENOMEM)
+        return ferry_status_oom(st, r);
+    if (r < 0) {
+        r = -ENOENT;
+        ferry_status_set(st, r, FERRY_STATUS_RESULT, JOBS_CERT_NOT_FOUND, NULL,
+                         "no certificate whose subject contains '%s' in store '%s' of %s",
+                         subject, store_name, certstore_location_name(store_location));
+        return r;
+    }
+    return jobs_set_cert_path(jobs, job_id, path, st);
 }
 
 /* RemoveClientCertificate. */
@@ -1203,6 +1294,27 @@ jobs_cfg_defaults(struct ferry_config *c)
 }
 
 /*
+ * Recovery found file i's temp gone and, at its LocalFile, a file of the right size whose
+ * bytes are not the job's (its tree digest or ExpectedDigest differs): someone put it there
+ * while ferryd was down. It is not the job's result and it is not ours to remove: the job
+ * goes to ERROR with BG_E_LOCAL_FILE_CHANGED naming the file, which is left as it is.
+ */
+static void
+jobs_recover_foreign(struct ferry_jobs *jobs, struct job *job, size_t i)
+{
+    const char *path = job->files[i].local_file;
+
+    ferry_log_warn("job %s: '%s' is not the file this job fetched (its digest differs); "
+                   "left untouched, job in error", job->id, path);
+    job_set_state(job, FERRY_JOB_ERROR);
+    job_set_error(job, FERRY_ERRCTX_LOCAL_FILE, FERRY_BG_E_LOCAL_FILE_CHANGED, path,
+                  "'%s' was replaced while ferry was stopped: its bytes are not the ones "
+                  "this job fetched (the file was left untouched)", path);
+    store_job_put(jobs->store, job);
+    store_sync(jobs->store);
+}
+
+/*
  * Recovery of a Complete that a crash cut between its renames and its state commit: a
  * TRANSFERRED job with a file already renamed onto LocalFile (temp gone, LocalFile whole)
  * is completed now — the remaining temp files renamed, directories fsync()ed, ACKNOWLEDGED
@@ -1217,10 +1329,14 @@ jobs_recover_complete(struct ferry_jobs *jobs, struct job *job)
 
     if (job->type)
         return; /* an upload's LocalFile is its source, never renamed */
-    for (size_t i = 0; i < job->nfiles && !started; i++)
-        started = localpath_placed(jobs->cfg, job->id, job->files[i].local_file,
-                                   job->files[i].bytes_total,
-                                   job->files[i].expected_digest) == 0;
+    for (size_t i = 0; i < job->nfiles; i++) {
+        r = jobs_file_placed(jobs, job, i);
+        if (r == -EBADMSG) {
+            jobs_recover_foreign(jobs, job, i);
+            return;
+        }
+        started = started || r == 0;
+    }
     if (!started)
         return;
     ferry_status_clear(&st);
@@ -1284,6 +1400,8 @@ jobs_new(const struct ferry_config *cfg, struct ferry_jobs **ret_jobs)
         struct job *job = jobs->v[i];
         if (job->seq > jobs->next_seq)
             jobs->next_seq = job->seq;
+        if (job->inactivity_timeout == JOB_INACTIVITY_UNSET)
+            job->inactivity_timeout = jobs->cfg->job_inactivity_timeout;
         if (job->state == FERRY_JOB_CONNECTING || job->state == FERRY_JOB_TRANSFERRING) {
             ferry_log_info("job %s: was %s when ferry stopped; queued again", job->id,
                            ferry_job_state_name(job->state));

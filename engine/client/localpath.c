@@ -310,14 +310,18 @@ cleanup:
 /*
  * Was the temp file of (job, path) already renamed onto LocalFile (a Complete cut short by a
  * crash)? 1: the temp file is still there (not renamed yet). 0: it is gone and LocalFile is a
- * regular file of `size` bytes matching `expected_digest` when one is given — it counts as
- * renamed, and the directory is fsync()ed so the rename is durable. -ENOENT: neither (the
- * file is lost); other -errno on I/O failure.
+ * regular file of `size` bytes matching `expected_digest` and the tree digest `tree` (of
+ * `chunk_size` chunks, verify.h) when they are given — it counts as renamed, and the
+ * directory is fsync()ed so the rename is durable. -EBADMSG: a file of that size is there
+ * but its bytes are not the job's (placed while ferryd was down); it is only read.
+ * -ENOENT: neither (the file is lost); other -errno on I/O failure.
  */
 int
 localpath_placed(const struct ferry_config *cfg, const char *job_id, const char *path,
-                 uint64_t size, const char *expected_digest)
+                 uint64_t size, const char *expected_digest, const uint8_t *tree,
+                 uint64_t chunk_size)
 {
+    uint8_t got[16];
     char tmp[300];
     const char *name;
     struct stat sb;
@@ -350,9 +354,21 @@ localpath_placed(const struct ferry_config *cfg, const char *job_id, const char 
         r = -ENOENT;
         goto cleanup;
     }
-    if (expected_digest && verify_whole_file(fd, size, expected_digest) != 0) {
-        r = -ENOENT;
-        goto cleanup;
+    if (expected_digest) {
+        r = verify_whole_file(fd, size, expected_digest);
+        if (r < 0) {
+            r = r == -EINVAL ? -ENOENT : r;
+            goto cleanup;
+        }
+    }
+    if (tree) {
+        r = verify_tree_file(fd, size, chunk_size, got);
+        if (r < 0)
+            goto cleanup;
+        if (memcmp(got, tree, 16) != 0) {
+            r = -EBADMSG;
+            goto cleanup;
+        }
     }
     if (fsync(dirfd) < 0) {
         r = -errno;

@@ -26,8 +26,11 @@ int localpath_remove_temp(const struct ferry_config *cfg, const char *job_id,
 /* Complete: fsync the temp file, rename it onto LocalFile, fsync the directory. */
 int localpath_commit(const struct ferry_config *cfg, const char *job_id, const char *path);
 /* Complete cut short: 1 temp still there, 0 already renamed onto a LocalFile of `size` bytes
- * (matching expected_digest when given; directory fsync()ed), -ENOENT neither. */
+ * (matching expected_digest and the tree digest `tree` of `chunk_size` chunks when given;
+ * directory fsync()ed), -EBADMSG a file of that size with other bytes (left untouched),
+ * -ENOENT neither. */
 int localpath_placed(const struct ferry_config *cfg, const char *job_id, const char *path,
-                     uint64_t size, const char *expected_digest);
+                     uint64_t size, const char *expected_digest, const uint8_t *tree,
+                     uint64_t chunk_size);
 
 #endif

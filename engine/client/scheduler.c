@@ -3,6 +3,13 @@
  * curl_multi_poll (woken by API calls through curl_multi_wakeup), and on every pass:
  *   - moves TRANSIENT_ERROR jobs whose retry time came back to QUEUED, and to ERROR those
  *     whose NoProgressTimeout ran out;
+ *   - network awareness: while the network is down (netwatch.h) jobs that need it wait in
+ *     TRANSIENT_ERROR with BG_E_NETWORK_DISCONNECTED, no retry timer and no retry counted;
+ *     when it is back they are QUEUED at once;
+ *   - applies the job policies: MaxDownloadTime (time CONNECTING/TRANSFERRING since
+ *     creation or Resume; exceeded → ERROR BG_E_MAXDOWNLOAD_TIMEOUT) and
+ *     JobInactivityTimeout (a live job not transferring and not modified that long is
+ *     cancelled, its temp files removed: BITS's 90-day cleanup);
  *   - picks the jobs that may transfer: every FOREGROUND job when there is one; otherwise
  *     the runnable jobs of the highest priority present (higher preempts lower), at most
  *     cfg->max_active_jobs of them, rotating in slices of SCHEDULER_SLICE_MS when more wait;
@@ -20,6 +27,8 @@
 #include "client/fetcher.h"
 #include "client/job.h"
 #include "client/notify.h"
+#include "client/localpath.h"
+#include "client/netwatch.h"
 #include "client/scheduler.h"
 #include "client/store.h"
 #include "client/syncer.h"
@@ -40,7 +49,7 @@ scheduler_timers(struct ferry_jobs *jobs, int64_t now)
     for (size_t i = 0; i < jobs->n; i++) {
         struct job *job = jobs->v[i];
 
-        if (job->state != FERRY_JOB_TRANSIENT_ERROR)
+        if (job->state != FERRY_JOB_TRANSIENT_ERROR || job->net_wait)
             continue;
         if (job->no_progress_since &&
             now - job->no_progress_since >= (int64_t)job->no_progress_timeout * 1000) {
@@ -57,6 +66,106 @@ scheduler_timers(struct ferry_jobs *jobs, int64_t now)
             job->retries++;
             store_job_put(jobs->store, job);
         }
+    }
+}
+
+/* MaxDownloadTime: count CONNECTING/TRANSFERRING time; ERROR once it is used up. */
+static void
+scheduler_download_time(struct ferry_jobs *jobs, struct job *job, int64_t now)
+{
+    bool running = job->state == FERRY_JOB_CONNECTING || job->state == FERRY_JOB_TRANSFERRING;
+
+    if (job->download_at_ms)
+        job->download_ms += (uint64_t)(now - job->download_at_ms);
+    job->download_at_ms = running ? now : 0;
+    if (!running || job->max_download_time == 0 ||
+        job->download_ms < (uint64_t)job->max_download_time * 1000)
+        return;
+    ferry_log_warn("job %s: MaxDownloadTime of %u s used up; job in error", job->id,
+                   job->max_download_time);
+    job_set_state(job, FERRY_JOB_ERROR);
+    job_set_error(job, FERRY_ERRCTX_GENERAL_QUEUE_MANAGER, FERRY_BG_E_MAXDOWNLOAD_TIMEOUT, NULL,
+                  "the job spent its MaxDownloadTime (%u s) connecting and transferring; "
+                  "Resume gives it that time again", job->max_download_time);
+    job->download_at_ms = 0;
+    store_job_put(jobs->store, job);
+}
+
+/* JobInactivityTimeout: a live job at rest whose last modification is that old is
+ * cancelled as if by SetJobState(0). Wall-clock time (FILETIME), so it spans restarts. */
+static void
+scheduler_inactivity(struct ferry_jobs *jobs, struct job *job, uint64_t now_ft)
+{
+    uint64_t limit = (uint64_t)job->inactivity_timeout * 10000000u;
+
+    if (job->inactivity_timeout == 0 || job_state_final(job->state) || job->xfer ||
+        job->state == FERRY_JOB_CONNECTING || job->state == FERRY_JOB_TRANSFERRING ||
+        now_ft < job->mtime || now_ft - job->mtime < limit)
+        return;
+    ferry_log_info("job %s: not modified for %u s (JobInactivityTimeout); cancelled", job->id,
+                   job->inactivity_timeout);
+    job_set_state(job, FERRY_JOB_CANCELLED);
+    for (size_t i = 0; i < job->nfiles; i++) {
+        int r = localpath_remove_temp(jobs->cfg, job->id, job->files[i].local_file);
+        if (r < 0)
+            ferry_log_warn("job %s: temp file for '%s' could not be removed: %s", job->id,
+                           job->files[i].local_file, strerror(-r));
+    }
+    store_chunks_clear(jobs->store, job->id, SIZE_MAX);
+    store_job_put(jobs->store, job);
+}
+
+/* Does the job's current file need the network (its host is not loopback)? */
+static bool
+scheduler_needs_network(const struct job *job)
+{
+    size_t i = job_current_file(job);
+
+    return i < job->nfiles && !netwatch_url_local(job->files[i].remote_url);
+}
+
+/* Network awareness (the file's header): hold or release the jobs that need it. */
+static void
+scheduler_network(struct ferry_jobs *jobs, bool up)
+{
+    for (size_t i = 0; i < jobs->n; i++) {
+        struct job *job = jobs->v[i];
+
+        if (up && job->net_wait) {
+            job->net_wait = false;
+            if (job->state == FERRY_JOB_TRANSIENT_ERROR) {
+                /* the error object stays until the transfer restarts, as after a retry */
+                job->state = FERRY_JOB_QUEUED;
+                store_job_put(jobs->store, job);
+            }
+        } else if (!up && job_runnable(job) && scheduler_needs_network(job)) {
+            /* also a job resumed by hand while the network is down */
+            if (job->xfer)
+                fetcher_stop(jobs, job);
+            job->run_since_ms = 0;
+            job_set_state(job, FERRY_JOB_TRANSIENT_ERROR);
+            job_set_error(job, FERRY_ERRCTX_GENERAL_TRANSPORT, FERRY_BG_E_NETWORK_DISCONNECTED,
+                          NULL, "the network is down; the job resumes when it is back");
+            job->net_wait = true;
+            store_job_put(jobs->store, job);
+        }
+    }
+}
+
+/* The job policies of every job (at most once per SCHEDULER_POLICY_MS). */
+static void
+scheduler_policies(struct ferry_jobs *jobs, int64_t now)
+{
+    static __thread int64_t last;
+    uint64_t now_ft;
+
+    if (last && now - last < SCHEDULER_POLICY_MS)
+        return;
+    last = now;
+    now_ft = ferry_filetime_now();
+    for (size_t i = 0; i < jobs->n; i++) {
+        scheduler_download_time(jobs, jobs->v[i], now);
+        scheduler_inactivity(jobs, jobs->v[i], now_ft);
     }
 }
 
@@ -99,6 +208,8 @@ scheduler_tick(struct ferry_jobs *jobs, int64_t now)
     bool waiting = false;
 
     scheduler_timers(jobs, now);
+    scheduler_network(jobs, netwatch_up(jobs->netwatch));
+    scheduler_policies(jobs, now);
     /* transfers of jobs that are no longer runnable (suspend, cancel, error via API) */
     for (size_t i = 0; i < jobs->n; i++) {
         struct job *job = jobs->v[i];
@@ -188,7 +299,8 @@ scheduler_timeout(struct ferry_jobs *jobs, int64_t now)
         struct job *job = jobs->v[i];
         if (job->xfer && t > 200)
             t = 200;
-        if (job->state == FERRY_JOB_TRANSIENT_ERROR && job->retry_at_ms - now < t)
+        if (job->state == FERRY_JOB_TRANSIENT_ERROR && !job->net_wait &&
+            job->retry_at_ms - now < t)
             t = job->retry_at_ms - now;
     }
     /* wake when the idle keep-alive connections are due to close (fetcher_idle), not up to
@@ -269,8 +381,13 @@ scheduler_start(struct ferry_jobs *jobs)
         fetcher_done(jobs);
         return r;
     }
+    r = netwatch_new(scheduler_wake, jobs, &jobs->netwatch);
+    if (r < 0)
+        ferry_log_warn("network changes cannot be watched (rtnetlink: %s); transfers do not "
+                       "wait for the network", strerror(-r));
     r = pthread_create(&jobs->thread, NULL, scheduler_main, jobs);
     if (r != 0) {
+        jobs->netwatch = netwatch_free(jobs->netwatch);
         jobs->syncer = syncer_free(jobs->syncer);
         fetcher_done(jobs);
         return -r;
@@ -291,6 +408,7 @@ scheduler_stop(struct ferry_jobs *jobs)
     fetcher_wakeup(jobs);
     pthread_join(jobs->thread, NULL);
     jobs->thread_started = false;
+    jobs->netwatch = netwatch_free(jobs->netwatch);
     jobs->syncer = syncer_free(jobs->syncer);
     fetcher_done(jobs);
 }

@@ -13,5 +13,7 @@ int scheduler_start(struct ferry_jobs *jobs);
 void scheduler_stop(struct ferry_jobs *jobs);
 /* Slice length for round-robin among equal priorities. */
 #define SCHEDULER_SLICE_MS 5000
+/* How often the job policies (MaxDownloadTime, JobInactivityTimeout) are applied. */
+#define SCHEDULER_POLICY_MS 250
 
 #endif

@@ -6,6 +6,8 @@
  * and refuses a newer one. The file is created 0600 inside a 0700 directory; a lock file
  * (STATE/jobs.lock, flock) keeps a second process away. Credentials are written here and
  * read back only by store_cred_get (for the fetcher): no getter of the public API sees them.
+ * Their passwords are sealed with the key in STATE/credentials.key (credbox.h); plain ones
+ * an older ferryd wrote are sealed when the store opens.
  *
  * Durability order (see docs/internals/client.md): chunk rows are written only after the
  * fetcher fdatasync()ed the temp file, so a row never claims bytes that are not on disk.
@@ -22,12 +24,14 @@
 #include <unistd.h>
 
 #include "ferry/log.h"
+#include "client/credbox.h"
 #include "client/job.h"
 #include "client/store.h"
 
 static int store_setting_set(struct store *s, const char *key, const char *value);
+static int store_cred_seal_all(struct store *s, const char *state_dir);
 
-#define STORE_VERSION 4
+#define STORE_VERSION 6
 #define STORE_BUSY_TIMEOUT_MS 5000
 
 /* Statements of the hot write path, prepared once (store_cached) and reset after use. */
@@ -38,6 +42,7 @@ enum store_stmt {
     STORE_STMT_FILE_PUT,
     STORE_STMT_NOTIFY_PUT,
     STORE_STMT_NOTIFY_DEL,
+    STORE_STMT_POLICY_PUT,
     STORE_STMT_MAX,
 };
 
@@ -46,6 +51,7 @@ struct store {
     char *path;
     int lock_fd;
     sqlite3_stmt *cached[STORE_STMT_MAX];
+    struct credbox *box;     /* credentials at rest (credbox.h) */
     uint64_t nsyncs; /* checkpoints done (tests observe the sync policy with it) */
 };
 
@@ -195,6 +201,72 @@ store_user_version(struct store *s, int *ret)
     return 0;
 }
 
+/* Whether table has a column called name (pragma_table_info); false on any error. */
+static bool
+store_has_column(struct store *s, const char *table, const char *name)
+{
+    sqlite3_stmt *stmt;
+    bool has = false;
+
+    if (store_prepare(s, "SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2", &stmt) < 0)
+        return false;
+    sqlite3_bind_text(stmt, 1, table, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 2, name, -1, SQLITE_STATIC);
+    has = sqlite3_step(stmt) == SQLITE_ROW;
+    sqlite3_finalize(stmt);
+    return has;
+}
+
+/*
+ * v5: files.tree_digest = the tree digest of a completed file (job.h, verify.h), checked
+ * when recovery finds the file already at LocalFile. Files completed before v5 have none:
+ * they are judged by size (and ExpectedDigest) as before.
+ */
+static int
+store_migrate_v5(struct store *s)
+{
+    int r = store_exec(s, "BEGIN IMMEDIATE");
+
+    if (r < 0)
+        return r;
+    /* idempotent, like the other steps: a file whose version number was set back (by hand,
+     * or a test) keeps its column */
+    if (!store_has_column(s, "files", "tree_digest"))
+        r = store_exec(s, "ALTER TABLE files ADD COLUMN tree_digest BLOB");
+    if (r >= 0)
+        r = store_exec(s, "PRAGMA user_version = 5");
+    if (r < 0) {
+        store_exec(s, "ROLLBACK");
+        return r;
+    }
+    return store_exec(s, "COMMIT");
+}
+
+/*
+ * v6: job_policies, one row per job: MaxDownloadTime, JobInactivityTimeout (s) and the
+ * CONNECTING/TRANSFERRING time counted against the first (ms). A table of its own, written
+ * with the job row (store_policy_row_put); jobs of an older store have none and get the
+ * defaults (job_new, cfg->job_inactivity_timeout).
+ */
+static int
+store_migrate_v6(struct store *s)
+{
+    int r = store_exec(s, "BEGIN IMMEDIATE");
+
+    if (r < 0)
+        return r;
+    r = store_exec(s, "CREATE TABLE IF NOT EXISTS job_policies(job_id TEXT PRIMARY KEY,"
+                      " max_download_time INTEGER NOT NULL, inactivity_timeout INTEGER NOT NULL,"
+                      " download_ms INTEGER NOT NULL)");
+    if (r >= 0)
+        r = store_exec(s, "PRAGMA user_version = 6");
+    if (r < 0) {
+        store_exec(s, "ROLLBACK");
+        return r;
+    }
+    return store_exec(s, "COMMIT");
+}
+
 /* Bring the schema to STORE_VERSION; each step runs in its own transaction. */
 static int
 store_migrate(struct store *s)
@@ -285,7 +357,17 @@ store_migrate(struct store *s)
         if (r < 0)
             return r;
     }
-    /* Future versions: if (version < 5) { ALTER TABLE ...; PRAGMA user_version = 5 } */
+    if (version < 5) {
+        r = store_migrate_v5(s);
+        if (r < 0)
+            return r;
+    }
+    if (version < 6) {
+        r = store_migrate_v6(s);
+        if (r < 0)
+            return r;
+    }
+    /* Future versions: if (version < 7) { ALTER TABLE ...; PRAGMA user_version = 7 } */
     return 0;
 }
 
@@ -391,6 +473,9 @@ store_open(const char *state_dir, struct store **ret_store)
     r = store_migrate(s);
     if (r < 0)
         goto error;
+    r = store_cred_seal_all(s, state_dir);
+    if (r < 0)
+        goto error;
     /* which ferry last opened the store: for diagnostics and future migrations */
     r = store_setting_set(s, "last_opened_by", "ferry " FERRY_VERSION);
     if (r < 0)
@@ -418,6 +503,7 @@ store_free(struct store *s)
     }
     if (s->lock_fd >= 0)
         close(s->lock_fd);
+    s->box = credbox_free(s->box);
     free(s->path);
     free(s);
     return NULL;
@@ -598,8 +684,8 @@ store_file_row_put(struct store *s, const char *job_id, size_t idx, const struct
     r = store_cached(s, STORE_STMT_FILE_PUT,
                      "INSERT OR REPLACE INTO files(job_id, idx, remote_url, local_file,"
                       " mirrors, expected_digest, bytes_total, bytes_transferred, completed,"
-                      " etag, last_modified, has_manifest, chunk_size) VALUES(?1, ?2, ?3, ?4,"
-                      " ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                      " etag, last_modified, has_manifest, chunk_size, tree_digest)"
+                      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
                       &stmt);
     if (r < 0)
         return r;
@@ -619,6 +705,10 @@ store_file_row_put(struct store *s, const char *job_id, size_t idx, const struct
     store_bind_text(stmt, 11, f->last_modified);
     sqlite3_bind_int(stmt, 12, f->has_manifest);
     sqlite3_bind_int64(stmt, 13, (sqlite3_int64)f->chunk_size);
+    if (f->completed && f->have_tree)
+        sqlite3_bind_blob(stmt, 14, f->tree_digest, 16, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(stmt, 14);
     r = store_cached_step(s, stmt, "write file");
     free(mirrors);
     return r;
@@ -660,6 +750,49 @@ store_notify_row_put(struct store *s, const struct job *job)
     return r;
 }
 
+/* The job's policy row (v6), inside the caller's transaction. */
+static int
+store_policy_row_put(struct store *s, const struct job *job)
+{
+    sqlite3_stmt *stmt = NULL;
+    int r = store_cached(s, STORE_STMT_POLICY_PUT,
+                         "INSERT OR REPLACE INTO job_policies(job_id, max_download_time,"
+                         " inactivity_timeout, download_ms) VALUES(?1, ?2, ?3, ?4)",
+                         &stmt);
+
+    if (r < 0)
+        return r;
+    store_bind_text(stmt, 1, job->id);
+    sqlite3_bind_int64(stmt, 2, job->max_download_time);
+    sqlite3_bind_int64(stmt, 3, job->inactivity_timeout);
+    sqlite3_bind_int64(stmt, 4, (sqlite3_int64)job->download_ms);
+    return store_cached_step(s, stmt, "write job policies");
+}
+
+/* Read the job's policy row, when it has one (jobs of a store older than v6 have none). */
+static int
+store_load_policy(struct store *s, struct job *job)
+{
+    sqlite3_stmt *stmt;
+    int r, rc;
+
+    r = store_prepare(s, "SELECT max_download_time, inactivity_timeout, download_ms"
+                         " FROM job_policies WHERE job_id = ?1", &stmt);
+    if (r < 0)
+        return r;
+    store_bind_text(stmt, 1, job->id);
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        job->max_download_time = (uint32_t)sqlite3_column_int64(stmt, 0);
+        job->inactivity_timeout = (uint32_t)sqlite3_column_int64(stmt, 1);
+        job->download_ms = (uint64_t)sqlite3_column_int64(stmt, 2);
+    } else if (rc != SQLITE_DONE) {
+        r = store_err(s, rc, "read job policies");
+    }
+    sqlite3_finalize(stmt);
+    return r;
+}
+
 static int
 store_job_put_locked(struct store *s, const struct job *job)
 {
@@ -667,7 +800,8 @@ store_job_put_locked(struct store *s, const struct job *job)
 
     if (r >= 0)
         r = store_notify_row_put(s, job);
-
+    if (r >= 0)
+        r = store_policy_row_put(s, job);
     for (size_t i = 0; r >= 0 && i < job->nfiles; i++)
         r = store_file_row_put(s, job->id, i, &job->files[i]);
     return r;
@@ -763,6 +897,7 @@ store_job_delete(struct store *s, const char *job_id)
         "DELETE FROM credentials WHERE job_id = ?1",
         "DELETE FROM notify WHERE job_id = ?1",
         "DELETE FROM uploads WHERE job_id = ?1",
+        "DELETE FROM job_policies WHERE job_id = ?1",
         "DELETE FROM files WHERE job_id = ?1",
         "DELETE FROM jobs WHERE id = ?1",
     };
@@ -815,7 +950,8 @@ store_load_files(struct store *s, struct job *job)
     r = store_prepare(s,
                       "SELECT idx, remote_url, local_file, mirrors, expected_digest,"
                       " bytes_total, bytes_transferred, completed, etag, last_modified,"
-                      " has_manifest, chunk_size FROM files WHERE job_id = ?1 ORDER BY idx",
+                      " has_manifest, chunk_size, tree_digest FROM files WHERE job_id = ?1"
+                      " ORDER BY idx",
                       &stmt);
     if (r < 0)
         return r;
@@ -844,6 +980,10 @@ store_load_files(struct store *s, struct job *job)
         f->last_modified = store_col_strdup(stmt, 9);
         f->has_manifest = sqlite3_column_int(stmt, 10) != 0;
         f->chunk_size = (uint64_t)sqlite3_column_int64(stmt, 11);
+        if (f->completed && sqlite3_column_bytes(stmt, 12) == 16) {
+            memcpy(f->tree_digest, sqlite3_column_blob(stmt, 12), 16);
+            f->have_tree = true;
+        }
         if (!f->remote_url || !f->local_file) {
             r = -EBADMSG;
             goto done;
@@ -1049,6 +1189,8 @@ store_load(struct store *s, struct job ***ret_v, size_t *ret_n)
         if (r < 0)
             goto error;
         r = store_load_notify(s, v[i]);
+        if (r >= 0)
+            r = store_load_policy(s, v[i]);
         if (r < 0)
             goto error;
         r = store_cred_count(s, v[i]->id);
@@ -1067,14 +1209,79 @@ error:
     return r;
 }
 
-/* One credential per (job, target, scheme); a new one replaces the old (BITS). */
+/*
+ * Credentials at rest (credbox.h): open the key (made at first use) and seal every
+ * password an older ferryd stored in plain text, in one transaction.
+ */
+static int
+store_cred_seal_all(struct store *s, const char *state_dir)
+{
+    sqlite3_stmt *sel = NULL, *upd = NULL;
+    int r, rc = SQLITE_DONE, n = 0;
+
+    r = credbox_open(state_dir, &s->box);
+    if (r < 0)
+        return r;
+    /* the plain text must not survive in a free page either */
+    r = store_exec(s, "PRAGMA secure_delete = ON");
+    if (r >= 0)
+        r = store_exec(s, "BEGIN IMMEDIATE");
+    if (r < 0)
+        return r;
+    r = store_prepare(s, "SELECT rowid, job_id, password FROM credentials"
+                         " WHERE password IS NOT NULL AND password NOT LIKE '" CREDBOX_PREFIX
+                         "%'", &sel);
+    if (r >= 0)
+        r = store_prepare(s, "UPDATE credentials SET password = ?2 WHERE rowid = ?1", &upd);
+    while (r >= 0 && (rc = sqlite3_step(sel)) == SQLITE_ROW) {
+        const char *job = (const char *)sqlite3_column_text(sel, 1);
+        const char *pw = (const char *)sqlite3_column_text(sel, 2);
+        char *sealed = NULL;
+
+        r = credbox_seal(s->box, job ? job : "", pw ? pw : "", &sealed);
+        if (r < 0)
+            break;
+        sqlite3_reset(upd);
+        sqlite3_bind_int64(upd, 1, sqlite3_column_int64(sel, 0));
+        sqlite3_bind_text(upd, 2, sealed, -1, free);
+        if (sqlite3_step(upd) != SQLITE_DONE)
+            r = store_err(s, sqlite3_errcode(s->db), "seal credentials");
+        n++;
+    }
+    if (r >= 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
+        r = store_err(s, rc, "read credentials");
+    sqlite3_finalize(sel);
+    sqlite3_finalize(upd);
+    if (r < 0) {
+        store_exec(s, "ROLLBACK");
+        return r;
+    }
+    r = store_exec(s, "COMMIT");
+    if (r >= 0 && n > 0) {
+        /* nor in the WAL: checkpoint it into the (overwritten) pages and truncate it */
+        sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+        ferry_log_info("job store '%s': %d stored password(s) encrypted at rest", s->path, n);
+    }
+    if (r >= 0)
+        r = store_exec(s, "PRAGMA secure_delete = OFF");
+    return r;
+}
+
+/* One credential per (job, target, scheme); a new one replaces the old (BITS). The
+ * password is stored sealed (credbox.h). */
 int
 store_cred_set(struct store *s, const char *job_id, unsigned target, unsigned scheme,
                const char *user, const char *password)
 {
     sqlite3_stmt *stmt;
+    char *sealed = NULL;
     int r;
 
+    if (password) {
+        r = credbox_seal(s->box, job_id, password, &sealed);
+        if (r < 0)
+            return r;
+    }
     r = store_prepare(s,
                       "INSERT OR REPLACE INTO credentials(job_id, target, scheme, user,"
                       " password, seq) VALUES(?1, ?2, ?3, ?4, ?5,"
@@ -1086,7 +1293,10 @@ store_cred_set(struct store *s, const char *job_id, unsigned target, unsigned sc
     sqlite3_bind_int(stmt, 2, (int)target);
     sqlite3_bind_int(stmt, 3, (int)scheme);
     store_bind_text(stmt, 4, user);
-    store_bind_text(stmt, 5, password);
+    if (sealed)
+        sqlite3_bind_text(stmt, 5, sealed, -1, free);
+    else
+        sqlite3_bind_null(stmt, 5);
     return store_step_done(s, stmt, "write credentials");
 }
 
@@ -1182,12 +1392,18 @@ store_cred_get(struct store *s, const char *job_id, unsigned target, unsigned *r
         return store_err(s, rc, "read credentials");
     }
     user = store_col_strdup(stmt, 1);
-    password = store_col_strdup(stmt, 2);
-    if (!user || !password) {
+    password = NULL;
+    r = credbox_unseal(s->box, job_id, (const char *)sqlite3_column_text(stmt, 2)
+                                           ? (const char *)sqlite3_column_text(stmt, 2) : "",
+                       &password);
+    if (r == -EBADMSG)
+        ferry_log_warn("job %s: a stored password does not open with '%s/credentials.key' "
+                       "(replaced or lost?); it is not sent", job_id, "STATE");
+    if (!user || r < 0) {
         free(user);
         free(password);
         sqlite3_finalize(stmt);
-        return -ENOMEM;
+        return r < 0 ? r : -ENOMEM;
     }
     *ret_scheme = (unsigned)sqlite3_column_int(stmt, 0);
     sqlite3_finalize(stmt);

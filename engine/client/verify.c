@@ -271,29 +271,99 @@ cleanup:
     return r;
 }
 
-/* Is d the XXH3-128 of len zero bytes? (Zero chunks in a manifest, whatever else marks
- * them.) Computed by streaming a zero page; the last answer is cached per length. */
-bool
-verify_is_zero_digest(const uint8_t d[16], uint64_t len)
+/* XXH3-128 of len zero bytes (a zero chunk's digest), by streaming a zero page; the last
+ * answer is cached per length and thread. 0, or -ENOMEM with ret untouched. */
+int
+verify_zero_digest(uint64_t len, uint8_t ret[16])
 {
     static __thread uint64_t cached_len = UINT64_MAX;
     static __thread uint8_t cached[16];
     static const uint8_t zeros[65536];
 
     if (cached_len != len) {
-        void *s = verify_stream_new();
+        XXH3_state_t *s = XXH3_createState();
         uint64_t left = len;
 
         if (!s)
-            return false;
+            return -ENOMEM;
+        XXH3_128bits_reset(s);
         while (left > 0) {
             size_t n = left < sizeof(zeros) ? (size_t)left : sizeof(zeros);
-            verify_stream_update(s, zeros, n);
+            XXH3_128bits_update(s, zeros, n);
             left -= n;
         }
-        verify_stream_digest(s, cached);
-        verify_stream_free(s);
+        verify_canonical(XXH3_128bits_digest(s), cached);
+        XXH3_freeState(s);
         cached_len = len;
     }
-    return memcmp(d, cached, 16) == 0;
+    memcpy(ret, cached, 16);
+    return 0;
+}
+
+/* Is d the XXH3-128 of len zero bytes? (Zero chunks in a manifest, whatever else marks
+ * them.) */
+bool
+verify_is_zero_digest(const uint8_t d[16], uint64_t len)
+{
+    uint8_t z[16];
+
+    return verify_zero_digest(len, z) == 0 && memcmp(d, z, 16) == 0;
+}
+
+/*
+ * The tree digest of a file: XXH3-128 over the canonical XXH3-128 digests of its chunks
+ * (chunk_size bytes each, the last one shorter), in order. A whole-file XXH3 cannot be
+ * streamed from chunks that arrive out of order, the chunk digests can: the fetcher has
+ * them all when a file completes, so recording the tree costs no read of the file.
+ */
+void
+verify_tree_init(void *s)
+{
+    XXH3_128bits_reset(s);
+}
+
+/* Add the next chunk's digest to a tree (a stream from verify_stream_new). */
+void
+verify_tree_add(void *s, const uint8_t chunk_digest[16])
+{
+    XXH3_128bits_update(s, chunk_digest, 16);
+}
+
+/*
+ * The tree digest of the first `size` bytes of fd read in chunk_size chunks (recovery: is
+ * the file at LocalFile the one the job fetched?). 0 with ret filled, -EINVAL for a zero
+ * chunk_size with data, -EIO when the file is shorter, -ENOMEM, -errno of pread.
+ */
+int
+verify_tree_file(int fd, uint64_t size, uint64_t chunk_size, uint8_t ret[16])
+{
+    void *tree = NULL, *chunk = NULL;
+    uint64_t off = 0;
+    int r = 0;
+
+    if (size > 0 && chunk_size == 0)
+        return -EINVAL;
+    tree = verify_stream_new();
+    chunk = verify_stream_new();
+    if (!tree || !chunk) {
+        r = -ENOMEM;
+        goto cleanup;
+    }
+    while (off < size) {
+        uint64_t len = size - off < chunk_size ? size - off : chunk_size;
+        uint8_t d[16];
+
+        XXH3_128bits_reset(chunk);
+        r = verify_stream_from_file(chunk, fd, off, len);
+        if (r < 0)
+            goto cleanup;
+        verify_stream_digest(chunk, d);
+        verify_tree_add(tree, d);
+        off += len;
+    }
+    verify_stream_digest(tree, ret);
+cleanup:
+    verify_stream_free(chunk);
+    verify_stream_free(tree);
+    return r;
 }

@@ -28,8 +28,15 @@ bool verify_chunk_ok(int fd, uint64_t off, uint64_t len, const uint8_t digest[16
  * malformed spec, -errno I/O. */
 int verify_whole_file(int fd, uint64_t size, const char *spec);
 int verify_digest_spec_check(const char *spec);
-/* Is `d` the digest of `len` zero bytes? */
+/* Is `d` the digest of `len` zero bytes? verify_zero_digest: that digest. */
 bool verify_is_zero_digest(const uint8_t d[16], uint64_t len);
+int verify_zero_digest(uint64_t len, uint8_t ret[16]);
+/* Tree digest of a file: XXH3-128 over its chunks' XXH3-128 digests in order (a stream
+ * from verify_stream_new, verify_tree_init, one verify_tree_add per chunk, then
+ * verify_stream_digest), and the same read from a file (recovery). */
+void verify_tree_init(void *s);
+void verify_tree_add(void *s, const uint8_t chunk_digest[16]);
+int verify_tree_file(int fd, uint64_t size, uint64_t chunk_size, uint8_t ret[16]);
 int verify_hex_decode(const char *hex, uint8_t *out, size_t outlen);
 
 #endif

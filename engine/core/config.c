@@ -153,6 +153,11 @@ const struct ferry_config_option config_options[] = {
     {"notify-max-running", "N", FERRY_CONFIG_UNSIGNED, "4",
      "notification commands (and, apart, POSTs) running at once", OFF(notify_max_running), 1,
      64, NULL},
+    {"job-inactivity-timeout", "SECONDS", FERRY_CONFIG_UNSIGNED, "7776000",
+     "a new job's JobInactivityTimeout: jobs not modified this long (and not transferring) "
+     "are cancelled (BITS's 90-day cleanup; 0 never)", OFF(job_inactivity_timeout), 0,
+     4294967295u, NULL},
+
 };
 /* clang-format on */
 

@@ -100,6 +100,10 @@ struct http_conn {
     void (*wait_result_free)(void *);
     void *req_data;
     void (*req_data_free)(void *);
+    /* per-connection data of the handler (e.g. the URL group the socket counts against),
+     * freed when the connection is */
+    void *conn_data;
+    void (*conn_data_free)(void *);
 };
 
 int http_conn_new(struct http_worker *w, struct http_listener *l, int fd);

@@ -10,6 +10,9 @@
  * resume never touches a freed worker or loop; it then frees its result itself. Resumed
  * waits queue on the worker's ready list and one posted command (loop_post, which carries
  * only the worker) drains it, so a command dropped at teardown leaks nothing.
+ *
+ * Also the handler's data of a request and of a connection (ferry_http_request_set_data,
+ * _set_conn_data): freed with the request's answer and with the connection.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -71,8 +74,16 @@ http_wait_conn_done(struct http_conn *c, bool request_only)
     void (*fn)(void *) = c->req_data_free;
     void *data = c->req_data;
 
-    if (!request_only)
+    if (!request_only) {
+        void (*cfn)(void *) = c->conn_data_free;
+        void *cdata = c->conn_data;
+
         wait_forget(c);
+        c->conn_data = NULL;
+        c->conn_data_free = NULL;
+        if (cfn)
+            cfn(cdata);
+    }
     if (c->wait_result && c->wait_result_free)
         c->wait_result_free(c->wait_result);
     c->wait_result = NULL;
@@ -153,6 +164,24 @@ void *
 ferry_http_request_data(const struct ferry_http_request *r)
 {
     return r->c->req_data;
+}
+
+void
+ferry_http_request_set_conn_data(const struct ferry_http_request *r, void *data,
+                                 void (*free_fn)(void *))
+{
+    struct http_conn *c = r->c;
+
+    if (c->conn_data && c->conn_data_free && c->conn_data != data)
+        c->conn_data_free(c->conn_data);
+    c->conn_data = data;
+    c->conn_data_free = free_fn;
+}
+
+void *
+ferry_http_request_conn_data(const struct ferry_http_request *r)
+{
+    return r->c->conn_data;
 }
 
 struct ferry_http_wait *

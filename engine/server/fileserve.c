@@ -2,7 +2,7 @@
  * fileserve.c - serving published URLs: exact paths only, access rules, GET/HEAD with
  * single ranges and conditionals (decisions in conditional.c), Cache-Control for shared
  * caches (public when anonymous, private behind an access rule), the Metalink Link header and
- * URL.meta4, ConnectionLimit (503) and BandwidthLimit (the group's ferry_rate), counters.
+ * URL.meta4, ConnectionLimit (sockets per group, 503) and BandwidthLimit (the group's ferry_rate), counters.
  * Runs on the data-plane worker threads: nothing here blocks beyond fstatat (and open when
  * the URL's cached descriptor no longer names its source).
  */
@@ -57,6 +57,63 @@ fileserve_on_done(void *ud, uint64_t body_bytes_sent, bool complete)
     atomic_fetch_sub(&d->fs->active, 1);
     urlgroup_url_unref(url);
     free(d);
+}
+
+/*
+ * ConnectionLimit counts sockets (docs/internals/server.md): a connection is bound to a
+ * group by its first request that names one (routes to one of its URLs) and counts against
+ * that group until it closes, idle keep-alive time included. A later request on the same
+ * socket naming another group moves it: it leaves the old group's count and must find room
+ * in the new one. A socket that finds its group full gets 503 + Retry-After and is closed.
+ * Sockets that have not named a group yet (no request, or only 404s) count against none.
+ */
+struct fileserve_conn {
+    struct urlgroup *group; /* reference; the group whose `sockets` counts this one */
+};
+
+static void
+fileserve_conn_unbind(struct fileserve_conn *fc)
+{
+    if (fc->group) {
+        atomic_fetch_sub(&fc->group->sockets, 1);
+        fc->group = urlgroup_unref(fc->group);
+    }
+}
+
+static void
+fileserve_conn_free(void *p)
+{
+    struct fileserve_conn *fc = p;
+
+    fileserve_conn_unbind(fc);
+    free(fc);
+}
+
+/* Count the request's connection against g: true when it already is, or g had room. */
+static bool
+fileserve_conn_bind(const struct ferry_http_request *req, struct urlgroup *g)
+{
+    struct fileserve_conn *fc = ferry_http_request_conn_data(req);
+    uint32_t limit;
+
+    if (fc && fc->group == g)
+        return true;
+    limit = __atomic_load_n(&g->connection_limit, __ATOMIC_RELAXED);
+    if (atomic_fetch_add(&g->sockets, 1) >= limit && limit > 0) {
+        atomic_fetch_sub(&g->sockets, 1);
+        return false;
+    }
+    if (!fc) {
+        fc = calloc(1, sizeof(*fc));
+        if (!fc) {
+            atomic_fetch_sub(&g->sockets, 1);
+            return false;
+        }
+        ferry_http_request_set_conn_data(req, fc, fileserve_conn_free);
+    }
+    fileserve_conn_unbind(fc);
+    fc->group = urlgroup_ref(g);
+    return true;
 }
 
 /* The head hook's verdict on the request's Basic credentials (request data). */
@@ -681,7 +738,6 @@ fileserve_handle(void *userdata, const struct ferry_http_request *req,
     struct fileserve_done *done;
     enum ferry_http_method method = ferry_http_request_method(req);
     bool meta4 = false, head = method == FERRY_HTTP_HEAD;
-    uint32_t limit;
     struct urlgroup_file *file;
     struct stat st;
     int port = ferry_http_request_local_port(req), r;
@@ -711,6 +767,12 @@ fileserve_handle(void *userdata, const struct ferry_http_request *req,
     g = url->group;
     atomic_fetch_add(&url->requests, 1);
     atomic_fetch_add(&g->requests, 1);
+    if (!fileserve_conn_bind(req, g)) {
+        fileserve_text(resp, 503, "the URL group's connection limit is reached\n");
+        ferry_http_response_header(resp, "Retry-After", "%d", FILESERVE_RETRY_AFTER);
+        ferry_http_response_close(resp);
+        goto cleanup;
+    }
     if (!fileserve_authorize(fs, url, req, resp))
         goto cleanup;
     if (method != FERRY_HTTP_GET && method != FERRY_HTTP_HEAD) {
@@ -718,13 +780,7 @@ fileserve_handle(void *userdata, const struct ferry_http_request *req,
         ferry_http_response_header(resp, "Allow", "GET, HEAD");
         goto cleanup;
     }
-    limit = __atomic_load_n(&g->connection_limit, __ATOMIC_RELAXED);
-    if (atomic_fetch_add(&g->active, 1) >= limit && limit > 0) {
-        atomic_fetch_sub(&g->active, 1);
-        fileserve_text(resp, 503, "the URL group's connection limit is reached\n");
-        ferry_http_response_header(resp, "Retry-After", "%d", FILESERVE_RETRY_AFTER);
-        goto cleanup;
-    }
+    atomic_fetch_add(&g->active, 1);
     atomic_fetch_add(&url->active, 1);
     atomic_fetch_add(&fs->active, 1);
     done = calloc(1, sizeof(*done));

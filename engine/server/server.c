@@ -608,6 +608,100 @@ ferry_server_set_ssl_cert(struct ferry_server *srv, uint16_t port, const char *s
     return r;
 }
 
+/* GetSslCertificate: the store and thumbprint bound to port. */
+int
+ferry_server_get_ssl_cert(struct ferry_server *srv, uint16_t port, char **ret_store,
+                          uint8_t ret_hash[20], struct ferry_status *st)
+{
+    struct server_cert *c;
+    char *store = NULL;
+    int r = 0;
+
+    ferry_status_clear(st);
+    if (port == 0)
+        return ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER,
+                                FERRY_E_INVALIDARG, "Port", "port must be 1-65535");
+    pthread_mutex_lock(&srv->lock);
+    c = server_cert_for_port(srv, port);
+    if (!c || !c->store) {
+        r = ferry_status_set(st, -ENOENT, FERRY_STATUS_RESULT, FERRY_E_NOT_FOUND, NULL,
+                             "no certificate is bound to port %u", port);
+    } else if (!(store = strdup(c->store)) || !server_sha1_parse(c->sha1, ret_hash)) {
+        free(store);
+        r = ferry_status_oom(st, -ENOMEM);
+    }
+    pthread_mutex_unlock(&srv->lock);
+    if (r >= 0)
+        *ret_store = store;
+    return r;
+}
+
+/*
+ * RemoveSslCertificate: unbind port's certificate. https listeners already open on the
+ * port switch to the daemon's default certificate (tls-cert); when there is none, the
+ * removal is refused while such listeners exist (they would have nothing to serve with).
+ */
+int
+ferry_server_remove_ssl_cert(struct ferry_server *srv, uint16_t port, struct ferry_status *st)
+{
+    struct ferry_tls_ctx *dflt = NULL;
+    struct server_cert *c;
+    bool https = false;
+    char err[256] = "";
+    int r = 0;
+
+    ferry_status_clear(st);
+    if (port == 0)
+        return ferry_status_set(st, -EINVAL, FERRY_STATUS_INVALID_PARAMETER,
+                                FERRY_E_INVALIDARG, "Port", "port must be 1-65535");
+    pthread_mutex_lock(&srv->lock);
+    c = server_cert_for_port(srv, port);
+    if (!c || !c->store) {
+        r = ferry_status_set(st, -ENOENT, FERRY_STATUS_RESULT, FERRY_E_NOT_FOUND, NULL,
+                             "no certificate is bound to port %u", port);
+        goto out;
+    }
+    pthread_rwlock_rdlock(&srv->reg->lock);
+    for (size_t i = 0; i < srv->reg->nlisteners; i++)
+        https = https || (srv->reg->listeners[i].port == port && srv->reg->listeners[i].https);
+    pthread_rwlock_unlock(&srv->reg->lock);
+    /* the default certificate, with the binding out of the way */
+    {
+        struct server_cert saved = *c;
+
+        c->tls = NULL;
+        c->store = NULL;
+        r = https ? server_tls_for_port(srv, port, &dflt, err, sizeof(err)) : 0;
+        c->tls = saved.tls;
+        c->store = saved.store;
+    }
+    if (r < 0) {
+        r = ferry_status_set(st, -EBUSY, FERRY_STATUS_RESULT, FERRY_BG_E_INVALID_STATE, NULL,
+                             "port %u serves https URL groups and has no other certificate "
+                             "(%s): bind another or delete the groups first", port, err);
+        goto out;
+    }
+    if (dflt) {
+        pthread_rwlock_rdlock(&srv->reg->lock);
+        for (size_t i = 0; i < srv->reg->nlisteners; i++) {
+            struct urlgroup_listener *l = &srv->reg->listeners[i];
+            if (l->port == port && l->https && ferry_http_server_set_tls(srv->http, l->id,
+                                                                         dflt) < 0)
+                ferry_log_error("certificate could not be switched on '%s'", l->addr);
+        }
+        pthread_rwlock_unlock(&srv->reg->lock);
+        ferry_tls_ctx_unref(dflt);
+    }
+    free(c->store);
+    ferry_tls_ctx_unref(c->tls);
+    *c = srv->certs[--srv->ncerts];
+    server_db_delete_cert(&srv->db, port);
+    ferry_log_info("certificate of port %u removed", port);
+out:
+    pthread_mutex_unlock(&srv->lock);
+    return r;
+}
+
 /* ---- snapshots ---- */
 
 static int
@@ -786,8 +880,17 @@ server_restore_group(void *ud, const struct server_db_group *row)
     __atomic_store_n(&g->bandwidth_limit, row->bandwidth_limit, __ATOMIC_RELAXED);
     __atomic_store_n(&g->upload_enabled, row->upload_enabled, __ATOMIC_RELAXED);
     __atomic_store_n(&g->max_upload_size, row->max_upload_size, __ATOMIC_RELAXED);
-    g->auth_negotiate = row->auth_negotiate;
-    g->auth_ntlm = row->auth_ntlm;
+    /* Negotiate/NTLM were never enforced and Enable=true is refused since: a flag an older
+     * ferryd stored is turned off (server_restore clears the rows), loudly, and the group
+     * is served as before, by its URLs' access rules (Basic, certificates). */
+    if (row->auth_negotiate || row->auth_ntlm)
+        ferry_log_warn("URL group '%s': stored %s%s%s authentication is not supported and is "
+                       "turned off; its URLs' access rules (HTTP Basic, client certificates) "
+                       "decide, as they did", row->prefix, row->auth_negotiate ? "Negotiate" : "",
+                       row->auth_negotiate && row->auth_ntlm ? " and " : "",
+                       row->auth_ntlm ? "NTLM" : "");
+    g->auth_negotiate = false;
+    g->auth_ntlm = false;
     ferry_rate_set(g->rate, row->bandwidth_limit);
     urlgroup_unref(g);
 }
@@ -818,6 +921,7 @@ server_restore(struct ferry_server *srv)
 {
     server_db_each_cert(&srv->db, server_restore_cert, srv);
     server_db_each_group(&srv->db, server_restore_group, srv);
+    server_db_clear_group_auth(&srv->db);
     server_db_each_url(&srv->db, server_restore_url, srv);
 }
 

@@ -119,6 +119,26 @@ server_db_save_group_upload(struct server_db *db, const struct urlgroup *g)
                   (int64_t)g->max_upload_size);
 }
 
+/* Clear stored Negotiate/NTLM flags (server_db.h); runs also while paused. */
+int
+server_db_clear_group_auth(struct server_db *db)
+{
+    char *msg = NULL;
+    int rc;
+
+    if (!db->db)
+        return 0;
+    rc = sqlite3_exec(db->db, "UPDATE groups SET auth_negotiate = 0, auth_ntlm = 0"
+                              " WHERE auth_negotiate <> 0 OR auth_ntlm <> 0", NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        ferry_log_error("server.db: the stored Negotiate/NTLM flags could not be cleared: %s",
+                        msg ? msg : sqlite3_errstr(rc));
+        sqlite3_free(msg);
+        return -EIO;
+    }
+    return 0;
+}
+
 static char *
 server_db_join_certs(const struct urlgroup_url *u)
 {
@@ -224,6 +244,13 @@ server_db_save_cert(struct server_db *db, uint16_t port, const char *store, cons
 {
     server_db_run(db, "INSERT OR REPLACE INTO certs(port, store, sha1) VALUES(?,?,?)", "iss",
                   (int64_t)port, store, sha1);
+}
+
+/* Forget the certificate binding of a port (server_db.h). */
+void
+server_db_delete_cert(struct server_db *db, uint16_t port)
+{
+    server_db_run(db, "DELETE FROM certs WHERE port = ?", "i", (int64_t)port);
 }
 
 /* Every stored certificate binding with a valid port (server_db.h). */

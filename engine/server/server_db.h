@@ -50,6 +50,11 @@ void server_db_delete_group(struct server_db *db, const char *prefix);
 void server_db_delete_url(struct server_db *db, const char *prefix, const char *suffix);
 void server_db_save_cert(struct server_db *db, uint16_t port, const char *store,
                          const char *sha1);
+void server_db_delete_cert(struct server_db *db, uint16_t port);
+
+/* Clear the Negotiate/NTLM flags of every stored group (restore: an older ferryd stored
+ * Enable=true, which nothing enforces). The one write done while paused. 0 or -EIO. */
+int server_db_clear_group_auth(struct server_db *db);
 
 /* Replay what is stored, row by row. */
 void server_db_each_cert(struct server_db *db, server_db_cert_fn fn, void *ud);

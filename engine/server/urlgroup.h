@@ -80,7 +80,9 @@ struct urlgroup {
     uint32_t upload_enabled;    /* UploadEnabled: BITS_POST accepted (0/1) */
     uint32_t max_upload_size;   /* MaxUploadSize bytes, 0 = unlimited */
     atomic_uint_fast64_t requests, bytes_sent;
-    atomic_uint active;
+    atomic_uint active;         /* responses in flight */
+    atomic_uint sockets;        /* connections bound to the group (fileserve.c), what
+                                   connection_limit counts */
     struct urlgroup_url **urls;
     size_t nurls;
     uint32_t *listeners;        /* listener ids this group holds */

@@ -25,6 +25,7 @@
 #define FERRY_E_ALREADY_EXISTS              0x800700B7u
 #define FERRY_E_DISK_FULL                   0x80070070u
 #define FERRY_E_FAIL                        0x80004005u
+#define FERRY_E_NOT_FOUND                   0x80070490u /* HRESULT of ERROR_NOT_FOUND */
 #define FERRY_BG_E_NOT_FOUND                0x80200001u
 #define FERRY_BG_E_INVALID_STATE            0x80200002u
 #define FERRY_BG_E_EMPTY                    0x80200003u
@@ -43,6 +44,9 @@
 #define FERRY_BG_E_INVALID_AUTH_SCHEME      0x80200028u /* SetCredentials Scheme */
 #define FERRY_BG_E_TOO_MANY_JOBS_PER_MACHINE 0x80200050u /* the live-job limit (max-jobs) */
 #define FERRY_BG_E_TOO_MANY_FILES_IN_JOB    0x80200051u /* max-files-per-job */
+#define FERRY_BG_E_MAXDOWNLOAD_TIMEOUT      0x80200054u /* MaxDownloadTime exceeded */
+/* Success codes (high bit clear): a ReturnValue that is not a failure. */
+#define FERRY_BG_S_PARTIAL_COMPLETE         0x00200017u /* Complete kept only some files */
 #define FERRY_BG_E_HTTP_ERROR(status)       (0x80190000u + (uint32_t)(status))
 /* ferry's own, in the customer bit range (0xA... = severity|customer) */
 #define FERRY_E_CHECKSUM_MISMATCH           0xA0460001u /* whole-file digest differs */

@@ -132,6 +132,8 @@ struct ferry_config {
     unsigned notify_timeout;           /* --notify-timeout: s a command or POST may take (30) */
     unsigned notify_queue;             /* --notify-queue: notifications waiting (64) */
     unsigned notify_max_running;       /* --notify-max-running: commands / POSTs at once (4) */
+    unsigned job_inactivity_timeout;   /* --job-inactivity-timeout: a new job's
+                                          JobInactivityTimeout, s (7776000 = 90 days; 0 never) */
 
     /* sections of the layers above (ferry_config_new_with) and their structs */
     const struct ferry_config_section *sections[FERRY_CONFIG_MAX_SECTIONS];

@@ -142,6 +142,12 @@ FERRY_API const char *ferry_http_request_client_cert_sha1(const struct ferry_htt
 FERRY_API void ferry_http_request_set_data(const struct ferry_http_request *r, void *data,
                                            void (*free_fn)(void *));
 FERRY_API void *ferry_http_request_data(const struct ferry_http_request *r);
+/* Attach data to the request's connection (replacing and freeing any earlier one); it
+ * outlives the request and free_fn(data) runs once, when the closing connection is freed
+ * (also at server shutdown). Worker thread only; handlers and head hooks. */
+FERRY_API void ferry_http_request_set_conn_data(const struct ferry_http_request *r,
+                                                void *data, void (*free_fn)(void *));
+FERRY_API void *ferry_http_request_conn_data(const struct ferry_http_request *r);
 /* From a head hook that then returns FERRY_HTTP_HEAD_WAIT: a token for whoever finishes the
  * work (any thread). NULL on OOM. */
 FERRY_API struct ferry_http_wait *ferry_http_request_suspend(const struct ferry_http_request *r);

@@ -112,6 +112,10 @@ struct ferry_job_info {
     uint32_t connections;          /* connections in use now */
     uint32_t connections_per_file; /* configured ranges in parallel */
     uint64_t bandwidth_limit;      /* bytes/s, 0 = none */
+    /* policies (docs/internals/client.md) */
+    uint32_t max_download_time;    /* MaxDownloadTime, s, 0 = none (default 90 days) */
+    uint32_t inactivity_timeout;   /* JobInactivityTimeout, s, 0 = never */
+    uint64_t download_time;        /* s spent CONNECTING/TRANSFERRING since the last Resume */
     bool has_credentials;          /* never the credentials themselves */
     uint32_t notify_flags;         /* FERRY_NOTIFY_* */
     char *notify_program;          /* absolute path, NULL = no command */
@@ -141,6 +145,8 @@ enum {
     FERRY_JOBPROP_BANDWIDTH_LIMIT = 1u << 6,  /* ferry: bytes/s, 0 = none */
     FERRY_JOBPROP_NOTIFY_FLAGS = 1u << 7,     /* FERRY_NOTIFY_* (0..0x1F) */
     FERRY_JOBPROP_NOTIFY_URL = 1u << 8,       /* ferry: http(s) URL, "" or NULL = none */
+    FERRY_JOBPROP_MAX_DOWNLOAD_TIME = 1u << 9,  /* s of CONNECTING/TRANSFERRING, 0 = none */
+    FERRY_JOBPROP_INACTIVITY_TIMEOUT = 1u << 10, /* s without a modification, 0 = never */
 };
 struct ferry_job_props {
     unsigned mask;
@@ -153,6 +159,8 @@ struct ferry_job_props {
     uint64_t bandwidth_limit;
     uint32_t notify_flags;
     const char *notify_url;
+    uint32_t max_download_time;
+    uint32_t inactivity_timeout;
 };
 
 FERRY_API int ferry_jobs_create(struct ferry_jobs *jobs, const struct ferry_job_create *req,
@@ -190,12 +198,19 @@ FERRY_API int ferry_jobs_remove_credentials(struct ferry_jobs *jobs, const char 
 FERRY_API int ferry_jobs_set_proxy(struct ferry_jobs *jobs, const char *job_id,
                                    unsigned usage, const char *proxy_list,
                                    const char *bypass_list, struct ferry_status *st);
-/* Certificate (with its key, PEM) found in store `store_name` of the cert store dir by its
- * SHA-1 thumbprint. */
+/* Certificate (with its key, PEM) found in store `store_name` at `store_location` (BITS's
+ * CertStoreLocation 0-7: 1 LOCAL_MACHINE is cert-store-dir/NAME, the others
+ * cert-store-dir/@LOCATION/NAME, docs/internals/client.md) by its SHA-1 thumbprint, or by a
+ * part of its subject (case-insensitive; the first file name in byte order when several
+ * match). Not found: RESULT CRYPT_E_NOT_FOUND 0x80092004. */
 FERRY_API int ferry_jobs_set_client_cert(struct ferry_jobs *jobs, const char *job_id,
                                          unsigned store_location, const char *store_name,
                                          const uint8_t *hash, size_t hash_len,
                                          struct ferry_status *st);
+FERRY_API int ferry_jobs_set_client_cert_by_name(struct ferry_jobs *jobs, const char *job_id,
+                                                 unsigned store_location,
+                                                 const char *store_name, const char *subject,
+                                                 struct ferry_status *st);
 FERRY_API int ferry_jobs_remove_client_cert(struct ferry_jobs *jobs, const char *job_id,
                                             struct ferry_status *st);
 /* ferry's own per-job options: name is one of "Mirror" (an extra URL for the last added

@@ -77,6 +77,16 @@ FERRY_API int ferry_server_group_get_property(struct ferry_server *srv, const ch
 FERRY_API int ferry_server_set_ssl_cert(struct ferry_server *srv, uint16_t port,
                                         const char *store_name, const uint8_t *hash,
                                         size_t hash_len, struct ferry_status *st);
+/* The binding of a port: the store name (malloc()ed) and the 20-byte thumbprint. None:
+ * -ENOENT, RESULT ERROR_NOT_FOUND 0x80070490. */
+FERRY_API int ferry_server_get_ssl_cert(struct ferry_server *srv, uint16_t port,
+                                        char **ret_store, uint8_t ret_hash[20],
+                                        struct ferry_status *st);
+/* Unbind a port's certificate; its open https listeners switch to the default certificate
+ * (tls-cert), and without one the removal is refused while they exist (RESULT
+ * BG_E_INVALID_STATE). None bound: -ENOENT, RESULT ERROR_NOT_FOUND 0x80070490. */
+FERRY_API int ferry_server_remove_ssl_cert(struct ferry_server *srv, uint16_t port,
+                                           struct ferry_status *st);
 
 /* Snapshot of one group / all groups with their URLs and counters. */
 FERRY_API int ferry_server_group_get(struct ferry_server *srv, const char *prefix,

@@ -434,6 +434,18 @@ f_set_cert(struct ferry_jobs *jobs, const char *id, unsigned loc, const char *st
 }
 
 static int
+f_set_cert_by_name(struct ferry_jobs *jobs, const char *id, unsigned loc, const char *store,
+                   const char *subject, struct ferry_status *st)
+{
+    struct fake_engine *fe = (struct fake_engine *)jobs;
+
+    if (!job_find(fe, id, st))
+        return -ENOENT;
+    snprintf(fe->last[L_CERT], 256, "%u|%s|subject=%s", loc, store, subject);
+    return 0;
+}
+
+static int
 f_remove_cert(struct ferry_jobs *jobs, const char *id, struct ferry_status *st)
 {
     return job_find((struct fake_engine *)jobs, id, st) ? 0 : -ENOENT;
@@ -687,6 +699,38 @@ f_set_ssl(struct ferry_server *srv, uint16_t port, const char *store, const uint
     return 0;
 }
 
+/* The port of the last SetSslCertificate is bound to store "MY", thumbprint 0..19. */
+static int
+f_get_ssl(struct ferry_server *srv, uint16_t port, char **ret_store, uint8_t ret_hash[20],
+          struct ferry_status *st)
+{
+    struct fake_engine *fe = (struct fake_engine *)srv;
+    char want[16];
+
+    snprintf(want, sizeof(want), "%u|", (unsigned)port);
+    if (strncmp(fe->last[L_SSL], want, strlen(want)) != 0)
+        return ferry_status_set(st, -ENOENT, FERRY_STATUS_RESULT, FERRY_E_NOT_FOUND, NULL,
+                                "no certificate is bound to port %u", port);
+    for (int i = 0; i < 20; i++)
+        ret_hash[i] = (uint8_t)i;
+    *ret_store = strdup("MY");
+    return *ret_store ? 0 : -ENOMEM;
+}
+
+static int
+f_remove_ssl(struct ferry_server *srv, uint16_t port, struct ferry_status *st)
+{
+    struct fake_engine *fe = (struct fake_engine *)srv;
+    char want[16];
+
+    snprintf(want, sizeof(want), "%u|", (unsigned)port);
+    if (strncmp(fe->last[L_SSL], want, strlen(want)) != 0)
+        return ferry_status_set(st, -ENOENT, FERRY_STATUS_RESULT, FERRY_E_NOT_FOUND, NULL,
+                                "no certificate is bound to port %u", port);
+    fe->last[L_SSL][0] = '\0';
+    return 0;
+}
+
 static struct ferry_group_info *
 group_dup(const struct fake_group *g)
 {
@@ -827,6 +871,7 @@ const struct wsman_engine_ops fake_engine_ops = {
     .jobs_set_proxy = f_set_proxy,
     .jobs_set_client_cert = f_set_cert,
     .jobs_remove_client_cert = f_remove_cert,
+    .jobs_set_client_cert_by_name = f_set_cert_by_name,
     .jobs_set_option = f_set_option,
     .jobs_set_notify_cmdline = f_set_notify_cmdline,
     .jobs_stats = f_jobs_stats,
@@ -840,6 +885,8 @@ const struct wsman_engine_ops fake_engine_ops = {
     .group_set_property = f_set_prop,
     .group_get_property = f_get_prop,
     .set_ssl_cert = f_set_ssl,
+    .get_ssl_cert = f_get_ssl,
+    .remove_ssl_cert = f_remove_ssl,
     .group_get = f_group_get,
     .group_list = f_group_list,
     .group_info_free = f_group_info_free,

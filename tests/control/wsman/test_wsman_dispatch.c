@@ -473,6 +473,16 @@ START_TEST(test_cert_hash_forms)
                            "<p:CertStoreLocation>1</p:CertStoreLocation><p:StoreName>MY"
                            "</p:StoreName><p:CertHash>zz</p:CertHash>"),
                  400, "InvalidParameter", "TypeMismatch");
+    ck_assert_int_eq(wt_invoke(&T, NS_JOB, "SetClientCertificateByName", "JobId", idc,
+                               "<p:CertStoreLocation>0</p:CertStoreLocation>"
+                               "<p:StoreName>MY</p:StoreName>"
+                               "<p:SubjectName>CN=client.test</p:SubjectName>"),
+                     200);
+    ck_assert_str_eq(fake_engine_last(T.fe, "cert"), "0|MY|subject=CN=client.test");
+    expect_fault(wt_invoke(&T, NS_JOB, "SetClientCertificateByName", "JobId", idc,
+                           "<p:CertStoreLocation>0</p:CertStoreLocation>"
+                           "<p:StoreName>MY</p:StoreName>"),
+                 400, "InvalidParameter", "MissingValues");
 }
 END_TEST
 
@@ -828,6 +838,30 @@ START_TEST(test_urlgroup_flow)
                                "00112233445566778899AABBCCDDEEFF00112233</p:hashBlob>"),
                      200);
     ck_assert_str_eq(fake_engine_last(T.fe, "ssl"), "8443|MY|20");
+    /* GetSslCertificate: StoreName and the thumbprint as 20 hashBlob elements */
+    ck_assert_int_eq(wt_invoke(&T, NS_GROUP, "GetSslCertificate", "UrlGroup", g,
+                               "<p:Port>8443</p:Port>"),
+                     200);
+    expect_str("//pg:GetSslCertificate_OUTPUT/pg:ReturnValue", "0");
+    expect_str("//pg:GetSslCertificate_OUTPUT/pg:StoreName", "MY");
+    expect_str("//pg:GetSslCertificate_OUTPUT/pg:hashBlob[1]", "0");
+    expect_str("//pg:GetSslCertificate_OUTPUT/pg:hashBlob[20]", "19");
+    expect_str("count(//pg:GetSslCertificate_OUTPUT/pg:hashBlob)", "20");
+    ck_assert_int_eq(wt_invoke(&T, NS_GROUP, "GetSslCertificate", "UrlGroup", g,
+                               "<p:Port>8444</p:Port>"),
+                     200);
+    expect_str("//pg:GetSslCertificate_OUTPUT/pg:ReturnValue", "2147943568");
+    expect_fault(wt_invoke(&T, NS_GROUP, "RemoveSslCertificate", "UrlGroup", g,
+                           "<p:Port>0</p:Port>"),
+                 400, "InvalidParameter", "InvalidValue");
+    ck_assert_int_eq(wt_invoke(&T, NS_GROUP, "RemoveSslCertificate", "UrlGroup", g,
+                               "<p:Port>8443</p:Port>"),
+                     200);
+    expect_str("//pg:RemoveSslCertificate_OUTPUT/pg:ReturnValue", "0");
+    ck_assert_int_eq(wt_invoke(&T, NS_GROUP, "GetSslCertificate", "UrlGroup", g,
+                               "<p:Port>8443</p:Port>"),
+                     200);
+    expect_str("//pg:GetSslCertificate_OUTPUT/pg:ReturnValue", "2147943568");
     /* Get of the group */
     ck_assert_int_eq(wt_send_env(&T, &T.admin,
                                  wt_env(WSMAN_ACTION_GET, NS_GROUP, MID,

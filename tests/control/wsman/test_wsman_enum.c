@@ -188,6 +188,29 @@ START_TEST(test_epr_modes)
     expect_sub(enumerate(&T.admin, NS_JOB, NULL,
                          "<w:Filter Dialect=\"http://x\">q</w:Filter>"),
                400, "UnsupportedFeature");
+    /* WQL: the instances that match, wsen:CannotProcessFilter for another class or a query
+     * that does not parse */
+    ck_assert_int_eq(enumerate(&T.admin, NS_JOB, NULL,
+                               "<w:OptimizeEnumeration/><w:MaxElements>10</w:MaxElements>"
+                               "<w:Filter Dialect=\"http://schemas.microsoft.com/wbem/wsman/1/"
+                               "WQL\">SELECT * FROM BitsClientJob</w:Filter>"),
+                     200);
+    ck_assert_int_eq(wt_count(&T, "//w:Items/p:BitsClientJob"), 2);
+    ck_assert_int_eq(enumerate(&T.admin, NS_JOB, NULL,
+                               "<w:OptimizeEnumeration/><w:MaxElements>10</w:MaxElements>"
+                               "<w:Filter Dialect=\"http://schemas.microsoft.com/wbem/wsman/1/"
+                               "WQL\">SELECT * FROM BitsClientJob WHERE State = 99</w:Filter>"),
+                     200);
+    ck_assert_int_eq(wt_count(&T, "//w:Items/p:BitsClientJob"), 0);
+    ck_assert_int_eq(wt_count(&T, "//w:EndOfSequence"), 1);
+    expect_sub(enumerate(&T.admin, NS_JOB, NULL,
+                         "<w:Filter Dialect=\"http://schemas.microsoft.com/wbem/wsman/1/WQL\">"
+                         "SELECT * FROM BitsClientFile</w:Filter>"),
+               400, "CannotProcessFilter");
+    expect_sub(enumerate(&T.admin, NS_JOB, NULL,
+                         "<w:Filter Dialect=\"http://schemas.microsoft.com/wbem/wsman/1/WQL\">"
+                         "SELECT * FROM BitsClientJob WHERE (State = 1</w:Filter>"),
+               400, "CannotProcessFilter");
     expect_sub(enumerate(&T.admin, NS_JOB, NULL, "<w:MaxElements>0</w:MaxElements>"), 400,
                "SchemaValidationError");
     expect_sub(wt_send_env(&T, &T.admin,

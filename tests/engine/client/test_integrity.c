@@ -20,6 +20,7 @@
 #include "client/client.h"
 #include "client/job.h"
 #include "client/jobs_role.h"
+#include "client/verify.h"
 
 struct env {
     char *tmp;
@@ -141,9 +142,10 @@ END_TEST
 
 /*
  * A repeated Complete after the renames went through but not the state: returns 0 and
- * ACKNOWLEDGED. A LocalFile that is not the transferred file (wrong size; wrong
- * ExpectedDigest) is never taken for it: Complete fails with 0x80070002 and the job goes to
- * ERROR with a LOCAL_FILE error naming LocalFile; Resume brings it back to TRANSFERRED.
+ * ACKNOWLEDGED. A LocalFile that is not the transferred file is never taken for it:
+ * Complete fails with BG_E_LOCAL_FILE_CHANGED (right size, other bytes) or 0x80070002
+ * (wrong size), and the job goes to ERROR with a LOCAL_FILE error naming LocalFile; Resume
+ * brings it back to TRANSFERRED.
  */
 START_TEST(test_complete_repeated)
 {
@@ -185,11 +187,11 @@ START_TEST(test_complete_repeated)
     ck_assert_int_eq(unlink(tmp), 0);
     ck_assert_int_eq(ct_random_file(local3, 1u << 20, 78), 0);
     ck_assert_int_lt(ferry_jobs_set_state(e.jobs, id2, FERRY_JOB_ACTION_COMPLETE, &st), 0);
-    ck_assert_uint_eq(st.code, 0x80070002u);
+    ck_assert_uint_eq(st.code, FERRY_BG_E_LOCAL_FILE_CHANGED);
     ck_assert_int_eq(ct_job_state(e.jobs, id2), FERRY_JOB_ERROR);
     ck_assert_int_eq(ferry_jobs_get_error(e.jobs, id2, &err, &st), 0);
     ck_assert_int_eq(err.context, FERRY_ERRCTX_LOCAL_FILE);
-    ck_assert_uint_eq(err.code, 0x80070002u);
+    ck_assert_uint_eq(err.code, FERRY_BG_E_LOCAL_FILE_CHANGED);
     ck_assert_ptr_nonnull(strstr(err.text, local3));
     ferry_job_error_done(&err);
     ck_assert_int_eq(ferry_jobs_set_state(e.jobs, id2, FERRY_JOB_ACTION_RESUME, NULL), 0);
@@ -206,6 +208,81 @@ START_TEST(test_complete_repeated)
     ck_assert_int_lt(ferry_jobs_set_state(e.jobs, id2, FERRY_JOB_ACTION_COMPLETE, &st), 0);
     ck_assert_uint_eq(st.code, 0x80070002u);
     ck_assert_int_eq(ct_job_state(e.jobs, id2), FERRY_JOB_ERROR);
+    env_done(&e);
+}
+END_TEST
+
+/* The 16-byte tree_digest and the chunk_size of file idx of job id in jobs.db. */
+static bool
+db_tree_digest(const char *db, const char *id, int idx, uint8_t ret[16], uint64_t *ret_cs)
+{
+    sqlite3 *h = NULL;
+    sqlite3_stmt *stmt = NULL;
+    bool ok = false;
+
+    if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+        goto done;
+    sqlite3_busy_timeout(h, 2000);
+    if (sqlite3_prepare_v2(h, "SELECT tree_digest, chunk_size FROM files"
+                              " WHERE job_id = ?1 AND idx = ?2", -1, &stmt, NULL) != SQLITE_OK)
+        goto done;
+    sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(stmt, 2, idx);
+    if (sqlite3_step(stmt) == SQLITE_ROW && sqlite3_column_bytes(stmt, 0) == 16) {
+        memcpy(ret, sqlite3_column_blob(stmt, 0), 16);
+        *ret_cs = (uint64_t)sqlite3_column_int64(stmt, 1);
+        ok = true;
+    }
+done:
+    sqlite3_finalize(stmt);
+    sqlite3_close(h);
+    return ok;
+}
+
+/*
+ * Every completed file's tree digest is recorded from the chunk digests the fetcher
+ * computed while writing (no read of the file): it equals the tree digest read back from
+ * the fetched bytes (verify_tree_file), for a file of several chunks with a short last one
+ * and for an empty file. Without a digest nothing would tell a foreign file of the same
+ * size from the job's own.
+ */
+START_TEST(test_tree_recorded)
+{
+    struct env e;
+    char id[FERRY_GUID_STRLEN], src[2][600], local[2][600], db[600];
+    uint8_t want[16], got[16], zero_tree[16];
+    uint64_t cs = 0;
+    int fd;
+
+    env_init(&e, "integ-tree", NULL);
+    e.cfg->fetch_chunk_size = 1u << 20;
+    snprintf(db, sizeof(db), "%s/jobs.db", e.state);
+    ck_assert_int_eq(jobs_new(e.cfg, &e.jobs), 0);
+    transferred_job(&e, 2, (3u << 20) + 1000, id, src, local);
+    for (int i = 0; i < 2; i++) {
+        char tmp[700], name[16];
+        snprintf(name, sizeof(name), "f%d.bin", i);
+        temp_path(&e, id, name, tmp, sizeof(tmp));
+        ck_assert(db_tree_digest(db, id, i, want, &cs));
+        ck_assert_uint_eq(cs, 1u << 20);
+        fd = open(tmp, O_RDONLY);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(verify_tree_file(fd, (3u << 20) + 1000 + (uint64_t)i * 4099, cs, got),
+                         0);
+        close(fd);
+        ck_assert_mem_eq(want, got, 16);
+    }
+    /* a digest of other bytes differs */
+    fd = open(src[0], O_RDONLY);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(verify_tree_file(fd, 1u << 20, cs, got), 0);
+    close(fd);
+    ck_assert_mem_ne(want, got, 16);
+    /* the empty file: the tree of no chunks */
+    ck_assert_int_eq(verify_tree_file(-1, 0, 0, zero_tree), 0);
+    verify_digest("", 0, got);
+    ck_assert_mem_eq(zero_tree, got, 16);
+    ck_assert_int_eq(ferry_jobs_set_state(e.jobs, id, FERRY_JOB_ACTION_COMPLETE, NULL), 0);
     env_done(&e);
 }
 END_TEST
@@ -266,8 +343,8 @@ START_TEST(test_partial_damage)
     /* the damaged prefix, and only it: the intact partial chunk was continued */
     ck_assert_uint_eq(info->bytes_refetched, (uint64_t)dmg_fill);
     ferry_job_info_free(info);
-    /* schema v2 (and later) keeps the prefix digests */
-    ck_assert_int_eq(db_query_i64(db, "PRAGMA user_version"), 4);
+    /* schema v2 keeps the prefix digests (v3 the tree digests, v4 the job policies) */
+    ck_assert_int_eq(db_query_i64(db, "PRAGMA user_version"), 6);
     ck_assert_int_eq(db_query_i64(db, "SELECT COUNT(*) FROM pragma_table_info('chunks')"
                                       " WHERE name = 'fill_digest'"), 1);
     env_done(&e);
@@ -312,10 +389,12 @@ START_TEST(test_v1_migration)
     partial = db_query_i64(db, "SELECT SUM(fill) FROM chunks WHERE verified = 0");
     ck_assert_int_gt(partial, 0);
     /* back to what a v1 ferryd left */
-    db_exec(db, "ALTER TABLE chunks DROP COLUMN fill_digest; PRAGMA user_version = 1;");
+    db_exec(db, "ALTER TABLE chunks DROP COLUMN fill_digest;"
+                " ALTER TABLE files DROP COLUMN tree_digest; DROP TABLE job_policies;"
+                " PRAGMA user_version = 1;");
     ck_assert_int_eq(db_query_i64(db, "PRAGMA user_version"), 1);
     ck_assert_int_eq(jobs_new(e.cfg, &e.jobs), 0);
-    ck_assert_int_eq(db_query_i64(db, "PRAGMA user_version"), 4);
+    ck_assert_int_eq(db_query_i64(db, "PRAGMA user_version"), 6);
     ck_assert_int_eq(ct_wait_state(e.jobs, id, FERRY_JOB_TRANSFERRED, 60000),
                      FERRY_JOB_TRANSFERRED);
     ck_assert_int_eq(ferry_jobs_set_state(e.jobs, id, FERRY_JOB_ACTION_COMPLETE, NULL), 0);
@@ -338,6 +417,7 @@ main(void)
     ct_add(s, "complete_repeated", test_complete_repeated);
     ct_add(s, "partial_damage", test_partial_damage);
     ct_add(s, "v1_migration", test_v1_migration);
+    ct_add(s, "tree_recorded", test_tree_recorded);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);

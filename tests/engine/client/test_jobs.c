@@ -163,11 +163,19 @@ START_TEST(test_transitions)
     env_init(&e, "jobs-states", false, NULL);
     ck_assert_int_eq(jobs_new(e.cfg, &e.jobs), 0);
     snprintf(local, sizeof(local), "%s/x.bin", e.root);
+    /* complete before TRANSFERRED: as BITS, the complete files (none here) are kept, the
+     * others dropped, ACKNOWLEDGED, and the answer is the success BG_S_PARTIAL_COMPLETE;
+     * a final job cannot be completed again */
     ct_create(e.jobs, "http://127.0.0.1:9/x", local, true, id);
-    /* complete only from TRANSFERRED */
+    ck_assert_int_eq(ferry_jobs_set_state(e.jobs, id, FERRY_JOB_ACTION_COMPLETE, &st), 0);
+    ck_assert_int_eq(st.kind, FERRY_STATUS_OK);
+    ck_assert_uint_eq(st.code, FERRY_BG_S_PARTIAL_COMPLETE);
+    ck_assert_int_eq(ct_job_state(e.jobs, id), FERRY_JOB_ACKNOWLEDGED);
+    ck_assert_int_eq(access(local, F_OK), -1);
     ck_assert_int_eq(ferry_jobs_set_state(e.jobs, id, FERRY_JOB_ACTION_COMPLETE, &st), -EINVAL);
     ck_assert_int_eq(st.kind, FERRY_STATUS_RESULT);
     ck_assert_uint_eq(st.code, FERRY_BG_E_INVALID_STATE);
+    ct_create(e.jobs, "http://127.0.0.1:9/x", local, true, id);
     /* suspend on suspended: no-op */
     ck_assert_int_eq(ferry_jobs_set_state(e.jobs, id, FERRY_JOB_ACTION_SUSPEND, &st), 0);
     ck_assert_int_eq(ct_job_state(e.jobs, id), FERRY_JOB_SUSPENDED);
@@ -317,7 +325,7 @@ START_TEST(test_store_refusals)
     ck_assert_int_eq(jobs_new(e.cfg, &second), -EBUSY);
     e.jobs = jobs_free(e.jobs);
     snprintf(db, sizeof(db), "%s/jobs.db", e.state);
-    ck_assert_int_eq(db_query_int(db, "PRAGMA user_version"), 4);
+    ck_assert_int_eq(db_query_int(db, "PRAGMA user_version"), 6);
     ck_assert_int_eq(db_query_int(db, "SELECT COUNT(*) FROM settings WHERE key = "
                                       "'last_opened_by'"),
                      1);

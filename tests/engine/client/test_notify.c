@@ -181,10 +181,10 @@ START_TEST(test_migration)
     ct_create(e.jobs, "http://127.0.0.1:9/x", e.local, true, id);
     ck_assert_int_eq(ferry_jobs_set_notify_cmdline(e.jobs, id, "/bin/true", NULL, NULL), 0);
     e.jobs = jobs_free(e.jobs);
-    ck_assert_int_eq(db_int(e.db, "PRAGMA user_version"), 4);
+    ck_assert_int_eq(db_int(e.db, "PRAGMA user_version"), 6);
     db_exec(e.db, "DROP TABLE notify; PRAGMA user_version = 2;");
     ck_assert_int_eq(jobs_new(e.cfg, &e.jobs), 0);
-    ck_assert_int_eq(db_int(e.db, "PRAGMA user_version"), 4);
+    ck_assert_int_eq(db_int(e.db, "PRAGMA user_version"), 6);
     ck_assert_int_eq(db_int(e.db, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'notify'"),
                      1);
     info = get(&e, id);
