@@ -7,7 +7,7 @@
  * Rules: the manifest, the size and the validators always come from the origin; a peer is
  * used only when it answers with the origin's ETag and size and lists the chunk in
  * X-Ferry-Have. A peer is asked for the lowest chunk it lists that this host still misses,
- * at most FETCH_PEER_WINDOW ranges at a time: the chunk a host's own children need next
+ * FETCH_PEER_WINDOW ranges at a time: the chunk a host's own children need next
  * is the one it completes next, so each hop of a relay chain or tree adds about one chunk
  * time (a chunk is served onward only whole and verified). A chunk no live peer can take
  * goes to the origin only when no peer is live or every live peer has stalled: no
@@ -39,7 +39,8 @@
 /*
  * Ranges in flight to one peer. 1: the peer's link carries one chunk at a time, so it
  * arrives in c/B instead of W·c/B, and the pipeline's hop is one chunk (bench/fleet,
- * docs/FLEET.md). The job's other connections stay with the origin's chunks, when the
+ * docs/FLEET.md: a window of 2, or a second range started in the first's last quarter,
+ * measured slower). The job's other connections stay with the origin's chunks, when the
  * rules allow the origin at all.
  */
 #define FETCH_PEER_WINDOW 1
@@ -73,7 +74,7 @@ xfer_peer_drop(struct xfer *x, size_t mi, const char *why)
     ferry_log_warn("job %s: peer '%s' dropped for this transfer: %s", x->job->id, m->url, why);
 }
 
-/* Requests in flight to source mi. */
+/* Ranges in flight to source mi. */
 static unsigned
 xfer_source_inflight(const struct xfer *x, size_t mi)
 {

@@ -72,6 +72,9 @@ fx_inflight(struct fx *f, uint64_t ci, size_t mi)
     q->kind = REQ_RANGE;
     q->mirror = mi;
     q->chunk = ci;
+    q->start = ci * f->file.chunk_size;
+    q->end = q->start + f->file.chunk_size - 1;
+    q->pos = q->start; /* no byte in yet */
     f->reqv[f->x.nreqs++] = q;
     f->chunks[ci].state = CHUNK_INFLIGHT;
 }
@@ -106,6 +109,9 @@ START_TEST(test_peer_ascending_window)
     ck_assert_uint_eq(choose(&f, 3, 1100, &c), XFER_SOURCE_WAIT);
     ck_assert_uint_eq(choose(&f, 5, 1100, &c), XFER_SOURCE_WAIT);
     ck_assert_uint_eq(choose(&f, 7, 1100, &c), XFER_SOURCE_WAIT);
+    /* however far the range is, no second one */
+    f.reqs[0].pos = f.reqs[0].end;
+    ck_assert_uint_eq(choose(&f, 5, 1100, &c), XFER_SOURCE_WAIT);
     /* the origin's ranges do not count against the peer's window */
     f.x.nreqs = 0;
     f.chunks[2].state = CHUNK_DONE;
