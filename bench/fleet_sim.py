@@ -25,8 +25,8 @@ Strategies (the rules each host follows, exactly as the controller would set the
              origin feeds one host and a k-ary pipelined tree hangs below it. The peer is
              asked for the lowest chunk it has (seen by a HEAD poll every --poll s) that
              the host misses, --peer-window (1, FETCH_PEER_WINDOW) at a time (the root,
-             from the origin, 1 at a time: DIST_RELAY_ROOT_CONNECTIONS); a chunk it
-             lacks is waited for, and goes to the origin only when the peer has made no
+             from the origin, --root-window at a time: 1, DIST_RELAY_ROOT_CONNECTIONS); a
+             chunk it lacks is waited for, and goes to the origin only when it has made no
              progress (its chunk set grew, or bytes from it arrived) for --stall s since
              its last progress, or for --start-stall s since the start when it has not
              progressed yet, or the peer is dead (dropped after --fallback s without a
@@ -95,7 +95,7 @@ def parents_for(strategy, n):
 
 def simulate(n, size, chunk, rate, strategy, window=4, relay_limit=None, kill=None,
              fallback=2.0, dt=None, peer_window=None, stall=3.0, poll=0.025, cache_rate=None,
-             start_stall=30.0):
+             start_stall=30.0, root_window=1):
     nchunks = (size + chunk - 1) // chunk
     csize = [min(chunk, size - i * chunk) for i in range(nchunks)]
     par, kind = parents_for(strategy, n)
@@ -146,7 +146,7 @@ def simulate(n, size, chunk, rate, strategy, window=4, relay_limit=None, kill=No
         # new requests
         for h in range(1, nodes):
             # relay: the root fetches with one connection (DIST_RELAY_ROOT_CONNECTIONS)
-            hwin = 1 if relay and h == 1 and n > 1 else window
+            hwin = root_window if relay and h == 1 and n > 1 else window
             if done_at[h] is not None or h in dead or inflight[h] >= hwin:
                 continue
             if whole_only and any(wave_left.get(w, 0) for w in range(1, wave[h])):
@@ -265,6 +265,9 @@ def main():
     ap.add_argument("--start-stall", type=float, default=30.0,
                     help="relay: the same for a peer that has not progressed yet "
                          "(FETCH_PEER_START_MS)")
+    ap.add_argument("--root-window", type=int, default=1,
+                    help="relay: requests in flight of the root to the origin (1: "
+                         "DIST_RELAY_ROOT_CONNECTIONS)")
     ap.add_argument("--poll", type=float, default=0.025,
                     help="relay: s between HEAD polls of a peer (FETCH_PEER_POLL_MS)")
     ap.add_argument("--cache-mbit", type=float,
@@ -303,7 +306,7 @@ def main():
             table_row(n, s, simulate(n, size, chunk, rate, s, a.window, limit, kill,
                                      a.fallback, a.dt, a.peer_window, a.stall, a.poll,
                                      a.cache_mbit * 1e6 / 8 if a.cache_mbit else None,
-                                     a.start_stall))
+                                     a.start_stall, a.root_window))
 
 
 if __name__ == "__main__":
