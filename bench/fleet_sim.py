@@ -22,11 +22,15 @@ Strategies (the rules each host follows, exactly as the controller would set the
   relay:k    the rules of ferry's `distribute --relay --fanout k` (control/cli/ctl_dist_relay.c,
              engine/client/fetch_source.c): hosts in --to order, the first fetches from the
              origin only, host i > 0 (0-based) has host (i - 1) // k as its one peer, so the
-             origin feeds one host and a k-ary pipelined tree hangs below it. A chunk the
-             peer has (seen by a HEAD poll every --poll s) comes from the peer, with all of
-             the host's W requests; a chunk it lacks is waited for, and goes to the origin
-             only when the peer's chunk set has not grown for --stall s, or the peer is
-             dead (dropped after --fallback s without a byte). relay:1 is a chain.
+             origin feeds one host and a k-ary pipelined tree hangs below it. The peer is
+             asked for the lowest chunk it has (seen by a HEAD poll every --poll s) that
+             the host misses, --peer-window (1, FETCH_PEER_WINDOW) at a time (the root,
+             from the origin, --root-window at a time: 1, DIST_RELAY_ROOT_CONNECTIONS); a
+             chunk it lacks is waited for, and goes to the origin only when it has made no
+             progress (its chunk set grew, or bytes from it arrived) for --stall s since
+             its last progress, or for --start-stall s since the start when it has not
+             progressed yet, or the peer is dead (dropped after --fallback s without a
+             byte). relay:1 is a chain.
   cache      one HTTP cache (nginx proxy_cache + slice, proxy_cache_lock) between the
              origin and every client: the cache fetches each chunk once (W at a time) and
              serves a chunk once it has it whole; its links run at --cache-mbit (default:
@@ -90,15 +94,15 @@ def parents_for(strategy, n):
 
 
 def simulate(n, size, chunk, rate, strategy, window=4, relay_limit=None, kill=None,
-             fallback=2.0, dt=None, peer_window=None, stall=3.0, poll=0.1, cache_rate=None):
+             fallback=2.0, dt=None, peer_window=None, stall=3.0, poll=0.025, cache_rate=None,
+             start_stall=30.0, root_window=1):
     nchunks = (size + chunk - 1) // chunk
     csize = [min(chunk, size - i * chunk) for i in range(nchunks)]
     par, kind = parents_for(strategy, n)
     whole_only = kind == "waves"
     relay = kind == "relay"
     if peer_window is None:
-        # relay: all of a host's requests may go to its peer; the older models: one
-        peer_window = window if relay else 1
+        peer_window = 1     # FETCH_PEER_WINDOW
     nodes = n + 2 if kind == "cache" else n + 1     # the cache is node n + 1
     if kind != "cache":
         par.pop()
@@ -112,7 +116,7 @@ def simulate(n, size, chunk, rate, strategy, window=4, relay_limit=None, kill=No
     have = [bytearray(nchunks) for _ in range(nodes)]
     have[0] = bytearray(b"\x01" * nchunks)
     have_t = [[0.0] * nchunks for _ in range(nodes)]   # when each chunk was verified
-    grown = [0.0] * nodes                               # when the chunk set last grew
+    grown = [None] * nodes                              # when the chunk set last grew
     count = [nchunks] + [0] * (nodes - 1)
     nextm = [0] * nodes            # lowest chunk index that may be missing
     flows = {}                      # (dst, chunk) -> [src, remaining]
@@ -141,7 +145,9 @@ def simulate(n, size, chunk, rate, strategy, window=4, relay_limit=None, kill=No
                     wave_left[wave[killed_host]] -= 1   # later waves do not wait for it
         # new requests
         for h in range(1, nodes):
-            if done_at[h] is not None or h in dead or inflight[h] >= window:
+            # relay: the root fetches with one connection (DIST_RELAY_ROOT_CONNECTIONS)
+            hwin = root_window if relay and h == 1 and n > 1 else window
+            if done_at[h] is not None or h in dead or inflight[h] >= hwin:
                 continue
             if whole_only and any(wave_left.get(w, 0) for w in range(1, wave[h])):
                 continue
@@ -152,7 +158,7 @@ def simulate(n, size, chunk, rate, strategy, window=4, relay_limit=None, kill=No
             ph = par[h]
             k = len(ph)
             scanned = 0
-            while i < nchunks and inflight[h] < window and scanned < 4 * window * k:
+            while i < nchunks and inflight[h] < hwin and scanned < 4 * window * k:
                 if not have[h][i] and (h, i) not in flows:
                     src = ph[i % k]
                     usable = src not in dead and (not whole_only or src == 0 or
@@ -160,8 +166,12 @@ def simulate(n, size, chunk, rate, strategy, window=4, relay_limit=None, kill=No
                     if relay and src != 0 and src not in dead:
                         # the peer's X-Ferry-Have, as last polled; a stalled peer's missing
                         # chunks go to the origin
+                        # progress: its set grew (as polled) or bytes from it arrived
                         seen = have[src][i] and t >= have_t[src][i] + poll
-                        if not seen and t - grown[src] >= stall:
+                        marks = [m for m in (grown[src], last_byte.get((h, src)))
+                                 if m is not None]
+                        quiet = t - max(marks) if marks else t
+                        if not seen and quiet >= (stall if marks else start_stall):
                             src = 0
                         elif not seen:
                             usable = False
@@ -242,17 +252,23 @@ def main():
     ap.add_argument("-w", "--window", type=int, default=4,
                     help="requests in flight per host (to the origin)")
     ap.add_argument("--peer-window", type=int,
-                    help="requests in flight per host to one peer (default: W for relay:K, "
-                         "1 for the others)")
+                    help="requests in flight per host to one peer (default 1: "
+                         "FETCH_PEER_WINDOW)")
     ap.add_argument("-r", "--strategy", action="append")
     ap.add_argument("--relay-limit-mbit", type=float)
     ap.add_argument("--kill", help="HOST@FRACTION: kill that relay at that progress")
     ap.add_argument("--fallback", type=float, default=2.0,
                     help="s without a byte before a dead parent's chunks go elsewhere")
     ap.add_argument("--stall", type=float, default=3.0,
-                    help="relay: s without growth before a peer's missing chunks go to "
-                         "the origin (FETCH_PEER_STALL_MS)")
-    ap.add_argument("--poll", type=float, default=0.1,
+                    help="relay: s since a peer's last progress before its missing "
+                         "chunks go to the origin (FETCH_PEER_STALL_MS)")
+    ap.add_argument("--start-stall", type=float, default=30.0,
+                    help="relay: the same for a peer that has not progressed yet "
+                         "(FETCH_PEER_START_MS)")
+    ap.add_argument("--root-window", type=int, default=1,
+                    help="relay: requests in flight of the root to the origin (1: "
+                         "DIST_RELAY_ROOT_CONNECTIONS)")
+    ap.add_argument("--poll", type=float, default=0.025,
                     help="relay: s between HEAD polls of a peer (FETCH_PEER_POLL_MS)")
     ap.add_argument("--cache-mbit", type=float,
                     help="cache: the cache's link rate (default: the hosts' rate)")
@@ -289,7 +305,8 @@ def main():
                 continue
             table_row(n, s, simulate(n, size, chunk, rate, s, a.window, limit, kill,
                                      a.fallback, a.dt, a.peer_window, a.stall, a.poll,
-                                     a.cache_mbit * 1e6 / 8 if a.cache_mbit else None))
+                                     a.cache_mbit * 1e6 / 8 if a.cache_mbit else None,
+                                     a.start_stall, a.root_window))
 
 
 if __name__ == "__main__":

@@ -6,13 +6,18 @@
  *
  * Rules: the manifest, the size and the validators always come from the origin; a peer is
  * used only when it answers with the origin's ETag and size and lists the chunk in
- * X-Ferry-Have. A chunk a peer has goes to that peer (all of the job's connections may go
- * to one peer); a chunk no live peer has goes to the origin only when no peer is live or
- * every live peer's chunk set has not grown for FETCH_PEER_STALL_MS (a slow or stuck
- * relay). A peer's "not yet" (503, 404) is never a job error; a peer that fails to connect
- * twice in a row, answers with other validators, or serves a chunk that does not match
- * the origin's manifest is dropped for the rest of the transfer, and the chunk goes
- * elsewhere. While a job waits for a peer, the peer is polled with HEAD every
+ * X-Ferry-Have. A peer is asked for the lowest chunk it lists that this host still misses,
+ * FETCH_PEER_WINDOW ranges at a time: the chunk a host's own children need next
+ * is the one it completes next, so each hop of a relay chain or tree adds about one chunk
+ * time (a chunk is served onward only whole and verified). A chunk no live peer can take
+ * goes to the origin only when no peer is live or every live peer has stalled: no
+ * progress (its chunk set grew, or body bytes of a range from it arrived) for
+ * FETCH_PEER_STALL_MS since its last one, or, for a peer that has not progressed once
+ * since the transfer started (a deep relay waiting for its own first chunk), for
+ * FETCH_PEER_START_MS. A peer's "not yet" (503, 404) is never a job error; a peer that
+ * fails to connect twice in a row, answers with other validators, or serves a chunk that
+ * does not match the origin's manifest is dropped for the rest of the transfer, and the
+ * chunk goes elsewhere. While a job waits for a peer, the peer is polled with HEAD every
  * FETCH_PEER_POLL_MS.
  *
  * Jobs thread only, with the role's lock held.
@@ -31,7 +36,16 @@
 #include "core/relay.h"
 #include "client/job.h"
 
+/*
+ * Ranges in flight to one peer. 1: the peer's link carries one chunk at a time, so it
+ * arrives in c/B instead of W·c/B, and the pipeline's hop is one chunk (bench/fleet,
+ * docs/FLEET.md: a window of 2, or a second range started in the first's last quarter,
+ * measured slower). The job's other connections stay with the origin's chunks, when the
+ * rules allow the origin at all.
+ */
+#define FETCH_PEER_WINDOW 1
 #define FETCH_PEER_STALL_MS 3000
+#define FETCH_PEER_START_MS 30000
 #define FETCH_PEER_POLL_MS 25
 #define FETCH_PEER_MAX_FAILURES 2
 #define FETCH_PEER_MAX_NOT_YET 100
@@ -60,7 +74,7 @@ xfer_peer_drop(struct xfer *x, size_t mi, const char *why)
     ferry_log_warn("job %s: peer '%s' dropped for this transfer: %s", x->job->id, m->url, why);
 }
 
-/* Requests in flight to source mi. */
+/* Ranges in flight to source mi. */
 static unsigned
 xfer_source_inflight(const struct xfer *x, size_t mi)
 {
@@ -71,16 +85,100 @@ xfer_source_inflight(const struct xfer *x, size_t mi)
     return n;
 }
 
-/* May chunks no peer has go to the origin now? */
+/* Has live peer m made no progress for too long (relay.md, rule 4)? */
+static bool
+xfer_peer_stalled(const struct mirror *m, int64_t now)
+{
+    return now - m->progress_ms >= (m->progressed ? FETCH_PEER_STALL_MS : FETCH_PEER_START_MS);
+}
+
+/* Peer m progressed now. */
+static void
+xfer_peer_progress(struct mirror *m, int64_t now)
+{
+    m->progress_ms = now;
+    m->progressed = true;
+}
+
+/* Body bytes arriving from a peer are progress: look at its ranges in flight (a request
+ * that ended was seen by xfer_source_done / xfer_source_chunk_ok). */
+static void
+xfer_peer_rx(struct xfer *x, int64_t now)
+{
+    for (size_t i = 0; i < x->nmirrors; i++) {
+        struct mirror *m = &x->mirrors[i];
+        uint64_t rx = 0;
+
+        if (!xfer_peer_live(m))
+            continue;
+        for (size_t k = 0; k < x->nreqs; k++) {
+            const struct req *q = x->reqs[k];
+            if (q->kind == REQ_RANGE && q->mirror == i)
+                rx += q->pos - q->start;
+        }
+        if (rx > m->rx_seen)
+            xfer_peer_progress(m, now);
+        m->rx_seen = rx;
+    }
+}
+
+/* May chunks no peer can take go to the origin now? */
 static bool
 xfer_origin_allowed(const struct xfer *x, int64_t now)
 {
     for (size_t i = 0; i < x->nmirrors; i++) {
         const struct mirror *m = &x->mirrors[i];
-        if (xfer_peer_live(m) && now - m->progress_ms < FETCH_PEER_STALL_MS)
+        if (xfer_peer_live(m) && !xfer_peer_stalled(m, now))
             return false;
     }
     return true;
+}
+
+/* The lowest chunk peer m lists that this host misses and has not asked for (<= ci, which
+ * it lists), so a peer is read in ascending order. */
+static uint64_t
+xfer_peer_next_chunk(const struct jfile *f, const struct mirror *m, uint64_t ci)
+{
+    for (uint64_t j = 0; j < ci; j++) {
+        uint8_t s = f->chunks[j].state;
+        if (m->have[j] && (s == CHUNK_MISSING || s == CHUNK_PARTIAL))
+            return j;
+    }
+    return ci;
+}
+
+/*
+ * The rule, without I/O: where missing chunk ci may go now. A live peer that lists it,
+ * is not backing off after a "not yet" and has fewer than FETCH_PEER_WINDOW ranges in
+ * flight: the source is that peer and *chunk the lowest chunk it lists that is still
+ * missing (of several such peers, the one whose chunk is lowest). Otherwise
+ * XFER_SOURCE_ORIGIN (*chunk = ci) when the origin is allowed (no peer live, or every
+ * live one stalled), else XFER_SOURCE_WAIT. x's requests count as in flight.
+ */
+size_t
+xfer_source_choose(const struct xfer *x, uint64_t ci, int64_t now, uint64_t *chunk)
+{
+    const struct jfile *f = &x->job->files[x->fidx];
+    size_t best = XFER_SOURCE_WAIT;
+    uint64_t best_chunk = ci;
+
+    for (size_t i = 0; i < x->nmirrors; i++) {
+        const struct mirror *m = &x->mirrors[i];
+        uint64_t j;
+        if (!xfer_peer_live(m) || !m->have || !m->have[ci] || now < m->retry_ms)
+            continue;
+        if (xfer_source_inflight(x, i) >= FETCH_PEER_WINDOW)
+            continue;
+        j = xfer_peer_next_chunk(f, m, ci);
+        if (best == XFER_SOURCE_WAIT || j < best_chunk) {
+            best = i;
+            best_chunk = j;
+        }
+    }
+    if (best == XFER_SOURCE_WAIT && xfer_origin_allowed(x, now))
+        best = XFER_SOURCE_ORIGIN;
+    *chunk = best_chunk;
+    return best;
 }
 
 /* The next origin source (RemoteUrl or a probed mirror), round robin. */
@@ -101,38 +199,29 @@ xfer_origin_next(struct xfer *x)
 }
 
 /*
- * Start chunk ci from the source the rules choose. 1 when a request started, 0 when no
- * source may take it now (a peer will have it; the job waits), -ENOMEM.
+ * Start chunk ci, or, when a peer takes it, the lowest missing chunk that peer lists
+ * (xfer_source_choose). 1 when a request started, 0 when no source may take ci now (a
+ * peer will have it; the job waits), -ENOMEM.
  */
 int
 xfer_source_start(struct xfer *x, uint64_t ci)
 {
     int64_t now = ferry_clock_ms();
-    size_t best = x->nmirrors;
-    unsigned best_load = 0;
+    uint64_t chunk;
+    size_t src;
     int r;
 
-    for (size_t i = 0; i < x->nmirrors; i++) {
-        const struct mirror *m = &x->mirrors[i];
-        unsigned load;
-        if (!xfer_peer_live(m) || !m->have || !m->have[ci] || now < m->retry_ms)
-            continue;
-        load = xfer_source_inflight(x, i);
-        if (load >= x->conns)
-            continue;
-        if (best == x->nmirrors || load < best_load) {
-            best = i;
-            best_load = load;
-        }
+    xfer_peer_rx(x, now);
+    src = xfer_source_choose(x, ci, now, &chunk);
+    if (src == XFER_SOURCE_WAIT) {
+        x->source_wait = true;
+        return 0;
     }
-    if (best == x->nmirrors) {
-        if (!xfer_origin_allowed(x, now)) {
-            x->source_wait = true;
-            return 0;
-        }
-        best = xfer_origin_next(x);
-    }
-    r = xfer_start_range(x, ci, best);
+    if (src == XFER_SOURCE_ORIGIN)
+        src = xfer_origin_next(x);
+    else if (chunk != ci)
+        x->source_wait = true; /* ci itself still waits for a peer */
+    r = xfer_start_range(x, chunk, src);
     return r < 0 ? r : 1;
 }
 
@@ -166,7 +255,7 @@ xfer_peer_have(struct xfer *x, size_t mi, const char *value, bool replace)
     for (uint64_t i = 0; i < f->nchunks; i++)
         m->nhave += nv[i];
     if (m->nhave > before)
-        m->progress_ms = ferry_clock_ms();
+        xfer_peer_progress(m, ferry_clock_ms());
 }
 
 /* Does the peer's response carry the origin's version (size, strong ETag)? */
@@ -339,7 +428,7 @@ xfer_source_chunk_ok(struct xfer *x, struct req *q)
 
         x->job->bytes_from_peers += n;
         m->not_yet = 0;
-        m->progress_ms = ferry_clock_ms(); /* it delivers: not stalled */
+        xfer_peer_progress(m, ferry_clock_ms()); /* it delivers: not stalled */
     } else
         x->job->bytes_from_origin += n;
     if (f->relay && f->chunks[q->chunk].have_expected)
@@ -396,6 +485,8 @@ xfer_source_reset(struct xfer *x)
         m->not_yet = 0;
         m->retry_ms = 0;
         m->progress_ms = ferry_clock_ms();
+        m->progressed = false;
+        m->rx_seen = 0;
     }
     free(x->ml_body);
     x->ml_body = NULL;

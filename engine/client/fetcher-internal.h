@@ -70,7 +70,11 @@ struct mirror {
     uint64_t nhave;
     unsigned failures;      /* connection failures in a row */
     unsigned not_yet;       /* "not yet" answers since its last good chunk */
-    int64_t progress_ms;    /* when its chunk set last grew or it last delivered a chunk */
+    /* its last progress: its chunk set grew, or bytes of a range from it arrived; the
+     * transfer's start until it first progressed (then `progressed`) */
+    int64_t progress_ms;
+    bool progressed;
+    uint64_t rx_seen;       /* body bytes of its ranges in flight at the last look */
     int64_t retry_ms;       /* after a "not yet", no range before this time */
     int64_t next_poll_ms;
     enum fetch_path path;   /* FETCH_PATH_URING: its ranges go to `uf` */
@@ -191,7 +195,10 @@ int xfer_start_range(struct xfer *x, uint64_t ci, size_t mi);
 bool xfer_pace_allow(struct xfer *x, struct req *q, size_t len);
 
 /* ---- fetch_source.c: which source fetches a chunk (origin, mirrors, peers) ---- */
+#define XFER_SOURCE_WAIT ((size_t)-1)   /* xfer_source_choose: no source now */
+#define XFER_SOURCE_ORIGIN ((size_t)-2) /* ... the origin (RemoteUrl, mirrors round robin) */
 bool xfer_source_is_peer(const struct xfer *x, size_t mi);
+size_t xfer_source_choose(const struct xfer *x, uint64_t ci, int64_t now, uint64_t *chunk);
 int xfer_source_start(struct xfer *x, uint64_t ci);
 void xfer_source_tick(struct xfer *x);
 bool xfer_source_done(struct xfer *x, struct req *q, CURLcode res, long status);
