@@ -62,12 +62,15 @@ struct dist_hosts {
 };
 
 /* The command line. The --to lists are split into to[] (pointers into to_storage). */
+/* distribute --relay without --fanout: a chain up to this many hosts, fan-out 2 beyond */
+#define DIST_CHAIN_MAX 128
+
 struct dist_opts {
     const char *server, *source, *group, *dest;
     const char *via;        /* --via: base URL of a cache in front of the server, or NULL */
     bool keep;
     bool relay;             /* hosts relay to each other (ctl_dist_relay.c) */
-    unsigned fanout;        /* children per relay, 1 = a chain */
+    unsigned fanout;        /* children per relay, 1 = a chain, 0 = auto (DIST_CHAIN_MAX) */
     uint64_t relay_limit;   /* bytes/s for each relay's uploads, 0 = none */
     const char *relay_group; /* URL group prefix of the relays (host + or *) */
     int priority;           /* -1: the daemon's default */

@@ -24,7 +24,10 @@
 int
 dist_relay_plan(struct dist_run *run)
 {
-    unsigned k = run->o.fanout ? run->o.fanout : 1;
+    /* no --fanout: a chain, whose every hop adds about one chunk time; beyond
+     * DIST_CHAIN_MAX hosts a tree of fan-out 2, so the deepest host stays a few dozen hops
+     * from the origin and never outwaits its first-progress limit (docs/FLEET.md) */
+    unsigned k = run->o.fanout ? run->o.fanout : run->hosts.n > DIST_CHAIN_MAX ? 2 : 1;
 
     for (size_t i = 0; i < run->hosts.n; i++) {
         struct dist_host *h = &run->hosts.v[i];

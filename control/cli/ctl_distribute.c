@@ -169,7 +169,7 @@ ctl_cmd_distribute(struct ctl_ctx *ctx, int argc, char **argv)
     run.ctx = ctx;
     run.o.priority = -1;
     run.o.interval = 0.5;
-    run.o.fanout = 1;
+    run.o.fanout = 0; /* auto: dist_relay_plan */
     run.o.relay_group = DIST_RELAY_GROUP;
     r = ctl_args("distribute", argc, argv, opts, 0, NULL, dist_opt, &run.o);
     if (r != 0) {

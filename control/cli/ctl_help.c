@@ -204,7 +204,7 @@ static const struct {
      "  --relay           hosts relay verified chunks to each other while fetching:\n"
      "                    a pipelined chain (or tree) in --to order, the origin as\n"
      "                    fallback; the origin sends about one copy\n"
-     "  --fanout K        children per relay (default 1: a chain)\n"
+     "  --fanout K        children per relay (default: a chain up to 128 hosts, 2 beyond)\n"
      "  --relay-limit B   upload limit of each relay, bytes/s (default 0: none)\n"
      "  --relay-group P   URL group of the relays (default http://+:8089/ferry-relay)\n"},
 };

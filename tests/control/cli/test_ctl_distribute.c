@@ -5,6 +5,7 @@
  */
 #include <check.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -110,6 +111,39 @@ START_TEST(test_hosts)
 }
 END_TEST
 
+/* --relay's tree: a chain by default, fan-out 2 past DIST_CHAIN_MAX hosts, --fanout K as
+ * given; every host's relay URL on its own endpoint's host. */
+START_TEST(test_relay_plan)
+{
+    static char *eps[DIST_CHAIN_MAX + 8];
+    char names[DIST_CHAIN_MAX + 8][40];
+    struct dist_run run;
+    size_t n;
+
+    for (size_t i = 0; i < DIST_CHAIN_MAX + 8; i++) {
+        snprintf(names[i], sizeof(names[i]), "http://10.0.%zu.%zu:5985/wsman", i / 200, i % 200);
+        eps[i] = names[i];
+    }
+    for (int round = 0; round < 3; round++) {
+        memset(&run, 0, sizeof(run));
+        run.o.relay_group = "http://+:8081/relay";
+        run.suffix = "disk.img";
+        run.o.fanout = round == 2 ? 3 : 0;
+        n = round == 0 ? 6 : DIST_CHAIN_MAX + 8;
+        ck_assert_int_eq(dist_hosts_init(&run.hosts, eps, n, "http://s/g/disk.img"), 0);
+        ck_assert_int_eq(dist_relay_plan(&run), 0);
+        ck_assert_int_eq(run.hosts.v[0].parent, -1);
+        for (size_t i = 1; i < n; i++) {
+            long want = round == 0 ? (long)i - 1 : round == 1 ? (long)(i - 1) / 2
+                                                             : (long)(i - 1) / 3;
+            ck_assert_int_eq(run.hosts.v[i].parent, want);
+        }
+        ck_assert_str_eq(run.hosts.v[1].relay_url, "http://10.0.0.1:8081/relay/disk.img");
+        dist_hosts_done(&run.hosts);
+    }
+}
+END_TEST
+
 int
 main(void)
 {
@@ -121,6 +155,7 @@ main(void)
     tcase_add_test(tc, test_publish_url);
     tcase_add_test(tc, test_via_url);
     tcase_add_test(tc, test_hosts);
+    tcase_add_test(tc, test_relay_plan);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
