@@ -201,6 +201,71 @@ store_user_version(struct store *s, int *ret)
     return 0;
 }
 
+
+/* v2: chunks.fill_digest = XXH3-128 of the durable prefix of a partial chunk, checked
+ * against the disk before the chunk is continued. Rows from v1 have none: their partial
+ * chunks are continued only when a manifest checks them. */
+static const char *const store_schema_v2[] = {
+    "ALTER TABLE chunks ADD COLUMN fill_digest BLOB",
+    NULL,
+};
+
+/* v3: per-job notification settings (NotifyFlags, SetNotifyCmdLine, NotifyUrl) in their own
+ * table; a job without a row has the defaults (flags 3, nothing to run). */
+static const char *const store_schema_v3[] = {
+    "CREATE TABLE IF NOT EXISTS notify(job_id TEXT PRIMARY KEY,"
+    " flags INTEGER NOT NULL, program TEXT, argv TEXT, url TEXT)",
+    NULL,
+};
+
+/* v4: upload jobs (Type 1/2): their session, acknowledged offset, LocalFile identity and
+ * ReplyFileName, read and written by upload_store.c. */
+static const char *const store_schema_v4[] = {
+    "CREATE TABLE IF NOT EXISTS uploads(job_id TEXT PRIMARY KEY, reply_file TEXT,"
+    " session_id TEXT, acked INTEGER, have_src INTEGER, src_size INTEGER, src_ino INTEGER,"
+    " src_dev INTEGER, src_mtime_ns INTEGER, reply_ready INTEGER)",
+    NULL,
+};
+
+/* v5: files.tree_digest = the tree digest of a completed file (job.h, verify.h), checked
+ * when recovery finds the file already at LocalFile. Files completed before v5 have none:
+ * they are judged by size (and ExpectedDigest) as before. */
+static const char *const store_schema_v5[] = {
+    "ALTER TABLE files ADD COLUMN tree_digest BLOB",
+    NULL,
+};
+
+/* v6: job_policies, one row per job: MaxDownloadTime, JobInactivityTimeout (s) and the
+ * CONNECTING/TRANSFERRING time counted against the first (ms). A table of its own, written
+ * with the job row (store_policy_row_put); jobs of an older store have none and get the
+ * defaults (job_new, cfg->job_inactivity_timeout). */
+static const char *const store_schema_v6[] = {
+    "CREATE TABLE IF NOT EXISTS job_policies(job_id TEXT PRIMARY KEY,"
+    " max_download_time INTEGER NOT NULL, inactivity_timeout INTEGER NOT NULL,"
+    " download_ms INTEGER NOT NULL)",
+    NULL,
+};
+
+/* One schema step: its statements, applied in one transaction with the new user_version.
+ * A step that adds a column is skipped when the column is there already (a file whose
+ * version number was set back, by hand or by a test), so every step is idempotent. */
+struct store_step {
+    int version;
+    const char *const *sql;
+    const char *table, *column; /* the column the step adds, NULL when it adds none */
+};
+
+static const struct store_step store_steps[] = {
+    {1, store_schema_v1, NULL, NULL},
+    {2, store_schema_v2, "chunks", "fill_digest"},
+    {3, store_schema_v3, NULL, NULL},
+    {4, store_schema_v4, NULL, NULL},
+    {5, store_schema_v5, "files", "tree_digest"},
+    {6, store_schema_v6, NULL, NULL},
+};
+_Static_assert(sizeof(store_steps) / sizeof(store_steps[0]) == STORE_VERSION,
+               "one step per schema version");
+
 /* Whether table has a column called name (pragma_table_info); false on any error. */
 static bool
 store_has_column(struct store *s, const char *table, const char *name)
@@ -217,49 +282,22 @@ store_has_column(struct store *s, const char *table, const char *name)
     return has;
 }
 
-/*
- * v5: files.tree_digest = the tree digest of a completed file (job.h, verify.h), checked
- * when recovery finds the file already at LocalFile. Files completed before v5 have none:
- * they are judged by size (and ExpectedDigest) as before.
- */
 static int
-store_migrate_v5(struct store *s)
+store_step_apply(struct store *s, const struct store_step *st)
 {
+    char pragma[48];
     int r = store_exec(s, "BEGIN IMMEDIATE");
 
     if (r < 0)
         return r;
-    /* idempotent, like the other steps: a file whose version number was set back (by hand,
-     * or a test) keeps its column */
-    if (!store_has_column(s, "files", "tree_digest"))
-        r = store_exec(s, "ALTER TABLE files ADD COLUMN tree_digest BLOB");
-    if (r >= 0)
-        r = store_exec(s, "PRAGMA user_version = 5");
-    if (r < 0) {
-        store_exec(s, "ROLLBACK");
-        return r;
+    if (!st->column || !store_has_column(s, st->table, st->column)) {
+        for (size_t i = 0; r >= 0 && st->sql[i]; i++)
+            r = store_exec(s, st->sql[i]);
     }
-    return store_exec(s, "COMMIT");
-}
-
-/*
- * v6: job_policies, one row per job: MaxDownloadTime, JobInactivityTimeout (s) and the
- * CONNECTING/TRANSFERRING time counted against the first (ms). A table of its own, written
- * with the job row (store_policy_row_put); jobs of an older store have none and get the
- * defaults (job_new, cfg->job_inactivity_timeout).
- */
-static int
-store_migrate_v6(struct store *s)
-{
-    int r = store_exec(s, "BEGIN IMMEDIATE");
-
-    if (r < 0)
-        return r;
-    r = store_exec(s, "CREATE TABLE IF NOT EXISTS job_policies(job_id TEXT PRIMARY KEY,"
-                      " max_download_time INTEGER NOT NULL, inactivity_timeout INTEGER NOT NULL,"
-                      " download_ms INTEGER NOT NULL)");
-    if (r >= 0)
-        r = store_exec(s, "PRAGMA user_version = 6");
+    if (r >= 0) {
+        snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", st->version);
+        r = store_exec(s, pragma);
+    }
     if (r < 0) {
         store_exec(s, "ROLLBACK");
         return r;
@@ -281,93 +319,13 @@ store_migrate(struct store *s)
                         s->path, version, STORE_VERSION);
         return -EPROTO;
     }
-    if (version < 1) {
-        r = store_exec(s, "BEGIN IMMEDIATE");
-        if (r < 0)
-            return r;
-        for (size_t i = 0; store_schema_v1[i]; i++) {
-            r = store_exec(s, store_schema_v1[i]);
-            if (r < 0) {
-                store_exec(s, "ROLLBACK");
-                return r;
-            }
-        }
-        r = store_exec(s, "PRAGMA user_version = 1");
-        if (r < 0) {
-            store_exec(s, "ROLLBACK");
-            return r;
-        }
-        r = store_exec(s, "COMMIT");
+    for (size_t i = 0; i < sizeof(store_steps) / sizeof(store_steps[0]); i++) {
+        if (version >= store_steps[i].version)
+            continue;
+        r = store_step_apply(s, &store_steps[i]);
         if (r < 0)
             return r;
     }
-    if (version < 2) {
-        /* v2: chunks.fill_digest = XXH3-128 of the durable prefix of a partial chunk, checked
-         * against the disk before the chunk is continued. Rows from v1 have none: their
-         * partial chunks are continued only when a manifest checks them. */
-        r = store_exec(s, "BEGIN IMMEDIATE");
-        if (r < 0)
-            return r;
-        r = store_exec(s, "ALTER TABLE chunks ADD COLUMN fill_digest BLOB");
-        if (r >= 0)
-            r = store_exec(s, "PRAGMA user_version = 2");
-        if (r < 0) {
-            store_exec(s, "ROLLBACK");
-            return r;
-        }
-        r = store_exec(s, "COMMIT");
-        if (r < 0)
-            return r;
-    }
-    if (version < 3) {
-        /* v3: per-job notification settings (NotifyFlags, SetNotifyCmdLine, NotifyUrl) in
-         * their own table; a job without a row has the defaults (flags 3, nothing to run). */
-        r = store_exec(s, "BEGIN IMMEDIATE");
-        if (r < 0)
-            return r;
-        r = store_exec(s, "CREATE TABLE IF NOT EXISTS notify(job_id TEXT PRIMARY KEY,"
-                          " flags INTEGER NOT NULL, program TEXT, argv TEXT, url TEXT)");
-        if (r >= 0)
-            r = store_exec(s, "PRAGMA user_version = 3");
-        if (r < 0) {
-            store_exec(s, "ROLLBACK");
-            return r;
-        }
-        r = store_exec(s, "COMMIT");
-        if (r < 0)
-            return r;
-    }
-    if (version < 4) {
-        /* v4: upload jobs (Type 1/2): their session, acknowledged offset, LocalFile identity
-         * and ReplyFileName, read and written by upload_store.c (v3 is the notify table) */
-        r = store_exec(s, "BEGIN IMMEDIATE");
-        if (r < 0)
-            return r;
-        r = store_exec(s, "CREATE TABLE IF NOT EXISTS uploads(job_id TEXT PRIMARY KEY, reply_file TEXT,"
-                          " session_id TEXT, acked INTEGER, have_src INTEGER,"
-                          " src_size INTEGER, src_ino INTEGER, src_dev INTEGER,"
-                          " src_mtime_ns INTEGER, reply_ready INTEGER)");
-        if (r >= 0)
-            r = store_exec(s, "PRAGMA user_version = 4");
-        if (r < 0) {
-            store_exec(s, "ROLLBACK");
-            return r;
-        }
-        r = store_exec(s, "COMMIT");
-        if (r < 0)
-            return r;
-    }
-    if (version < 5) {
-        r = store_migrate_v5(s);
-        if (r < 0)
-            return r;
-    }
-    if (version < 6) {
-        r = store_migrate_v6(s);
-        if (r < 0)
-            return r;
-    }
-    /* Future versions: if (version < 7) { ALTER TABLE ...; PRAGMA user_version = 7 } */
     return 0;
 }
 

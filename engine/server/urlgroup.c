@@ -998,31 +998,34 @@ urlgroup_host_of(const char *hdr, char *out, size_t outlen)
     out[n] = '\0';
 }
 
-/* Route an upload to its group (urlgroup.h). */
-int
-urlgroup_route_group(struct urlgroup_registry *reg, uint16_t port, bool https,
-                     const char *host_hdr, const char *path, struct urlgroup **ret_group,
-                     const char **ret_suffix)
+/* Split "/name/suffix" (suffix without '/'); -ENOENT for any other shape. */
+static int
+urlgroup_path_split(const char *path, const char **name, size_t *nlen, const char **suffix,
+                    size_t *slen)
 {
-    const char *name, *suffix;
-    size_t nlen, slen;
-    struct urlgroup *best = NULL;
-    int best_rank = -1;
-    char host[URLGROUP_HOST_MAX + 1];
-
     if (!path || path[0] != '/')
         return -ENOENT;
-    name = path + 1;
-    nlen = strcspn(name, "/");
-    if (name[nlen] != '/' || nlen == 0)
+    *name = path + 1;
+    *nlen = strcspn(*name, "/");
+    if ((*name)[*nlen] != '/' || *nlen == 0)
         return -ENOENT;
-    suffix = name + nlen + 1;
-    slen = strlen(suffix);
-    if (slen == 0 || strchr(suffix, '/'))
+    *suffix = *name + *nlen + 1;
+    *slen = strlen(*suffix);
+    if (*slen == 0 || strchr(*suffix, '/'))
         return -ENOENT;
-    urlgroup_host_of(host_hdr, host, sizeof(host));
+    return 0;
+}
 
-    pthread_rwlock_rdlock(&reg->lock);
+/* The group named name[nlen] on port/https that serves Host `host` best, in http.sys order:
+ * an explicit host matching Host, then +, then *, then others. NULL when none. Caller holds
+ * reg->lock. */
+static struct urlgroup *
+urlgroup_pick(struct urlgroup_registry *reg, uint16_t port, bool https, const char *host,
+              const char *name, size_t nlen)
+{
+    struct urlgroup *best = NULL;
+    int best_rank = -1;
+
     for (size_t i = 0; i < reg->ngroups; i++) {
         struct urlgroup *g = reg->groups[i];
         int rank;
@@ -1030,7 +1033,6 @@ urlgroup_route_group(struct urlgroup_registry *reg, uint16_t port, bool https,
         if (g->p.port != port || g->p.https != https || strlen(g->p.name) != nlen ||
             memcmp(g->p.name, name, nlen) != 0)
             continue;
-        /* http.sys order: an explicit host matching Host, then +, then *, then others */
         if ((g->p.host_kind == URLGROUP_HOST_NAME || g->p.host_kind == URLGROUP_HOST_IPV4 ||
              g->p.host_kind == URLGROUP_HOST_IPV6) && strcmp(g->p.host, host) == 0)
             rank = 3;
@@ -1045,7 +1047,25 @@ urlgroup_route_group(struct urlgroup_registry *reg, uint16_t port, bool https,
             best_rank = rank;
         }
     }
-    best = urlgroup_ref(best);
+    return best;
+}
+
+/* Route an upload to its group (urlgroup.h). */
+int
+urlgroup_route_group(struct urlgroup_registry *reg, uint16_t port, bool https,
+                     const char *host_hdr, const char *path, struct urlgroup **ret_group,
+                     const char **ret_suffix)
+{
+    const char *name, *suffix;
+    size_t nlen, slen;
+    struct urlgroup *best;
+    char host[URLGROUP_HOST_MAX + 1];
+
+    if (urlgroup_path_split(path, &name, &nlen, &suffix, &slen) < 0)
+        return -ENOENT;
+    urlgroup_host_of(host_hdr, host, sizeof(host));
+    pthread_rwlock_rdlock(&reg->lock);
+    best = urlgroup_ref(urlgroup_pick(reg, port, https, host, name, nlen));
     pthread_rwlock_unlock(&reg->lock);
     if (!best)
         return -ENOENT;
@@ -1061,47 +1081,16 @@ urlgroup_route(struct urlgroup_registry *reg, uint16_t port, bool https, const c
     static const size_t meta4_len = sizeof(".meta4") - 1;
     const char *name, *suffix;
     size_t nlen, slen;
-    struct urlgroup *best = NULL;
+    struct urlgroup *best;
     struct urlgroup_url *u = NULL;
-    int best_rank = -1;
     char host[URLGROUP_HOST_MAX + 1];
     bool meta4 = false;
 
-    if (!path || path[0] != '/')
-        return -ENOENT;
-    name = path + 1;
-    nlen = strcspn(name, "/");
-    if (name[nlen] != '/' || nlen == 0)
-        return -ENOENT;
-    suffix = name + nlen + 1;
-    slen = strlen(suffix);
-    if (slen == 0 || strchr(suffix, '/'))
+    if (urlgroup_path_split(path, &name, &nlen, &suffix, &slen) < 0)
         return -ENOENT;
     urlgroup_host_of(host_hdr, host, sizeof(host));
-
     pthread_rwlock_rdlock(&reg->lock);
-    for (size_t i = 0; i < reg->ngroups; i++) {
-        struct urlgroup *g = reg->groups[i];
-        int rank;
-
-        if (g->p.port != port || g->p.https != https || strlen(g->p.name) != nlen ||
-            memcmp(g->p.name, name, nlen) != 0)
-            continue;
-        /* http.sys order: an explicit host matching Host, then +, then *, then others */
-        if ((g->p.host_kind == URLGROUP_HOST_NAME || g->p.host_kind == URLGROUP_HOST_IPV4 ||
-             g->p.host_kind == URLGROUP_HOST_IPV6) && strcmp(g->p.host, host) == 0)
-            rank = 3;
-        else if (g->p.host_kind == URLGROUP_HOST_STRONG)
-            rank = 2;
-        else if (g->p.host_kind == URLGROUP_HOST_WEAK)
-            rank = 1;
-        else
-            rank = 0;
-        if (rank > best_rank) {
-            best = g;
-            best_rank = rank;
-        }
-    }
+    best = urlgroup_pick(reg, port, https, host, name, nlen);
     if (best) {
         u = urlgroup_find_suffix(best, suffix, slen);
         if (!u && slen > meta4_len && strcmp(suffix + slen - meta4_len, ".meta4") == 0) {
