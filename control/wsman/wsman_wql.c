@@ -297,18 +297,20 @@ wql_unary(struct parser *ps, int depth)
     return wql_compare(ps);
 }
 
+/* A chain of ANDs of unary terms (or, when `or`, of ORs of such chains: AND binds
+ * tighter), left-associative. */
 static int
-wql_and(struct parser *ps, int depth)
+wql_binary(struct parser *ps, int depth, bool or)
 {
-    int a = wql_unary(ps, depth);
+    int a = or ? wql_binary(ps, depth, false) : wql_unary(ps, depth);
 
-    while (a >= 0 && wql_keyword(ps, "AND")) {
+    while (a >= 0 && wql_keyword(ps, or ? "OR" : "AND")) {
         int b, idx;
         wql_next(ps);
-        b = wql_unary(ps, depth);
+        b = or ? wql_binary(ps, depth, false) : wql_unary(ps, depth);
         if (b < 0)
             return b;
-        idx = wql_node_new(ps, N_AND);
+        idx = wql_node_new(ps, or ? N_OR : N_AND);
         if (idx < 0)
             return idx;
         ps->q->nodes[idx].a = a;
@@ -321,22 +323,7 @@ wql_and(struct parser *ps, int depth)
 static int
 wql_or(struct parser *ps, int depth)
 {
-    int a = wql_and(ps, depth);
-
-    while (a >= 0 && wql_keyword(ps, "OR")) {
-        int b, idx;
-        wql_next(ps);
-        b = wql_and(ps, depth);
-        if (b < 0)
-            return b;
-        idx = wql_node_new(ps, N_OR);
-        if (idx < 0)
-            return idx;
-        ps->q->nodes[idx].a = a;
-        ps->q->nodes[idx].b = b;
-        a = idx;
-    }
-    return a;
+    return wql_binary(ps, depth, true);
 }
 
 /* Parse a query (wsman_wql.h). */

@@ -132,6 +132,9 @@ def run(tmp, procs):
         ("SELECT * FROM BitsClientJob WHERE (State = 3 OR State = 6) AND Priority >= 2",
          ["alpha", "beta"]),
         ("SELECT * FROM BitsClientJob WHERE 6 > State AND DisplayName <> \"alpha\"", ["gamma"]),
+        # AND binds tighter than OR: beta, and gamma (state 3 with priority 1)
+        ("SELECT * FROM BitsClientJob WHERE State = 6 OR State = 3 AND Priority = 1",
+         ["beta", "gamma"]),
         ("SELECT * FROM BitsClientJob WHERE State = 4", []),
         ("SELECT * FROM BitsClientJob WHERE NoSuchProperty = 1", []),
     ]
