@@ -22,7 +22,6 @@ Exit 0 all good, 1 a case failed, 77 when ferryd lacks the WS-Man endpoint or op
 """
 
 import os
-import shutil
 import socket
 import sqlite3
 import ssl
@@ -78,29 +77,7 @@ def peer_cert_sha1(port):
 
 
 def main():
-    if not wsmanc.ferryd_runs_wsman():
-        log("SKIP: feature 'ferryd with WS-Man' not in this build")
-        return relpy.SKIP
-    for tool in ("openssl", "wsl"):
-        if shutil.which(tool) is None:
-            log("SKIP: %s not installed" % tool)
-            return relpy.SKIP
-    tmp = relpy.TmpDir("wsman-certs")
-    daemons = []
-    failed = True
-    try:
-        rc = run(tmp.path, daemons)
-        failed = rc != 0
-        return rc
-    except (relpy.Fail, RuntimeError, Fault, OSError, subprocess.CalledProcessError) as e:
-        log("FAIL: %s" % e)
-        for d in daemons:
-            log("---- %s\n%s" % (d.dir, d.tail()))
-        return 1
-    finally:
-        for d in daemons:
-            d.kill9()
-        tmp.done(failed)
+    return wsmanc.harness("wsman-certs", run, tools=('openssl', 'wsl'))
 
 
 def run(tmp, daemons):

@@ -15,7 +15,6 @@ Exit 0 all good, 1 a case failed, 77 when ferryd lacks the WS-Man endpoint, ngin
 """
 
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -73,29 +72,7 @@ def fault_of(fn):
 
 
 def main():
-    if not wsmanc.ferryd_runs_wsman():
-        log("SKIP: feature 'ferryd with WS-Man' not in this build")
-        return relpy.SKIP
-    if shutil.which("curl") is None:
-        log("SKIP: curl not installed")
-        return relpy.SKIP
-    tmp = relpy.TmpDir("wsman-filter")
-    procs = []
-    failed = True
-    try:
-        rc = run(tmp.path, procs)
-        failed = rc != 0
-        return rc
-    except (relpy.Fail, RuntimeError, Fault, OSError) as e:
-        log("FAIL: %s" % e)
-        for p in procs:
-            if isinstance(p, wsmanc.Ferryd):
-                log("---- %s\n%s" % (p.dir, p.tail()))
-        return 1
-    finally:
-        for p in procs:
-            p.kill()
-        tmp.done(failed)
+    return wsmanc.harness("wsman-filter", run, tools=('curl',))
 
 
 def run(tmp, procs):

@@ -20,7 +20,6 @@ Exit 0 all good, 1 a case failed, 77 when ferryd lacks the WS-Man endpoint or ng
 
 import hashlib
 import os
-import shutil
 import socket
 import sqlite3
 import subprocess
@@ -31,7 +30,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import relpy  # noqa: E402
 import wsmanc  # noqa: E402
 from relpy import log  # noqa: E402
-from wsmanc import Fault, JOB  # noqa: E402
+from wsmanc import JOB  # noqa: E402
 
 PW = "s3cret-Pw-7f1e9c"
 HTTP_401 = 0x80190000 + 401
@@ -113,29 +112,7 @@ def wait_state(ws, jid, states, timeout=30):
 
 
 def main():
-    if not wsmanc.ferryd_runs_wsman():
-        log("SKIP: feature 'ferryd with WS-Man' not in this build")
-        return relpy.SKIP
-    if shutil.which("nginx") is None:
-        log("SKIP: nginx not installed")
-        return relpy.SKIP
-    tmp = relpy.TmpDir("client-credentials")
-    procs = []
-    failed = True
-    try:
-        rc = run(tmp.path, procs)
-        failed = rc != 0
-        return rc
-    except (relpy.Fail, RuntimeError, Fault, OSError) as e:
-        log("FAIL: %s" % e)
-        for p in procs:
-            if isinstance(p, wsmanc.Ferryd):
-                log("---- %s\n%s" % (p.dir, p.tail()))
-        return 1
-    finally:
-        for p in procs:
-            p.kill()
-        tmp.done(failed)
+    return wsmanc.harness("client-credentials", run, tools=('nginx',))
 
 
 def run(tmp, procs):

@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import relpy  # noqa: E402
 import wsmanc  # noqa: E402
 from relpy import log  # noqa: E402
-from wsmanc import Fault, JOB  # noqa: E402
+from wsmanc import JOB  # noqa: E402
 
 MiB = 1 << 20
 BG_E_MAXDOWNLOAD_TIMEOUT = 0x80200054
@@ -65,26 +65,7 @@ def wait_state(ws, jid, states, timeout=30):
 
 
 def main():
-    if not wsmanc.ferryd_runs_wsman():
-        log("SKIP: feature 'ferryd with WS-Man' not in this build")
-        return relpy.SKIP
-    tmp = relpy.TmpDir("client-policies")
-    procs = []
-    failed = True
-    try:
-        rc = run(tmp.path, procs)
-        failed = rc != 0
-        return rc
-    except (relpy.Fail, RuntimeError, Fault, OSError, KeyError) as e:
-        log("FAIL: %r" % e)
-        for p in procs:
-            if isinstance(p, wsmanc.Ferryd):
-                log("---- %s\n%s" % (p.dir, p.tail()))
-        return 1
-    finally:
-        for p in procs:
-            p.kill()
-        tmp.done(failed)
+    return wsmanc.harness("client-policies", run)
 
 
 def run(tmp, procs):

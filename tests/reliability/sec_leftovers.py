@@ -32,26 +32,7 @@ CTX_LOCAL_FILE = 4
 
 
 def main():
-    if not wsmanc.ferryd_runs_wsman():
-        log("SKIP: feature 'WS-Man endpoint in ferryd' not in this build "
-            "(ferryd --help lists no --wsman-listen)")
-        return relpy.SKIP
-    tmp = relpy.TmpDir("sec-leftovers")
-    daemons = []
-    failed = True
-    try:
-        rc = run(tmp.path, daemons)
-        failed = rc != 0
-        return rc
-    except (relpy.Fail, RuntimeError, Fault) as e:
-        log("FAIL: %s" % e)
-        for d in daemons:
-            log("---- %s log tail\n%s" % (d.dir, d.tail()))
-        return 1
-    finally:
-        for d in daemons:
-            d.kill9()
-        tmp.done(failed)
+    return wsmanc.harness("sec-leftovers", run)
 
 
 def db_bytes(state):

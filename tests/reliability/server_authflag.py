@@ -21,29 +21,11 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import relpy  # noqa: E402
 import wsmanc  # noqa: E402
 from relpy import log  # noqa: E402
-from wsmanc import Fault, GROUP  # noqa: E402
+from wsmanc import GROUP  # noqa: E402
 
 
 def main():
-    if not wsmanc.ferryd_runs_wsman():
-        log("SKIP: feature 'ferryd with WS-Man' not in this build")
-        return relpy.SKIP
-    tmp = relpy.TmpDir("server-authflag")
-    daemons = []
-    failed = True
-    try:
-        rc = run(tmp.path, daemons)
-        failed = rc != 0
-        return rc
-    except (relpy.Fail, RuntimeError, Fault, OSError) as e:
-        log("FAIL: %s" % e)
-        for d in daemons:
-            log("---- %s\n%s" % (d.dir, d.tail()))
-        return 1
-    finally:
-        for d in daemons:
-            d.kill9()
-        tmp.done(failed)
+    return wsmanc.harness("server-authflag", run)
 
 
 def flags(db, prefix):

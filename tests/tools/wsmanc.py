@@ -376,3 +376,40 @@ class Ferryd:
                 return fh.read()
         except OSError:
             return b""
+
+
+def harness(name, run, tools=(), what="ferryd with WS-Man"):
+    """The main() of a test script driving real ferryd processes over WS-Man: SKIP (77)
+    when ferryd lacks the endpoint or one of `tools` is not installed; else run(tmp, procs)
+    in a fresh relpy.TmpDir (kept when the run fails), every process put in `procs` killed
+    on every exit path, the log tail of each ferryd printed on a failure. Returns the exit
+    code: run's, or 1 on an exception."""
+    import shutil
+    import relpy
+
+    if not ferryd_runs_wsman():
+        relpy.log("SKIP: feature '%s' not in this build (ferryd --help lists no "
+                  "--wsman-listen)" % what)
+        return relpy.SKIP
+    for tool in tools:
+        if shutil.which(tool) is None:
+            relpy.log("SKIP: %s not installed" % tool)
+            return relpy.SKIP
+    tmp = relpy.TmpDir(name)
+    procs = []
+    failed = True
+    try:
+        rc = run(tmp.path, procs)
+        failed = rc != 0
+        return rc
+    except (relpy.Fail, RuntimeError, Fault, OSError, KeyError,
+            subprocess.CalledProcessError) as e:
+        relpy.log("FAIL: %r" % e)
+        for p in procs:
+            if isinstance(p, Ferryd):
+                relpy.log("---- %s\n%s" % (p.dir, p.tail()))
+        return 1
+    finally:
+        for p in procs:
+            p.kill()
+        tmp.done(failed)
