@@ -12,6 +12,7 @@
 # removed on every exit path; the run is bounded by the meson timeout and by --interval
 # polling of a 24 MiB file.
 . "$(dirname "$0")/../lib/ferry-test.sh"
+. "$(dirname "$0")/../lib/netns.sh"
 ft_need ip tc unshare sha256sum curl /usr/bin/python3 /usr/sbin/nginx
 /usr/sbin/nginx -V 2>&1 | grep -q -- --with-http_slice_module \
     || ft_skip "nginx is built without the slice module"
@@ -30,37 +31,9 @@ CLIENTS=()
 for i in $(seq 1 "$NCLIENTS"); do CLIENTS+=("c$i"); ADDR[c$i]=10.232.0.$((10 + i)); done
 HOSTS=(ctl org cache "${CLIENTS[@]}")
 
-netns_cleanup() {
-    # TERM the processes this test started, then anything left in its namespaces, then
-    # the namespaces themselves
-    for p in "${FT_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-    for p in "${FT_PIDS[@]}"; do
-        for _ in $(seq 1 30); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    done
-    for h in "${HOSTS[@]}"; do
-        for p in $(ip netns pids "$tag-$h" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
-        ip netns del "$tag-$h" 2>/dev/null
-    done
-    ip netns del "$NS_BR" 2>/dev/null
-}
-ft_on_exit netns_cleanup
-
-ip netns add "$NS_BR"
-ip -n "$NS_BR" link add br0 type bridge
-ip -n "$NS_BR" link set br0 up
-for h in "${HOSTS[@]}"; do
-    ns=$tag-$h
-    ip netns add "$ns"
-    ip -n "$ns" link set lo up
-    ip link add eth0 netns "$ns" type veth peer name "p-$h" netns "$NS_BR"
-    ip -n "$NS_BR" link set "p-$h" master br0 up
-    ip -n "$ns" addr add "${ADDR[$h]}/24" dev eth0
-    ip -n "$ns" link set eth0 up
-    # every link at RATE in both directions
-    ip netns exec "$ns" tc qdisc add dev eth0 root tbf rate "$RATE" burst 256kb latency 100ms
-    ip netns exec "$NS_BR" tc qdisc add dev "p-$h" root tbf rate "$RATE" burst 256kb \
-        latency 100ms
-done
+ft_netns_up
+# every link at RATE in both directions
+for h in "${HOSTS[@]}"; do ft_netns_tbf "$h" "$RATE" both 256kb; done
 
 # the cache: the shipped example with its three marked values set for this network
 mkdir -p "$FT_TMP/nginx/cache"

@@ -7,6 +7,7 @@
 # file is checked by hash and the slow host must not hold the others back: the fast
 # clients finish before it. Namespaces and processes are removed on every exit path.
 . "$(dirname "$0")/../lib/ferry-test.sh"
+. "$(dirname "$0")/../lib/netns.sh"
 ft_need ip tc unshare xxhsum /usr/bin/python3
 tag=fd$$
 if ! ip netns add "$tag-probe" 2>/dev/null; then
@@ -20,29 +21,7 @@ declare -A ADDR=([ctl]=10.231.0.1 [srv]=10.231.0.2 [c1]=10.231.0.11 [c2]=10.231.
                  [c3]=10.231.0.13)
 HOSTS=(ctl srv c1 c2 c3)
 
-netns_cleanup() {
-    # stop the agents first (TERM, then the harness's kill -9), then the namespaces
-    for p in "${FT_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-    for p in "${FT_PIDS[@]}"; do
-        for _ in $(seq 1 30); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    done
-    for h in "${HOSTS[@]}"; do ip netns del "$tag-$h" 2>/dev/null; done
-    ip netns del "$NS_BR" 2>/dev/null
-}
-ft_on_exit netns_cleanup
-
-ip netns add "$NS_BR"
-ip -n "$NS_BR" link add br0 type bridge
-ip -n "$NS_BR" link set br0 up
-for h in "${HOSTS[@]}"; do
-    ns=$tag-$h
-    ip netns add "$ns"
-    ip -n "$ns" link set lo up
-    ip link add eth0 netns "$ns" type veth peer name "p-$h" netns "$NS_BR"
-    ip -n "$NS_BR" link set "p-$h" master br0 up
-    ip -n "$ns" addr add "${ADDR[$h]}/24" dev eth0
-    ip -n "$ns" link set eth0 up
-done
+ft_netns_up
 # the slow host: what the bridge sends towards c3 leaves at 20 Mbit/s
 ip netns exec "$NS_BR" tc qdisc add dev p-c3 root tbf rate 20mbit burst 32kbit latency 400ms
 

@@ -14,6 +14,7 @@
 #     downstream copies are exact.
 # Namespaces and processes are removed on every exit path.
 . "$(dirname "$0")/../lib/ferry-test.sh"
+. "$(dirname "$0")/../lib/netns.sh"
 ft_need ip tc unshare sha256sum /usr/bin/python3
 tag=fr$$
 if ! ip netns add "$tag-probe" 2>/dev/null; then
@@ -28,32 +29,9 @@ declare -A ADDR=([ctl]=10.232.0.1 [srv]=10.232.0.2 [c1]=10.232.0.11 [c2]=10.232.
 HOSTS=(ctl srv c1 c2 c3 c4)
 declare -A PID=()
 
-netns_cleanup() {
-    for p in "${FT_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-    for p in "${FT_PIDS[@]}"; do
-        for _ in $(seq 1 30); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    done
-    for h in "${HOSTS[@]}"; do ip netns del "$tag-$h" 2>/dev/null; done
-    ip netns del "$NS_BR" 2>/dev/null
-}
-ft_on_exit netns_cleanup
-
-ip netns add "$NS_BR"
-ip -n "$NS_BR" link add br0 type bridge
-ip -n "$NS_BR" link set br0 up
-for h in "${HOSTS[@]}"; do
-    ns=$tag-$h
-    ip netns add "$ns"
-    ip -n "$ns" link set lo up
-    ip link add eth0 netns "$ns" type veth peer name "p-$h" netns "$NS_BR"
-    ip -n "$NS_BR" link set "p-$h" master br0 up
-    ip -n "$ns" addr add "${ADDR[$h]}/24" dev eth0
-    ip -n "$ns" link set eth0 up
-    # every link 200 Mbit/s each way: what a host sends and what the bridge sends it
-    ip netns exec "$ns" tc qdisc add dev eth0 root tbf rate 200mbit burst 64kbit latency 100ms
-    ip netns exec "$NS_BR" tc qdisc add dev "p-$h" root tbf rate 200mbit burst 64kbit \
-        latency 100ms
-done
+ft_netns_up
+# every link 200 Mbit/s each way: what a host sends and what the bridge sends it
+for h in "${HOSTS[@]}"; do ft_netns_tbf "$h" 200mbit both; done
 
 printf 'netns-pw\n' >"$FT_TMP/pw"
 mkdir -p "$FT_TMP/in" "$FT_TMP/pub"
