@@ -29,6 +29,9 @@ static const struct ferry_config_option wsman_options[] = {
     {"wsman-max-connections", "N", FERRY_CONFIG_UNSIGNED, "512",
      "open WS-Man connections; with http-max-header-bytes this caps the bytes held for "
      "unauthenticated requests", OFF(max_connections), 1, 1000000, NULL},
+    {"wsman-workers", "N", FERRY_CONFIG_UNSIGNED, "2",
+     "threads serving the WS-Man listeners, so a flood of refused connections on one does "
+     "not hold an authenticated call behind it", OFF(workers), 1, 16, NULL},
     {"metrics", NULL, FERRY_CONFIG_BOOL, "false",
      "serve GET /metrics on the WS-Man listener", OFF(metrics), 0, 0, NULL},
 };

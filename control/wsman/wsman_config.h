@@ -21,6 +21,7 @@ struct wsman_config {
     unsigned max_enums;       /* --wsman-max-enums: live enumeration contexts (1024) */
     unsigned max_connections; /* --wsman-max-connections (512) */
     bool metrics;             /* --metrics: GET /metrics on the WS-Man listener */
+    unsigned workers;         /* --wsman-workers: threads of the WS-Man listener (2) */
 };
 
 /* The option table of struct wsman_config. */

@@ -232,7 +232,7 @@ wsman_server_new(const struct ferry_config *cfg, const struct wsman_engine_ops *
      * --wsman-max-connections connections. */
     s->hcfg = *cfg;
     s->hcfg.http_max_connections = wcfg->max_connections;
-    r = ferry_http_server_new(&s->hcfg, "wsman", 1, &s->http);
+    r = ferry_http_server_new(&s->hcfg, "wsman", wcfg->workers, &s->http);
     if (r < 0) {
         ferry_log_error("the WS-Man HTTP server could not start: %s", strerror(-r));
         goto error;
