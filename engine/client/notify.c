@@ -403,18 +403,18 @@ notify_main(void *arg)
         n->cmds_refused = true;
     pthread_mutex_lock(&n->lock);
     while (!n->stopping) {
-        struct notify_item *todo = notify_take(n, n->max_running - n->nchildren,
-                                               n->max_running - n->nposts);
+        struct notify_item *batch = notify_take(n, n->max_running - n->nchildren,
+                                                n->max_running - n->nposts);
         struct curl_waitfd fds[NOTIFY_MAX_RUNNING];
         unsigned nfds = 0;
         int64_t now, timeout = 1000;
         int running;
 
         pthread_mutex_unlock(&n->lock);
-        while (todo) {
-            struct notify_item *it = todo;
+        while (batch) {
+            struct notify_item *it = batch;
 
-            todo = it->next;
+            batch = it->next;
             it->next = NULL;
             if (it->kind == NOTIFY_CMD)
                 notify_cmd_start(n, it);

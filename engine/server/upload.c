@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -329,21 +328,15 @@ upload_create(int dirfd, const char *name, const struct ferry_http_request *req,
               struct ferry_http_response *resp)
 {
     struct upload_session s = {.total = UINT64_MAX};
-    uint8_t rnd[16];
     int r;
 
     if (!upload_protocols_ok(ferry_http_request_header(req, "BITS-Supported-Protocols"))) {
         upload_error(resp, 400, NULL, FERRY_E_INVALIDARG, UPLOAD_CONTEXT_GENERAL_TRANSPORT);
         return;
     }
-    if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
-        upload_error(resp, 500, NULL, FERRY_E_FAIL, UPLOAD_CONTEXT_REMOTE_FILE);
-        return;
-    }
-    for (size_t i = 0; i < sizeof(rnd); i++)
-        snprintf(s.hex + 2 * i, 3, "%02x", rnd[i]);
-    snprintf(s.id, sizeof(s.id), "{%.8s-%.4s-%.4s-%.4s-%.12s}", s.hex, s.hex + 8, s.hex + 12,
-             s.hex + 16, s.hex + 20);
+    /* the session id is a fresh GUID; its 32 hex digits name the session's files */
+    ferry_guid_new(s.id);
+    upload_session_hex(s.id, s.hex);
     if (!upload_name_ok(name)) {
         upload_error(resp, 400, NULL, FERRY_E_INVALIDARG, UPLOAD_CONTEXT_REMOTE_FILE);
         return;
