@@ -22,8 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <time.h>
 
+#include "clock.h"
 #include "ferry/auth.h"
 
 #define LIMIT_ADDR_SLOTS 4096
@@ -58,10 +58,7 @@ struct ferry_authlimit {
 static int64_t
 limit_now(struct ferry_authlimit *l)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec + l->skew;
+    return ferry_clock_ms() / 1000 + l->skew;
 }
 
 static int

@@ -18,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -26,6 +25,7 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include "clock.h"
 #include "ferry/auth.h"
 #include "ferry/log.h"
 
@@ -62,10 +62,7 @@ struct ferry_authpool {
 static int64_t
 pool_now(struct ferry_authpool *p)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec + p->skew;
+    return ferry_clock_ms() / 1000 + p->skew;
 }
 
 static void
