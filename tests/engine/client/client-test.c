@@ -410,3 +410,59 @@ ct_create(struct ferry_jobs *jobs, const char *url, const char *local, bool susp
 
     ck_assert_msg(r == 0, "create(%s -> %s) failed: %d %s", url, local, r, st.text);
 }
+
+/*
+ * tests/tools/faultproxy.py on a free port in front of 127.0.0.1:target_port with one fault
+ * armed; its port file in dir. Returns its pid (SKIP without python3 or the tool).
+ */
+pid_t
+ct_faultproxy_start(int target_port, const char *dir, const char *fault, int *ret_port)
+{
+    const char *srcdir = getenv("FERRY_SRC");
+    char tool[600], target[64], pfile[600];
+    pid_t pid;
+
+    if (!srcdir || access("/usr/bin/python3", X_OK) != 0)
+        ft_skip("python3 or FERRY_SRC missing for faultproxy");
+    snprintf(tool, sizeof(tool), "%s/tests/tools/faultproxy.py", srcdir);
+    if (access(tool, R_OK) != 0)
+        ft_skip("%s missing", tool);
+    snprintf(target, sizeof(target), "127.0.0.1:%d", target_port);
+    snprintf(pfile, sizeof(pfile), "%s/proxy.port", dir);
+    unlink(pfile);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int fd = open("/dev/null", O_WRONLY);
+        if (fd >= 0)
+            dup2(fd, 1);
+        execl("/usr/bin/python3", "python3", tool, "serve", "--target", target, "--port-file",
+              pfile, "--fault", fault, (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 500; i++) {
+        char *txt = NULL;
+        size_t len = 0;
+        if (ft_read_file(pfile, &txt, &len) == 0) {
+            char *p = strstr(txt, "proxy ");
+            if (p && strstr(txt, "control ")) {
+                *ret_port = (int)strtol(p + 6, NULL, 10);
+                free(txt);
+                return pid;
+            }
+            free(txt);
+        }
+        ct_sleep_ms(10);
+    }
+    kill(pid, SIGKILL);
+    ck_abort_msg("faultproxy did not start");
+    return -1;
+}
+
+/* Stop a faultproxy of ct_faultproxy_start and reap it. */
+void
+ct_faultproxy_stop(pid_t pid)
+{
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+}

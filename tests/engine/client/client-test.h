@@ -56,6 +56,10 @@ uint64_t ct_wait_bytes(struct ferry_jobs *jobs, const char *id, uint64_t bytes, 
 uint64_t ct_job_bytes(struct ferry_jobs *jobs, const char *id);
 enum ferry_job_state ct_job_state(struct ferry_jobs *jobs, const char *id);
 void ct_sleep_ms(int ms);
+/* tests/tools/faultproxy.py in front of 127.0.0.1:target_port with one fault armed (port
+ * file in dir); SKIP without python3. Returns its pid; *ret_port its listening port. */
+pid_t ct_faultproxy_start(int target_port, const char *dir, const char *fault, int *ret_port);
+void ct_faultproxy_stop(pid_t pid);
 
 /* Create a job for one file (not suspended unless asked); aborts the test on failure. */
 void ct_create(struct ferry_jobs *jobs, const char *url, const char *local, bool suspend,

@@ -719,50 +719,6 @@ START_TEST(test_redirect_libcurl)
 }
 END_TEST
 
-/* tests/tools/faultproxy.py in front of nginx with one fault armed; returns its pid and
- * port (SKIP when python3 or the tool is missing). */
-static pid_t
-start_faultproxy(struct env *e, const char *fault, int *ret_port)
-{
-    const char *srcdir = getenv("FERRY_SRC");
-    char tool[600], target[64], pfile[600];
-    pid_t pid;
-
-    if (!srcdir || access("/usr/bin/python3", X_OK) != 0)
-        ft_skip("python3 or FERRY_SRC missing for faultproxy");
-    snprintf(tool, sizeof(tool), "%s/tests/tools/faultproxy.py", srcdir);
-    if (access(tool, R_OK) != 0)
-        ft_skip("%s missing", tool);
-    snprintf(target, sizeof(target), "127.0.0.1:%d", e->ngx.port);
-    snprintf(pfile, sizeof(pfile), "%s/proxy.port", e->tmp);
-    pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        int fd = open("/dev/null", O_WRONLY);
-        if (fd >= 0)
-            dup2(fd, 1);
-        execl("/usr/bin/python3", "python3", tool, "serve", "--target", target, "--port-file",
-              pfile, "--fault", fault, (char *)NULL);
-        _exit(127);
-    }
-    for (int i = 0; i < 500; i++) {
-        char *txt = NULL;
-        size_t len = 0;
-        if (ft_read_file(pfile, &txt, &len) == 0) {
-            char *p = strstr(txt, "proxy ");
-            if (p && strstr(txt, "control ")) {
-                *ret_port = (int)strtol(p + 6, NULL, 10);
-                free(txt);
-                return pid;
-            }
-            free(txt);
-        }
-        ct_sleep_ms(10);
-    }
-    kill(pid, SIGKILL);
-    ck_abort_msg("faultproxy did not start");
-    return -1;
-}
 
 /* A 206 of the same version carrying another byte range (a broken proxy): transient
  * BG_E_INVALID_SERVER_RESPONSE with progress kept, not a restart; then it finishes. On the
@@ -781,7 +737,7 @@ START_TEST(test_bad_content_range)
     env_init(&e, "fetch-badrange", NULL);
     snprintf(src, sizeof(src), "%s/r.bin", e.www);
     ck_assert_int_eq(ct_random_file(src, 24u << 20, 31), 0);
-    px = start_faultproxy(&e, "bad-content-range shift=4096 skip=3 times=3", &pport);
+    px = ct_faultproxy_start(e.ngx.port, e.tmp, "bad-content-range shift=4096 skip=3 times=3", &pport);
     e.cfg->retry_delay_min = 1;
     e.cfg->connections_per_file = 1;
     env_jobs(&e);

@@ -351,57 +351,6 @@ START_TEST(test_keepalive_closed)
 }
 END_TEST
 
-/* tests/tools/faultproxy.py in front of nginx with one fault armed. */
-static pid_t
-start_faultproxy(struct uenv *e, const char *fault, int *ret_port)
-{
-    const char *srcdir = getenv("FERRY_SRC");
-    char tool[600], target[64], pfile[600];
-    pid_t pid;
-
-    if (!srcdir || access("/usr/bin/python3", X_OK) != 0)
-        ft_skip("python3 or FERRY_SRC missing for faultproxy");
-    snprintf(tool, sizeof(tool), "%s/tests/tools/faultproxy.py", srcdir);
-    if (access(tool, R_OK) != 0)
-        ft_skip("%s missing", tool);
-    snprintf(target, sizeof(target), "127.0.0.1:%d", e->ngx.port);
-    snprintf(pfile, sizeof(pfile), "%s/proxy.port", e->tmp);
-    unlink(pfile);
-    pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        int fd = open("/dev/null", O_WRONLY);
-        if (fd >= 0)
-            dup2(fd, 1);
-        execl("/usr/bin/python3", "python3", tool, "serve", "--target", target, "--port-file",
-              pfile, "--fault", fault, (char *)NULL);
-        _exit(127);
-    }
-    for (int i = 0; i < 500; i++) {
-        char *txt = NULL;
-        size_t len = 0;
-        if (ft_read_file(pfile, &txt, &len) == 0) {
-            char *p = strstr(txt, "proxy ");
-            if (p && strstr(txt, "control ")) {
-                *ret_port = (int)strtol(p + 6, NULL, 10);
-                free(txt);
-                return pid;
-            }
-            free(txt);
-        }
-        ct_sleep_ms(10);
-    }
-    kill(pid, SIGKILL);
-    ck_abort_msg("faultproxy did not start");
-    return -1;
-}
-
-static void
-stop_faultproxy(pid_t pid)
-{
-    kill(pid, SIGTERM);
-    waitpid(pid, NULL, 0);
-}
 
 /* Cuts mid-body (RST, FIN) are retried on a fresh connection from the last byte in; the
  * range's digest still covers exactly its bytes. Too many cuts in a row: E_NET. A stall:
@@ -422,26 +371,26 @@ START_TEST(test_faults)
     for (size_t k = 0; k < sizeof(cuts) / sizeof(cuts[0]); k++) {
         ck_assert_int_eq(ftruncate(e.fd, 0), 0);
         ck_assert_int_eq(ftruncate(e.fd, (off_t)e.size), 0);
-        px = start_faultproxy(&e, cuts[k], &port);
+        px = ct_faultproxy_start(e.ngx.port, e.tmp, cuts[k], &port);
         r = fetch_one(&e, port, 0, 4 * MiB - 1, 0, d);
-        stop_faultproxy(px);
+        ct_faultproxy_stop(px);
         ck_assert_msg(r.status == UFETCH_DONE, "%s: status %d err %d", cuts[k], r.status, r.err);
         ck_assert_uint_eq(r.written, 4 * MiB);
         ck_assert_mem_eq(d, want, 16);
         ck_assert(bytes_match(&e, 0, 4 * MiB));
     }
     /* every response cut before a byte of progress: gives up after the retries */
-    px = start_faultproxy(&e, "reset after=0 times=100", &port);
+    px = ct_faultproxy_start(e.ngx.port, e.tmp, "reset after=0 times=100", &port);
     r = fetch_one(&e, port, 0, 4 * MiB - 1, 0, NULL);
-    stop_faultproxy(px);
+    ct_faultproxy_stop(px);
     ck_assert_int_eq(r.status, UFETCH_E_NET);
     ck_assert_int_lt(r.err, 0);
     /* stall after 100000 bytes: E_TIMEOUT after ~1 s, the bytes before it kept */
-    px = start_faultproxy(&e, "stall after=100000", &port);
+    px = ct_faultproxy_start(e.ngx.port, e.tmp, "stall after=100000", &port);
     clock_gettime(CLOCK_MONOTONIC, &t0);
     r = fetch_one(&e, port, 0, 4 * MiB - 1, 1, NULL);
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    stop_faultproxy(px);
+    ct_faultproxy_stop(px);
     ck_assert_int_eq(r.status, UFETCH_E_TIMEOUT);
     ck_assert_uint_le(r.written, 100000);
     ck_assert(bytes_match(&e, 0, r.written));
