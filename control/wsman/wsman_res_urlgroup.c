@@ -132,8 +132,7 @@ m_create_url(struct wsman_call *c)
                                    "CertificateHashAccessCheck must hold SHA-256 "
                                    "fingerprints (32 bytes each).");
         for (size_t k = 0; k < h->nbytes / 32; k++) {
-            for (size_t i = 0; i < 32; i++)
-                snprintf(&hex[k][i * 2], 3, "%02x", h->bytes[k * 32 + i]);
+            ferry_hex_encode(h->bytes + k * 32, 32, hex[k]);
             certs[k] = hex[k];
             ncert++;
         }
