@@ -1,7 +1,7 @@
 /*
  * upload_sweep.c - expiring upload sessions (upload_sweep.h). A session's activity is the
  * newest mtime among its hidden files: fragments write the part file, and upload_handle
- * touches the meta file on every packet of a session (a zero-length Fragment that only
+ * touches the meta file on every Fragment of a session (a zero-length one that only
  * asks the received range keeps it alive too). The directory is read once; the names are
  * sorted by session so each session's files are judged together.
  */

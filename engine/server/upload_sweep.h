@@ -13,7 +13,7 @@
 
 /*
  * Remove the sessions of one upload directory (dirfd, borrowed) whose newest file
- * (.meta, .meta.new, .part, .reply, .reply-tmp: every packet of a session touches one) is
+ * (.meta, .meta.new, .part, .reply, .reply-tmp; every Fragment touches the meta file) is
  * older than timeout_s at wall-clock time now; mtimes are on disk, so sessions left by an
  * earlier ferryd expire by age too. Each removal is logged. Returns the number of
  * sessions removed, or -errno when the directory cannot be read.

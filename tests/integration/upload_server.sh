@@ -164,7 +164,8 @@ sleep 1
 ft_ferryd_stop srv
 ft_ferryd_start srv --upload-root "$FT_TMP/up" --upload-fragment-max 1MiB \
     --publish-root "$FT_TMP/pub" --upload-session-timeout 2
-"$FERRYD" --help 2>&1 | grep -q -- '--upload-session-timeout' || ft_fail "--help lacks the option"
+help=$("$FERRYD" --help 2>&1) || true
+grep -q -- '--upload-session-timeout' <<<"$help" || ft_fail "--help lacks the option"
 live=$("${PY[@]}" raw "$group/live.bin" Create-Session | awk '/^bits-session-id:/ {print $2}')
 out=$("${PY[@]}" raw "$group/live.bin" Fragment "$live" "bytes 0-999/5000" "$FT_TMP/first")
 grep -q '^bits-received-content-range: 1000$' <<<"$out" || ft_fail "live fragment 1: $out"
