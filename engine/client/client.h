@@ -25,6 +25,7 @@ struct store;
 struct syncer;
 struct ufetch;
 struct netwatch;
+struct upload_cancel;
 
 /* API writes are made durable (a store checkpoint) at least this often. */
 #define JOBS_SYNC_INTERVAL_MS 1000
@@ -61,6 +62,8 @@ struct ferry_jobs {
     struct ferry_rate *rate;     /* global pacing (cfg->bandwidth_limit), NULL = none */
     struct notify *notify;       /* the notifier thread (notify.c), NULL = none */
     struct ufetch *ufetch;       /* io_uring fetch threads (fetch_uring.c), NULL = libcurl only */
+    struct upload_cancel *up_cancels; /* Cancel-Sessions of cancelled uploads, queued or in
+                                         flight (upload_cancel.c) */
 };
 
 #endif

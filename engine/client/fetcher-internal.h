@@ -38,7 +38,8 @@ struct ufetch_source;
 #define FETCH_USER_AGENT "ferry/" FERRY_VERSION " (BITS-compatible)"
 
 enum req_kind { REQ_PROBE, REQ_MANIFEST, REQ_RANGE, REQ_HAVE /* a peer's HEAD (fetch_source.c) */,
-                REQ_UPLOAD /* upload_xfer.c */ };
+                REQ_UPLOAD /* upload_xfer.c */,
+                REQ_UPLOAD_CANCEL /* upload_cancel.c: no xfer (x is NULL) */ };
 
 /* Why a request ended besides libcurl's own result. */
 enum fetch_reason {

@@ -340,6 +340,11 @@ fetcher_req_done(struct ferry_jobs *jobs, struct req *q, CURLcode res)
     struct fetch_outcome o = {.res = res, .curl_text = errtext};
     long status = 0;
 
+    if (q->kind == REQ_UPLOAD_CANCEL) { /* a cancelled job's, no transfer */
+        curl_easy_getinfo(q->easy, CURLINFO_RESPONSE_CODE, &status);
+        upload_cancel_done(jobs, q, (int)res, status);
+        return;
+    }
     /* q may be freed before the outcome is classified: keep its text */
     snprintf(errtext, sizeof(errtext), "%s", q->errbuf);
 
@@ -442,6 +447,7 @@ fetcher_req_done(struct ferry_jobs *jobs, struct req *q, CURLcode res)
         req_free(jobs, q);
         return;
     case REQ_UPLOAD: /* handed to upload_req_done above */
+    case REQ_UPLOAD_CANCEL:
         return;
     }
 }
@@ -479,8 +485,9 @@ fetcher_idle(struct ferry_jobs *jobs, int64_t now_ms)
 {
     CURLM *fresh, *old;
 
-    for (size_t i = 0; i < jobs->n; i++) {
-        if (jobs->v[i]->xfer) {
+    for (size_t i = 0; i <= jobs->n; i++) {
+        /* a Cancel-Session in flight (upload_cancel.c) keeps the multi handle too */
+        if (i == jobs->n ? jobs->up_cancels != NULL : jobs->v[i]->xfer != NULL) {
             jobs->idle_since_ms = 0;
             return;
         }

@@ -596,6 +596,9 @@ ferry_jobs_set_state(struct ferry_jobs *jobs, const char *job_id,
     switch (action) {
     case FERRY_JOB_ACTION_CANCEL:
         job_set_state(job, FERRY_JOB_CANCELLED);
+        /* an upload's server session: Cancel-Session, sent by the jobs thread (best effort,
+         * never waited for), with the credentials wiped just below */
+        upload_cancel_session(jobs, job);
         jobs_wipe_credentials(jobs, job);
         if (job->type)
             upload_remove_temps(jobs->cfg, job);
@@ -1437,6 +1440,7 @@ jobs_free(struct ferry_jobs *jobs)
     if (!jobs)
         return NULL;
     scheduler_stop(jobs);
+    upload_cancel_abandon(jobs); /* queued while no jobs thread ran */
     jobs->notify = notify_free(jobs->notify);
     for (size_t i = 0; i < jobs->n; i++)
         job_free(jobs->v[i]);

@@ -32,6 +32,7 @@
 #include "client/scheduler.h"
 #include "client/store.h"
 #include "client/syncer.h"
+#include "client/upload.h"
 
 static int
 scheduler_cmp(const void *a, const void *b)
@@ -105,6 +106,7 @@ scheduler_inactivity(struct ferry_jobs *jobs, struct job *job, uint64_t now_ft)
     ferry_log_info("job %s: not modified for %u s (JobInactivityTimeout); cancelled", job->id,
                    job->inactivity_timeout);
     job_set_state(job, FERRY_JOB_CANCELLED);
+    upload_cancel_session(jobs, job); /* an upload's server session, when it holds one */
     for (size_t i = 0; i < job->nfiles; i++) {
         int r = localpath_remove_temp(jobs->cfg, job->id, job->files[i].local_file);
         if (r < 0)
@@ -218,6 +220,8 @@ scheduler_tick(struct ferry_jobs *jobs, int64_t now)
             job->run_since_ms = 0;
         }
     }
+    /* the Cancel-Sessions of cancelled uploads, now that no fragment of theirs is sent */
+    upload_cancel_start(jobs);
     cand = calloc(jobs->n ? jobs->n : 1, sizeof(*cand));
     if (!cand)
         return;
@@ -356,6 +360,7 @@ scheduler_main(void *arg)
             store_job_put(jobs->store, job);
         }
     }
+    upload_cancel_abandon(jobs);
     store_sync(jobs->store);
     pthread_mutex_unlock(&jobs->lock);
     return NULL;

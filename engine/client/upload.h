@@ -3,7 +3,8 @@
  * client role: the BITS upload protocol spoken as a client (upload_xfer.c: Ping,
  * Create-Session, Fragment with Content-Range, the reply of an upload-reply job,
  * Close-Session; resume from BITS-Received-Content-Range), their table in jobs.db
- * (upload_store.c) and the upload side of Complete / Cancel (upload_job.c).
+ * (upload_store.c), the upload side of Complete / Cancel (upload_job.c) and the
+ * Cancel-Session a cancelled job sends its server (upload_cancel.c).
  * docs/internals/client.md "Upload jobs".
  *
  * An upload transfer is a struct xfer (fetcher-internal.h) whose `up` is set: the fetcher
@@ -24,6 +25,7 @@ struct ferry_config;
 struct ferry_jobs;
 struct job;
 struct req;
+struct upload_cancel;
 struct store;
 struct xfer;
 
@@ -67,6 +69,23 @@ int upload_set_reply_file(const struct ferry_config *cfg, struct store *store, s
 int upload_complete(const struct ferry_config *cfg, struct job *job);
 /* Cancel: remove the reply's temp file. Logs what it could not remove. */
 void upload_remove_temps(const struct ferry_config *cfg, struct job *job);
+
+/* ---- upload_cancel.c ---- */
+/* How long a Cancel-Session may take, connecting included. */
+#define UPLOAD_CANCEL_TIMEOUT_MS 5000
+/* Cancel of an upload job holding a server session (any thread, the role's lock held,
+ * before the job's credentials are wiped): queue a Cancel-Session BITS_POST with the job's
+ * URL, session, credentials, proxy and headers on jobs->up_cancels, and forget the session
+ * (jobs.db too). Nothing for downloads or jobs without a session; a request that cannot be
+ * built is logged. */
+void upload_cancel_session(struct ferry_jobs *jobs, struct job *job);
+/* Jobs thread, after the scheduler stopped the transfers of jobs no longer runnable: add
+ * the queued Cancel-Sessions to the multi handle. */
+void upload_cancel_start(struct ferry_jobs *jobs);
+/* A Cancel-Session request (kind REQ_UPLOAD_CANCEL) ended: log its outcome, free it. */
+void upload_cancel_done(struct ferry_jobs *jobs, struct req *q, int curl_result, long status);
+/* Shutdown (jobs thread, before the multi handle goes): drop what is queued or in flight. */
+void upload_cancel_abandon(struct ferry_jobs *jobs);
 
 /* ---- upload_store.c ---- */
 /* Upsert the job's `uploads` row (nothing for downloads). 0 or -errno (logged). */

@@ -530,6 +530,18 @@ upload_req_done(struct xfer *x, struct req *q, int curl_result, long status,
     uint64_t got = q->pos, sent_start = q->start, sent_end = q->end, received = 0;
 
     req_free(jobs, q);
+    if (job->state == FERRY_JOB_CANCELLED) {
+        /* cancelled while the packet was out: the next tick stops x; a session created
+         * meanwhile is cancelled too (upload_cancel.c) */
+        if (u->phase == UP_CREATE && curl_result == CURLE_OK && status / 100 == 2 &&
+            upload_is_ack(u) && u->r_session && *u->r_session && strlen(u->r_session) <= 100) {
+            free(job->up.session_id);
+            job->up.session_id = u->r_session;
+            u->r_session = NULL;
+            upload_cancel_session(jobs, job);
+        }
+        return;
+    }
     if (fail != FETCH_OK) {
         upload_fail_reason(x, fail, fail_errno);
         return;

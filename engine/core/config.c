@@ -109,6 +109,9 @@ const struct ferry_config_option config_options[] = {
     {"upload-notify-url", "URL", FERRY_CONFIG_STRING, NULL,
      "upload-reply: POST each whole upload to URL; its response is the client's reply",
      OFF(upload_notify_url), 0, 0, NULL},
+    {"upload-session-timeout", "SECONDS", FERRY_CONFIG_UNSIGNED, "1209600",
+     "an upload session that receives nothing this long is removed with its part file",
+     OFF(upload_session_timeout), 1, 315360000, NULL},
 
     /* client role */
     {"download-root", "DIR", FERRY_CONFIG_STRV, NULL,

@@ -6,6 +6,7 @@
 
 #include "ferry/log.h"
 #include "filesweep.h"
+#include "upload_sweep.h"
 
 /* Descriptors unused this long are closed; the sweep runs this often. */
 #define FILESWEEP_IDLE_NS (5ull * 1000000000ull)
@@ -15,6 +16,8 @@ static void *
 filesweep_main(void *arg)
 {
     struct filesweep *fw = arg;
+    unsigned upload_period = upload_sweep_period(fw->upload_timeout_s);
+    time_t upload_last = 0;
 
     ferry_log_set_thread_name("filesweep");
     pthread_mutex_lock(&fw->lock);
@@ -28,6 +31,15 @@ filesweep_main(void *arg)
             break;
         pthread_mutex_unlock(&fw->lock);
         urlgroup_registry_sweep_files(fw->reg, FILESWEEP_IDLE_NS);
+        if (fw->upload_root_fd >= 0) {
+            /* wall-clock time: a session's files keep their mtimes across restarts */
+            time_t now = time(NULL);
+
+            if (now - upload_last >= (time_t)upload_period) {
+                upload_sweep_root(fw->upload_root_fd, fw->upload_timeout_s, now);
+                upload_last = now;
+            }
+        }
         pthread_mutex_lock(&fw->lock);
     }
     pthread_mutex_unlock(&fw->lock);

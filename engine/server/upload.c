@@ -649,6 +649,13 @@ upload_handle(int dirfd, const char *name, uint64_t max_size, bool replies,
                      UPLOAD_E_SESSION_NOT_FOUND, UPLOAD_CONTEXT_REMOTE_FILE);
         return;
     }
+    if (type == UPLOAD_PACKET_FRAGMENT) {
+        /* activity: the session's timeout (upload_sweep.c) counts from its newest file */
+        char path[96];
+
+        upload_file_name(path, sizeof(path), s.hex, "meta");
+        (void)utimensat(dirfd, path, NULL, AT_SYMLINK_NOFOLLOW);
+    }
     if (type == UPLOAD_PACKET_FRAGMENT && stream && strcmp(stream->s.hex, s.hex) == 0) {
         upload_fragment_streamed(dirfd, stream, replies, req, resp);
     } else if (type == UPLOAD_PACKET_FRAGMENT) {

@@ -8,7 +8,9 @@
  * crash of ferryd: ".ferry-upload-HEX.meta" (target name and total size) and
  * ".ferry-upload-HEX.part" (the bytes received so far, always contiguous from offset 0).
  * Close-Session renames the part file onto the target name (rename(2): atomic), so a file
- * appears only once it is whole.
+ * appears only once it is whole. Cancel-Session removes the session's files; a session
+ * that received nothing for --upload-session-timeout is removed by upload_sweep.c (every
+ * Fragment touches the meta file).
  */
 #ifndef FERRY_SERVER_UPLOAD_H
 #define FERRY_SERVER_UPLOAD_H

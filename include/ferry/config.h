@@ -112,6 +112,8 @@ struct ferry_config {
     char *upload_root;                 /* --upload-root: group uploads in DIR/NAME (NULL) */
     uint64_t upload_fragment_max;      /* --upload-fragment-max: request body cap (8 MiB) */
     char *upload_notify_url;           /* --upload-notify-url: replies of upload-reply (NULL) */
+    unsigned upload_session_timeout;   /* --upload-session-timeout: s without a packet before
+                                          a session is removed (1209600 = 14 days) */
 
     /* client role */
     struct ferry_strv download_roots;  /* --download-root DIR (repeatable) */

@@ -5,7 +5,8 @@
 # resumes from the server's acknowledged range (never from zero) and ends exact; LocalFile
 # changing during an upload ends in ERROR BG_E_LOCAL_FILE_CHANGED with a LOCAL_FILE context;
 # an upload-reply job writes its (empty: ferryd names no reply URL) reply at Complete;
-# BandwidthLimit paces an upload.
+# BandwidthLimit paces an upload; Cancel mid-upload (and of a job in ERROR) sends
+# Cancel-Session: the server holds neither the file nor a part file and refuses the id.
 . "$(dirname "$0")/../lib/ferry-test.sh"
 ft_need sha256sum curl uuidgen /usr/bin/python3
 
@@ -46,6 +47,10 @@ wait_bytes() {
         sleep 0.05
     done
     ft_fail "job $1: BytesTransferred $b < $2 after 10 s"
+}
+# session_of ID: the upload session the client logged for job ID
+session_of() {
+    sed -n "s/.*job $1: upload session \({[^}]*}\) created.*/\1/p" "$FT_TMP/cli/ferryd.log" | tail -n 1
 }
 # no_target NAME: nothing visible under NAME in the upload directory yet
 no_target() {
@@ -118,7 +123,17 @@ err=$("${C[@]}" --json job error "$id") || ft_fail "job error: $err"
 grep -q '"ErrorCode":"2149580829"' <<<"$err" || ft_fail "error code: $err"
 grep -q '"ErrorContext":"4"' <<<"$err" || ft_fail "error context: $err"
 no_target changing.bin
+sid=$(session_of "$id")
 "${C[@]}" job cancel "$id" || ft_fail "cancel"
+# a job at rest (ERROR) with a session: Cancel-Session too, with the job's settings
+for _ in $(seq 1 100); do
+    grep -q "job $id: upload session $sid cancelled on the server" "$FT_TMP/cli/ferryd.log" && break
+    sleep 0.05
+done
+grep -q "job $id: upload session $sid cancelled on the server" "$FT_TMP/cli/ferryd.log" \
+    || ft_fail "no Cancel-Session for a job in ERROR: $(grep "$id" "$FT_TMP/cli/ferryd.log")"
+[ -z "$(ls -A "$FT_TMP/up/inbox" | grep '^\.ferry-upload-')" ] \
+    || ft_fail "session files left after Cancel: $(ls -A "$FT_TMP/up/inbox")"
 
 # 5. upload-reply (Type 2): the reply file appears at Complete (empty: no BITS-Reply-URL)
 id=$("${C[@]}" job create --upload-reply "$FT_TMP/in/reply.out" reply "$group/reply.bin" "$f") \
@@ -151,6 +166,32 @@ ft_assert_eq 6 "$(jshow "$id" State)" "paced upload TRANSFERRED"
 [ "$ms" -ge 2500 ] || ft_fail "8 MiB at 2 MiB/s took only $ms ms"
 "${C[@]}" job complete "$id" || ft_fail "complete paced"
 ft_assert_eq "$(ft_sha256 "$h")" "$(ft_sha256 "$FT_TMP/up/inbox/paced.bin")" "sha256 of paced.bin"
+
+# 7. Cancel mid-upload (4 MiB/s): Cancel-Session reaches the server, which removes the part
+# file; the job is CANCELLED at once; the session id is refused from then on
+id=$(slow_job cancelled.bin "$f")
+wait_bytes "$id" $((2 << 20))
+ls -A "$FT_TMP/up/inbox" | grep -q '^\.ferry-upload-.*\.part$' || ft_fail "no part file mid-upload"
+sid=$(session_of "$id")
+[ -n "$sid" ] || ft_fail "no session id logged"
+"${C[@]}" job cancel "$id" || ft_fail "cancel mid-upload"
+ft_assert_eq 8 "$(jshow "$id" State)" "state right after Cancel"
+for _ in $(seq 1 100); do
+    grep -q "job $id: upload session $sid cancelled on the server" "$FT_TMP/cli/ferryd.log" && break
+    sleep 0.05
+done
+grep -q "job $id: upload session $sid cancelled on the server" "$FT_TMP/cli/ferryd.log" \
+    || ft_fail "Cancel-Session not acked: $(grep "$id" "$FT_TMP/cli/ferryd.log")"
+[ -z "$(ls -A "$FT_TMP/up/inbox" | grep '^\.ferry-upload-')" ] \
+    || ft_fail "session files left after Cancel: $(ls -A "$FT_TMP/up/inbox")"
+no_target cancelled.bin
+head -c 1000 "$f" >"$FT_TMP/k1"
+out=$(/usr/bin/python3 "$(dirname "$0")/../tools/bits_upload_client.py" raw "$group/cancelled.bin" \
+      Fragment "$sid" "bytes 0-999/$((24 << 20 | 4321))" "$FT_TMP/k1")
+grep -q '^bits-error-code: 0x8020001f$' <<<"$out" || ft_fail "the cancelled session took a fragment: $out"
+sleep 1
+[ -z "$(ls -A "$FT_TMP/up/inbox" | grep '^\.ferry-upload-')" ] \
+    || ft_fail "a fragment after Cancel recreated session files: $(ls -A "$FT_TMP/up/inbox")"
 
 ft_ferryd_stop cli
 ft_ferryd_stop srv

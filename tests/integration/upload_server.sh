@@ -4,7 +4,10 @@
 # refused until UploadEnabled; a whole upload lands byte-exact; a gap gets 416 with the
 # received range; MaxUploadSize gives 413; kill -9 of ferryd mid-session and a restart on
 # the same state resume from the received range; nothing is visible under the target name
-# before Close-Session; an unknown session gets BG_E_SESSION_NOT_FOUND.
+# before Close-Session; an unknown session gets BG_E_SESSION_NOT_FOUND; Cancel-Session
+# removes the session; --upload-session-timeout removes a session that received nothing
+# that long (also one left by the ferryd before a restart: by its files' age) and its id
+# then answers BG_E_SESSION_NOT_FOUND, while a session kept alive by fragments stays.
 . "$(dirname "$0")/../lib/ferry-test.sh"
 ft_need xxhsum curl /usr/bin/python3 uuidgen
 PY=(/usr/bin/python3 "$(dirname "$0")/../tools/bits_upload_client.py")
@@ -133,5 +136,65 @@ ft_assert_eq "$(xxhsum <"$f" | cut -d' ' -f1)" "$(xxhsum <"$FT_TMP/up/inbox/cras
 # GET is still only for published URLs; a hidden session name is never a target
 out=$("${PY[@]}" raw "$group/.ferry-upload-x.part" Create-Session)
 grep -q '^403$' <<<"$out" || ft_fail "hidden name accepted: $out"
+
+# Cancel-Session of a session with bytes: its part file goes, its id is unknown from then on
+sid=$("${PY[@]}" raw "$group/cancel.bin" Create-Session | awk '/^bits-session-id:/ {print $2}')
+out=$("${PY[@]}" raw "$group/cancel.bin" Fragment "$sid" "bytes 0-999/5000" "$FT_TMP/first")
+grep -q '^bits-received-content-range: 1000$' <<<"$out" || ft_fail "cancel fragment: $out"
+ls -A "$FT_TMP/up/inbox" | grep -q '^\.ferry-upload-.*\.part$' || ft_fail "no part file"
+out=$("${PY[@]}" raw "$group/cancel.bin" Cancel-Session "$sid")
+grep -q '^200$' <<<"$out" || ft_fail "Cancel-Session: $out"
+[ -z "$(ls -A "$FT_TMP/up/inbox" | grep '^\.ferry-upload-')" ] || ft_fail "files left after cancel"
+out=$("${PY[@]}" raw "$group/cancel.bin" Fragment "$sid" "bytes 1000-1999/5000" "$FT_TMP/first")
+grep -q '^bits-error-code: 0x8020001f$' <<<"$out" || ft_fail "a cancelled session took a fragment: $out"
+
+# session timeout: `idle` is made by this ferryd (default timeout, 14 days) and gets
+# nothing more; the next ferryd has --upload-session-timeout 2
+dd if="$FT_TMP/five" of="$FT_TMP/k1" bs=1 skip=1000 count=1000 status=none
+dd if="$FT_TMP/five" of="$FT_TMP/k2" bs=1 skip=2000 count=1000 status=none
+dd if="$FT_TMP/five" of="$FT_TMP/k3" bs=1 skip=3000 count=1000 status=none
+dd if="$FT_TMP/five" of="$FT_TMP/k4" bs=1 skip=4000 count=1000 status=none
+idle=$("${PY[@]}" raw "$group/idle.bin" Create-Session | awk '/^bits-session-id:/ {print $2}')
+out=$("${PY[@]}" raw "$group/idle.bin" Fragment "$idle" "bytes 0-999/5000" "$FT_TMP/first")
+grep -q '^bits-received-content-range: 1000$' <<<"$out" || ft_fail "idle fragment: $out"
+ihex=$(tr -d '{}-' <<<"$idle" | tr 'A-F' 'a-f')
+[ -f "$FT_TMP/up/inbox/.ferry-upload-$ihex.part" ] || ft_fail "no part file of the idle session"
+sleep 1
+[ -f "$FT_TMP/up/inbox/.ferry-upload-$ihex.part" ] || ft_fail "the default timeout expired a session"
+ft_ferryd_stop srv
+ft_ferryd_start srv --upload-root "$FT_TMP/up" --upload-fragment-max 1MiB \
+    --publish-root "$FT_TMP/pub" --upload-session-timeout 2
+help=$("$FERRYD" --help 2>&1) || true
+grep -q -- '--upload-session-timeout' <<<"$help" || ft_fail "--help lacks the option"
+live=$("${PY[@]}" raw "$group/live.bin" Create-Session | awk '/^bits-session-id:/ {print $2}')
+out=$("${PY[@]}" raw "$group/live.bin" Fragment "$live" "bytes 0-999/5000" "$FT_TMP/first")
+grep -q '^bits-received-content-range: 1000$' <<<"$out" || ft_fail "live fragment 1: $out"
+# the live session gets a packet every 0.8 s for 5.6 s (fragments, then zero-length ones)
+for k in 1 2 3 4 5 6 7; do
+    sleep 0.8
+    if [ "$k" -le 3 ]; then
+        out=$("${PY[@]}" raw "$group/live.bin" Fragment "$live" \
+              "bytes ${k}000-${k}999/5000" "$FT_TMP/k$k")
+        grep -q "^bits-received-content-range: $((k + 1))000$" <<<"$out" \
+            || ft_fail "live fragment $((k + 1)): $out"
+    else
+        out=$("${PY[@]}" raw "$group/live.bin" Fragment "$live" "bytes */5000")
+        grep -q '^bits-received-content-range: 4000$' <<<"$out" \
+            || ft_fail "live keep-alive $k: $out"
+    fi
+done
+# the idle one (its files 7 s old, made before the restart) is gone and unknown
+[ ! -e "$FT_TMP/up/inbox/.ferry-upload-$ihex.part" ] || ft_fail "idle part file not expired"
+[ ! -e "$FT_TMP/up/inbox/.ferry-upload-$ihex.meta" ] || ft_fail "idle meta file not expired"
+out=$("${PY[@]}" raw "$group/idle.bin" Fragment "$idle" "bytes 1000-1999/5000" "$FT_TMP/k1")
+grep -q '^bits-error-code: 0x8020001f$' <<<"$out" || ft_fail "an expired session took a fragment: $out"
+grep -q "upload session $ihex: nothing received for" "$FT_TMP/srv/ferryd.log" \
+    || ft_fail "no expiry logged"
+# the live one finishes from its received range, exact
+out=$("${PY[@]}" raw "$group/live.bin" Fragment "$live" "bytes 4000-4999/5000" "$FT_TMP/k4")
+grep -q '^bits-received-content-range: 5000$' <<<"$out" || ft_fail "live last fragment: $out"
+out=$("${PY[@]}" raw "$group/live.bin" Close-Session "$live")
+grep -q '^200$' <<<"$out" || ft_fail "live close: $out"
+cmp -s "$FT_TMP/five" "$FT_TMP/up/inbox/live.bin" || ft_fail "live.bin: wrong bytes"
 ft_ferryd_stop srv
 ft_pass

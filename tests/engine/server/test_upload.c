@@ -1,13 +1,21 @@
 /*
  * tests/engine/server/test_upload.c - engine/server/upload.c's parsers: BITS-Packet-Type,
  * fragment Content-Range (with the zero-length probe), BITS-Supported-Protocols, session
- * ids (never a path) and upload target names (never hidden session files).
+ * ids (never a path) and upload target names (never hidden session files); and
+ * upload_sweep.c: sessions idle for the timeout are removed, fresher ones stay.
  */
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "upload.h"
+#include "upload_sweep.h"
 
 START_TEST(test_packet)
 {
@@ -69,6 +77,95 @@ START_TEST(test_session_and_names)
 }
 END_TEST
 
+/* A hidden file of session hex in dirfd with mtime `at`. */
+static void
+sweep_file(int dirfd, const char *hex, const char *ext, time_t at)
+{
+    char path[128];
+    struct timespec ts[2] = {{.tv_sec = at}, {.tv_sec = at}};
+    int fd;
+
+    snprintf(path, sizeof(path), UPLOAD_HIDDEN_PREFIX "%s%s", hex, ext);
+    fd = openat(dirfd, path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, "ferry-upload 1\nx.bin\n11\n", 23), 23);
+    close(fd);
+    ck_assert_int_eq(utimensat(dirfd, path, ts, 0), 0);
+}
+
+static bool
+sweep_exists(int dirfd, const char *hex, const char *ext)
+{
+    char path[128];
+    struct stat st;
+
+    snprintf(path, sizeof(path), UPLOAD_HIDDEN_PREFIX "%s%s", hex, ext);
+    return fstatat(dirfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+START_TEST(test_sweep)
+{
+    char tmpl[] = "/tmp/ferry-test-sweep-XXXXXX";
+    const char *old = "0123456789abcdef0123456789abcdef";  /* idle 100 s */
+    const char *live = "fedcba9876543210fedcba9876543210"; /* old meta, fresh part */
+    const char *orphan = "00000000000000000000000000000001"; /* a part without meta */
+    time_t now = time(NULL);
+    struct stat st;
+    int rootfd, dirfd;
+
+    /* an upload root holding one group directory */
+    ck_assert_ptr_nonnull(mkdtemp(tmpl));
+    rootfd = open(tmpl, O_RDONLY | O_DIRECTORY);
+    ck_assert_int_ge(rootfd, 0);
+    ck_assert_int_eq(mkdirat(rootfd, "grp", 0700), 0);
+    dirfd = openat(rootfd, "grp", O_RDONLY | O_DIRECTORY);
+    ck_assert_int_ge(dirfd, 0);
+    sweep_file(dirfd, old, ".meta", now - 100);
+    sweep_file(dirfd, old, ".part", now - 100);
+    sweep_file(dirfd, old, ".reply", now - 100);
+    sweep_file(dirfd, live, ".meta", now - 100);
+    sweep_file(dirfd, live, ".part", now - 1);
+    sweep_file(dirfd, orphan, ".part", now - 100);
+    /* not a session's file: never touched, whatever its age */
+    ck_assert_int_eq(mkdirat(dirfd, "keep", 0700), 0);
+    sweep_file(dirfd, "zz", ".part", now - 100);
+
+    /* within the timeout: nothing goes */
+    ck_assert_int_eq(upload_sweep_dir(dirfd, 1000, now), 0);
+    ck_assert(sweep_exists(dirfd, old, ".part"));
+    /* 2 s: the idle session and the orphan go with every file; the live one stays */
+    ck_assert_int_eq(upload_sweep_dir(dirfd, 2, now), 2);
+    ck_assert(!sweep_exists(dirfd, old, ".meta"));
+    ck_assert(!sweep_exists(dirfd, old, ".part"));
+    ck_assert(!sweep_exists(dirfd, old, ".reply"));
+    ck_assert(!sweep_exists(dirfd, orphan, ".part"));
+    ck_assert(sweep_exists(dirfd, live, ".meta"));
+    ck_assert(sweep_exists(dirfd, live, ".part"));
+    ck_assert(sweep_exists(dirfd, "zz", ".part"));
+    /* time goes on without a packet: the live one expires too */
+    ck_assert_int_eq(upload_sweep_dir(dirfd, 2, now + 2), 1);
+    ck_assert(!sweep_exists(dirfd, live, ".part"));
+    ck_assert(sweep_exists(dirfd, "zz", ".part"));
+    ck_assert_int_eq(fstatat(dirfd, "keep", &st, 0), 0);
+    /* the root's walk reaches the group directories */
+    sweep_file(dirfd, old, ".part", now - 100);
+    sweep_file(dirfd, live, ".meta", now);
+    ck_assert_int_eq(upload_sweep_root(rootfd, 2, now), 1);
+    ck_assert(!sweep_exists(dirfd, old, ".part"));
+    ck_assert(sweep_exists(dirfd, live, ".meta"));
+    unlinkat(dirfd, UPLOAD_HIDDEN_PREFIX "fedcba9876543210fedcba9876543210.meta", 0);
+    ck_assert_int_eq(upload_sweep_period(1209600), 60);
+    ck_assert_int_eq(upload_sweep_period(2), 2);
+    ck_assert_int_eq(upload_sweep_period(100), 25);
+    unlinkat(dirfd, UPLOAD_HIDDEN_PREFIX "zz.part", 0);
+    unlinkat(dirfd, "keep", AT_REMOVEDIR);
+    close(dirfd);
+    unlinkat(rootfd, "grp", AT_REMOVEDIR);
+    close(rootfd);
+    ck_assert_int_eq(rmdir(tmpl), 0);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -81,6 +178,7 @@ main(void)
     tcase_add_test(tc, test_range);
     tcase_add_test(tc, test_protocols);
     tcase_add_test(tc, test_session_and_names);
+    tcase_add_test(tc, test_sweep);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
