@@ -6,8 +6,10 @@
  * connect (non-blocking connect + POLLOUT), send the request, receive the response head
  * into a 16 KiB buffer (parsed by engine/http/http_resp.c), then receive the body straight
  * into its 1 MiB buffer, one recv per whatever the socket holds (no MSG_WAITALL: the stall
- * timer is re-armed by every byte, so a slow but steady server is no stall). A full buffer (or the range's end) is hashed
- * in place into the range's XXH3-128 stream and written with pwrite() at its offset; only
+ * timer is re-armed by every byte, so a slow but steady server is no stall). Each receive
+ * is hashed into the range's XXH3-128 stream as it completes, while the socket copy's
+ * bytes are in cache; a full buffer (or the range's end) is written with pwrite() at its
+ * offset; only
  * then does the range's progress (bytes written + the stream's digest at that point) move,
  * under the source's lock, so a checkpoint taken from ufetch_progress() never claims a byte
  * that was not written. One 1 MiB pwrite per MiB replaces the 16 KiB write callbacks of
@@ -90,6 +92,7 @@ struct uf_conn {
     uint64_t pos;               /* next offset to receive */
     uint64_t attempt_pos;       /* pos when the current request was sent */
     size_t fill;                /* bytes in buf not yet written: [pos - fill, pos) */
+    size_t hashed;              /* of those, hashed into the range's stream (the first) */
     unsigned fails;             /* failures in a row without progress */
     uint64_t paid[UF_NRATES];   /* granted by bucket k and not yet received */
     char *req;
@@ -170,7 +173,8 @@ conn_flush(struct uf_conn *c)
 
     if (c->fill == 0 || !r)
         return 0;
-    verify_stream_update(r->hs, c->buf, c->fill);
+    if (c->hashed < c->fill)
+        verify_stream_update(r->hs, c->buf + c->hashed, c->fill - c->hashed);
     while (done < c->fill) {
         ssize_t n = pwrite(s->fd, c->buf + done, c->fill - done, (off_t)(off + done));
         if (n < 0) {
@@ -181,6 +185,7 @@ conn_flush(struct uf_conn *c)
         done += (size_t)n;
     }
     c->fill = 0;
+    c->hashed = 0;
     verify_stream_digest(r->hs, d);
     pthread_mutex_lock(&s->lock);
     r->written = c->pos - r->start;
@@ -460,7 +465,9 @@ conn_head(struct uf_conn *c, const struct http_resp *h, size_t head_len)
     }
     c->keep_alive = h->keep_alive && h->has_content_length;
     memcpy(c->buf, c->hbuf + head_len, extra);
+    verify_stream_update(r->hs, c->buf, extra);
     c->fill = extra;
+    c->hashed = extra;
     c->pos += extra;
     c->hlen = 0;
     c->st = UC_BODY;
@@ -611,7 +618,10 @@ conn_on_op(struct loop *loop, struct loop_op *op, int res, bool more)
             conn_fail(c, res ? res : -ECONNRESET);
             return;
         }
+        /* hashed now, while the bytes the socket copy just wrote are in cache */
+        verify_stream_update(c->r->hs, c->buf + c->fill, (size_t)res);
         c->fill += (size_t)res;
+        c->hashed = c->fill;
         c->pos += (uint64_t)res;
         conn_body_next(c);
         return;
