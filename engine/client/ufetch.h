@@ -9,7 +9,8 @@
  * `Range: bytes=a-b` (+ If-Range), received into a 1 MiB buffer (as the socket has it), hashed
  * there into the range's XXH3-128 stream (verify.c), and pwrite()n at its offset; or, with
  * params.splice, spliced socket -> pipe -> file and hashed by reading the just-written bytes
- * back from the page cache (one copy per byte fewer). The caller collects results with ufetch_poll() and may read a range's durable-candidate
+ * back from the page cache (the copy out of the socket becomes a read of cache-hot bytes).
+ * The caller collects results with ufetch_poll() and may read a range's durable-candidate
  * progress (bytes written + the digest of exactly those bytes) with ufetch_progress() at any
  * time, for checkpoints.
  *
