@@ -651,6 +651,47 @@ START_TEST(test_splice_auto)
 }
 END_TEST
 
+/* A file that refuses splice(2) (EINVAL; here O_APPEND, like a file system without
+ * splice_write): the bytes already in the pipe are written the recv way, the source
+ * recvs from then on, and the range is done with every byte and the right digest. One
+ * range from 0 into an empty file, so O_APPEND's pwrite lands at the offset asked. */
+START_TEST(test_splice_refused)
+{
+    struct uenv e;
+    struct ufetch_source_params p;
+    struct ufetch_source *s = NULL;
+    struct ufetch_result r;
+    void *hs = verify_stream_new();
+    uint8_t d[16], want[16];
+    int diskfd;
+
+    uenv_init(&e, "uf-splice-refused", NULL, 3 * MiB + 5, 1);
+    diskfd = e.fd;
+    e.fd = open(e.out, O_RDWR | O_APPEND | O_TRUNC | O_CLOEXEC);
+    ck_assert_int_ge(e.fd, 0);
+    uf_splice = 1;
+    uenv_params(&e, &p, e.ngx.port, 1);
+    ck_assert_int_eq(ufetch_source_new(e.u, &p, &s), 0);
+    ck_assert(ufetch_source_splicing(s));
+    ck_assert_int_eq(ufetch_feed(s, hs, 0, e.size - 1, hs), 0);
+    ck_assert_uint_eq(wait_results(s, &r, 1, 20000), 1);
+    ck_assert_msg(r.status == UFETCH_DONE, "status %d err %d", r.status, r.err);
+    ck_assert_uint_eq(r.written, e.size);
+    ck_assert(!ufetch_source_splicing(s));
+    ck_assert_uint_eq(ufetch_source_spliced(s), 0);
+    s = ufetch_source_free(s);
+    verify_digest(e.data, e.size, want);
+    verify_stream_digest(hs, d);
+    ck_assert_mem_eq(d, want, 16);
+    ck_assert_mem_eq(r.digest, want, 16);
+    ck_assert(bytes_match(&e, 0, e.size));
+    verify_stream_free(hs);
+    close(e.fd);
+    e.fd = diskfd;
+    uenv_done(&e);
+}
+END_TEST
+
 /* Splice mode under a bandwidth limit, cut connections and a stop mid-range. */
 START_TEST(test_splice_rate)
 {
@@ -690,6 +731,7 @@ main(void)
     ct_add(s, "shared_rate", test_shared_rate);
     ct_add(s, "splice_same", test_splice_same);
     ct_add(s, "splice_auto", test_splice_auto);
+    ct_add(s, "splice_refused", test_splice_refused);
     ct_add(s, "splice_rate", test_splice_rate);
     ct_add(s, "splice_faults", test_splice_faults);
     ct_add(s, "splice_stop_progress", test_splice_stop_progress);
