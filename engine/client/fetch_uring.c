@@ -10,6 +10,12 @@
  * FetchPath. A source whose answers ufetch refuses (framing or a head it does not parse)
  * goes back to libcurl for its remaining ranges; nothing fails for it.
  *
+ * How an io_uring source receives bodies (ufetch.h params.splice) is chosen when its
+ * ufetch source is made: `fetch-splice` (or FERRY_FETCH_SPLICE=on|off|auto, which wins) on:
+ * splice, off: recv + pwrite, auto (the default): splice unless the temp file is on tmpfs,
+ * shmem or ramfs (ufetch_splice_pays). Logged once per source and transfer, and again when
+ * the file system refused splice and the source went back to recv + pwrite.
+ *
  * A fed range is a struct req without an easy handle (q->uring). Its progress (bytes on
  * disk and the digest of exactly those) is carried into the chunk (fill, fill_digest) and
  * the counters each time the jobs thread runs, so checkpoints and Get see it as on the
@@ -171,6 +177,46 @@ uring_set_path(struct xfer *x, size_t mi, enum fetch_path p, const char *why)
                    why ? ": " : "", why ? why : "");
 }
 
+/* Splice for mirror mi's bodies? *ret_why says why (for the log line). */
+static bool
+uring_splice_choose(struct xfer *x, struct mirror *m, const char **ret_why)
+{
+    const char *env = getenv("FERRY_FETCH_SPLICE");
+    const char *mode = env && *env ? env : x->jobs->cfg->fetch_splice;
+
+    if (m->splice_refused) {
+        *ret_why = "the file system refused splice before";
+        return false;
+    }
+    if (mode && strcmp(mode, "on") == 0) {
+        *ret_why = env && *env ? "FERRY_FETCH_SPLICE=on" : "fetch-splice on";
+        return true;
+    }
+    if (mode && strcmp(mode, "off") == 0) {
+        *ret_why = env && *env ? "FERRY_FETCH_SPLICE=off" : "fetch-splice off";
+        return false;
+    }
+    if (ufetch_splice_pays(x->fd)) {
+        *ret_why = "auto: the file is not in memory";
+        return true;
+    }
+    *ret_why = "auto: the file is on tmpfs";
+    return false;
+}
+
+/* Log (once per source and transfer, and at a change) how its bodies are received. */
+static void
+uring_splice_say(struct xfer *x, struct mirror *m, bool splice, const char *why)
+{
+    int said = splice ? 1 : 2;
+
+    if (m->splice_said == said)
+        return;
+    m->splice_said = said;
+    ferry_log_info("job %s: '%s': io_uring bodies %s (%s)", x->job->id, m->url,
+                   splice ? "by splice socket -> pipe -> file" : "by recv + pwrite", why);
+}
+
 /* A source's probe answered: choose its path (mirrors[probe->mirror].path). */
 void
 xfer_uring_choose(struct xfer *x, struct req *probe)
@@ -216,6 +262,7 @@ xfer_uring_ready(struct xfer *x, size_t mi)
     struct job *job = x->job;
     struct mirror *m = &x->mirrors[mi];
     struct ufetch_source_params p;
+    const char *why = NULL;
     int r;
 
     if (m->path != FETCH_PATH_URING || m->uf)
@@ -247,13 +294,16 @@ xfer_uring_ready(struct xfer *x, size_t mi)
     p.no_retry = true;
     p.rates[0] = job->rate;
     p.rates[1] = x->jobs->rate;
+    p.splice = uring_splice_choose(x, m, &why);
     r = job->rate ? ufetch_source_new(x->jobs->ufetch, &p, &m->uf) : -ENOMEM;
     if (r < 0) {
         m->uf = NULL;
         uring_set_path(x, mi, FETCH_PATH_CURL,
                        r == -EINVAL ? "a header or target io_uring does not send"
                                     : "no io_uring source could be made");
+        return;
     }
+    uring_splice_say(x, m, p.splice, why);
 }
 
 /*
@@ -375,6 +425,13 @@ xfer_uring_poll(struct xfer *x)
         uint8_t d[16];
         if (q->uring && ufetch_progress(x->mirrors[q->mirror].uf, q, &w, d))
             uring_progress(x, q, w, d);
+    }
+    for (size_t mi = 0; mi < x->nmirrors; mi++) {
+        struct mirror *m = &x->mirrors[mi];
+        if (m->uf && m->splice_said == 1 && !ufetch_source_splicing(m->uf)) {
+            m->splice_refused = true;
+            uring_splice_say(x, m, false, "the file system refused splice");
+        }
     }
     for (size_t mi = 0; mi < x->nmirrors; mi++) {
         struct ufetch_result res;

@@ -83,6 +83,8 @@ struct mirror {
     struct sockaddr_storage addr;   /* where the probe connected (FETCH_PATH_URING) */
     socklen_t addrlen;
     char *host, *target;    /* Host header and origin-form target (FETCH_PATH_URING) */
+    int splice_said;        /* body receive logged: 0 not yet, 1 splice, 2 recv + pwrite */
+    bool splice_refused;    /* the file refused splice: its next sources recv */
 };
 
 struct req {

@@ -6,13 +6,30 @@
  * connect (non-blocking connect + POLLOUT), send the request, receive the response head
  * into a 16 KiB buffer (parsed by engine/http/http_resp.c), then receive the body straight
  * into its 1 MiB buffer, one recv per whatever the socket holds (no MSG_WAITALL: the stall
- * timer is re-armed by every byte, so a slow but steady server is no stall). A full buffer (or the range's end) is hashed
- * in place into the range's XXH3-128 stream and written with pwrite() at its offset; only
+ * timer is re-armed by every byte, so a slow but steady server is no stall). Each receive
+ * is hashed into the range's XXH3-128 stream as it completes, while the socket copy's
+ * bytes are in cache; a full buffer (or the range's end) is written with pwrite() at its
+ * offset; only
  * then does the range's progress (bytes written + the stream's digest at that point) move,
  * under the source's lock, so a checkpoint taken from ufetch_progress() never claims a byte
  * that was not written. One 1 MiB pwrite per MiB replaces the 16 KiB write callbacks of
  * libcurl, and no byte is copied in user space except the few body bytes that arrive with
  * the head.
+ *
+ * Splice mode (params.splice): after the head (and the body bytes that came with it, written
+ * as above), the body goes socket -> the connection's pipe -> the file at its offset with
+ * splice(2): the ring waits for the socket to be readable (a poll op, the stall timer armed),
+ * then, in that completion, one splice moves what the socket holds (at most the range's rest,
+ * the pipe's size and what uf_pace granted; a grant not used is given back) into the pipe,
+ * the pipe is drained into the file, the new bytes are read back with pread() into the 1 MiB
+ * buffer (hot in the page cache) and hashed, and only then does the progress move. The
+ * pipe is empty between completions, so a stop or a failure never finds bytes that are
+ * neither in the file nor dropped: bytes a failed file splice left in the pipe are dropped
+ * with the pipe, progress not moved. splice(2) runs on the fetch thread, not as
+ * IORING_OP_SPLICE: io_uring always hands splice to an io-wq worker (one thread hop and a
+ * wakeup per splice), while a socket that polled readable splices at once. A file system
+ * without splice_write (EINVAL / ENOSYS) turns the whole source back to recv + pwrite; the
+ * bytes already in the pipe are read out of it and written the recv way, nothing is lost.
  *
  * Ownership: the jobs thread owns sources and ranges; a fetch thread owns its connections'
  * sockets, buffers and the range it is working on (conn->r). They meet only under
@@ -30,7 +47,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdatomic.h>
 #include <sys/socket.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
 #include <unistd.h>
 
 #include "ferry/http.h"
@@ -72,7 +92,10 @@ struct uf_range {
     struct ufetch_result res;   /* (lock) valid once finished */
 };
 
-enum uf_state { UC_CLOSED, UC_CONNECTING, UC_IDLE, UC_SENDING, UC_HEAD, UC_BODY, UC_PACING };
+enum uf_state {
+    UC_CLOSED, UC_CONNECTING, UC_IDLE, UC_SENDING, UC_HEAD, UC_BODY, UC_PACING,
+    UC_SPLICE,  /* body, splice mode: waiting for the socket to be readable */
+};
 
 struct uf_conn {
     struct ufetch_source *s;
@@ -90,8 +113,12 @@ struct uf_conn {
     uint64_t pos;               /* next offset to receive */
     uint64_t attempt_pos;       /* pos when the current request was sent */
     size_t fill;                /* bytes in buf not yet written: [pos - fill, pos) */
+    size_t hashed;              /* of those, hashed into the range's stream (the first) */
     unsigned fails;             /* failures in a row without progress */
     uint64_t paid[UF_NRATES];   /* granted by bucket k and not yet received */
+    size_t grant;               /* bytes the body op in flight may take (paid for) */
+    int pipe_r, pipe_w;         /* splice mode: socket -> pipe -> file; -1 = none yet */
+    size_t pipe_cap;            /* the pipe's size (F_SETPIPE_SZ, up to the buffer's) */
     char *req;
     size_t req_len, req_sent;
     char *hbuf;
@@ -122,6 +149,8 @@ struct ufetch_source {
     struct ferry_rate *rate[UF_NRATES];  /* [0] own (set_rate), [1..2] shared; NULL = none */
     unsigned nconns;
     struct uf_conn *conns;
+    atomic_bool splice;             /* params.splice, cleared when the file refuses it */
+    atomic_uint_fast64_t spliced;   /* body bytes moved by splice */
 };
 
 static const struct http_resp_limits uf_resp_limits = {
@@ -150,9 +179,30 @@ conn_close_sock(struct uf_conn *c)
     if (c->sock >= 0)
         close(c->sock);
     c->sock = -1;
+    /* the pipe goes with the connection (and with it bytes a failed drain left there) */
+    if (c->pipe_r >= 0)
+        close(c->pipe_r);
+    if (c->pipe_w >= 0)
+        close(c->pipe_w);
+    c->pipe_r = c->pipe_w = -1;
     c->st = UC_CLOSED;
     c->reused = false;
     c->hlen = 0;
+}
+
+/* Bytes up to c->pos are written and hashed: publish the range's progress. */
+static void
+conn_publish(struct uf_conn *c)
+{
+    struct ufetch_source *s = c->s;
+    struct uf_range *r = c->r;
+    uint8_t d[16];
+
+    verify_stream_digest(r->hs, d);
+    pthread_mutex_lock(&s->lock);
+    r->written = c->pos - r->start;
+    memcpy(r->digest, d, 16);
+    pthread_mutex_unlock(&s->lock);
 }
 
 /*
@@ -166,11 +216,11 @@ conn_flush(struct uf_conn *c)
     struct uf_range *r = c->r;
     uint64_t off = c->pos - c->fill;
     size_t done = 0;
-    uint8_t d[16];
 
     if (c->fill == 0 || !r)
         return 0;
-    verify_stream_update(r->hs, c->buf, c->fill);
+    if (c->hashed < c->fill)
+        verify_stream_update(r->hs, c->buf + c->hashed, c->fill - c->hashed);
     while (done < c->fill) {
         ssize_t n = pwrite(s->fd, c->buf + done, c->fill - done, (off_t)(off + done));
         if (n < 0) {
@@ -181,11 +231,8 @@ conn_flush(struct uf_conn *c)
         done += (size_t)n;
     }
     c->fill = 0;
-    verify_stream_digest(r->hs, d);
-    pthread_mutex_lock(&s->lock);
-    r->written = c->pos - r->start;
-    memcpy(r->digest, d, 16);
-    pthread_mutex_unlock(&s->lock);
+    c->hashed = 0;
+    conn_publish(c);
     return 0;
 }
 
@@ -460,7 +507,9 @@ conn_head(struct uf_conn *c, const struct http_resp *h, size_t head_len)
     }
     c->keep_alive = h->keep_alive && h->has_content_length;
     memcpy(c->buf, c->hbuf + head_len, extra);
+    verify_stream_update(r->hs, c->buf, extra);
     c->fill = extra;
+    c->hashed = extra;
     c->pos += extra;
     c->hlen = 0;
     c->st = UC_BODY;
@@ -499,17 +548,156 @@ uf_pace(struct uf_conn *c, size_t want, uint64_t *ret_wait)
     return (size_t)grant;
 }
 
-/* Next body receive, paced by the job's bucket; flush and finish at the range's end. */
+/* Give back what a body op was granted but did not take (it stays paid for the next). */
+static void
+uf_refund(struct uf_conn *c, size_t unused)
+{
+    for (unsigned k = 0; k < UF_NRATES; k++)
+        if (c->s->rate[k])
+            c->paid[k] += unused;
+}
+
+/* The connection's pipe for splice mode, made on first use (up to UFETCH_BUFFER_SIZE). */
+static int
+conn_pipe_open(struct uf_conn *c)
+{
+    int p[2], n;
+
+    if (c->pipe_r >= 0)
+        return 0;
+    if (pipe2(p, O_CLOEXEC) < 0)
+        return -errno;
+    /* 1 MiB is the default pipe-max-size; a user past pipe-user-pages-soft gets less */
+    for (n = (int)UFETCH_BUFFER_SIZE; n >= 64 * 1024; n /= 4)
+        if (fcntl(p[1], F_SETPIPE_SZ, n) >= 0)
+            break;
+    n = fcntl(p[1], F_GETPIPE_SZ);
+    c->pipe_cap = n > 0 && (size_t)n < UFETCH_BUFFER_SIZE ? (size_t)n : UFETCH_BUFFER_SIZE;
+    if (n <= 0)
+        c->pipe_cap = 64 * 1024;
+    c->pipe_r = p[0];
+    c->pipe_w = p[1];
+    return 0;
+}
+
+/* Read exactly len bytes of fd (at off, or from the pipe when off < 0) into buf. */
+static int
+uf_read_full(int fd, char *buf, size_t len, int64_t off)
+{
+    size_t done = 0;
+
+    while (done < len) {
+        ssize_t n = off < 0 ? read(fd, buf + done, len - done)
+                            : pread(fd, buf + done, len - done, (off_t)off + (off_t)done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -errno;
+        if (n == 0)
+            return -EIO;
+        done += (size_t)n;
+    }
+    return 0;
+}
+
+/* n bytes were spliced into the file at c->pos: read them back (page cache), hash, publish. */
+static int
+conn_splice_hash(struct uf_conn *c, size_t n)
+{
+    int r = uf_read_full(c->s->fd, c->buf, n, (int64_t)c->pos);
+
+    if (r < 0)
+        return r; /* in the file, not hashed: the progress stays before them */
+    verify_stream_update(c->r->hs, c->buf, n);
+    c->pos += n;
+    atomic_fetch_add_explicit(&c->s->spliced, n, memory_order_relaxed);
+    conn_publish(c);
+    return 0;
+}
+
+/*
+ * Splice mode, the socket polled readable: move what it holds (up to c->grant) into the
+ * pipe, drain the pipe into the file, hash the new bytes, then go on. The pipe is empty
+ * again when this returns (drained, read out for a file system without splice_write, or
+ * closed with the connection on a local error).
+ */
+static void
+conn_splice_body(struct uf_conn *c)
+{
+    struct ufetch_source *s = c->s;
+    size_t grant = c->grant, moved = 0, rest;
+    loff_t off = (loff_t)c->pos;
+    ssize_t n;
+    int err = 0, r;
+
+    c->grant = 0;
+    n = splice(c->sock, NULL, c->pipe_w, NULL, grant, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    if (n <= 0) {
+        err = n < 0 ? -errno : -ECONNRESET; /* EOF before the range's end: a short body */
+        uf_refund(c, grant);
+        if (err == -EAGAIN || err == -EINTR) {
+            conn_body_next(c); /* the readiness went away: wait again */
+            return;
+        }
+        if (err == -EINVAL || err == -ENOSYS) {
+            atomic_store(&s->splice, false); /* no splice from this socket: recv from now */
+            conn_body_next(c);
+            return;
+        }
+        conn_fail(c, err);
+        return;
+    }
+    uf_refund(c, grant - (size_t)n);
+    while (moved < (size_t)n) {
+        ssize_t w = splice(c->pipe_r, NULL, s->fd, &off, (size_t)n - moved, SPLICE_F_MOVE);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            err = w < 0 ? -errno : -EIO;
+            break;
+        }
+        moved += (size_t)w;
+    }
+    r = moved ? conn_splice_hash(c, moved) : 0;
+    rest = (size_t)n - moved;
+    if (r == 0 && rest && (err == -EINVAL || err == -ENOSYS)) {
+        /* the file system has no splice_write: the bytes in the pipe go the recv way, and
+         * so does the rest of the source */
+        atomic_store(&s->splice, false);
+        r = uf_read_full(c->pipe_r, c->buf, rest, -1);
+        if (r == 0) {
+            verify_stream_update(c->r->hs, c->buf, rest);
+            c->fill = c->hashed = rest;
+            c->pos += rest;
+            r = conn_flush(c);
+        }
+    } else if (r == 0 && rest) {
+        r = err;
+    }
+    if (r < 0) {
+        conn_close_sock(c); /* drops what the pipe still holds; progress did not count it */
+        conn_finish(c, UFETCH_E_LOCAL, 0, r);
+        return;
+    }
+    conn_body_next(c);
+}
+
+/*
+ * Next body receive (or, splice mode, readiness wait), paced by the buckets; flush and
+ * finish at the range's end.
+ */
 static void
 conn_body_next(struct uf_conn *c)
 {
     struct uf_range *r = c->r;
     uint64_t left = r->end + 1 - c->pos;
+    bool spl = left > 0 && atomic_load_explicit(&c->s->splice, memory_order_relaxed) &&
+               conn_pipe_open(c) == 0;
     size_t want;
     uint64_t wait = 0;
     int rr;
 
-    if (c->fill == UFETCH_BUFFER_SIZE || (left == 0 && c->fill)) {
+    if (c->fill == UFETCH_BUFFER_SIZE || (left == 0 && c->fill) || (spl && c->fill)) {
         rr = conn_flush(c);
         if (rr < 0) {
             conn_close_sock(c);
@@ -521,7 +709,7 @@ conn_body_next(struct uf_conn *c)
         conn_finish(c, UFETCH_DONE, 206, 0);
         return;
     }
-    want = UFETCH_BUFFER_SIZE - c->fill;
+    want = spl ? c->pipe_cap : UFETCH_BUFFER_SIZE - c->fill;
     if (want > left)
         want = (size_t)left;
     want = uf_pace(c, want, &wait);
@@ -531,10 +719,21 @@ conn_body_next(struct uf_conn *c)
         loop_timer_add(c->t->loop, &c->timer, wait);
         return;
     }
-    c->st = UC_BODY;
-    rr = conn_submit_recv(c, c->buf + c->fill, want, 0);
-    if (rr < 0)
+    c->grant = want;
+    if (spl) {
+        c->st = UC_SPLICE;
+        rr = loop_poll(c->t->loop, &c->op, c->sock, POLLIN);
+        if (rr >= 0)
+            conn_timer_arm(c, c->s->stall_timeout_s);
+    } else {
+        c->st = UC_BODY;
+        rr = conn_submit_recv(c, c->buf + c->fill, want, 0);
+    }
+    if (rr < 0) {
+        uf_refund(c, want);
+        c->grant = 0;
         conn_fail(c, rr);
+    }
 }
 
 static void
@@ -607,13 +806,27 @@ conn_on_op(struct loop *loop, struct loop_op *op, int res, bool more)
         conn_head(c, &h, (size_t)r);
         return;
     case UC_BODY:
+        uf_refund(c, res > 0 ? c->grant - (size_t)res : c->grant);
+        c->grant = 0;
         if (res <= 0) {
             conn_fail(c, res ? res : -ECONNRESET);
             return;
         }
+        /* hashed now, while the bytes the socket copy just wrote are in cache */
+        verify_stream_update(c->r->hs, c->buf + c->fill, (size_t)res);
         c->fill += (size_t)res;
+        c->hashed = c->fill;
         c->pos += (uint64_t)res;
         conn_body_next(c);
+        return;
+    case UC_SPLICE:
+        if (res < 0) {
+            uf_refund(c, c->grant);
+            c->grant = 0;
+            conn_fail(c, res);
+            return;
+        }
+        conn_splice_body(c);
         return;
     case UC_CLOSED:
     case UC_IDLE:
@@ -791,6 +1004,8 @@ ufetch_source_new(struct ufetch *u, const struct ufetch_source_params *p,
     s->connect_timeout_s = p->connect_timeout_s ? p->connect_timeout_s : 30;
     s->stall_timeout_s = p->stall_timeout_s ? p->stall_timeout_s : 60;
     s->max_retries = p->no_retry ? 0 : UFETCH_MAX_RETRIES;
+    atomic_init(&s->splice, p->splice);
+    atomic_init(&s->spliced, 0);
     s->stopped = true; /* until the connections exist: free needs no stop */
     plen = strlen(p->target) + strlen(p->host) + (p->user_agent ? strlen(p->user_agent) : 0) +
            128;
@@ -829,6 +1044,7 @@ ufetch_source_new(struct ufetch *u, const struct ufetch_source_params *p,
         c->s = s;
         c->t = &u->t[(first + i) % u->n];
         c->sock = -1;
+        c->pipe_r = c->pipe_w = -1;
         c->st = UC_CLOSED;
         loop_op_init(&c->op, conn_on_op, c);
         loop_timer_init(&c->timer, conn_on_timer, c);
@@ -930,6 +1146,39 @@ ufetch_progress(struct ufetch_source *s, void *tag, uint64_t *ret_written,
     }
     pthread_mutex_unlock(&s->lock);
     return found;
+}
+
+/* tmpfs, shmem and ramfs keep the file in the page cache: recv + pwrite is as cheap there
+ * (measured slower with splice), so "auto" splices everywhere else. */
+bool
+ufetch_splice_pays(int fd)
+{
+    struct statfs sf;
+
+    if (fstatfs(fd, &sf) < 0)
+        return false;
+    switch ((unsigned long)sf.f_type) {
+    case TMPFS_MAGIC:
+    case RAMFS_MAGIC:
+    case HUGETLBFS_MAGIC:
+        return false;
+    default:
+        return true;
+    }
+}
+
+/* Whether the source's bodies still go by splice. */
+bool
+ufetch_source_splicing(const struct ufetch_source *s)
+{
+    return atomic_load(&s->splice);
+}
+
+/* Body bytes spliced so far. */
+uint64_t
+ufetch_source_spliced(const struct ufetch_source *s)
+{
+    return atomic_load_explicit(&s->spliced, memory_order_relaxed);
 }
 
 /* New BandwidthLimit for the job (sources made without a limit stay unlimited). */

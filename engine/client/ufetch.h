@@ -7,8 +7,10 @@
  * keep-alive connections spread over the threads. The caller (the fetcher, on the jobs
  * thread) feeds it byte ranges; each range is fetched on one connection with
  * `Range: bytes=a-b` (+ If-Range), received into a 1 MiB buffer (as the socket has it), hashed
- * there into the range's XXH3-128 stream (verify.c), and pwrite()n at its offset. The
- * caller collects results with ufetch_poll() and may read a range's durable-candidate
+ * there into the range's XXH3-128 stream (verify.c), and pwrite()n at its offset; or, with
+ * params.splice, spliced socket -> pipe -> file and hashed by reading the just-written bytes
+ * back from the page cache (the copy out of the socket becomes a read of cache-hot bytes).
+ * The caller collects results with ufetch_poll() and may read a range's durable-candidate
  * progress (bytes written + the digest of exactly those bytes) with ufetch_progress() at any
  * time, for checkpoints.
  *
@@ -86,6 +88,9 @@ struct ufetch_source_params {
     unsigned connect_timeout_s;
     unsigned stall_timeout_s;
     bool no_retry;                  /* report the first broken connection (rule 4) */
+    bool splice;                    /* bodies socket -> pipe -> file by splice(2) (see
+                                       ufetch_splice_pays); a file system refusing it turns
+                                       the source to recv + pwrite, no error */
     uint64_t rate_bps;              /* a bucket of the source's own, 0 = none (core/rate.c) */
     struct ferry_rate *rates[2];    /* shared buckets (the job's, the role's), NULL = none;
                                        referenced by the source. A body receive waits until
@@ -115,6 +120,13 @@ size_t ufetch_poll(struct ufetch_source *s, struct ufetch_result *out, size_t ma
  * chunk prefix). false when tag is unknown (never fed, or its result was polled). */
 bool ufetch_progress(struct ufetch_source *s, void *tag, uint64_t *ret_written,
                      uint8_t ret_digest[16]);
+/* Does splice pay for the file fd (the "auto" choice)? false on tmpfs / shmem / ramfs, where
+ * the page-cache copy of recv + pwrite is as cheap, and when fstatfs fails. */
+bool ufetch_splice_pays(int fd);
+/* Does the source still splice (params.splice, and no splice refused since)? */
+bool ufetch_source_splicing(const struct ufetch_source *s);
+/* Body bytes the source moved by splice so far (any thread; for tests and logs). */
+uint64_t ufetch_source_spliced(const struct ufetch_source *s);
 /* Change the job's bandwidth limit (the source's bucket; no-op without one). */
 void ufetch_source_set_rate(struct ufetch_source *s, uint64_t bytes_per_sec);
 /* Stop every connection and wait until no fetch thread uses the source (rule 3). */

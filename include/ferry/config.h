@@ -122,6 +122,7 @@ struct ferry_config {
     unsigned max_ranges_per_file;      /* --max-ranges-per-file (500) */
     unsigned connections_per_file;     /* --connections-per-file (4) */
     unsigned fetch_threads;            /* --fetch-threads io_uring rings (1; 0: libcurl only) */
+    char *fetch_splice;                /* --fetch-splice auto|on|off (auto: not on tmpfs) */
     uint64_t fetch_chunk_size;         /* --fetch-chunk-size when no manifest (4 MiB) */
     uint64_t bandwidth_limit;          /* --bandwidth-limit bytes/s for all jobs (0: none) */
     unsigned progress_interval_ms;     /* --progress-interval: commit period, ms (1000) */

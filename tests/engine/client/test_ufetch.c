@@ -5,7 +5,9 @@
  * range checked, every error it reports (HTTP status, remote changed, 200 to a range,
  * refused), retries after a reset / truncated body / a keep-alive connection the server
  * closed, the stall timeout, stop mid-range (progress = bytes on disk + their digest), and
- * the bandwidth bucket.
+ * the bandwidth bucket. Every test runs in the receive mode FERRY_FETCH_SPLICE says (on:
+ * splice, else recv + pwrite; the client/ufetch-splice registration sets it); the splice_*
+ * tests run both modes whatever it says and compare them.
  */
 #include <arpa/inet.h>
 #include <check.h>
@@ -18,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -42,6 +46,8 @@ struct uenv {
 };
 
 static atomic_uint wakes;
+static int uf_splice = -1;          /* receive mode of uenv_params: -1 FERRY_FETCH_SPLICE */
+static uint64_t last_spliced;       /* ufetch_source_spliced of fetch_one's last source */
 
 static void
 uenv_wake(void *userdata)
@@ -130,6 +136,12 @@ uenv_params(struct uenv *e, struct ufetch_source_params *p, int port, unsigned c
     p->conns = conns;
     p->connect_timeout_s = 5;
     p->stall_timeout_s = 5;
+    if (uf_splice >= 0) {
+        p->splice = uf_splice == 1;
+    } else {
+        const char *v = getenv("FERRY_FETCH_SPLICE");
+        p->splice = v && strcmp(v, "on") == 0;
+    }
 }
 
 /* Wait for `n` results (at most timeout_ms); returns how many arrived. */
@@ -176,6 +188,7 @@ fetch_one(struct uenv *e, int port, uint64_t start, uint64_t end, unsigned stall
     ck_assert_int_eq(ufetch_feed(s, hs, start, end, hs), 0);
     ck_assert_uint_eq(wait_results(s, &res, 1, 30000), 1);
     ck_assert_ptr_eq(res.tag, hs);
+    last_spliced = ufetch_source_spliced(s);
     s = ufetch_source_free(s);
     if (digest)
         verify_stream_digest(hs, digest);
@@ -355,7 +368,8 @@ END_TEST
 /* Cuts mid-body (RST, FIN) are retried on a fresh connection from the last byte in; the
  * range's digest still covers exactly its bytes. Too many cuts in a row: E_NET. A stall:
  * E_TIMEOUT after stall-timeout. */
-START_TEST(test_faults)
+static void
+faults(void)
 {
     static const char *const cuts[] = {"reset after=300000 times=2",
                                        "truncate after=1500000 times=1"};
@@ -378,6 +392,8 @@ START_TEST(test_faults)
         ck_assert_uint_eq(r.written, 4 * MiB);
         ck_assert_mem_eq(d, want, 16);
         ck_assert(bytes_match(&e, 0, 4 * MiB));
+        if (uf_splice == 1)
+            ck_assert_uint_gt(last_spliced, 0);
     }
     /* every response cut before a byte of progress: gives up after the retries */
     px = ct_faultproxy_start(e.ngx.port, e.tmp, "reset after=0 times=100", &port);
@@ -397,11 +413,17 @@ START_TEST(test_faults)
     ck_assert_int_ge((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000, 900);
     uenv_done(&e);
 }
+
+START_TEST(test_faults)
+{
+    faults();
+}
 END_TEST
 
 /* Stop in the middle of a slow range: afterwards the progress says how many bytes are in
  * the file and their digest, and both are true. */
-START_TEST(test_stop_progress)
+static void
+stop_progress(void)
 {
     struct uenv e;
     struct ufetch_source_params p;
@@ -429,14 +451,22 @@ START_TEST(test_stop_progress)
     ck_assert_mem_eq(d, want, 16);
     ck_assert(bytes_match(&e, 0, w));
     ck_assert_int_eq(ufetch_feed(s, hs, 0, 1, hs), -ESHUTDOWN);
+    if (p.splice)
+        ck_assert_uint_gt(ufetch_source_spliced(s), 0);
     s = ufetch_source_free(s);
     verify_stream_free(hs);
     uenv_done(&e);
 }
+
+START_TEST(test_stop_progress)
+{
+    stop_progress();
+}
 END_TEST
 
 /* The job's bandwidth bucket holds 6 MiB to about 4 MiB/s. */
-START_TEST(test_rate)
+static void
+rate(void)
 {
     struct uenv e;
     struct ufetch_source_params p;
@@ -445,6 +475,7 @@ START_TEST(test_rate)
     void *hs = verify_stream_new();
     struct timespec t0, t1;
     long ms;
+    uint8_t d[16], want[16];
 
     uenv_init(&e, "uf-rate", NULL, 6 * MiB, 1);
     uenv_params(&e, &p, e.ngx.port, 2);
@@ -458,9 +489,20 @@ START_TEST(test_rate)
     ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
     ck_assert_msg(ms >= 1100 && ms < 4000, "6 MiB at 4 MiB/s took %ld ms", ms);
     ck_assert(bytes_match(&e, 0, e.size));
+    verify_stream_digest(hs, d);
+    verify_digest(e.data, e.size, want);
+    ck_assert_mem_eq(d, want, 16);
+    ck_assert_mem_eq(r.digest, want, 16);
+    if (p.splice)
+        ck_assert_uint_gt(ufetch_source_spliced(s), 4 * MiB);
     s = ufetch_source_free(s);
     verify_stream_free(hs);
     uenv_done(&e);
+}
+
+START_TEST(test_rate)
+{
+    rate();
 }
 END_TEST
 
@@ -507,6 +549,171 @@ START_TEST(test_shared_rate)
 }
 END_TEST
 
+/* Fetch [0, size) as 4 MiB ranges over 2 connections in the mode uf_splice says, into a
+ * truncated e->fd; the digests of the ranges land in d. Returns the bytes spliced. */
+static uint64_t
+fetch_all(struct uenv *e, uint8_t d[][16], size_t n)
+{
+    struct ufetch_source_params p;
+    struct ufetch_source *s = NULL;
+    struct ufetch_result res[8];
+    void *hs[8];
+    uint64_t cs = 4 * MiB, spliced;
+
+    ck_assert_uint_le(n, 8);
+    ck_assert_int_eq(ftruncate(e->fd, 0), 0);
+    ck_assert_int_eq(ftruncate(e->fd, (off_t)e->size), 0);
+    uenv_params(e, &p, e->ngx.port, 2);
+    ck_assert_int_eq(ufetch_source_new(e->u, &p, &s), 0);
+    ck_assert(ufetch_source_splicing(s) == p.splice);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t end = (i + 1) * cs < e->size ? (i + 1) * cs - 1 : e->size - 1;
+        hs[i] = verify_stream_new();
+        ck_assert_int_eq(ufetch_feed(s, hs[i], i * cs, end, hs[i]), 0);
+    }
+    ck_assert_uint_eq(wait_results(s, res, n, 30000), n);
+    for (size_t i = 0; i < n; i++) {
+        size_t k = 0;
+        while (k < n && res[k].tag != hs[i])
+            k++;
+        ck_assert_uint_lt(k, n);
+        ck_assert_int_eq(res[k].status, UFETCH_DONE);
+        verify_stream_digest(hs[i], d[i]);
+        ck_assert_mem_eq(res[k].digest, d[i], 16);
+        verify_stream_free(hs[i]);
+    }
+    spliced = ufetch_source_spliced(s);
+    s = ufetch_source_free(s);
+    ck_assert(bytes_match(e, 0, e->size));
+    return spliced;
+}
+
+/* Splice on and off fetch the same bytes with the same digests (each the XXH3 of its
+ * range's bytes); only "on" moves bytes by splice. */
+START_TEST(test_splice_same)
+{
+    uint64_t size = 9 * MiB + 4321, cs = 4 * MiB;
+    uint8_t d[2][3][16], want[16];
+    struct uenv e;
+
+    uenv_init(&e, "uf-splice", NULL, size, 2);
+    uf_splice = 0;
+    ck_assert_uint_eq(fetch_all(&e, d[0], 3), 0);
+    uf_splice = 1;
+    /* all but the few body bytes that come with each head */
+    ck_assert_uint_gt(fetch_all(&e, d[1], 3), size - 3 * 64 * 1024);
+    for (size_t i = 0; i < 3; i++) {
+        uint64_t len = i < 2 ? cs : size - 2 * cs;
+        verify_digest(e.data + i * cs, len, want);
+        ck_assert_mem_eq(d[0][i], want, 16);
+        ck_assert_mem_eq(d[1][i], want, 16);
+    }
+    uenv_done(&e);
+}
+END_TEST
+
+/* "auto": a file on tmpfs (/dev/shm) is not worth splicing, one on a disk file system is;
+ * either way the bytes arrive (forced splice works on tmpfs too). */
+START_TEST(test_splice_auto)
+{
+    char shm[] = "/dev/shm/ferry-uf-XXXXXX";
+    uint8_t d[3][16], want[16];
+    struct statfs sf;
+    struct uenv e;
+    int fd, diskfd;
+
+    uenv_init(&e, "uf-splice-auto", NULL, 5 * MiB + 77, 1);
+    ck_assert_int_eq(fstatfs(e.fd, &sf), 0);
+    if ((unsigned long)sf.f_type == EXT4_SUPER_MAGIC ||
+        (unsigned long)sf.f_type == XFS_SUPER_MAGIC ||
+        (unsigned long)sf.f_type == BTRFS_SUPER_MAGIC)
+        ck_assert(ufetch_splice_pays(e.fd));
+    fd = mkstemp(shm);
+    if (fd < 0) {
+        uenv_done(&e);
+        return; /* no /dev/shm here: only the disk half */
+    }
+    ck_assert_int_eq(unlink(shm), 0);
+    ck_assert(!ufetch_splice_pays(fd));
+    ck_assert(!ufetch_splice_pays(-1));
+    diskfd = e.fd;
+    e.fd = fd;
+    uf_splice = ufetch_splice_pays(fd);
+    ck_assert_uint_eq(fetch_all(&e, d, 2), 0);
+    verify_digest(e.data + 4 * MiB, e.size - 4 * MiB, want);
+    ck_assert_mem_eq(d[1], want, 16);
+    uf_splice = 1;
+    ck_assert_uint_gt(fetch_all(&e, d, 2), 0);
+    ck_assert_mem_eq(d[1], want, 16);
+    e.fd = diskfd;
+    close(fd);
+    uenv_done(&e);
+}
+END_TEST
+
+/* A file that refuses splice(2) (EINVAL; here O_APPEND, like a file system without
+ * splice_write): the bytes already in the pipe are written the recv way, the source
+ * recvs from then on, and the range is done with every byte and the right digest. One
+ * range from 0 into an empty file, so O_APPEND's pwrite lands at the offset asked. */
+START_TEST(test_splice_refused)
+{
+    struct uenv e;
+    struct ufetch_source_params p;
+    struct ufetch_source *s = NULL;
+    struct ufetch_result r;
+    void *hs = verify_stream_new();
+    uint8_t d[16], want[16];
+    int diskfd;
+
+    uenv_init(&e, "uf-splice-refused", NULL, 3 * MiB + 5, 1);
+    diskfd = e.fd;
+    e.fd = open(e.out, O_RDWR | O_APPEND | O_TRUNC | O_CLOEXEC);
+    ck_assert_int_ge(e.fd, 0);
+    uf_splice = 1;
+    uenv_params(&e, &p, e.ngx.port, 1);
+    ck_assert_int_eq(ufetch_source_new(e.u, &p, &s), 0);
+    ck_assert(ufetch_source_splicing(s));
+    ck_assert_int_eq(ufetch_feed(s, hs, 0, e.size - 1, hs), 0);
+    ck_assert_uint_eq(wait_results(s, &r, 1, 20000), 1);
+    ck_assert_msg(r.status == UFETCH_DONE, "status %d err %d", r.status, r.err);
+    ck_assert_uint_eq(r.written, e.size);
+    ck_assert(!ufetch_source_splicing(s));
+    ck_assert_uint_eq(ufetch_source_spliced(s), 0);
+    s = ufetch_source_free(s);
+    verify_digest(e.data, e.size, want);
+    verify_stream_digest(hs, d);
+    ck_assert_mem_eq(d, want, 16);
+    ck_assert_mem_eq(r.digest, want, 16);
+    ck_assert(bytes_match(&e, 0, e.size));
+    verify_stream_free(hs);
+    close(e.fd);
+    e.fd = diskfd;
+    uenv_done(&e);
+}
+END_TEST
+
+/* Splice mode under a bandwidth limit, cut connections and a stop mid-range. */
+START_TEST(test_splice_rate)
+{
+    uf_splice = 1;
+    rate();
+}
+END_TEST
+
+START_TEST(test_splice_faults)
+{
+    uf_splice = 1;
+    faults();
+}
+END_TEST
+
+START_TEST(test_splice_stop_progress)
+{
+    uf_splice = 1;
+    stop_progress();
+}
+END_TEST
+
 int
 main(void)
 {
@@ -522,6 +729,12 @@ main(void)
     ct_add(s, "stop_progress", test_stop_progress);
     ct_add(s, "rate", test_rate);
     ct_add(s, "shared_rate", test_shared_rate);
+    ct_add(s, "splice_same", test_splice_same);
+    ct_add(s, "splice_auto", test_splice_auto);
+    ct_add(s, "splice_refused", test_splice_refused);
+    ct_add(s, "splice_rate", test_splice_rate);
+    ct_add(s, "splice_faults", test_splice_faults);
+    ct_add(s, "splice_stop_progress", test_splice_stop_progress);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
