@@ -265,8 +265,8 @@ START_TEST(test_tarpit_decay)
         ferry_tarpit_refusal(t, SA("192.0.2.9"), 0);
     /* 1 s later 4 have drained: 17 > 4, still the cap */
     ck_assert_uint_eq(ferry_tarpit_refusal(t, SA("192.0.2.9"), 1000), 2000);
-    /* 3 s after that 12 more: 5, one past the budget */
-    ck_assert_uint_eq(ferry_tarpit_refusal(t, SA("192.0.2.9"), 4000), 100);
+    /* 3 s after that 12 more have drained: 5 + this one, two past the budget */
+    ck_assert_uint_eq(ferry_tarpit_refusal(t, SA("192.0.2.9"), 4000), 200);
     /* stopped misbehaving: the bucket is empty again, immediate answers */
     ck_assert_uint_eq(ferry_tarpit_refusal(t, SA("192.0.2.9"), 6250), 0);
     /* a steady rate at the budget (4 a second) is never held */
