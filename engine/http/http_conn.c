@@ -2,7 +2,9 @@
  * http_conn.c - one HTTP/1.1 connection on a worker: read, parse, dispatch to the
  * listener's handler, write the response through the single chunk output path, keep-alive
  * and pipelining (requests are answered strictly in order: the next request is parsed only
- * once the previous response is out), header/idle timeouts, lingering close.
+ * once the previous response is out), header/idle timeouts, lingering close, and the
+ * refusal tarpit: a 401 from a prefix past auth-tarpit-rate is held (the connection parked,
+ * nothing read) and sent by the connection's timer (engine/core/authtarpit.c).
  *
  * I/O model: reads on plain sockets are io_uring recv operations; writes are non-blocking
  * writev/sendfile calls on the worker thread (zero-copy, no extra buffer), and when the
