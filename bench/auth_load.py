@@ -239,7 +239,7 @@ def start_ferryd(ferryd, tmp):
             fh.write(os.urandom(16384))
     dport = free_port()
     argv = [ferryd, "--state-dir", state, "--wsman-listen", "127.0.0.1:0",
-            "--publish-root", pub, "--download-root", dl, "--log-level", "error",
+            "--publish-root", pub, "--download-root", dl, "--log-level", "error", "--metrics",
             "--url", "http://127.0.0.1:%d/b/anon.bin %s/anon.bin" % (dport, pub),
             "--url", "http://127.0.0.1:%d/b/auth.bin %s/auth.bin (A;;GA;;;AU)" % (dport, pub)]
     log = open(os.path.join(tmp, "ferryd.log"), "wb")
@@ -296,6 +296,19 @@ class RssSampler:
 
 # ---- one run ----------------------------------------------------------------------------
 
+def tarpit_held(wport):
+    """401 answers ferryd's refusal tarpit held so far (both listeners), from /metrics; 0
+    when the daemon has no such metric."""
+    ka = KeepAlive(wport)
+    st, body, _ = ka.request(("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+                              "Authorization: %s\r\n\r\n" % (wport, basic("admin", PW))).encode())
+    ka.close()
+    if st != 200:
+        return 0
+    return sum(int(v) for v in re.findall(
+        rb'^ferry_tarpit_refusals_held_total\{[^}]*\} (\d+)$', body, re.M))
+
+
 def measure(dport, wport, job, seconds, pace_ms=5.0):
     """anonymous GET and WS-Man Get latencies (ms) for `seconds`: one of each every pace_ms
     (an honest client's steady use, not a load of its own)."""
@@ -345,6 +358,7 @@ def one_run(a, k):
         def phase(name, start_load):
             stop = multiprocessing.Event()
             q = multiprocessing.Queue()
+            held0 = tarpit_held(wport)
             procs = start_load(stop, q)
             time.sleep(1.0 if procs else 0)  # let the load reach its steady state
             sampler = RssSampler(proc.pid)
@@ -365,6 +379,9 @@ def one_run(a, k):
                     load[key] = load.get(key, 0) + item[2]
                 else:
                     load["holder_connections"] = load.get("holder_connections", 0) + item
+            held = tarpit_held(wport) - held0
+            if held:
+                load["tarpit_held_401"] = held
             res[name] = {
                 "samples": len(lg),
                 "get_p50_ms": round(pct(lg, 50), 3), "get_p99_ms": round(pct(lg, 99), 3),

@@ -134,6 +134,7 @@ struct wsman_ctx {
     struct ferry_users *users;
     struct wsman_enum_store *enums;
     struct wsman_auth *auth;
+    struct ferry_http_server *http; /* the listeners' server (wsman_server.c), or NULL */
 };
 
 /* Create the endpoint state (enumeration store, auth state reading STATE/certmap). The

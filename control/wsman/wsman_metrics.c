@@ -1,13 +1,15 @@
 /*
  * wsman_metrics.c - GET /metrics on the WS-Man listener: the engine's counters in the
  * Prometheus text exposition format (jobs by state, bytes fetched / served / re-fetched,
- * chunk verification failures, connections, per-group bytes and requests).
+ * chunk verification failures, connections, refusals held by the tarpit of the data port
+ * and of the WS-Man listeners, per-group bytes and requests).
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ferry/http.h"
 #include "wsman.h"
 
 static const char *const state_names[9] = {
@@ -84,6 +86,24 @@ wsman_metrics_render(struct wsman_ctx *ctx, char **ret_buf, size_t *ret_len)
                 "# TYPE ferry_server_manifests_computed_total counter\n"
                 "ferry_server_manifests_computed_total %llu\n",
             (unsigned long long)ss.manifests_computed);
+    {
+        uint64_t held = 0;
+        unsigned parked = 0;
+
+        if (ctx->http)
+            ferry_http_server_tarpit_stats(ctx->http, &held, &parked);
+        fprintf(fp, "# HELP ferry_tarpit_refusals_held_total 401 answers the refusal tarpit "
+                    "held back, by listener.\n"
+                    "# TYPE ferry_tarpit_refusals_held_total counter\n"
+                    "ferry_tarpit_refusals_held_total{listener=\"data\"} %llu\n"
+                    "ferry_tarpit_refusals_held_total{listener=\"wsman\"} %llu\n",
+                (unsigned long long)ss.tarpit_held, (unsigned long long)held);
+        fprintf(fp, "# HELP ferry_tarpit_parked Connections whose 401 is held now, by "
+                    "listener.\n# TYPE ferry_tarpit_parked gauge\n"
+                    "ferry_tarpit_parked{listener=\"data\"} %u\n"
+                    "ferry_tarpit_parked{listener=\"wsman\"} %u\n",
+                (unsigned)ss.tarpit_parked, parked);
+    }
     fputs("# HELP ferry_group_bytes_served_total Bytes served per URL group.\n"
           "# TYPE ferry_group_bytes_served_total counter\n", fp);
     for (size_t i = 0; i < ngroups; i++) {

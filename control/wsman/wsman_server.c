@@ -237,6 +237,7 @@ wsman_server_new(const struct ferry_config *cfg, const struct wsman_engine_ops *
         ferry_log_error("the WS-Man HTTP server could not start: %s", strerror(-r));
         goto error;
     }
+    s->ctx->http = s->http; /* /metrics reads its refusal tarpit */
     lo.head = server_head;
     lo.handler = server_handle;
     lo.userdata = s;

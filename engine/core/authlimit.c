@@ -23,13 +23,14 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "authlimit-internal.h"
 #include "clock.h"
 #include "ferry/auth.h"
 
 #define LIMIT_ADDR_SLOTS 4096
 #define LIMIT_PREFIX_SLOTS 1024
 #define LIMIT_USER_SLOTS 1024
-#define LIMIT_KEY_MAX 66
+#define LIMIT_KEY_MAX AUTHLIMIT_KEY_MAX
 #define LIMIT_BACKOFF_BASE_S 5
 #define LIMIT_BACKOFF_MAX_S 900
 #define LIMIT_FORGET_S 3600
@@ -113,10 +114,13 @@ ferry_authlimit_age(struct ferry_authlimit *l, unsigned seconds)
     pthread_mutex_unlock(&l->lock);
 }
 
-/* The address as a family byte + 4 or 16 bytes (IPv4-mapped IPv6 is IPv4), and its
- * prefix (/24 or /64). false when sa is no IP address. */
-static bool
-limit_keys(const struct sockaddr *sa, unsigned char *addr, size_t *addr_len,
+/*
+ * The address as a family byte + 4 or 16 bytes (IPv4-mapped IPv6 is IPv4), and its
+ * prefix (/24 or /64), each at most AUTHLIMIT_KEY_MAX bytes. false when sa is no IP
+ * address. Shared with the refusal tarpit (authtarpit.c).
+ */
+bool
+authlimit_keys(const struct sockaddr *sa, unsigned char *addr, size_t *addr_len,
            unsigned char *prefix, size_t *prefix_len)
 {
     const unsigned char *b;
@@ -239,7 +243,7 @@ ferry_authlimit_wait(struct ferry_authlimit *l, const struct sockaddr *sa, const
     ulen = user_key(user, uk);
     pthread_mutex_lock(&l->lock);
     now = limit_now(l);
-    if (limit_keys(sa, ak, &alen, pk, &plen)) {
+    if (authlimit_keys(sa, ak, &alen, pk, &plen)) {
         a = table_find(l, &l->addr, ak, alen, now, false);
         p = table_find(l, &l->prefix, pk, plen, now, false);
     }
@@ -273,7 +277,7 @@ ferry_authlimit_fail(struct ferry_authlimit *l, const struct sockaddr *sa, const
     ulen = user_key(user, uk);
     pthread_mutex_lock(&l->lock);
     now = limit_now(l);
-    if (limit_keys(sa, ak, &alen, pk, &plen)) {
+    if (authlimit_keys(sa, ak, &alen, pk, &plen)) {
         e = table_find(l, &l->addr, ak, alen, now, true);
         e->count++;
         e->last = now;

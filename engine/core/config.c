@@ -57,6 +57,13 @@ const struct ferry_config_option config_options[] = {
     {"auth-verify-queue", "N", FERRY_CONFIG_UNSIGNED, "64",
      "password checks waiting for a thread before requests are answered 503",
      OFF(auth_verify_queue), 1, 100000, NULL},
+    {"auth-tarpit-rate", "N", FERRY_CONFIG_UNSIGNED, "16",
+     "401 answers an address prefix (/24, /64) gets at once per second; past that each is "
+     "held 100 ms, doubling to 2 s, before it is sent, 0 = never held",
+     OFF(auth_tarpit_rate), 0, 1000000, NULL},
+    {"auth-tarpit-max", "N", FERRY_CONFIG_UNSIGNED, "512",
+     "connections whose 401 is held at once, per listener kind (data port, WS-Man); "
+     "beyond it a 401 goes at once", OFF(auth_tarpit_max), 0, 1000000, NULL},
 
     /* HTTP core limits */
     {"http-max-header-bytes", "BYTES", FERRY_CONFIG_SIZE, "16384",

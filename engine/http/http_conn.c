@@ -2,7 +2,9 @@
  * http_conn.c - one HTTP/1.1 connection on a worker: read, parse, dispatch to the
  * listener's handler, write the response through the single chunk output path, keep-alive
  * and pipelining (requests are answered strictly in order: the next request is parsed only
- * once the previous response is out), header/idle timeouts, lingering close.
+ * once the previous response is out), header/idle timeouts, lingering close, and the
+ * refusal tarpit: a 401 from a prefix past auth-tarpit-rate is held (the connection parked,
+ * nothing read) and sent by the connection's timer (engine/core/authtarpit.c).
  *
  * I/O model: reads on plain sockets are io_uring recv operations; writes are non-blocking
  * writev/sendfile calls on the worker thread (zero-copy, no extra buffer), and when the
@@ -13,6 +15,7 @@
  * operations; the connection is freed by whichever completion finds nothing armed any
  * more (loop.h rule 2), or at once when nothing was armed.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -23,6 +26,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "clock.h"
+#include "ferry/auth.h"
 #include "ferry/log.h"
 #include "http_chunk.h"
 #include "http_conn.h"
@@ -86,11 +91,22 @@ conn_notify_done(struct http_conn *c, bool complete)
         fn(c->done_ud, c->body_sent, complete);
 }
 
+/* The connection's held 401 is due or gone: it no longer counts as parked. */
+static void
+conn_unpark(struct http_conn *c)
+{
+    if (!c->parked)
+        return;
+    c->parked = false;
+    atomic_fetch_sub(&c->w->srv->tarpit_parked, 1);
+}
+
 static void
 conn_free(struct http_conn *c)
 {
     struct http_worker *w = c->w;
 
+    conn_unpark(c);
     if (c->responding)
         conn_notify_done(c, false);
     if (c->backend && c->backend->release)
@@ -181,6 +197,10 @@ conn_timer_fire(struct loop *loop, struct loop_timer *t)
         break;
     case HTTP_TIMER_RESUME:
         conn_process(c);
+        break;
+    case HTTP_TIMER_TARPIT:
+        conn_unpark(c);
+        conn_flush(c);
         break;
     case HTTP_TIMER_HEADER:
         ferry_log_debug("http: closing connection: header timeout");
@@ -680,11 +700,79 @@ conn_request(struct http_conn *c, struct ferry_http_request *req)
     };
 }
 
-/* Send the response a handler (or head hook) filled; consumes resp. */
+/* At most one line per HTTP_TARPIT_LOG_MS per server about held refusals. */
+static void
+conn_tarpit_log(struct http_conn *c, unsigned ms)
+{
+    struct ferry_http_server *srv = c->w->srv;
+    int64_t now = ferry_clock_ms();
+    long long last = atomic_load(&srv->tarpit_log_ms);
+    char peer[INET6_ADDRSTRLEN] = "?";
+
+    if (now - last < HTTP_TARPIT_LOG_MS ||
+        !atomic_compare_exchange_strong(&srv->tarpit_log_ms, &last, (long long)now))
+        return;
+    if (c->peer.ss_family == AF_INET)
+        inet_ntop(AF_INET, &((struct sockaddr_in *)&c->peer)->sin_addr, peer, sizeof(peer));
+    else if (c->peer.ss_family == AF_INET6)
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&c->peer)->sin6_addr, peer,
+                  sizeof(peer));
+    ferry_log_warn("http %s: too many unauthenticated requests from %s and its prefix: "
+                   "401 answers held %u ms (%u held now, %llu so far)",
+                   srv->name, peer, ms, atomic_load(&srv->tarpit_parked),
+                   (unsigned long long)atomic_load(&srv->tarpit_held));
+}
+
+/* A 401 is due: the milliseconds the refusal tarpit holds it (0 = send at once). A held
+ * connection counts as parked until its answer starts or it is freed. */
+static unsigned
+conn_tarpit_hold(struct http_conn *c)
+{
+    struct ferry_http_server *srv = c->w->srv;
+    unsigned ms;
+
+    if (!srv->tarpit)
+        return 0;
+    ms = ferry_tarpit_refusal(srv->tarpit, (const struct sockaddr *)&c->peer, ferry_clock_ms());
+    if (ms == 0)
+        return 0;
+    if (atomic_fetch_add(&srv->tarpit_parked, 1) >= srv->tarpit_max) {
+        atomic_fetch_sub(&srv->tarpit_parked, 1);
+        return 0; /* too many held: answer at once, as without the tarpit */
+    }
+    c->parked = true;
+    atomic_fetch_add(&srv->tarpit_held, 1);
+    conn_tarpit_log(c, ms);
+    return ms;
+}
+
+/* Hold `chunks` (a 401) for ms: nothing is read (no receive is armed, so the kernel's
+ * buffer and TCP flow control hold what the peer still sends) and nothing written until
+ * the timer sends it through the normal output path. */
+static void
+conn_park(struct http_conn *c, struct http_chunk *chunks, unsigned ms)
+{
+    c->state = HTTP_CONN_WRITE;
+    c->responding = true;
+    c->body_sent = 0;
+    loop_timer_cancel(c->w->loop, &c->timer);
+    conn_queue(c, chunks);
+    c->timer_kind = HTTP_TIMER_TARPIT;
+    if (loop_timer_add(c->w->loop, &c->timer, (uint64_t)ms * 1000000ULL) < 0) {
+        c->timer_kind = HTTP_TIMER_NONE;
+        conn_unpark(c);
+        conn_flush(c);
+    }
+}
+
+/* Send the response a handler (or head hook) filled; consumes resp. A 401 may be held by
+ * the refusal tarpit first. */
 static void
 conn_send(struct http_conn *c, struct ferry_http_response *resp)
 {
     struct http_chunk *chunks = NULL;
+    int status = resp->status;
+    unsigned hold;
 
     if (!c->parser.keep_alive || resp->close)
         c->close_after = true;
@@ -702,6 +790,11 @@ conn_send(struct http_conn *c, struct ferry_http_response *resp)
         return;
     }
     http_response_done(resp);
+    hold = status == 401 ? conn_tarpit_hold(c) : 0;
+    if (hold) {
+        conn_park(c, chunks, hold);
+        return;
+    }
     conn_respond(c, chunks);
 }
 

@@ -34,6 +34,7 @@ enum http_timer_kind {
     HTTP_TIMER_RATE,
     HTTP_TIMER_LINGER,
     HTTP_TIMER_RESUME,  /* continue answering pipelined requests on the next iteration */
+    HTTP_TIMER_TARPIT,  /* a held 401 is due (the refusal tarpit) */
 };
 
 struct http_conn {
@@ -54,6 +55,7 @@ struct http_conn {
                               Content-Length body, plain sockets): the buffer belongs to
                               the kernel until it completes */
     bool close_after;      /* close once the current response is out */
+    bool parked;           /* its 401 is held by the tarpit: nothing is read or written */
     bool cork;             /* TCP_CORK set for a head + file body */
 
     /* input */

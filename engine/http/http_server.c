@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
+#include "ferry/auth.h"
 #include "ferry/config.h"
 #include "ferry/log.h"
 #include "http_conn.h"
@@ -485,6 +487,13 @@ ferry_http_server_new(const struct ferry_config *cfg, const char *name, unsigned
         r = srv->name ? -EINVAL : -ENOMEM;
         goto error;
     }
+    srv->tarpit_max = cfg->auth_tarpit_max;
+    atomic_init(&srv->tarpit_log_ms, ferry_clock_ms() - HTTP_TARPIT_LOG_MS);
+    if (cfg->auth_tarpit_rate > 0 && srv->tarpit_max > 0) {
+        r = ferry_tarpit_new(cfg->auth_tarpit_rate, &srv->tarpit);
+        if (r < 0)
+            goto error;
+    }
     if (workers == 0) {
         ncpu = sysconf(_SC_NPROCESSORS_ONLN);
         workers = ncpu > 0 ? (unsigned)ncpu : 1;
@@ -567,6 +576,7 @@ ferry_http_server_free(struct ferry_http_server *srv)
     free(srv->listeners);
     free(srv->workers);
     free(srv->name);
+    srv->tarpit = ferry_tarpit_free(srv->tarpit);
     pthread_mutex_destroy(&srv->lock);
     free(srv);
     return NULL;
@@ -582,4 +592,14 @@ http_pipes_free(struct http_worker *w)
     free(w->pipes_free);
     w->pipes_free = NULL;
     w->npipes_free = 0;
+}
+
+void
+ferry_http_server_tarpit_stats(struct ferry_http_server *srv, uint64_t *ret_held,
+                               unsigned *ret_parked)
+{
+    if (ret_held)
+        *ret_held = atomic_load(&srv->tarpit_held);
+    if (ret_parked)
+        *ret_parked = atomic_load(&srv->tarpit_parked);
 }

@@ -21,6 +21,10 @@
 
 struct http_conn;
 struct http_send_backend;
+struct ferry_tarpit;
+
+/* At most one log line this often about held refusals (per server). */
+#define HTTP_TARPIT_LOG_MS 10000
 
 /* ---- listeners ---- */
 struct http_lsock {
@@ -86,6 +90,13 @@ struct ferry_http_server {
     size_t nlisteners;
     uint32_t next_id;
     atomic_uint nconns;
+
+    /* refusal tarpit (http_conn.c conn_send): 401s of a noisy address prefix are held */
+    struct ferry_tarpit *tarpit;  /* NULL = never held */
+    unsigned tarpit_max;          /* connections held at once, beyond: answered at once */
+    atomic_uint tarpit_parked;    /* held now */
+    atomic_ullong tarpit_held;    /* held so far */
+    atomic_llong tarpit_log_ms;   /* the last log line about held refusals */
 };
 
 /* Drop one reference; the last frees the listener (and its TLS context reference). */

@@ -841,6 +841,14 @@ ferry_server_stats(struct ferry_server *srv, struct ferry_server_stats *ret)
     ret->bytes_sent = atomic_load(&srv->fs.bytes_sent);
     ret->active_connections = atomic_load(&srv->fs.active);
     ret->manifests_computed = manifest_worker_computed(srv->mf.worker);
+    ret->tarpit_held = 0;
+    ret->tarpit_parked = 0;
+    if (srv->http) {
+        unsigned parked = 0;
+
+        ferry_http_server_tarpit_stats(srv->http, &ret->tarpit_held, &parked);
+        ret->tarpit_parked = parked;
+    }
 }
 
 /* ---- lifecycle ---- */

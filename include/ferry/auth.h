@@ -40,6 +40,24 @@ FERRY_API void ferry_authlimit_fail(struct ferry_authlimit *l, const struct sock
 /* Tests: pretend `seconds` passed. */
 FERRY_API void ferry_authlimit_age(struct ferry_authlimit *l, unsigned seconds);
 
+/* ---- the refusal tarpit (engine/core/authtarpit.c) ---- */
+
+/* Delays of a held refusal: FERRY_TARPIT_BASE_MS for the first refusal past the budget,
+ * doubled per further one, at most FERRY_TARPIT_CAP_MS. */
+#define FERRY_TARPIT_BASE_MS 100u
+#define FERRY_TARPIT_CAP_MS 2000u
+
+struct ferry_tarpit;
+
+/* A tarpit letting each address prefix (/24, /64) be refused `rate` times a second (and
+ * in a burst of `rate`) before its refusals are held; 0 = never held. -ENOMEM. */
+FERRY_API int ferry_tarpit_new(unsigned rate, struct ferry_tarpit **ret);
+FERRY_API struct ferry_tarpit *ferry_tarpit_free(struct ferry_tarpit *t);
+/* Count one refusal (401) of sa at now_ms (a monotonic clock): the milliseconds its
+ * answer is to be held, 0 = answer at once. Thread-safe; NULL t or sa: 0. */
+FERRY_API unsigned ferry_tarpit_refusal(struct ferry_tarpit *t, const struct sockaddr *sa,
+                                        int64_t now_ms);
+
 /* ---- the verifier pool (engine/core/authpool.c) ---- */
 
 enum ferry_auth_result {

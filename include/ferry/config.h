@@ -88,6 +88,10 @@ struct ferry_config {
     unsigned auth_fail_limit;   /* --auth-fail-limit: failures per address before backoff (10) */
     unsigned auth_verify_threads; /* --auth-verify-threads: PBKDF2 threads (2) */
     unsigned auth_verify_queue;   /* --auth-verify-queue: checks waiting, then 503 (64) */
+    unsigned auth_tarpit_rate;    /* --auth-tarpit-rate: 401s a prefix gets at once a second
+                                     before they are held (16; 0 = never held) */
+    unsigned auth_tarpit_max;     /* --auth-tarpit-max: connections held at once per HTTP
+                                     server (512) */
 
     /* HTTP core limits (both listeners) */
     size_t http_max_header_bytes;  /* --http-max-header-bytes (16384) */

@@ -87,6 +87,10 @@ FERRY_API int ferry_http_server_listen(struct ferry_http_server *srv,
 FERRY_API int ferry_http_server_unlisten(struct ferry_http_server *srv, uint32_t id);
 /* Port actually bound (useful with port 0). */
 FERRY_API int ferry_http_server_port(struct ferry_http_server *srv, uint32_t id);
+/* The refusal tarpit (docs/internals/http.md, "Refusal tarpit"): 401 answers held back so
+ * far, and connections whose 401 is held now. Thread-safe; NULL outputs are skipped. */
+FERRY_API void ferry_http_server_tarpit_stats(struct ferry_http_server *srv,
+                                              uint64_t *ret_held, unsigned *ret_parked);
 /* Replace a listener's TLS context (SetSslCertificate). Thread-safe. */
 FERRY_API int ferry_http_server_set_tls(struct ferry_http_server *srv, uint32_t id,
                                         struct ferry_tls_ctx *tls);

@@ -102,6 +102,8 @@ struct ferry_server_stats {
     uint64_t bytes_sent;
     uint32_t active_connections;
     uint64_t manifests_computed;
+    uint64_t tarpit_held;     /* 401 answers the refusal tarpit held back so far */
+    uint32_t tarpit_parked;   /* connections whose 401 is held now */
 };
 FERRY_API void ferry_server_stats(struct ferry_server *srv, struct ferry_server_stats *ret);
 

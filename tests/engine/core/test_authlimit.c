@@ -1,7 +1,9 @@
 /*
  * tests/engine/core/test_authlimit.c - engine/core/authlimit.c and authpool.c: who waits
  * after failed logins (address, /24 and /64 prefix, user), that a clean address is never
- * made to wait, backoff expiry, and the pool's cache, queue bound and threads.
+ * made to wait, backoff expiry, and the pool's cache, queue bound and threads; and
+ * engine/core/authtarpit.c: the refusal budget per prefix, the held delays and their decay
+ * (on a clock the test drives).
  */
 #include <arpa/inet.h>
 #include <check.h>
@@ -226,6 +228,65 @@ wait_done(struct done_box *b)
     ck_assert_int_eq(atomic_load(&b->done), 1);
 }
 
+START_TEST(test_tarpit_budget)
+{
+    static const unsigned want[] = {100, 200, 400, 800, 1600, 2000, 2000, 2000};
+    struct ferry_tarpit *t;
+    char a[32];
+
+    ck_assert_int_eq(ferry_tarpit_new(4, &t), 0);
+    /* a burst of 4 from one /24 is answered at once, from any of its addresses */
+    for (int i = 0; i < 4; i++) {
+        snprintf(a, sizeof(a), "10.0.0.%d", i + 1);
+        ck_assert_uint_eq(ferry_tarpit_refusal(t, SA(a), 1000), 0);
+    }
+    /* past it: 100 ms doubling to the 2 s cap */
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+        ck_assert_uint_eq(ferry_tarpit_refusal(t, SA("10.0.0.77"), 1000), want[i]);
+    /* another prefix is not held; neither is a socket that is no IP address */
+    ck_assert_uint_eq(ferry_tarpit_refusal(t, SA("10.0.1.1"), 1000), 0);
+    ck_assert_uint_eq(ferry_tarpit_refusal(t, NULL, 1000), 0);
+    {
+        struct sockaddr un = {.sa_family = AF_UNIX};
+
+        ck_assert_uint_eq(ferry_tarpit_refusal(t, &un, 1000), 0);
+    }
+    ck_assert_ptr_null(ferry_tarpit_free(t));
+}
+END_TEST
+
+START_TEST(test_tarpit_decay)
+{
+    struct ferry_tarpit *t;
+
+    ck_assert_int_eq(ferry_tarpit_new(4, &t), 0);
+    /* 30 refusals at once: the bucket stops at 4 + 16 */
+    for (int i = 0; i < 30; i++)
+        ferry_tarpit_refusal(t, SA("192.0.2.9"), 0);
+    /* 1 s later 4 have drained: 17 > 4, still the cap */
+    ck_assert_uint_eq(ferry_tarpit_refusal(t, SA("192.0.2.9"), 1000), 2000);
+    /* 3 s after that 12 more have drained: 5 + this one, two past the budget */
+    ck_assert_uint_eq(ferry_tarpit_refusal(t, SA("192.0.2.9"), 4000), 200);
+    /* stopped misbehaving: the bucket is empty again, immediate answers */
+    ck_assert_uint_eq(ferry_tarpit_refusal(t, SA("192.0.2.9"), 6250), 0);
+    /* a steady rate at the budget (4 a second) is never held */
+    for (int i = 0; i < 100; i++)
+        ck_assert_uint_eq(ferry_tarpit_refusal(t, SA("192.0.2.10"), 10000 + i * 250), 0);
+    /* an IPv6 /64 is one prefix: ::1 and ::2 share a bucket, another /64 does not */
+    for (int i = 0; i < 4; i++)
+        ck_assert_uint_eq(ferry_tarpit_refusal(t, SA(i % 2 ? "2001:db8::1" : "2001:db8::2"),
+                                               50000), 0);
+    ck_assert_uint_eq(ferry_tarpit_refusal(t, SA("2001:db8::3"), 50000), 100);
+    ck_assert_uint_eq(ferry_tarpit_refusal(t, SA("2001:db8:0:1::1"), 50000), 0);
+    /* rate 0: never held */
+    ck_assert_ptr_null(ferry_tarpit_free(t));
+    ck_assert_int_eq(ferry_tarpit_new(0, &t), 0);
+    for (int i = 0; i < 50; i++)
+        ck_assert_uint_eq(ferry_tarpit_refusal(t, SA("192.0.2.9"), 0), 0);
+    ck_assert_ptr_null(ferry_tarpit_free(t));
+}
+END_TEST
+
 START_TEST(test_pool)
 {
     struct ferry_authlimit *l;
@@ -322,6 +383,8 @@ authlimit_suite(void)
     tcase_add_test(tc, test_ipv6_prefix);
     tcase_add_test(tc, test_many_addresses);
     tcase_add_test(tc, test_no_limit);
+    tcase_add_test(tc, test_tarpit_budget);
+    tcase_add_test(tc, test_tarpit_decay);
     tcase_add_test(tc, test_pool);
     tcase_add_test(tc, test_pool_stop);
     suite_add_tcase(s, tc);
