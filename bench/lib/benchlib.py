@@ -427,7 +427,8 @@ def env(out, kv):
 # ---- report ----
 
 SERVER_ORDER = ["nginx-sendfile", "nginx-copy", "ferryd"]
-CLIENT_ORDER = ["raw", "curl", "aria2c-x4", "aria2c-x8", "ferry", "ferry-t2", "ferry-curl"]
+CLIENT_ORDER = ["raw", "curl", "aria2c-x4", "aria2c-x8", "ferry", "ferry-t2", "ferry-splice",
+                "ferry-curl"]
 CEILINGS = [
     ("dd-read", "GB/s", "page-cache read, dd bs=1M of the large file"),
     ("iperf3-128K", "GB/s", "loopback TCP, iperf3 -l 128K, 1 stream"),
@@ -618,7 +619,8 @@ def report(outdir):
         w("")
         w("Ceiling per sink = min(iperf3 -l 1M, sink write rate). raw = bench/raw_fetch (one "
           "GET, recv into 1 MiB, pwrite; no hashing, no sync). ferry = a client ferryd with "
-          "fetch-threads 1 (io_uring path), ferry-t2 with 2, ferry-curl with "
+          "fetch-threads 1 (io_uring path, bodies by recv + pwrite), ferry-t2 with 2, "
+          "ferry-splice with fetch-splice on (socket -> pipe -> file), ferry-curl with "
           "FERRY_FETCH_PATH=curl; all with chunk verification on, `sync` before every run. "
           "Every output file is checked with xxhsum -H2 against the source; a mismatch voids "
           "the run.")

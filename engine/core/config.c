@@ -134,8 +134,9 @@ const struct ferry_config_option config_options[] = {
     {"fetch-threads", "N", FERRY_CONFIG_UNSIGNED, "1",
      "io_uring fetch threads for plain http:// sources, 0 = libcurl only",
      OFF(fetch_threads), 0, 16, NULL},
-    {"fetch-splice", "MODE", FERRY_CONFIG_CHOICE, "auto",
-     "io_uring fetch bodies socket -> file by splice(2): auto = unless the file is on tmpfs",
+    {"fetch-splice", "MODE", FERRY_CONFIG_CHOICE, "off",
+     "io_uring fetch bodies socket -> file by splice(2): on, off (recv + pwrite), auto = "
+     "unless the file is on tmpfs",
      OFF(fetch_splice), 0, 0, "auto|on|off"},
     {"fetch-chunk-size", "BYTES", FERRY_CONFIG_BYTES, "4MiB",
      "range size fetched and verified when the server has no manifest",
