@@ -79,6 +79,10 @@ void upload_remove_temps(const struct ferry_config *cfg, struct job *job);
  * (jobs.db too). Nothing for downloads or jobs without a session; a request that cannot be
  * built is logged. */
 void upload_cancel_session(struct ferry_jobs *jobs, struct job *job);
+
+/* A response header line's value after its name (namelen bytes, colon included): trimmed,
+ * at most max bytes, malloc()ed (upload_xfer.c; the fragments' and Cancel-Session's). */
+char *upload_header_value(const char *line, size_t len, size_t namelen, size_t max);
 /* Jobs thread, after the scheduler stopped the transfers of jobs no longer runnable: add
  * the queued Cancel-Sessions to the multi handle. */
 void upload_cancel_start(struct ferry_jobs *jobs);

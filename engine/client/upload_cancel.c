@@ -50,20 +50,6 @@ upload_cancel_free(struct ferry_jobs *jobs, struct upload_cancel *c)
     free(c);
 }
 
-static char *
-upload_cancel_value(const char *line, size_t len, size_t namelen)
-{
-    const char *v = line + namelen, *e = line + len;
-
-    while (v < e && (*v == ' ' || *v == '\t'))
-        v++;
-    while (e > v && (e[-1] == '\r' || e[-1] == '\n' || e[-1] == ' ' || e[-1] == '\t'))
-        e--;
-    if ((size_t)(e - v) > UPLOAD_CANCEL_HEADER_MAX)
-        e = v + UPLOAD_CANCEL_HEADER_MAX;
-    return strndup(v, (size_t)(e - v));
-}
-
 static size_t
 upload_cancel_header_cb(char *buf, size_t size, size_t nitems, void *userdata)
 {
@@ -76,10 +62,10 @@ upload_cancel_header_cb(char *buf, size_t size, size_t nitems, void *userdata)
         c->r_packet = c->r_error = NULL;
     } else if (len > 17 && strncasecmp(buf, "BITS-Packet-Type:", 17) == 0) {
         free(c->r_packet);
-        c->r_packet = upload_cancel_value(buf, len, 17);
+        c->r_packet = upload_header_value(buf, len, 17, UPLOAD_CANCEL_HEADER_MAX);
     } else if (len > 16 && strncasecmp(buf, "BITS-Error-Code:", 16) == 0) {
         free(c->r_error);
-        c->r_error = upload_cancel_value(buf, len, 16);
+        c->r_error = upload_header_value(buf, len, 16, UPLOAD_CANCEL_HEADER_MAX);
     }
     return len;
 }

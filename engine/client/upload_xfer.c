@@ -86,8 +86,12 @@ upx_reset_ack(struct upx *u)
     u->body_len = 0;
 }
 
-static char *
-upload_header_value(const char *line, size_t len, size_t namelen)
+/*
+ * The value of a header line whose name (with its colon) is line[0, namelen): blanks and the
+ * line end trimmed, cut at max bytes; malloc()ed, NULL when out of memory.
+ */
+char *
+upload_header_value(const char *line, size_t len, size_t namelen, size_t max)
 {
     const char *v = line + namelen, *e = line + len;
 
@@ -95,8 +99,8 @@ upload_header_value(const char *line, size_t len, size_t namelen)
         v++;
     while (e > v && (e[-1] == '\r' || e[-1] == '\n' || e[-1] == ' ' || e[-1] == '\t'))
         e--;
-    if ((size_t)(e - v) > UPLOAD_HEADER_MAX)
-        e = v + UPLOAD_HEADER_MAX;
+    if ((size_t)(e - v) > max)
+        e = v + max;
     return strndup(v, (size_t)(e - v));
 }
 
@@ -129,7 +133,7 @@ upload_header_cb(char *buf, size_t size, size_t nitems, void *userdata)
 
         if (len > n && strncasecmp(buf, names[i].name, n) == 0) {
             free(*slot);
-            *slot = upload_header_value(buf, len, n);
+            *slot = upload_header_value(buf, len, n, UPLOAD_HEADER_MAX);
             break;
         }
     }

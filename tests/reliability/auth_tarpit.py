@@ -38,14 +38,6 @@ def main():
     return wsmanc.harness("auth-tarpit", run)
 
 
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
 def answers(socks, sent_at, timeout):
     """Read every socket until its status line (or close): {index: (status, seconds after
     its request went out)}; a socket closed without a status line maps to (None, t)."""
@@ -131,7 +123,7 @@ def run(tmp, daemons):
     t = relpy.Table("refusal tarpit")
 
     # ---- WS-Man: body-holding connections without credentials, all from 127.0.0.1
-    rss0 = rss_kib(d.pid)
+    rss0 = wsmanc.rss_kib(d.pid)
     socks, sent_at = holders(host, port, N_HOLDERS)
     result = {}
     reader = threading.Thread(target=lambda: result.update(answers(socks, sent_at, 60)))
@@ -144,7 +136,7 @@ def run(tmp, daemons):
     parked_mid = metric(text, "ferry_tarpit_parked", "wsman")
     t.add("/metrics while holders are parked", "ferry_tarpit_parked{listener=\"wsman\"} > 0",
           str(parked_mid), parked_mid is not None and parked_mid > 0)
-    rss1 = rss_kib(d.pid)
+    rss1 = wsmanc.rss_kib(d.pid)
     reader.join()
     for s in socks:
         s.close()

@@ -451,12 +451,7 @@ def run(tmp, daemons):
 
     # 200 connections pushing 256 KiB of body each without credentials: the daemon must not
     # hold them (before the fix every body was buffered: ~50 MiB)
-    def rss_kib(pid):
-        with open("/proc/%d/status" % pid) as fh:
-            for line in fh:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-        return 0
+    rss_kib = wsmanc.rss_kib
     rss0 = rss_kib(d.pid)
     socks = []
     chunk = b"<" * 65536

@@ -45,6 +45,15 @@ STATES = ["QUEUED", "CONNECTING", "TRANSFERRING", "SUSPENDED", "ERROR", "TRANSIE
           "TRANSFERRED", "ACKNOWLEDGED", "CANCELLED"]
 
 
+def rss_kib(pid):
+    """VmRSS of a process in KiB (0 when /proc does not say)."""
+    with open("/proc/%d/status" % pid) as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
 def fixture(name):
     with open(os.path.join(ENV_DIR, name), encoding="utf-8") as fh:
         return fh.read()
