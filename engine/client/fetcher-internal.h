@@ -239,5 +239,6 @@ void xfer_manifest_done(struct xfer *x, struct req *q);
 void xfer_free(struct xfer *x, bool checkpoint);
 void xfer_restart(struct xfer *x);
 void xfer_load_creds(struct xfer *x);
+void xfer_wipe_creds(struct xfer *x);
 
 #endif

@@ -123,10 +123,7 @@ xfer_free(struct xfer *x, bool checkpoint)
     metalink_free(x->ml);
     free(x->ml_body);
     free(x->manifest_url);
-    fetch_wipe(x->server_user);
-    fetch_wipe(x->server_pass);
-    fetch_wipe(x->proxy_user);
-    fetch_wipe(x->proxy_pass);
+    xfer_wipe_creds(x);
     if (x->fd >= 0)
         close(x->fd);
     if (x->dirfd >= 0)
@@ -524,6 +521,17 @@ fetcher_done(struct ferry_jobs *jobs)
     if (m)
         curl_multi_cleanup(m);
     jobs->rate = ferry_rate_unref(jobs->rate);
+}
+
+/* Zero and free the credentials xfer_load_creds loaded (NULL afterwards). */
+void
+xfer_wipe_creds(struct xfer *x)
+{
+    fetch_wipe(x->server_user);
+    fetch_wipe(x->server_pass);
+    fetch_wipe(x->proxy_user);
+    fetch_wipe(x->proxy_pass);
+    x->server_user = x->server_pass = x->proxy_user = x->proxy_pass = NULL;
 }
 
 /* Load the job's credentials for this transfer (kept in memory only while it runs). */

@@ -131,15 +131,6 @@ upload_cancel_build(struct xfer *x, struct upload_cancel *c)
     return 0;
 }
 
-static void
-upload_cancel_wipe(char *s)
-{
-    if (s) {
-        explicit_bzero(s, strlen(s));
-        free(s);
-    }
-}
-
 void
 upload_cancel_session(struct ferry_jobs *jobs, struct job *job)
 {
@@ -171,10 +162,7 @@ upload_cancel_session(struct ferry_jobs *jobs, struct job *job)
     r = upload_cancel_build(x, c);
 cleanup:
     if (tmp) {
-        upload_cancel_wipe(tmp->server_user);
-        upload_cancel_wipe(tmp->server_pass);
-        upload_cancel_wipe(tmp->proxy_user);
-        upload_cancel_wipe(tmp->proxy_pass);
+        xfer_wipe_creds(tmp);
         free(tmp);
     }
     if (r < 0) {
