@@ -79,10 +79,7 @@ ferry_authlimit_new(unsigned fail_limit, struct ferry_authlimit **ret)
         return -ENOMEM;
     pthread_mutex_init(&l->lock, NULL);
     l->fail_limit = fail_limit;
-    /* unpredictable slots, so a guesser cannot aim its keys at one window to evict an
-     * entry; a failing getrandom leaves a fixed key (only that protection is lost) */
-    if (getrandom(&l->hash_key, sizeof(l->hash_key), GRND_NONBLOCK) != sizeof(l->hash_key))
-        l->hash_key = (uint64_t)(uintptr_t)l ^ 0x9e3779b97f4a7c15u;
+    l->hash_key = authlimit_hash_key(l);
     if (table_init(&l->addr, LIMIT_ADDR_SLOTS) < 0 ||
         table_init(&l->prefix, LIMIT_PREFIX_SLOTS) < 0 ||
         table_init(&l->user, LIMIT_USER_SLOTS) < 0) {
@@ -154,11 +151,14 @@ authlimit_keys(const struct sockaddr *sa, unsigned char *addr, size_t *addr_len,
     return true;
 }
 
-/* The keyed FNV-1a of key: its home slot in a table. */
-static uint64_t
-limit_hash(const struct ferry_authlimit *l, const unsigned char *key, size_t keylen)
+/*
+ * The keyed FNV-1a of key under hash_key: its home slot in a table (the limiter's and the
+ * tarpit's).
+ */
+uint64_t
+authlimit_hash(uint64_t hash_key, const unsigned char *key, size_t keylen)
 {
-    uint64_t h = 0xcbf29ce484222325u ^ l->hash_key;
+    uint64_t h = 0xcbf29ce484222325u ^ hash_key;
 
     for (size_t i = 0; i < keylen; i++) {
         h ^= key[i];
@@ -168,13 +168,27 @@ limit_hash(const struct ferry_authlimit *l, const unsigned char *key, size_t key
     return h;
 }
 
+/*
+ * A random hash key, so a guesser cannot aim its keys at one window to evict an entry; a
+ * failing getrandom gives one derived from salt (only that protection is lost).
+ */
+uint64_t
+authlimit_hash_key(const void *salt)
+{
+    uint64_t k;
+
+    if (getrandom(&k, sizeof(k), GRND_NONBLOCK) != sizeof(k))
+        k = (uint64_t)(uintptr_t)salt ^ 0x9e3779b97f4a7c15u;
+    return k;
+}
+
 /* Locked. The entry of key, forgetting it when stale; with create, a free or the oldest
  * slot of its window is taken for a new key. NULL when absent. */
 static struct limit_entry *
 table_find(const struct ferry_authlimit *l, struct limit_table *t, const unsigned char *key,
            size_t keylen, int64_t now, bool create)
 {
-    size_t home = (size_t)(limit_hash(l, key, keylen) % t->n);
+    size_t home = (size_t)(authlimit_hash(l->hash_key, key, keylen) % t->n);
     size_t window = t->n < LIMIT_WINDOW ? t->n : LIMIT_WINDOW;
     struct limit_entry *oldest = &t->v[home];
 

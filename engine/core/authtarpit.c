@@ -9,7 +9,7 @@
  * TARPIT_BASE_MS doubled per refusal of excess, at most TARPIT_CAP_MS. A prefix that
  * stops is back to immediate answers after at most (rate + TARPIT_EXCESS_MAX) / rate
  * seconds. Requests that authenticate are never asked about (they are not refused).
- * One table of TARPIT_SLOTS slots, hashed (a keyed FNV-1a): a key lives in the
+ * One table of TARPIT_SLOTS slots, hashed (the limiter's keyed FNV-1a, authlimit_hash): a key lives in the
  * TARPIT_WINDOW slots from its hash; a new key takes a free slot or the one with the
  * emptiest bucket. Clock: the caller's milliseconds, so tests drive it.
  */
@@ -17,7 +17,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "authlimit-internal.h"
 #include "ferry/auth.h"
@@ -55,8 +54,7 @@ ferry_tarpit_new(unsigned rate, struct ferry_tarpit **ret)
     }
     pthread_mutex_init(&t->lock, NULL);
     t->rate = rate;
-    if (getrandom(&t->hash_key, sizeof(t->hash_key), GRND_NONBLOCK) != sizeof(t->hash_key))
-        t->hash_key = (uint64_t)(uintptr_t)t ^ 0x9e3779b97f4a7c15u;
+    t->hash_key = authlimit_hash_key(t);
     *ret = t;
     return 0;
 }
@@ -90,17 +88,10 @@ tarpit_level(const struct ferry_tarpit *t, const struct tarpit_entry *e, int64_t
 static struct tarpit_entry *
 tarpit_find(struct ferry_tarpit *t, const unsigned char *key, size_t keylen, int64_t now_ms)
 {
-    uint64_t h = 0xcbf29ce484222325u ^ t->hash_key;
+    size_t home = (size_t)(authlimit_hash(t->hash_key, key, keylen) % TARPIT_SLOTS);
     struct tarpit_entry *victim = NULL;
     uint64_t victim_level = UINT64_MAX;
-    size_t home;
 
-    for (size_t i = 0; i < keylen; i++) {
-        h ^= key[i];
-        h *= 0x100000001b3u;
-    }
-    h ^= h >> 29;
-    home = (size_t)(h % TARPIT_SLOTS);
     for (size_t k = 0; k < TARPIT_WINDOW; k++) {
         struct tarpit_entry *e = &t->v[(home + k) % TARPIT_SLOTS];
         uint64_t level;
