@@ -13,8 +13,9 @@
  * How an io_uring source receives bodies (ufetch.h params.splice) is chosen when its
  * ufetch source is made: `fetch-splice` (or FERRY_FETCH_SPLICE=on|off|auto, which wins) on:
  * splice, off (the default: splice did not pay in bench/run): recv + pwrite, auto: splice
- * unless the temp file is on tmpfs, shmem or ramfs (ufetch_splice_pays). Logged once per source and transfer, and again when
- * the file system refused splice and the source went back to recv + pwrite.
+ * unless the temp file is on tmpfs, shmem or ramfs (ufetch_splice_pays). Logged once per
+ * source and transfer, and again when the file system refused splice and the source went
+ * back to recv + pwrite.
  *
  * A fed range is a struct req without an easy handle (q->uring). Its progress (bytes on
  * disk and the digest of exactly those) is carried into the chunk (fill, fill_digest) and

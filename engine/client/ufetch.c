@@ -113,7 +113,6 @@ struct uf_conn {
     uint64_t pos;               /* next offset to receive */
     uint64_t attempt_pos;       /* pos when the current request was sent */
     size_t fill;                /* bytes in buf not yet written: [pos - fill, pos) */
-    size_t hashed;              /* of those, hashed into the range's stream (the first) */
     unsigned fails;             /* failures in a row without progress */
     uint64_t paid[UF_NRATES];   /* granted by bucket k and not yet received */
     size_t grant;               /* bytes the body op in flight may take (paid for) */
@@ -206,7 +205,7 @@ conn_publish(struct uf_conn *c)
 }
 
 /*
- * Write the buffered bytes at their offset after hashing them in place; then publish the
+ * Write the buffered bytes (hashed as they arrived) at their offset; then publish the
  * range's new progress. -errno when pwrite failed (the progress stays where it was).
  */
 static int
@@ -219,8 +218,6 @@ conn_flush(struct uf_conn *c)
 
     if (c->fill == 0 || !r)
         return 0;
-    if (c->hashed < c->fill)
-        verify_stream_update(r->hs, c->buf + c->hashed, c->fill - c->hashed);
     while (done < c->fill) {
         ssize_t n = pwrite(s->fd, c->buf + done, c->fill - done, (off_t)(off + done));
         if (n < 0) {
@@ -231,7 +228,6 @@ conn_flush(struct uf_conn *c)
         done += (size_t)n;
     }
     c->fill = 0;
-    c->hashed = 0;
     conn_publish(c);
     return 0;
 }
@@ -509,7 +505,6 @@ conn_head(struct uf_conn *c, const struct http_resp *h, size_t head_len)
     memcpy(c->buf, c->hbuf + head_len, extra);
     verify_stream_update(r->hs, c->buf, extra);
     c->fill = extra;
-    c->hashed = extra;
     c->pos += extra;
     c->hlen = 0;
     c->st = UC_BODY;
@@ -667,7 +662,7 @@ conn_splice_body(struct uf_conn *c)
         r = uf_read_full(c->pipe_r, c->buf, rest, -1);
         if (r == 0) {
             verify_stream_update(c->r->hs, c->buf, rest);
-            c->fill = c->hashed = rest;
+            c->fill = rest;
             c->pos += rest;
             r = conn_flush(c);
         }
@@ -815,7 +810,6 @@ conn_on_op(struct loop *loop, struct loop_op *op, int res, bool more)
         /* hashed now, while the bytes the socket copy just wrote are in cache */
         verify_stream_update(c->r->hs, c->buf + c->fill, (size_t)res);
         c->fill += (size_t)res;
-        c->hashed = c->fill;
         c->pos += (uint64_t)res;
         conn_body_next(c);
         return;
