@@ -241,14 +241,16 @@ upload_meta_read(int dirfd, const char *id, struct upload_session *ret)
     return 0;
 }
 
+/* Every hidden file a session may have, after PREFIX + HEX. */
+static const char *const upload_session_exts[] = {".meta", ".meta.new", ".part",
+                                                  UPLOAD_REPLY_EXT, ".reply-tmp"};
+
 bool
-upload_reply_name(const char *name, char ret_hex[33])
+upload_session_file(const char *name, char ret_hex[33], const char **ret_ext)
 {
     size_t pl = strlen(UPLOAD_HIDDEN_PREFIX);
 
-    if (!name || strlen(name) != pl + 32 + strlen(UPLOAD_REPLY_EXT) ||
-        strncmp(name, UPLOAD_HIDDEN_PREFIX, pl) != 0 ||
-        strcmp(name + pl + 32, UPLOAD_REPLY_EXT) != 0)
+    if (!name || strncmp(name, UPLOAD_HIDDEN_PREFIX, pl) != 0 || strlen(name) < pl + 32)
         return false;
     for (size_t i = 0; i < 32; i++) {
         char c = name[pl + i];
@@ -257,7 +259,34 @@ upload_reply_name(const char *name, char ret_hex[33])
         ret_hex[i] = c;
     }
     ret_hex[32] = '\0';
-    return true;
+    for (size_t i = 0; i < sizeof(upload_session_exts) / sizeof(upload_session_exts[0]); i++)
+        if (strcmp(name + pl + 32, upload_session_exts[i]) == 0) {
+            if (ret_ext)
+                *ret_ext = upload_session_exts[i];
+            return true;
+        }
+    return false;
+}
+
+bool
+upload_reply_name(const char *name, char ret_hex[33])
+{
+    const char *ext;
+
+    return upload_session_file(name, ret_hex, &ext) && strcmp(ext, UPLOAD_REPLY_EXT) == 0;
+}
+
+void
+upload_session_remove(int dirfd, const char *hex)
+{
+    char path[96];
+
+    for (size_t i = 0; i < sizeof(upload_session_exts) / sizeof(upload_session_exts[0]); i++) {
+        snprintf(path, sizeof(path), "%s%s%s", UPLOAD_HIDDEN_PREFIX, hex, upload_session_exts[i]);
+        if (unlinkat(dirfd, path, 0) < 0 && errno != ENOENT)
+            ferry_log_warn("upload session %s: '%s' could not be removed: %s", hex, path,
+                           strerror(errno));
+    }
 }
 
 int
@@ -276,19 +305,6 @@ upload_session_complete(int dirfd, const char *hex, char *ret_name, size_t len)
     if ((size_t)snprintf(ret_name, len, "%s", s.name) >= len)
         return -ENAMETOOLONG;
     return 0;
-}
-
-static void
-upload_session_drop(int dirfd, const struct upload_session *s)
-{
-    char path[96];
-
-    upload_file_name(path, sizeof(path), s->hex, "part");
-    unlinkat(dirfd, path, 0);
-    upload_file_name(path, sizeof(path), s->hex, "meta");
-    unlinkat(dirfd, path, 0);
-    upload_file_name(path, sizeof(path), s->hex, "reply");
-    unlinkat(dirfd, path, 0);
 }
 
 /* ---- responses ---- */
@@ -595,7 +611,7 @@ upload_close(int dirfd, const struct upload_session *s, struct ferry_http_respon
         (s->total != UINT64_MAX && (uint64_t)st.st_size != s->total)) {
         /* closing before all fragments arrived: no partial file (BITS) */
         close(fd);
-        upload_session_drop(dirfd, s);
+        upload_session_remove(dirfd, s->hex);
         upload_error(resp, 400, s->id, FERRY_BG_E_INVALID_RANGE, UPLOAD_CONTEXT_REMOTE_FILE);
         return;
     }
@@ -663,7 +679,7 @@ upload_handle(int dirfd, const char *name, uint64_t max_size, bool replies,
     } else if (type == UPLOAD_PACKET_CLOSE) {
         upload_close(dirfd, &s, resp);
     } else {
-        upload_session_drop(dirfd, &s);
+        upload_session_remove(dirfd, s.hex);
         upload_ack(resp, 200, s.id);
     }
 }

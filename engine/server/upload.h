@@ -67,8 +67,14 @@ int upload_session_hex(const char *value, char ret_hex[33]);
  * "." or "..", and not starting with UPLOAD_HIDDEN_PREFIX. */
 bool upload_name_ok(const char *name);
 
+/* true when name is one of a session's hidden files (PREFIX + 32 hex + one of its
+ * extensions: .meta, .meta.new, .part, UPLOAD_REPLY_EXT, .reply-tmp); its hex, and in
+ * *ret_ext (NULL-safe) the extension. */
+bool upload_session_file(const char *name, char ret_hex[33], const char **ret_ext);
 /* true when name is a session's reply name (PREFIX + 32 hex + UPLOAD_REPLY_EXT); its hex. */
 bool upload_reply_name(const char *name, char ret_hex[33]);
+/* Remove every hidden file of session hex in dirfd (ENOENT is fine; other failures logged). */
+void upload_session_remove(int dirfd, const char *hex);
 /* The session `hex` has all its bytes (Close-Session not yet): its target name. 0, or
  * -ENOENT (no such session, or incomplete). */
 int upload_session_complete(int dirfd, const char *hex, char *ret_name, size_t len);

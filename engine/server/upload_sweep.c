@@ -19,10 +19,6 @@
 #include "upload.h"
 #include "upload_sweep.h"
 
-/* Every hidden file a session may have, after PREFIX + HEX. */
-static const char *const upload_sweep_exts[] = {".meta", ".meta.new", ".part", UPLOAD_REPLY_EXT,
-                                                ".reply-tmp"};
-
 struct upload_sweep_ent {
     char hex[33];
     time_t mtime;
@@ -33,40 +29,6 @@ upload_sweep_cmp(const void *a, const void *b)
 {
     return strcmp(((const struct upload_sweep_ent *)a)->hex,
                   ((const struct upload_sweep_ent *)b)->hex);
-}
-
-/* A session's file name: its hex. */
-static bool
-upload_sweep_name(const char *name, char hex[33])
-{
-    size_t pl = strlen(UPLOAD_HIDDEN_PREFIX);
-
-    if (strncmp(name, UPLOAD_HIDDEN_PREFIX, pl) != 0 || strlen(name) < pl + 32)
-        return false;
-    for (size_t i = 0; i < 32; i++) {
-        char c = name[pl + i];
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-            return false;
-        hex[i] = c;
-    }
-    hex[32] = '\0';
-    for (size_t i = 0; i < sizeof(upload_sweep_exts) / sizeof(upload_sweep_exts[0]); i++)
-        if (strcmp(name + pl + 32, upload_sweep_exts[i]) == 0)
-            return true;
-    return false;
-}
-
-static void
-upload_sweep_remove(int dirfd, const char *hex)
-{
-    char path[96];
-
-    for (size_t i = 0; i < sizeof(upload_sweep_exts) / sizeof(upload_sweep_exts[0]); i++) {
-        snprintf(path, sizeof(path), "%s%s%s", UPLOAD_HIDDEN_PREFIX, hex, upload_sweep_exts[i]);
-        if (unlinkat(dirfd, path, 0) < 0 && errno != ENOENT)
-            ferry_log_warn("upload session %s: '%s' could not be removed: %s", hex, path,
-                           strerror(errno));
-    }
 }
 
 int
@@ -91,7 +53,7 @@ upload_sweep_dir(int dirfd, uint64_t timeout_s, time_t now)
         struct upload_sweep_ent e;
         struct stat st;
 
-        if (!upload_sweep_name(de->d_name, e.hex) ||
+        if (!upload_session_file(de->d_name, e.hex, NULL) ||
             fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
             continue;
         /* rounded up: truncating would expire a session up to a second early */
@@ -118,7 +80,7 @@ upload_sweep_dir(int dirfd, uint64_t timeout_s, time_t now)
             ferry_log_info("upload session %s: nothing received for %llu s "
                            "(upload-session-timeout %llu s); removed", v[i].hex,
                            (unsigned long long)(now - newest), (unsigned long long)timeout_s);
-            upload_sweep_remove(dirfd, v[i].hex);
+            upload_session_remove(dirfd, v[i].hex);
             removed++;
         }
         i = k;
