@@ -1045,9 +1045,7 @@ server_new_relay(const struct ferry_config *cfg, struct ferry_users *users,
     if (r < 0)
         goto error;
     srv->sweep.upload_root_fd = srv->fs.upload_root_fd;
-    /* a config not filled by the option table (0) gets the option's default, 14 days */
-    srv->sweep.upload_timeout_s = cfg->upload_session_timeout ? cfg->upload_session_timeout
-                                                              : 1209600u;
+    srv->sweep.upload_timeout_s = cfg->upload_session_timeout; /* >= 1 (option table) */
     r = filesweep_start(&srv->sweep, srv->reg);
     if (r < 0) {
         ferry_log_error("the open-file sweeper thread could not start: %s", strerror(-r));
