@@ -482,12 +482,14 @@ fetcher_idle(struct ferry_jobs *jobs, int64_t now_ms)
 {
     CURLM *fresh, *old;
 
-    for (size_t i = 0; i <= jobs->n; i++) {
-        /* a Cancel-Session in flight (upload_cancel.c) keeps the multi handle too */
-        if (i == jobs->n ? jobs->up_cancels != NULL : jobs->v[i]->xfer != NULL) {
-            jobs->idle_since_ms = 0;
-            return;
-        }
+    /* a transfer, or a Cancel-Session in flight (upload_cancel.c), keeps the multi handle */
+    bool busy = jobs->up_cancels != NULL;
+
+    for (size_t i = 0; i < jobs->n && !busy; i++)
+        busy = jobs->v[i]->xfer != NULL;
+    if (busy) {
+        jobs->idle_since_ms = 0;
+        return;
     }
     if (jobs->idle_since_ms == 0) {
         jobs->idle_since_ms = now_ms;
