@@ -28,27 +28,7 @@ NFILES = 40
 
 
 def main():
-    if not wsmanc.ferryd_runs_wsman():
-        log("SKIP: feature 'ferryd with WS-Man and the client role' not in this build "
-            "(ferryd --help lists no --wsman-listen)")
-        return relpy.SKIP
-    tmp = relpy.TmpDir("load-client")
-    procs = []
-    failed = True
-    try:
-        rc = run(tmp.path, procs)
-        failed = rc != 0
-        return rc
-    except (relpy.Fail, RuntimeError, Fault) as e:
-        log("FAIL: %s" % e)
-        for p in procs:
-            if isinstance(p, wsmanc.Ferryd):
-                log("---- %s\n%s" % (p.dir, p.tail()))
-        return 1
-    finally:
-        for p in procs:
-            p.kill()
-        tmp.done(failed)
+    return wsmanc.harness("load-client", run, what="ferryd with WS-Man and the client role")
 
 
 def run(tmp, procs):
