@@ -648,9 +648,10 @@ conn_set_cork(struct http_conn *c, bool on)
     c->cork = on;
 }
 
-/* Start writing `chunks` as the current response. */
+/* Start writing `chunks` as the current response, or with hold_ms, once the refusal
+ * tarpit's timer is due (the connection parked meanwhile). */
 static void
-conn_respond(struct http_conn *c, struct http_chunk *chunks)
+conn_respond(struct http_conn *c, struct http_chunk *chunks, unsigned hold_ms)
 {
     bool has_file = false;
 
@@ -665,6 +666,15 @@ conn_respond(struct http_conn *c, struct http_chunk *chunks)
     conn_queue(c, chunks);
     if (has_file)
         conn_set_cork(c, true);
+    if (hold_ms) {
+        /* a held 401: nothing is read (no receive is armed, so the kernel's buffer and TCP
+         * flow control hold what the peer still sends) nor written until the timer */
+        c->timer_kind = HTTP_TIMER_TARPIT;
+        if (loop_timer_add(c->w->loop, &c->timer, (uint64_t)hold_ms * 1000000ULL) == 0)
+            return;
+        c->timer_kind = HTTP_TIMER_NONE;
+        conn_unpark(c);
+    }
     conn_flush(c);
 }
 
@@ -678,7 +688,7 @@ conn_error(struct http_conn *c, int status)
         http_conn_close(c);
         return;
     }
-    conn_respond(c, chunks);
+    conn_respond(c, chunks, 0);
 }
 
 /* The request as handlers and head hooks see it (ferry/http.h accessors). */
@@ -746,25 +756,6 @@ conn_tarpit_hold(struct http_conn *c)
     return ms;
 }
 
-/* Hold `chunks` (a 401) for ms: nothing is read (no receive is armed, so the kernel's
- * buffer and TCP flow control hold what the peer still sends) and nothing written until
- * the timer sends it through the normal output path. */
-static void
-conn_park(struct http_conn *c, struct http_chunk *chunks, unsigned ms)
-{
-    c->state = HTTP_CONN_WRITE;
-    c->responding = true;
-    c->body_sent = 0;
-    loop_timer_cancel(c->w->loop, &c->timer);
-    conn_queue(c, chunks);
-    c->timer_kind = HTTP_TIMER_TARPIT;
-    if (loop_timer_add(c->w->loop, &c->timer, (uint64_t)ms * 1000000ULL) < 0) {
-        c->timer_kind = HTTP_TIMER_NONE;
-        conn_unpark(c);
-        conn_flush(c);
-    }
-}
-
 /* Send the response a handler (or head hook) filled; consumes resp. A 401 may be held by
  * the refusal tarpit first. */
 static void
@@ -791,11 +782,7 @@ conn_send(struct http_conn *c, struct ferry_http_response *resp)
     }
     http_response_done(resp);
     hold = status == 401 ? conn_tarpit_hold(c) : 0;
-    if (hold) {
-        conn_park(c, chunks, hold);
-        return;
-    }
-    conn_respond(c, chunks);
+    conn_respond(c, chunks, hold);
 }
 
 static void
