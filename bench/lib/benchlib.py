@@ -14,9 +14,6 @@ Subcommands (all print to stdout, errors to stderr, exit non-zero on failure):
   parse-wrk FILE                     "gbps rps p50_ms p99_ms errors status_errors bytes secs"
   users-line NAME PASSWORD           a users-file line (PBKDF2-HMAC-SHA256, 100000 rounds)
   wsman-identify ENDPOINT USER PW
-  wsman-fetch ENDPOINT USER PW URL LOCAL TIMEOUT
-                                     CreateJob, wait for TRANSFERRED, complete; prints the
-                                     wall time in seconds
   wsman-create ENDPOINT USER PW URL LOCAL
                                      CreateJob; prints the JobId
   wsman-wait ENDPOINT USER PW JOB TIMEOUT
@@ -257,12 +254,6 @@ def wsman_wait(endpoint, user, pw, job, timeout, t0):
     if find_text(root, "ReturnValue") != "0":
         die("SetJobState(complete) failed for %s" % job)
     print("%.4f" % (time.monotonic() - t0))
-
-
-def wsman_fetch(endpoint, user, pw, url, local, timeout):
-    t0 = time.monotonic()
-    job = wsman_create(endpoint, user, pw, url, local)
-    wsman_wait(endpoint, user, pw, job, timeout, t0)
 
 
 def wsman_upload(endpoint, user, pw, url, local, timeout):
@@ -890,8 +881,6 @@ def main():
             users_line(a[0], a[1])
         elif cmd == "wsman-identify":
             wsman_identify(*a[:3])
-        elif cmd == "wsman-fetch":
-            wsman_fetch(a[0], a[1], a[2], a[3], a[4], float(a[5]))
         elif cmd == "wsman-upload":
             wsman_upload(a[0], a[1], a[2], a[3], a[4], float(a[5]))
         elif cmd == "wsman-upload-group":

@@ -21,6 +21,7 @@
 #include "client/metalink.h"
 #include "client/store.h"
 #include "client/verify.h"
+#include "ufetch.h"
 
 /* Length of chunk i of f (the last one may be short). */
 uint64_t
@@ -115,6 +116,44 @@ xfer_stage_write(struct xfer *x, struct req *q, const char *buf, size_t len)
 }
 
 /*
+ * Reserve the space a fresh file will take, so that a full disk fails the job now rather
+ * than mid-transfer; zero chunks stay holes. On a disk file system fallocate(KEEP_SIZE)
+ * places the runs. On tmpfs / ramfs there are no extents to lay out, and fallocate there
+ * zeroes every page on the jobs thread before the first range starts (0.10 s per GiB,
+ * measured, docs/internals/client.md), so only the free space is checked: the pages are
+ * taken as the bodies arrive, and a pwrite that still finds the space gone is a disk-full
+ * error like any other (fetch_error.c).
+ */
+static int
+stage_reserve(int fd, const struct jfile *f, uint64_t n, uint64_t cs)
+{
+    uint64_t avail = 0, need = 0;
+
+    if (ufetch_file_in_memory(fd, &avail)) {
+        for (uint64_t k = 0; k < n; k++)
+            if (f->chunks[k].state != CHUNK_ZERO)
+                need += xfer_chunk_len(f, k);
+        return need > avail ? -ENOSPC : 0;
+    }
+    for (uint64_t i = 0; i < n;) {
+        uint64_t j = i;
+
+        if (f->chunks[i].state == CHUNK_ZERO) {
+            i++;
+            continue;
+        }
+        while (j < n && f->chunks[j].state != CHUNK_ZERO)
+            j++;
+        if (fallocate(fd, FALLOC_FL_KEEP_SIZE, (off_t)(i * cs),
+                      (off_t)((j == n ? f->bytes_total : j * cs) - i * cs)) < 0 &&
+            errno == ENOSPC)
+            return -ENOSPC;
+        i = j;
+    }
+    return 0;
+}
+
+/*
  * Chunk layout once the size (and maybe the manifest) is known. Progress from an earlier
  * run is kept when the layout matches; otherwise the file starts fresh: truncated,
  * preallocated except where the manifest marks zero chunks (those stay holes).
@@ -166,23 +205,10 @@ xfer_layout(struct xfer *x)
         }
     }
     if (fresh) {
-        /* preallocate what will be written; zero chunks stay holes */
-        uint64_t i = 0;
-        while (i < n) {
-            uint64_t j = i;
-            int rr;
-            if (f->chunks[i].state == CHUNK_ZERO) {
-                i++;
-                continue;
-            }
-            while (j < n && f->chunks[j].state != CHUNK_ZERO)
-                j++;
-            rr = fallocate(x->fd, FALLOC_FL_KEEP_SIZE, (off_t)(i * cs),
-                           (off_t)((j == n ? f->bytes_total : j * cs) - i * cs));
-            if (rr < 0 && errno == ENOSPC)
-                return -ENOSPC;
-            i = j;
-        }
+        int rr = stage_reserve(x->fd, f, n, cs);
+
+        if (rr < 0)
+            return rr;
         for (uint64_t k = 0; k < n; k++)
             if (f->chunks[k].state == CHUNK_ZERO) {
                 f->bytes_transferred += xfer_chunk_len(f, k);

@@ -1142,6 +1142,27 @@ ufetch_progress(struct ufetch_source *s, void *tag, uint64_t *ret_written,
     return found;
 }
 
+/* Is fd on tmpfs, shmem, ramfs or hugetlbfs (the file lives in the page cache)? The free
+ * space there into *ret_avail when given. false when fstatfs fails. */
+bool
+ufetch_file_in_memory(int fd, uint64_t *ret_avail)
+{
+    struct statfs sf;
+
+    if (fstatfs(fd, &sf) < 0)
+        return false;
+    if (ret_avail)
+        *ret_avail = (uint64_t)sf.f_bavail * (uint64_t)sf.f_bsize;
+    switch ((unsigned long)sf.f_type) {
+    case TMPFS_MAGIC:
+    case RAMFS_MAGIC:
+    case HUGETLBFS_MAGIC:
+        return true;
+    default:
+        return false;
+    }
+}
+
 /* tmpfs, shmem and ramfs keep the file in the page cache: recv + pwrite is as cheap there
  * (measured slower with splice), so "auto" splices everywhere else. */
 bool
@@ -1149,16 +1170,7 @@ ufetch_splice_pays(int fd)
 {
     struct statfs sf;
 
-    if (fstatfs(fd, &sf) < 0)
-        return false;
-    switch ((unsigned long)sf.f_type) {
-    case TMPFS_MAGIC:
-    case RAMFS_MAGIC:
-    case HUGETLBFS_MAGIC:
-        return false;
-    default:
-        return true;
-    }
+    return fstatfs(fd, &sf) == 0 && !ufetch_file_in_memory(fd, NULL);
 }
 
 /* Whether the source's bodies still go by splice. */

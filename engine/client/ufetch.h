@@ -123,6 +123,9 @@ bool ufetch_progress(struct ufetch_source *s, void *tag, uint64_t *ret_written,
 /* Does splice pay for the file fd (the "auto" choice)? false on tmpfs / shmem / ramfs, where
  * the page-cache copy of recv + pwrite is as cheap, and when fstatfs fails. */
 bool ufetch_splice_pays(int fd);
+/* Is fd on tmpfs / shmem / ramfs / hugetlbfs? Their free bytes into *ret_avail when given
+ * (left alone when fstatfs fails, which answers false). */
+bool ufetch_file_in_memory(int fd, uint64_t *ret_avail);
 /* Does the source still splice (params.splice, and no splice refused since)? */
 bool ufetch_source_splicing(const struct ufetch_source *s);
 /* Body bytes the source moved by splice so far (any thread; for tests and logs). */

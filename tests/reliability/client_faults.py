@@ -304,6 +304,13 @@ def local_faults(c, d, ws, ng, files, new_job, finish_ok, mounts, procs, inroot)
         t.add("disk full", "ERROR 0x80070070 context 4, no LocalFile",
               "state %s ctx %s code 0x%08X %s" % (inf["State"], ctx, code or 0, (text or "")[:50]),
               inf["State"] == "4" and code == E["E_DISK_FULL"] and ctx == 4 and not os.path.exists(dst))
+        # found before the transfer (fallocate on disk, the free-space check on tmpfs):
+        # nothing fetched, no page of the temp file taken
+        parts = [n for n in os.listdir(small) if n.endswith(".part")]
+        blocks = sum(os.stat(os.path.join(small, n)).st_blocks for n in parts)
+        t.add("disk full found before the transfer", "0 bytes transferred, 0 blocks",
+              "%s bytes, %d blocks in %s" % (inf["BytesTransferred"], blocks, parts),
+              inf["BytesTransferred"] == "0" and blocks == 0)
         os.unlink(filler)
         w2.set_state(jid, 2)
         ok, fin = finish_ok("disk full", jid, dst, "f32.bin", cl=w2)
