@@ -7,14 +7,16 @@
  * into a 16 KiB buffer (parsed by engine/http/http_resp.c), then receive the body straight
  * into its 1 MiB buffer, one recv per whatever the socket holds (no MSG_WAITALL: the stall
  * timer is re-armed by every byte, so a slow but steady server is no stall). Each receive
- * is hashed into the range's XXH3-128 stream as it completes, while the socket copy's
- * bytes are in cache; a full buffer (or the range's end) is written with pwrite() at its
- * offset; only
+ * is hashed into the range's XXH3-128 stream as it completes and written with pwrite() at
+ * its offset right after, while the socket copy's bytes are in cache, as the raw loop does
+ * (bench/raw_fetch). Gathering a full 1 MiB before the pwrite was measured slower: 0.85 s
+ * against 0.61 s for 1 GiB over one connection, 0.61 against 0.57 s over two, because the
+ * socket waits unread during each 1 MiB write (perf: 2,800 receives found it empty). Only
  * then does the range's progress (bytes written + the stream's digest at that point) move,
  * under the source's lock, so a checkpoint taken from ufetch_progress() never claims a byte
- * that was not written. One 1 MiB pwrite per MiB replaces the 16 KiB write callbacks of
- * libcurl, and no byte is copied in user space except the few body bytes that arrive with
- * the head.
+ * that was not written. One pwrite per receive (~200–300 KiB each on loopback) replaces the
+ * 16 KiB write callbacks of libcurl, and no byte is copied in user space except the few
+ * body bytes that arrive with the head.
  *
  * Splice mode (params.splice): after the head (and the body bytes that came with it, written
  * as above), the body goes socket -> the connection's pipe -> the file at its offset with
@@ -692,7 +694,7 @@ conn_body_next(struct uf_conn *c)
     uint64_t wait = 0;
     int rr;
 
-    if (c->fill == UFETCH_BUFFER_SIZE || (left == 0 && c->fill) || (spl && c->fill)) {
+    if (c->fill) {
         rr = conn_flush(c);
         if (rr < 0) {
             conn_close_sock(c);
