@@ -831,9 +831,17 @@ def plot(outdir, cells, servers, cases, sinks):
                 vals.append("%.4f" % a["median"] if a else "-")
             fh.write('"%s" %s\n' % (s, " ".join(vals)))
     gp = os.path.join(outdir, "plot.gp")
-    ns, nt = max(len(servers), 1), max(len(tools), 1)
+    # a panel per section that ran (BENCH_SECTIONS may leave either out: an empty panel
+    # is a gnuplot error and no plot at all)
+    panels = []
+    if any(k[0] == "server" and k[3] == "gbps" for k in cells):
+        panels.append(("Server: GB/s by case/connections (median)", max(len(servers), 1), sd))
+    if tools:
+        panels.append(("Client: GB/s fetching the large file from nginx (median)", len(tools), cd))
+    if not panels:
+        return
     with open(gp, "w") as fh:
-        fh.write("""set terminal pngcairo size 1400,900 font ",10"
+        fh.write("""set terminal pngcairo size 1400,%d font ",10"
 set output "%s"
 set datafile missing "-"
 set style data histograms
@@ -842,15 +850,14 @@ set style fill solid 0.8 border -1
 set key top left
 set grid ytics
 set yrange [0:*]
-set multiplot layout 2,1
-set title "Server: GB/s by case/connections (median)"
+set multiplot layout %d,1
 set ylabel "GB/s"
 set xtics rotate by -30
-plot for [i=2:%d] "%s" using i:xtic(1) title columnhead(i)
-set title "Client: GB/s fetching the large file from nginx (median)"
-plot for [i=2:%d] "%s" using i:xtic(1) title columnhead(i)
-unset multiplot
-""" % (os.path.join(outdir, "plot.png"), ns + 1, sd, nt + 1, cd))
+""" % (450 * len(panels), os.path.join(outdir, "plot.png"), len(panels)))
+        for title, n, dat in panels:
+            fh.write('set title "%s"\nplot for [i=2:%d] "%s" using i:xtic(1) title columnhead(i)\n'
+                     % (title, n + 1, dat))
+        fh.write("unset multiplot\n")
     r = subprocess.run(["gnuplot", gp], capture_output=True, text=True)
     if r.returncode != 0:
         print("benchlib: gnuplot failed: " + r.stderr.strip(), file=sys.stderr)
